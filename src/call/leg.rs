@@ -1,0 +1,545 @@
+//! The SIP leg of one answered call, as a sans-IO state machine.
+//!
+//! It owns the INVITE server transaction, the dialog, the server transactions of
+//! in-dialog requests and the client transaction of our BYE, plus the call's guard
+//! timers (media inactivity, maximum duration). The call task feeds it messages and
+//! instants and carries out its outputs; tests do the same on virtual time.
+
+use crate::sip::admission::{stateless_reply, ACCEPT, ALLOW};
+use crate::sip::dialog::{new_tag, Dialog};
+use crate::sip::message::{Method, Request, Response};
+use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated, SessionDescription};
+use crate::sip::transaction::{ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteServer, Timers};
+use crate::sip::Flow;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Why a call ended; stored in call records and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The caller sent BYE.
+    RemoteBye,
+    /// The call flow hung up (we sent BYE).
+    LocalHangup,
+    /// The caller cancelled before the answer.
+    Cancelled,
+    /// Our 2xx was never acknowledged.
+    NoAck,
+    /// No RTP from the caller for too long.
+    MediaTimeout,
+    /// The call reached its maximum duration.
+    MaxDuration,
+    /// The server is shutting down.
+    Shutdown,
+    /// The late-offer ACK had no usable SDP answer.
+    BadAnswer,
+}
+
+/// What the call task must do.
+#[derive(Debug)]
+pub enum LegOutput {
+    /// Send bytes over this flow (answers go back where the request came from).
+    Send(Flow, Vec<u8>),
+    /// Media parameters are known: start RTP.
+    MediaStart(Negotiated),
+    /// A re-INVITE changed the media (hold, resume, new address).
+    MediaUpdate(Negotiated),
+    /// A DTMF digit arrived by SIP INFO.
+    Digit(char),
+    /// The call is over for the caller; stop media. The leg may linger to absorb
+    /// retransmissions until `is_finished`.
+    Ended(EndReason),
+}
+
+/// Static facts about our side, decided by the server.
+#[derive(Clone, Debug)]
+pub struct LocalParty {
+    /// `SIP/2.0/UDP host:port` for Via of requests we send.
+    pub via: String,
+    /// Our Contact header value.
+    pub contact: String,
+    /// Server header value.
+    pub server: String,
+    /// Our RTP address, port and codecs.
+    pub media: LocalMedia,
+}
+
+/// Guard timers of a call.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Hang up after this long without RTP from the caller.
+    pub media_inactivity: Duration,
+    /// Hang up after this long in any case.
+    pub max_duration: Duration,
+    /// Ring this long (180) before answering; zero answers at once.
+    pub answer_delay: Duration,
+    /// Transaction timers.
+    pub timers: Timers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Ringing,
+    Answered,
+    Ending,
+    Ended,
+}
+
+/// The SIP leg state machine.
+pub struct SipLeg {
+    invite: Request,
+    flow: Flow,
+    local: LocalParty,
+    limits: Limits,
+    tx: InviteServer,
+    reinvite: Option<(u32, InviteServer, Option<LocalMedia>)>,
+    dialog: Dialog,
+    phase: Phase,
+    offer: Option<SessionDescription>,
+    late_offer_sent: bool,
+    nist: Vec<(String, NonInviteServer)>,
+    bye: Option<(String, ClientNonInvite)>,
+    answer_at: Option<Instant>,
+    hangup_deadline: Option<Instant>,
+    inactivity_at: Option<Instant>,
+    last_media: Instant,
+    sdp_version: u64,
+    out: VecDeque<LegOutput>,
+}
+
+impl SipLeg {
+    /// Takes charge of an admitted INVITE: sends 100 Trying (and 180 when ringing first).
+    pub fn new(
+        invite: Request,
+        offer: Option<SessionDescription>,
+        flow: Flow,
+        local: LocalParty,
+        limits: Limits,
+        now: Instant,
+    ) -> SipLeg {
+        let mut leg = SipLeg {
+            dialog: Dialog::from_invite(&invite, &new_tag()),
+            tx: InviteServer::new(flow.transport.is_reliable(), limits.timers),
+            reinvite: None,
+            phase: Phase::Ringing,
+            offer,
+            late_offer_sent: false,
+            nist: Vec::new(),
+            bye: None,
+            answer_at: Some(now + limits.answer_delay),
+            hangup_deadline: None,
+            inactivity_at: None,
+            last_media: now,
+            sdp_version: local.media.session_version,
+            out: VecDeque::new(),
+            invite,
+            flow,
+            local,
+            limits,
+        };
+        let trying = leg.invite.reply(100, "Trying", None).header("Server", &leg.local.server).build();
+        leg.respond_invite(100, trying, now);
+        if !limits.answer_delay.is_zero() {
+            let ringing = leg
+                .invite
+                .reply(180, "Ringing", Some(&leg.dialog.local_tag))
+                .header("Contact", &leg.local.contact)
+                .build();
+            leg.respond_invite(180, ringing, now);
+        } else {
+            leg.answer(now);
+        }
+        leg
+    }
+
+    /// The call's Call-ID.
+    pub fn call_id(&self) -> &str {
+        &self.dialog.call_id
+    }
+
+    /// The next output to carry out.
+    pub fn poll_output(&mut self) -> Option<LegOutput> {
+        self.out.pop_front()
+    }
+
+    /// True while outputs are waiting to be polled.
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// True once nothing more can happen on this leg (all transactions done).
+    pub fn is_finished(&self, now: Instant) -> bool {
+        self.phase == Phase::Ended
+            && self.bye.as_ref().is_none_or(|(_, b)| b.is_terminated(now))
+            && self.nist.iter().all(|(_, t)| t.is_terminated(now))
+    }
+
+    /// True while the call is up (answered and not hung up).
+    pub fn is_active(&self) -> bool {
+        matches!(self.phase, Phase::Answered)
+    }
+
+    /// The caller's RTP was seen at `at`; pushes back the inactivity timeout.
+    pub fn media_activity(&mut self, at: Instant) {
+        if at > self.last_media {
+            self.last_media = at;
+        }
+        if self.inactivity_at.is_some() {
+            self.inactivity_at = Some(self.last_media + self.limits.media_inactivity);
+        }
+    }
+
+    /// The call flow (or the server) ends the call: BYE if answered, 480 if still ringing.
+    pub fn hangup(&mut self, reason: EndReason, now: Instant) {
+        match self.phase {
+            Phase::Ringing => {
+                let bytes = self.invite.reply(480, "Temporarily Unavailable", Some(&self.dialog.local_tag)).build();
+                self.respond_invite(480, bytes, now);
+                self.end(reason);
+            }
+            Phase::Answered => self.send_bye(reason, now),
+            Phase::Ending | Phase::Ended => {}
+        }
+    }
+
+    fn end(&mut self, reason: EndReason) {
+        if self.phase != Phase::Ended {
+            self.phase = Phase::Ended;
+            self.inactivity_at = None;
+            self.hangup_deadline = None;
+            self.out.push_back(LegOutput::Ended(reason));
+        }
+    }
+
+    fn send_bye(&mut self, reason: EndReason, now: Instant) {
+        if self.phase != Phase::Answered {
+            return;
+        }
+        let (b, branch) = self.dialog.request(Method::Bye, &self.local.via, &self.local.contact);
+        let bytes = b.header("Server", &self.local.server).build();
+        let tx = ClientNonInvite::new(bytes.clone(), self.flow.transport.is_reliable(), self.limits.timers, now);
+        self.out.push_back(LegOutput::Send(self.bye_flow(), bytes));
+        self.bye = Some((branch, tx));
+        self.phase = Phase::Ending;
+        self.end(reason);
+    }
+
+    /// In-dialog requests go to the route set's first hop or the remote target when it
+    /// is an IP literal; otherwise (a hostname, or TCP) back along the INVITE's flow.
+    fn bye_flow(&self) -> Flow {
+        if self.flow.transport.is_reliable() {
+            return self.flow;
+        }
+        let uri = self.dialog.next_hop_uri();
+        match crate::sip::headers::uri_host_port(uri) {
+            Some((host, port)) => match host.parse::<std::net::IpAddr>() {
+                Ok(ip) => Flow { remote: std::net::SocketAddr::new(ip, port.unwrap_or(5060)), ..self.flow },
+                Err(_) => self.flow,
+            },
+            None => self.flow,
+        }
+    }
+
+    fn respond_invite(&mut self, status: u16, bytes: Vec<u8>, now: Instant) {
+        if self.tx.respond(status, bytes.clone(), now) {
+            self.out.push_back(LegOutput::Send(self.flow, bytes));
+        }
+    }
+
+    fn answer(&mut self, now: Instant) {
+        self.answer_at = None;
+        let (body, negotiated) = match &self.offer {
+            Some(offer) => match sdp::answer(offer, &self.local.media) {
+                Ok((neg, text)) => (text, Some(neg)),
+                Err(_) => {
+                    let b = self.invite.reply(488, "Not Acceptable Here", Some(&self.dialog.local_tag)).build();
+                    self.respond_invite(488, b, now);
+                    self.end(EndReason::BadAnswer);
+                    return;
+                }
+            },
+            None => {
+                self.late_offer_sent = true;
+                (sdp::offer(&self.local.media, Direction::SendRecv), None)
+            }
+        };
+        let ok = self
+            .invite
+            .reply(200, "OK", Some(&self.dialog.local_tag))
+            .header("Contact", &self.local.contact)
+            .header("Allow", ALLOW)
+            .header("Server", &self.local.server)
+            .body("application/sdp", body.into_bytes())
+            .build();
+        self.respond_invite(200, ok, now);
+        self.phase = Phase::Answered;
+        self.hangup_deadline = Some(now + self.limits.max_duration);
+        self.last_media = now;
+        self.inactivity_at = Some(now + self.limits.media_inactivity);
+        if let Some(n) = negotiated {
+            self.out.push_back(LegOutput::MediaStart(n));
+        }
+    }
+
+    /// A request with this call's Call-ID arrived.
+    pub fn on_request(&mut self, req: Request, flow: Flow, now: Instant) {
+        match req.method {
+            Method::Invite if req.core.branch == self.invite.core.branch => {
+                if let Some(bytes) = self.tx.on_invite_retransmission() {
+                    self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
+                }
+            }
+            Method::Invite => self.on_reinvite(req, flow, now),
+            Method::Ack => self.on_ack(req, now),
+            Method::Cancel => self.on_cancel(req, flow, now),
+            _ => self.on_in_dialog(req, flow, now),
+        }
+    }
+
+    fn on_ack(&mut self, ack: Request, now: Instant) {
+        if ack.core.cseq == self.invite.core.cseq {
+            let first_2xx_ack = self.tx.on_ack(now);
+            if first_2xx_ack && self.late_offer_sent {
+                self.late_offer_sent = false;
+                let parsed = std::str::from_utf8(&ack.body).ok().and_then(|t| sdp::parse(t).ok());
+                match parsed.and_then(|a| sdp::negotiate_from_answer(&a, &self.local.media).ok()) {
+                    Some(n) => self.out.push_back(LegOutput::MediaStart(n)),
+                    None => self.send_bye(EndReason::BadAnswer, now),
+                }
+            }
+        } else if let Some((cseq, tx, offered)) = self.reinvite.as_mut() {
+            if ack.core.cseq == *cseq && tx.on_ack(now) {
+                if let Some(local) = offered.take() {
+                    let parsed = std::str::from_utf8(&ack.body).ok().and_then(|t| sdp::parse(t).ok());
+                    if let Some(n) = parsed.and_then(|a| sdp::negotiate_from_answer(&a, &local).ok()) {
+                        self.out.push_back(LegOutput::MediaUpdate(n));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_cancel(&mut self, req: Request, flow: Flow, now: Instant) {
+        if req.core.branch != self.invite.core.branch {
+            let b = stateless_reply(&req, 481, "Call/Transaction Does Not Exist", &self.local.server).build();
+            self.out.push_back(LegOutput::Send(flow, b));
+            return;
+        }
+        let ok = req.reply(200, "OK", Some(&self.dialog.local_tag)).build();
+        self.answer_nist(&req, flow, ok, now);
+        if self.phase == Phase::Ringing {
+            let b = self.invite.reply(487, "Request Terminated", Some(&self.dialog.local_tag)).build();
+            self.respond_invite(487, b, now);
+            self.end(EndReason::Cancelled);
+        }
+    }
+
+    fn on_in_dialog(&mut self, req: Request, flow: Flow, now: Instant) {
+        if let Some((_, tx)) = self.nist.iter().find(|(b, _)| *b == req.core.branch) {
+            if let Some(bytes) = tx.on_retransmission() {
+                self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
+            }
+            return;
+        }
+        if !self.dialog.matches(&req) {
+            let b = stateless_reply(&req, 481, "Call/Transaction Does Not Exist", &self.local.server).build();
+            return self.answer_nist(&req, flow, b, now);
+        }
+        if let Err(e) = self.dialog.accept_cseq(req.core.cseq) {
+            let b = req.reply(500, &format!("Server Internal Error ({e})"), None).build();
+            return self.answer_nist(&req, flow, b, now);
+        }
+        if let Some(b) = self.unsupported_require(&req) {
+            return self.answer_nist(&req, flow, b, now);
+        }
+        let (status, reason) = match req.method {
+            Method::Bye => (200, "OK"),
+            Method::Options => (200, "OK"),
+            Method::Info => match info_digit(&req) {
+                Ok(Some(d)) => {
+                    self.out.push_back(LegOutput::Digit(d));
+                    (200, "OK")
+                }
+                Ok(None) => (200, "OK"),
+                Err(()) => (415, "Unsupported Media Type"),
+            },
+            Method::Other(_) => (501, "Not Implemented"),
+            _ => (405, "Method Not Allowed"),
+        };
+        let mut b = req.reply(status, reason, None).header("Server", &self.local.server);
+        if status != 200 || req.method == Method::Options {
+            b = b.header("Allow", ALLOW).header("Accept", ACCEPT);
+        }
+        self.answer_nist(&req, flow, b.build(), now);
+        if req.method == Method::Bye {
+            self.end(EndReason::RemoteBye);
+        }
+    }
+
+    fn unsupported_require(&self, req: &Request) -> Option<Vec<u8>> {
+        let req_opts = req.headers.get_all("Require");
+        (!req_opts.is_empty())
+            .then(|| req.reply(420, "Bad Extension", None).header("Unsupported", &req_opts.join(", ")).build())
+    }
+
+    fn answer_nist(&mut self, req: &Request, flow: Flow, bytes: Vec<u8>, now: Instant) {
+        let mut tx = NonInviteServer::new(flow.transport.is_reliable(), self.limits.timers);
+        tx.respond(bytes.clone(), now);
+        self.nist.push((req.core.branch.clone(), tx));
+        self.out.push_back(LegOutput::Send(flow, bytes));
+    }
+
+    fn on_reinvite(&mut self, req: Request, flow: Flow, now: Instant) {
+        if let Some((cseq, tx, _)) = &self.reinvite {
+            if *cseq == req.core.cseq {
+                if let Some(bytes) = tx.on_invite_retransmission() {
+                    self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
+                }
+                return;
+            }
+        }
+        let mut tx = InviteServer::new(flow.transport.is_reliable(), self.limits.timers);
+        let reply = |tx: &mut InviteServer, out: &mut VecDeque<LegOutput>, status: u16, bytes: Vec<u8>| {
+            tx.respond(status, bytes.clone(), now);
+            out.push_back(LegOutput::Send(flow, bytes));
+        };
+        if self.phase != Phase::Answered || !self.dialog.matches(&req) {
+            let b = stateless_reply(&req, 481, "Call/Transaction Does Not Exist", &self.local.server).build();
+            reply(&mut tx, &mut self.out, 481, b);
+        } else if let Err(e) = self.dialog.accept_cseq(req.core.cseq) {
+            reply(&mut tx, &mut self.out, 500, req.reply(500, &format!("Server Internal Error ({e})"), None).build());
+        } else if let Some(b) = self.unsupported_require(&req) {
+            reply(&mut tx, &mut self.out, 420, b);
+        } else {
+            self.dialog.update_target(&req);
+            self.sdp_version += 1;
+            let media = LocalMedia { session_version: self.sdp_version, ..self.local.media.clone() };
+            let mut offered = None;
+            let answer = if req.body.is_empty() {
+                offered = Some(media.clone());
+                Ok(sdp::offer(&media, Direction::SendRecv))
+            } else {
+                let parsed = std::str::from_utf8(&req.body).ok().and_then(|t| sdp::parse(t).ok());
+                match parsed.map(|o| sdp::answer(&o, &media)) {
+                    Some(Ok((neg, text))) => {
+                        self.out.push_back(LegOutput::MediaUpdate(neg));
+                        Ok(text)
+                    }
+                    _ => Err(()),
+                }
+            };
+            match answer {
+                Ok(body) => {
+                    let ok = req
+                        .reply(200, "OK", None)
+                        .header("Contact", &self.local.contact)
+                        .header("Allow", ALLOW)
+                        .body("application/sdp", body.into_bytes())
+                        .build();
+                    reply(&mut tx, &mut self.out, 200, ok);
+                }
+                Err(()) => {
+                    // RFC 3261 14.2: a failed re-INVITE leaves the session as it was.
+                    let b = req.reply(488, "Not Acceptable Here", None).build();
+                    reply(&mut tx, &mut self.out, 488, b);
+                }
+            }
+            self.reinvite = Some((req.core.cseq, tx, offered));
+            return;
+        }
+        self.reinvite = Some((req.core.cseq, tx, None));
+    }
+
+    /// A response arrived with this Call-ID (to our BYE).
+    pub fn on_response(&mut self, resp: Response, now: Instant) {
+        if let Some((branch, tx)) = self.bye.as_mut() {
+            if *branch == resp.core.branch {
+                tx.on_response(resp.status, now);
+            }
+        }
+    }
+
+    /// The earliest instant this leg needs to be woken.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = vec![self.tx.poll_timeout(), self.answer_at, self.hangup_deadline, self.inactivity_at];
+        t.push(self.reinvite.as_ref().and_then(|(_, tx, _)| tx.poll_timeout()));
+        t.push(self.bye.as_ref().and_then(|(_, tx)| tx.poll_timeout()));
+        t.extend(self.nist.iter().map(|(_, tx)| tx.poll_timeout()));
+        t.into_iter().flatten().min()
+    }
+
+    /// Runs whatever timers are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.answer_at.is_some_and(|t| now >= t) && self.phase == Phase::Ringing {
+            self.answer(now);
+        }
+        while self.tx.poll_timeout().is_some_and(|t| now >= t) {
+            match self.tx.handle_timeout(now) {
+                Some(InviteOutput::Retransmit(b)) => self.out.push_back(LegOutput::Send(self.flow, b)),
+                Some(InviteOutput::AckTimeout) => self.send_bye(EndReason::NoAck, now),
+                Some(InviteOutput::Abandoned) => self.end(EndReason::Cancelled),
+                None => {}
+            }
+        }
+        if let Some((_, tx, _)) = self.reinvite.as_mut() {
+            while tx.poll_timeout().is_some_and(|t| now >= t) {
+                if let Some(InviteOutput::Retransmit(b)) = tx.handle_timeout(now) {
+                    self.out.push_back(LegOutput::Send(self.flow, b));
+                }
+            }
+        }
+        let bye_flow = self.bye_flow();
+        if let Some((_, tx)) = self.bye.as_mut() {
+            while tx.poll_timeout().is_some_and(|t| now >= t) && !tx.is_terminated(now) {
+                if let Some(ClientOutput::Retransmit(b)) = tx.handle_timeout(now) {
+                    self.out.push_back(LegOutput::Send(bye_flow, b));
+                }
+            }
+        }
+        self.nist.retain(|(_, tx)| !tx.is_terminated(now));
+        if self.phase == Phase::Answered {
+            if self.hangup_deadline.is_some_and(|t| now >= t) {
+                self.send_bye(EndReason::MaxDuration, now);
+            } else if self.inactivity_at.is_some_and(|t| now >= t) {
+                self.send_bye(EndReason::MediaTimeout, now);
+            }
+        }
+    }
+}
+
+/// Reads a digit from an INFO body: `application/dtmf-relay` (`Signal=5`) or
+/// `application/dtmf` (`5`). Ok(None) for an empty INFO (used as a keep-alive).
+fn info_digit(req: &Request) -> Result<Option<char>, ()> {
+    if req.body.is_empty() {
+        return Ok(None);
+    }
+    let ctype =
+        req.headers.get("Content-Type").unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let body = std::str::from_utf8(&req.body).map_err(|_| ())?;
+    let signal = match ctype.as_str() {
+        "application/dtmf-relay" => body
+            .lines()
+            .find_map(|l| {
+                l.split_once('=')
+                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case("signal"))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .ok_or(())?,
+        "application/dtmf" => body.trim().to_string(),
+        _ => return Err(()),
+    };
+    let mut chars = signal.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii_digit() || "*#ABCDabcd".contains(c) => Ok(Some(c.to_ascii_uppercase())),
+        // Some phones send the RFC 4733 event number (10 for *, 11 for #).
+        _ => match signal.as_str() {
+            "10" => Ok(Some('*')),
+            "11" => Ok(Some('#')),
+            _ => Err(()),
+        },
+    }
+}
+
+#[cfg(test)]
+#[path = "leg_tests.rs"]
+mod tests;

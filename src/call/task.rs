@@ -1,0 +1,244 @@
+//! One tokio task per call: the thin driver around the sans-IO [`SipLeg`], the call's
+//! application and its inbound media. It owns everything about the call; the dispatcher
+//! and the pacer reach it by messages.
+
+use super::leg::{EndReason, LegOutput, Limits, LocalParty, SipLeg};
+use crate::ivr::app::{AppAction, AppInput, CallApp};
+use crate::ivr::echo::EchoApp;
+use crate::media::inbound::InboundMedia;
+use crate::media::pacer::{Command, StreamSpec};
+use crate::media::ports::PortPair;
+use crate::server::ServerCtx;
+use crate::sip::message::{Request, SipMessage};
+use crate::sip::sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
+use crate::sip::Flow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Messages a call task receives.
+#[derive(Debug)]
+pub enum CallInput {
+    /// A SIP message with this call's Call-ID.
+    Sip(Box<SipMessage>, Flow),
+    /// The pacer finished a Play.
+    PlaybackDone(u64),
+    /// The server is shutting down: hang up.
+    Shutdown,
+}
+
+static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
+
+/// Registers the call and starts its task.
+pub fn spawn(ctx: Arc<ServerCtx>, invite: Request, offer: Option<SessionDescription>, flow: Flow, pair: PortPair) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).insert(invite.core.call_id.clone(), tx.clone());
+    ctx.active.fetch_add(1, Ordering::Relaxed);
+    tokio::spawn(async move {
+        let call_id = invite.core.call_id.clone();
+        let span = tracing::info_span!("call", call_id = %call_id);
+        let _ = tracing::Instrument::instrument(run(ctx.clone(), invite, offer, flow, pair, tx, rx), span).await;
+        ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&call_id);
+    });
+}
+
+struct Media {
+    id: u64,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    inbound: InboundMedia,
+}
+
+async fn run(
+    ctx: Arc<ServerCtx>,
+    invite: Request,
+    offer: Option<SessionDescription>,
+    flow: Flow,
+    pair: PortPair,
+    tx: mpsc::UnboundedSender<CallInput>,
+    mut rx: mpsc::UnboundedReceiver<CallInput>,
+) -> std::io::Result<()> {
+    let cfg = &ctx.config;
+    let ip = ctx.sip_addr.ip();
+    let local = LocalParty {
+        via: format!("SIP/2.0/{} {}", flow.transport.via_token(), ctx.sip_addr),
+        contact: format!(
+            "<sip:ivrpay@{}{}>",
+            ctx.sip_addr,
+            if flow.transport.is_reliable() { ";transport=tcp" } else { "" }
+        ),
+        server: ctx.server_header.clone(),
+        media: LocalMedia {
+            address: ip,
+            port: pair.port(),
+            codecs: vec![crate::media::codec::Codec::Pcma, crate::media::codec::Codec::Pcmu],
+            session_id: rand::random::<u32>() as u64,
+            session_version: 1,
+        },
+    };
+    let limits = Limits {
+        media_inactivity: ctx.config.inactivity(),
+        max_duration: Duration::from_secs(cfg.media.max_call_duration_s),
+        answer_delay: Duration::from_millis(cfg.sip.answer_delay_ms),
+        timers: ctx.timers,
+    };
+    let caller = invite
+        .headers
+        .get("From")
+        .map(crate::sip::headers::uri_of)
+        .and_then(crate::sip::headers::uri_user)
+        .unwrap_or("")
+        .to_string();
+    let service = invite.uri_user.clone().unwrap_or_default();
+    tracing::info!(%caller, %service, peer = %flow.remote, transport = ?flow.transport, "incoming call");
+    let mut app: Box<dyn CallApp> = Box::new(EchoApp::new(ctx.prompts.clone(), ctx.prompts.default_language()));
+    let mut leg = SipLeg::new(invite, offer, flow, local, limits, Instant::now());
+    let pacer_sink: Arc<std::net::UdpSocket> = Arc::new(pair.rtp.try_clone()?);
+    let rtp_rx = UdpSocket::from_std(pair.rtp)?;
+    let rtcp_rx = UdpSocket::from_std(pair.rtcp)?;
+    let mut sockets = Some((rtp_rx, rtcp_rx));
+    let mut media: Option<Media> = None;
+    let mut ended = false;
+    let mut actions = Vec::new();
+    let mut buf = [0u8; 2048];
+    let mut rtcp_buf = [0u8; 1500];
+    loop {
+        let now = Instant::now();
+        // Leg outputs feed the application and its actions may hang up the leg: settle
+        // both before waiting again.
+        loop {
+            while let Some(out) = leg.poll_output() {
+                match out {
+                    LegOutput::Send(f, bytes) => ctx.outbound.send(f, bytes),
+                    LegOutput::MediaStart(neg) => {
+                        if let Some((rtp, rtcp)) = sockets.take() {
+                            let id = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
+                            let notify_tx = tx.clone();
+                            ctx.pacer.send(Command::Add(
+                                id,
+                                StreamSpec {
+                                    sink: pacer_sink.clone(),
+                                    dest: neg.remote_rtp,
+                                    codec: neg.codec,
+                                    payload_type: neg.payload_type,
+                                    notify: Box::new(move |t| {
+                                        let _ = notify_tx.send(CallInput::PlaybackDone(t));
+                                    }),
+                                },
+                            ));
+                            set_sending(&ctx, id, &neg);
+                            let inbound = InboundMedia::new(
+                                neg.codec,
+                                neg.payload_type,
+                                neg.telephone_event,
+                                neg.remote_rtp,
+                                cfg.media.inband_dtmf,
+                            );
+                            media = Some(Media { id, rtp, rtcp, inbound });
+                            tracing::debug!(codec = ?neg.codec, remote = %neg.remote_rtp, "media started");
+                            app.handle(AppInput::Started, now, &mut actions);
+                        }
+                    }
+                    LegOutput::MediaUpdate(neg) => {
+                        if let Some(m) = media.as_mut() {
+                            m.inbound.update(neg.codec, neg.payload_type, neg.telephone_event, neg.remote_rtp);
+                            ctx.pacer.send(Command::SetDest(m.id, neg.remote_rtp));
+                            set_sending(&ctx, m.id, &neg);
+                            tracing::debug!(direction = ?neg.direction, remote = %neg.remote_rtp, "media updated by re-INVITE");
+                        }
+                    }
+                    LegOutput::Digit(d) => {
+                        ctx.digits_received.fetch_add(1, Ordering::Relaxed);
+                        app.handle(AppInput::Digit(d), now, &mut actions);
+                    }
+                    LegOutput::Ended(reason) => {
+                        ended = true;
+                        ctx.active.fetch_sub(1, Ordering::Relaxed);
+                        if let Some(m) = media.take() {
+                            ctx.pacer.send(Command::Remove(m.id));
+                        }
+                        tracing::info!(?reason, "call ended");
+                    }
+                }
+            }
+            for action in actions.drain(..) {
+                match (action, media.as_ref()) {
+                    (AppAction::Play { prompts, token }, Some(m)) => {
+                        ctx.pacer.send(Command::Play(m.id, prompts, token))
+                    }
+                    (AppAction::StopPlayback, Some(m)) => ctx.pacer.send(Command::Stop(m.id)),
+                    (AppAction::Hangup, _) => leg.hangup(EndReason::LocalHangup, now),
+                    _ => {}
+                }
+            }
+            if actions.is_empty() && !leg.has_output() {
+                break;
+            }
+        }
+        if ended && leg.is_finished(now) {
+            return Ok(());
+        }
+        let wake = [leg.poll_timeout(), app.poll_timeout()].into_iter().flatten().min();
+        let sleep = tokio::time::sleep_until(
+            wake.map(tokio::time::Instant::from_std)
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)),
+        );
+        tokio::select! {
+            input = rx.recv() => match input {
+                Some(CallInput::Sip(m, f)) => match *m {
+                    SipMessage::Request(r) => leg.on_request(r, f, Instant::now()),
+                    SipMessage::Response(r) => leg.on_response(r, Instant::now()),
+                },
+                Some(CallInput::PlaybackDone(t)) => app.handle(AppInput::PlaybackDone(t), Instant::now(), &mut actions),
+                Some(CallInput::Shutdown) => leg.hangup(EndReason::Shutdown, Instant::now()),
+                None => return Ok(()),
+            },
+            r = recv(&media, &mut buf) => {
+                if let (Ok((n, from)), Some(m)) = (r, media.as_mut()) {
+                    let res = m.inbound.on_packet(&buf[..n], from);
+                    let now = Instant::now();
+                    if res.valid {
+                        leg.media_activity(now);
+                    }
+                    if let Some(addr) = res.latch {
+                        tracing::debug!(%addr, "latched RTP to the caller's real address");
+                        ctx.pacer.send(Command::SetDest(m.id, addr));
+                    }
+                    for d in res.digits {
+                        ctx.digits_received.fetch_add(1, Ordering::Relaxed);
+                        app.handle(AppInput::Digit(d), now, &mut actions);
+                    }
+                }
+            },
+            _ = recv_rtcp(&media, &mut rtcp_buf) => {},
+            _ = sleep => {
+                let now = Instant::now();
+                leg.handle_timeout(now);
+                if app.poll_timeout().is_some_and(|t| now >= t) {
+                    app.handle(AppInput::Timeout, now, &mut actions);
+                }
+            }
+        }
+    }
+}
+
+fn set_sending(ctx: &ServerCtx, id: u64, neg: &Negotiated) {
+    let send = matches!(neg.direction, Direction::SendRecv | Direction::SendOnly) && !neg.hold;
+    ctx.pacer.send(Command::SetSending(id, send));
+}
+
+async fn recv(media: &Option<Media>, buf: &mut [u8]) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    match media {
+        Some(m) => m.rtp.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_rtcp(media: &Option<Media>, buf: &mut [u8]) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    match media {
+        Some(m) => m.rtcp.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}

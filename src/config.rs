@@ -1,0 +1,203 @@
+//! Server configuration: a TOML file, every key optional, with defaults that run a
+//! complete server on one machine (SQLite file, built-in payment simulator, shipped
+//! prompts and dialplans).
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// TOML syntax or a wrong type; the message carries the line.
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    /// A value is out of range.
+    #[error("{path}: {key}: {message}")]
+    Invalid { path: PathBuf, key: &'static str, message: String },
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// SIP signalling.
+    pub sip: SipConfig,
+    /// RTP and call guards.
+    pub media: MediaConfig,
+    /// Service numbers.
+    pub services: ServicesConfig,
+    /// Prompt recordings.
+    pub prompts: PromptsConfig,
+}
+
+/// `[sip]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// Address and port for UDP and TCP.
+    pub listen: SocketAddr,
+    /// Accept SIP over TCP as well as UDP.
+    pub tcp: bool,
+    /// Address put in Contact, Via and SDP; defaults to the listen address, or
+    /// 127.0.0.1 when listening on all interfaces.
+    pub public_ip: Option<IpAddr>,
+    /// Concurrent calls before new ones get 503.
+    pub max_calls: usize,
+    /// Concurrent TCP connections.
+    pub max_tcp_connections: usize,
+    /// Ring (180) this long before answering.
+    pub answer_delay_ms: u64,
+    /// Transaction timer T1.
+    pub t1_ms: u64,
+}
+
+/// `[media]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// First RTP port (even).
+    pub rtp_port_min: u16,
+    /// Last RTP port.
+    pub rtp_port_max: u16,
+    /// Hang up after this many seconds without RTP from the caller.
+    pub inactivity_timeout_s: u64,
+    /// Hang up any call after this many seconds.
+    pub max_call_duration_s: u64,
+    /// Detect DTMF tones in the audio (for phones that send neither RFC 4733 nor INFO).
+    pub inband_dtmf: bool,
+}
+
+/// `[services]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// Request-URI users answered by the diagnostic echo service.
+    pub echo: Vec<String>,
+}
+
+/// `[prompts]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromptsConfig {
+    /// Directory holding `<lang>/<name>.wav`.
+    pub dir: PathBuf,
+    /// Language used before the caller chooses, and as the fallback.
+    pub default_language: String,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: "0.0.0.0:5060".parse().expect("literal"),
+            tcp: true,
+            public_ip: None,
+            max_calls: 2000,
+            max_tcp_connections: 1024,
+            answer_delay_ms: 0,
+            t1_ms: 500,
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            rtp_port_min: 20000,
+            rtp_port_max: 39998,
+            inactivity_timeout_s: 30,
+            max_call_duration_s: 1800,
+            inband_dtmf: true,
+        }
+    }
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig { echo: vec!["echo".to_string()] }
+    }
+}
+
+impl Default for PromptsConfig {
+    fn default() -> Self {
+        PromptsConfig { dir: PathBuf::from("prompts"), default_language: "fr".to_string() }
+    }
+}
+
+impl Config {
+    /// Reads and checks a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let cfg: Config = toml::from_str(&text)
+            .map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string() })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    /// Checks ranges that serde cannot.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid { path: path.to_path_buf(), key, message: message.to_string() })
+        };
+        if !self.media.rtp_port_min.is_multiple_of(2) || self.media.rtp_port_max <= self.media.rtp_port_min {
+            return invalid("media.rtp_port_min", "must be even and below rtp_port_max");
+        }
+        if self.sip.max_calls == 0 {
+            return invalid("sip.max_calls", "must be at least 1");
+        }
+        if self.sip.t1_ms == 0 {
+            return invalid("sip.t1_ms", "must be at least 1");
+        }
+        if self.media.inactivity_timeout_s == 0 || self.media.max_call_duration_s == 0 {
+            return invalid("media.inactivity_timeout_s", "timeouts must be at least 1 second");
+        }
+        Ok(())
+    }
+
+    /// The address we advertise.
+    pub fn public_ip(&self) -> IpAddr {
+        self.sip.public_ip.unwrap_or_else(|| {
+            let ip = self.sip.listen.ip();
+            if ip.is_unspecified() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                ip
+            }
+        })
+    }
+
+    /// The inactivity timeout.
+    pub fn inactivity(&self) -> Duration {
+        Duration::from_secs(self.media.inactivity_timeout_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors_name_the_file_and_key() {
+        let c = Config::default();
+        assert_eq!(c.sip.listen.port(), 5060);
+        assert_eq!(c.public_ip().to_string(), "127.0.0.1");
+        let dir = std::env::temp_dir().join(format!("ivrpay-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("bad.toml");
+        std::fs::write(&p, "[sip]\nlisten = \"127.0.0.1:5070\"\nbogus = 1\n").unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("bad.toml") && e.contains("bogus") && e.contains("line 3"), "{e}");
+        std::fs::write(&p, "[media]\nrtp_port_min = 20001\n").unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("media.rtp_port_min"), "{e}");
+        std::fs::write(&p, "[sip]\nlisten = \"127.0.0.1:5070\"\n[services]\necho = [\"echo\", \"100\"]\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.services.echo.len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,5 @@
+//! Interactive voice response: prompts and the applications that talk to callers.
+
+pub mod app;
+pub mod echo;
+pub mod prompts;

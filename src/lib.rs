@@ -1,0 +1,15 @@
+//! ivrpay: pay invoices over the phone.
+//!
+//! A SIP user agent answers the payment line, plays recorded prompts over RTP, collects
+//! DTMF and drives a call flow; behind it a payments core finds the invoice, checks and
+//! authorizes the card and records a non-guaranteed transaction; an extranet lets
+//! merchants create invoices and operators manage prompts. See `ARCHITECTURE.md` in the
+//! repository for how the parts fit.
+
+pub mod call;
+pub mod caller;
+pub mod config;
+pub mod ivr;
+pub mod media;
+pub mod server;
+pub mod sip;

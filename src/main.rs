@@ -1,0 +1,195 @@
+//! The `ivrpay` command: wiring only. Each subcommand parses its arguments, calls into
+//! the library, prints what happened and exits non-zero with a clear message on error.
+
+use clap::{Parser, Subcommand};
+use ivrpay::caller::{self, CallOptions, DtmfMode};
+use ivrpay::config::Config;
+use ivrpay::server::Server;
+use ivrpay::sip::Transport;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "ivrpay", version, about = "Pay invoices over the phone: SIP IVR, payments core and invoice extranet")]
+struct Cli {
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ivrpay=debug`.
+    #[arg(long, global = true, env = "IVRPAY_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (SIP, media) until SIGINT/SIGTERM.
+    Serve {
+        /// Configuration file (TOML); every key has a default.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override `sip.listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Place a test call: dial, send digits, record what is heard, hang up.
+    Call {
+        /// SIP URI to dial, e.g. sip:echo@127.0.0.1:5060
+        uri: String,
+        /// Keys to press; ',' pauses 500 ms.
+        #[arg(long, default_value = "")]
+        dtmf: String,
+        /// How to send the keys.
+        #[arg(long, value_enum, default_value = "rfc4733")]
+        dtmf_mode: DtmfMode,
+        /// SIP transport.
+        #[arg(long, value_enum, default_value = "udp")]
+        transport: TransportArg,
+        /// Write the audio heard to this WAV file (8 kHz mono).
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Milliseconds to wait after the answer before the first key.
+        #[arg(long, default_value_t = 1500)]
+        wait_ms: u64,
+        /// Milliseconds each key is held.
+        #[arg(long, default_value_t = 120)]
+        digit_ms: u64,
+        /// Milliseconds between keys.
+        #[arg(long, default_value_t = 250)]
+        gap_ms: u64,
+        /// Milliseconds to stay after the last key before hanging up.
+        #[arg(long, default_value_t = 2000)]
+        hangup_after_ms: u64,
+        /// Wait for the server to hang up instead of hanging up ourselves.
+        #[arg(long)]
+        wait_for_bye: bool,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        max_seconds: u64,
+    },
+    /// Validate a configuration file and the prompts it names, then exit.
+    Check {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TransportArg {
+    Udp,
+    Tcp,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Serve { config, listen } => serve(config, listen).await,
+            Command::Check { config } => check(config),
+            Command::Call {
+                uri,
+                dtmf,
+                dtmf_mode,
+                transport,
+                record,
+                wait_ms,
+                digit_ms,
+                gap_ms,
+                hangup_after_ms,
+                wait_for_bye,
+                max_seconds,
+            } => {
+                let opts = CallOptions {
+                    target: uri,
+                    dtmf,
+                    mode: dtmf_mode,
+                    transport: match transport {
+                        TransportArg::Udp => Transport::Udp,
+                        TransportArg::Tcp => Transport::Tcp,
+                    },
+                    record,
+                    wait: Duration::from_millis(wait_ms),
+                    digit: Duration::from_millis(digit_ms),
+                    gap: Duration::from_millis(gap_ms),
+                    hangup_after: Duration::from_millis(hangup_after_ms),
+                    wait_for_bye,
+                    max_duration: Duration::from_secs(max_seconds),
+                    ..CallOptions::default()
+                };
+                match caller::run(&opts).await {
+                    Ok(summary) => {
+                        println!("{summary}");
+                        if summary.status >= 300 || summary.status == 0 {
+                            Err(format!("call not answered: {}", summary.status))
+                        } else {
+                            Ok(())
+                        }
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<PathBuf>) -> Result<Config, String> {
+    match path {
+        Some(p) => Config::load(&p).map_err(|e| e.to_string()),
+        None => Ok(Config::default()),
+    }
+}
+
+fn check(config: Option<PathBuf>) -> Result<(), String> {
+    let cfg = load_config(config)?;
+    let lib = ivrpay::ivr::prompts::PromptLibrary::load(&cfg.prompts.dir, &cfg.prompts.default_language)
+        .map_err(|e| e.to_string())?;
+    let langs: Vec<&str> = lib.languages().collect();
+    println!("configuration OK; prompts OK ({})", langs.join(", "));
+    Ok(())
+}
+
+async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<(), String> {
+    let mut cfg = load_config(config)?;
+    if let Some(l) = listen {
+        cfg.sip.listen = l;
+    }
+    let server = Server::start(cfg).await.map_err(|e| e.to_string())?;
+    wait_for_signal().await;
+    server.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

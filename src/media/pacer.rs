@@ -1,0 +1,296 @@
+//! Outgoing audio for every call, paced by one shared 20 ms clock.
+//!
+//! Thousands of calls must not each run a sleeping loop: those drift and wake the
+//! scheduler 50 times a second per call. Instead one thread ticks every 20 ms on an
+//! absolute schedule (tick n is due at start + n*20 ms, so there is no drift however
+//! long a call lasts), and on each tick sends one packet for every call that is
+//! talking, in one batch, from buffers that live on the stack. Calls talk to the pacer
+//! by commands; it answers with `PlaybackDone` through a callback.
+//!
+//! [`PacerCore`] is the sans-IO heart (tested on virtual time); [`spawn`] runs it.
+
+use super::codec::{Codec, SAMPLES_PER_FRAME};
+use super::rtp::{self, Header, MAX_PACKET};
+use crate::ivr::prompts::Prompt;
+use std::collections::{HashMap, VecDeque};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The packet interval.
+pub const PTIME: Duration = Duration::from_millis(20);
+
+/// Where packets go out; a UDP socket in production, a recorder in tests.
+pub trait PacketSink: Send + Sync {
+    /// Sends one datagram; errors are counted, not fatal (the peer may be gone).
+    fn send_to(&self, buf: &[u8], dest: SocketAddr) -> std::io::Result<usize>;
+}
+
+impl PacketSink for UdpSocket {
+    fn send_to(&self, buf: &[u8], dest: SocketAddr) -> std::io::Result<usize> {
+        UdpSocket::send_to(self, buf, dest)
+    }
+}
+
+/// Told to the call when its queued audio has been sent.
+pub type Notify = Box<dyn Fn(u64) + Send>;
+
+/// Parameters of one call's outgoing stream.
+pub struct StreamSpec {
+    /// The socket (sending from the port we advertised keeps RTP symmetric).
+    pub sink: Arc<dyn PacketSink>,
+    /// Initial destination (from SDP; replaced when we latch onto the real source).
+    pub dest: SocketAddr,
+    /// Negotiated codec and its payload type.
+    pub codec: Codec,
+    /// Payload type to send.
+    pub payload_type: u8,
+    /// Called with a Play's token when its last prompt has been sent.
+    pub notify: Notify,
+}
+
+/// Commands from calls to the pacer.
+pub enum Command {
+    /// A call's media is up.
+    Add(u64, StreamSpec),
+    /// The call ended.
+    Remove(u64),
+    /// Queue prompts; notify `token` once they are all sent.
+    Play(u64, Vec<Arc<Prompt>>, u64),
+    /// Drop everything queued (barge-in).
+    Stop(u64),
+    /// Send to this address from now on (symmetric RTP latch, or re-INVITE).
+    SetDest(u64, SocketAddr),
+    /// Pause (hold: we must not send) or resume.
+    SetSending(u64, bool),
+}
+
+struct Item {
+    prompt: Arc<Prompt>,
+    offset: usize,
+    token: Option<u64>,
+}
+
+struct Stream {
+    spec: StreamSpec,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    talking: bool,
+    sending: bool,
+    queue: VecDeque<Item>,
+}
+
+/// Counters for benchmarks and the operator page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacerStats {
+    /// Packets sent.
+    pub packets: u64,
+    /// Send errors (peer gone, buffer full).
+    pub send_errors: u64,
+    /// Ticks run.
+    pub ticks: u64,
+    /// Ticks that ran late by more than one period (the machine was overloaded).
+    pub late_ticks: u64,
+}
+
+/// The sans-IO pacer: streams and their queues, advanced one frame per tick.
+#[derive(Default)]
+pub struct PacerCore {
+    streams: HashMap<u64, Stream>,
+    /// Counters.
+    pub stats: PacerStats,
+}
+
+impl PacerCore {
+    /// Applies a command.
+    pub fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Add(id, spec) => {
+                let stream = Stream {
+                    spec,
+                    ssrc: rand::random(),
+                    seq: rand::random(),
+                    ts: rand::random(),
+                    talking: false,
+                    sending: true,
+                    queue: VecDeque::new(),
+                };
+                self.streams.insert(id, stream);
+            }
+            Command::Remove(id) => {
+                self.streams.remove(&id);
+            }
+            Command::Play(id, prompts, token) => {
+                if let Some(s) = self.streams.get_mut(&id) {
+                    let n = prompts.len();
+                    for (i, prompt) in prompts.into_iter().enumerate() {
+                        s.queue.push_back(Item { prompt, offset: 0, token: (i + 1 == n).then_some(token) });
+                    }
+                    if n == 0 {
+                        (s.spec.notify)(token);
+                    }
+                }
+            }
+            Command::Stop(id) => {
+                if let Some(s) = self.streams.get_mut(&id) {
+                    s.queue.clear();
+                }
+            }
+            Command::SetDest(id, addr) => {
+                if let Some(s) = self.streams.get_mut(&id) {
+                    s.spec.dest = addr;
+                }
+            }
+            Command::SetSending(id, on) => {
+                if let Some(s) = self.streams.get_mut(&id) {
+                    s.sending = on;
+                }
+            }
+        }
+    }
+
+    /// Number of streams.
+    pub fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// True when no call has media.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    /// One 20 ms frame for every stream: talking streams send a packet; all streams'
+    /// timestamps advance so a new talkspurt carries the true elapsed time.
+    pub fn tick(&mut self) {
+        self.stats.ticks += 1;
+        let mut buf = [0u8; MAX_PACKET];
+        let mut frame = [0u8; SAMPLES_PER_FRAME];
+        for s in self.streams.values_mut() {
+            let ts = s.ts;
+            s.ts = s.ts.wrapping_add(SAMPLES_PER_FRAME as u32);
+            if !s.sending || s.queue.is_empty() {
+                s.talking = false;
+                continue;
+            }
+            let silence = g711_silence(s.spec.codec);
+            let mut filled = 0;
+            while filled < SAMPLES_PER_FRAME {
+                let Some(item) = s.queue.front_mut() else { break };
+                let src = &item.prompt.encoded(s.spec.codec)[item.offset..];
+                let n = src.len().min(SAMPLES_PER_FRAME - filled);
+                frame[filled..filled + n].copy_from_slice(&src[..n]);
+                filled += n;
+                item.offset += n;
+                if item.offset >= item.prompt.encoded(s.spec.codec).len() {
+                    if let Some(token) = item.token {
+                        (s.spec.notify)(token);
+                    }
+                    s.queue.pop_front();
+                }
+            }
+            frame[filled..].fill(silence);
+            let header = Header {
+                payload_type: s.spec.payload_type,
+                marker: !s.talking,
+                sequence: s.seq,
+                timestamp: ts,
+                ssrc: s.ssrc,
+            };
+            s.talking = true;
+            s.seq = s.seq.wrapping_add(1);
+            if let Some(n) = rtp::write(&mut buf, header, &frame) {
+                match s.spec.sink.send_to(&buf[..n], s.spec.dest) {
+                    Ok(_) => self.stats.packets += 1,
+                    Err(_) => self.stats.send_errors += 1,
+                }
+            }
+        }
+    }
+}
+
+/// The G.711 code for silence, used to pad the last frame of a prompt.
+pub fn g711_silence(codec: Codec) -> u8 {
+    match codec {
+        Codec::Pcmu => 0xFF,
+        Codec::Pcma => 0xD5,
+    }
+}
+
+/// Handle used by calls to reach the pacer thread.
+#[derive(Clone)]
+pub struct PacerHandle {
+    tx: mpsc::Sender<Command>,
+    stats: Arc<std::sync::Mutex<PacerStats>>,
+}
+
+impl PacerHandle {
+    /// Sends a command; a stopped pacer (shutdown) just drops it.
+    pub fn send(&self, cmd: Command) {
+        let _ = self.tx.send(cmd);
+    }
+
+    /// The latest counters.
+    pub fn stats(&self) -> PacerStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Starts the pacer thread. It stops when every handle is dropped.
+pub fn spawn() -> PacerHandle {
+    let (tx, rx) = mpsc::channel::<Command>();
+    let stats = Arc::new(std::sync::Mutex::new(PacerStats::default()));
+    let shared = stats.clone();
+    std::thread::Builder::new()
+        .name("rtp-pacer".into())
+        .spawn(move || run(rx, shared))
+        .expect("spawning the pacer thread");
+    PacerHandle { tx, stats }
+}
+
+fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<PacerStats>>) {
+    let mut core = PacerCore::default();
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    loop {
+        loop {
+            match rx.try_recv() {
+                Ok(cmd) => core.command(cmd),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            }
+        }
+        core.tick();
+        n += 1;
+        let due = start + PTIME * n as u32;
+        let now = Instant::now();
+        if now > due + PTIME {
+            core.stats.late_ticks += 1;
+        }
+        if n.is_multiple_of(50) {
+            *shared.lock().unwrap_or_else(|e| e.into_inner()) = core.stats;
+        }
+        if due > now {
+            // While idle, block on the command channel instead of sleeping, so a new
+            // call's first packet is not delayed and an idle server costs nothing.
+            if core.is_empty() {
+                match rx.recv_timeout(due - now) {
+                    Ok(cmd) => core.command(cmd),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            } else {
+                std::thread::sleep(due - now);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "pacer_tests.rs"]
+mod tests;

@@ -1,0 +1,111 @@
+use super::*;
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(Vec<u8>, SocketAddr)>>);
+
+impl PacketSink for Recorder {
+    fn send_to(&self, buf: &[u8], dest: SocketAddr) -> std::io::Result<usize> {
+        self.0.lock().unwrap().push((buf.to_vec(), dest));
+        Ok(buf.len())
+    }
+}
+
+fn prompt(name: &str, n: usize, value: i16) -> Arc<Prompt> {
+    Arc::new(Prompt::from_pcm(name, "fr", vec![value; n]))
+}
+
+fn setup() -> (PacerCore, Arc<Recorder>, Arc<Mutex<Vec<u64>>>) {
+    let rec = Arc::new(Recorder::default());
+    let done = Arc::new(Mutex::new(Vec::new()));
+    let d = done.clone();
+    let mut core = PacerCore::default();
+    core.command(Command::Add(
+        7,
+        StreamSpec {
+            sink: rec.clone(),
+            dest: "127.0.0.1:4000".parse().unwrap(),
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            notify: Box::new(move |t| d.lock().unwrap().push(t)),
+        },
+    ));
+    (core, rec, done)
+}
+
+#[test]
+fn consecutive_prompts_play_without_gaps_and_notify_once() {
+    let (mut core, rec, done) = setup();
+    let (a, b) = (prompt("a", 250, 1000), prompt("b", 250, -1000));
+    core.command(Command::Play(7, vec![a.clone(), b.clone()], 42));
+    for _ in 0..6 {
+        core.tick();
+    }
+    let pkts = rec.0.lock().unwrap();
+    assert_eq!(pkts.len(), 4, "500 samples need 4 frames");
+    let parsed: Vec<_> = pkts.iter().map(|(p, _)| rtp::read(p).unwrap().header).collect();
+    assert!(parsed[0].marker && !parsed[1].marker && !parsed[3].marker);
+    for w in parsed.windows(2) {
+        assert_eq!(w[1].sequence, w[0].sequence.wrapping_add(1));
+        assert_eq!(w[1].timestamp, w[0].timestamp.wrapping_add(160));
+    }
+    let mut audio = Vec::new();
+    for (p, _) in pkts.iter() {
+        audio.extend_from_slice(rtp::read(p).unwrap().payload);
+    }
+    let mut expected = a.encoded(Codec::Pcmu).to_vec();
+    expected.extend_from_slice(b.encoded(Codec::Pcmu));
+    assert_eq!(&audio[..500], &expected[..], "no gap between prompts");
+    assert!(audio[500..].iter().all(|&x| x == 0xFF), "last frame padded with silence");
+    assert_eq!(*done.lock().unwrap(), vec![42]);
+}
+
+#[test]
+fn new_talkspurt_sets_marker_and_timestamp_reflects_silence() {
+    let (mut core, rec, _) = setup();
+    core.command(Command::Play(7, vec![prompt("a", 160, 1)], 1));
+    core.tick();
+    core.tick();
+    core.tick();
+    core.command(Command::Play(7, vec![prompt("b", 160, 1)], 2));
+    core.tick();
+    let pkts = rec.0.lock().unwrap();
+    let h: Vec<_> = pkts.iter().map(|(p, _)| rtp::read(p).unwrap().header).collect();
+    assert_eq!(h.len(), 2);
+    assert!(h[0].marker && h[1].marker);
+    assert_eq!(h[1].timestamp, h[0].timestamp.wrapping_add(3 * 160));
+    assert_eq!(h[1].sequence, h[0].sequence.wrapping_add(1), "sequence has no gap in silence");
+}
+
+#[test]
+fn stop_hold_and_new_destination() {
+    let (mut core, rec, done) = setup();
+    core.command(Command::Play(7, vec![prompt("a", 1600, 1)], 1));
+    core.tick();
+    core.command(Command::Stop(7));
+    core.tick();
+    assert_eq!(rec.0.lock().unwrap().len(), 1);
+    assert!(done.lock().unwrap().is_empty(), "a stopped play is not reported done");
+    core.command(Command::Play(7, vec![prompt("a", 320, 1)], 2));
+    core.command(Command::SetSending(7, false));
+    core.tick();
+    assert_eq!(rec.0.lock().unwrap().len(), 1, "nothing sent on hold");
+    core.command(Command::SetSending(7, true));
+    core.command(Command::SetDest(7, "127.0.0.1:5000".parse().unwrap()));
+    core.tick();
+    core.tick();
+    let pkts = rec.0.lock().unwrap();
+    assert_eq!(pkts.len(), 3);
+    assert_eq!(pkts[2].1.port(), 5000);
+    assert_eq!(*done.lock().unwrap(), vec![2]);
+    drop(pkts);
+    core.command(Command::Remove(7));
+    assert!(core.is_empty());
+}
+
+#[test]
+fn empty_play_is_done_at_once() {
+    let (mut core, _, done) = setup();
+    core.command(Command::Play(7, vec![], 9));
+    assert_eq!(*done.lock().unwrap(), vec![9]);
+}

@@ -1,0 +1,143 @@
+//! The running server: binds the SIP sockets, loads prompts, starts the pacer, routes
+//! messages to calls, and shuts down gracefully (new calls refused, calls in progress
+//! hung up with a BYE, then exit).
+
+mod dispatch;
+
+use crate::call::task::CallInput;
+use crate::config::Config;
+use crate::ivr::prompts::{PromptError, PromptLibrary};
+use crate::media::pacer::{self, PacerHandle};
+use crate::media::ports::{PortAllocator, PortError};
+use crate::sip::transaction::Timers;
+use crate::sip::transport::{self, Outbound, Sockets};
+use dispatch::Dispatcher;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    /// Prompts failed to load.
+    #[error(transparent)]
+    Prompts(#[from] PromptError),
+    /// RTP port range unusable.
+    #[error(transparent)]
+    Ports(#[from] PortError),
+}
+
+/// Shared state of the server, visible to the dispatcher and every call task.
+pub struct ServerCtx {
+    /// Configuration in force.
+    pub config: Config,
+    /// Sends SIP.
+    pub outbound: Outbound,
+    /// Calls by Call-ID.
+    pub calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallInput>>>,
+    /// Calls answered or ringing, not yet ended.
+    pub active: AtomicUsize,
+    /// True once shutdown began.
+    pub draining: AtomicBool,
+    /// RTP ports.
+    pub ports: PortAllocator,
+    /// The shared RTP clock.
+    pub pacer: PacerHandle,
+    /// Prompts.
+    pub prompts: Arc<PromptLibrary>,
+    /// Transaction timers.
+    pub timers: Timers,
+    /// Our SIP address as advertised.
+    pub sip_addr: SocketAddr,
+    /// Server header value.
+    pub server_header: String,
+    /// DTMF digits received on all calls (a count only: values are never kept here).
+    pub digits_received: std::sync::atomic::AtomicU64,
+}
+
+impl ServerCtx {
+    /// Number of calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+}
+
+/// A started server.
+pub struct Server {
+    ctx: Arc<ServerCtx>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds sockets, loads prompts and starts serving.
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        let prompts = Arc::new(PromptLibrary::load(&config.prompts.dir, &config.prompts.default_language)?);
+        let listen = config.sip.listen;
+        let sockets =
+            Sockets::bind(listen, config.sip.tcp).await.map_err(|source| ServerError::Bind { addr: listen, source })?;
+        let local = sockets.udp.local_addr().map_err(|source| ServerError::Bind { addr: listen, source })?;
+        let ports = PortAllocator::new(listen.ip(), config.media.rtp_port_min, config.media.rtp_port_max)?;
+        let outbound = sockets.outbound();
+        let ctx = Arc::new(ServerCtx {
+            sip_addr: SocketAddr::new(config.public_ip(), local.port()),
+            timers: Timers { t1: Duration::from_millis(config.sip.t1_ms), ..Timers::default() },
+            server_header: format!("ivrpay/{}", env!("CARGO_PKG_VERSION")),
+            outbound: outbound.clone(),
+            calls: Mutex::default(),
+            digits_received: std::sync::atomic::AtomicU64::new(0),
+            active: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            pacer: pacer::spawn(),
+            prompts,
+            ports,
+            config,
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let handler: Arc<dyn transport::Inbound> = Arc::new(Dispatcher::new(ctx.clone()));
+        let mut tasks = vec![tokio::spawn(transport::run_udp(sockets.udp.clone(), handler.clone(), rx.clone()))];
+        if let Some(tcp) = sockets.tcp {
+            let max = ctx.config.sip.max_tcp_connections;
+            tasks.push(tokio::spawn(transport::run_tcp(tcp, outbound, handler, max, rx)));
+        }
+        tracing::info!(sip = %local, tcp = ctx.config.sip.tcp, echo = ?ctx.config.services.echo, "ivrpay listening");
+        Ok(Server { ctx, shutdown, tasks })
+    }
+
+    /// The bound SIP address (useful when the config asked for port 0).
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.ctx.sip_addr
+    }
+
+    /// Shared state, for tests and the operator API.
+    pub fn ctx(&self) -> &Arc<ServerCtx> {
+        &self.ctx
+    }
+
+    /// Graceful shutdown: refuse new calls, hang up the others (BYE), wait up to
+    /// `grace` for them to finish, then stop the transports.
+    pub async fn shutdown(self, grace: Duration) {
+        self.ctx.draining.store(true, Ordering::SeqCst);
+        let calls: Vec<_> = self.ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        tracing::info!(calls = calls.len(), "shutting down: hanging up calls in progress");
+        for c in calls {
+            let _ = c.send(CallInput::Shutdown);
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.ctx.active_calls() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Give the BYEs a moment to be answered before the sockets close.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

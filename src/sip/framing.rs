@@ -1,0 +1,146 @@
+//! Cuts SIP messages out of a TCP byte stream (RFC 3261 18.3): headers end at the
+//! first blank line, the body is Content-Length bytes. Keep-alive CRLFs between
+//! messages (RFC 5626) are skipped.
+//!
+//! A stream message without Content-Length cannot be framed: the caller answers 400 and
+//! must close the connection, because where the next message starts is unknown. After
+//! any error the framer is poisoned and returns that error again.
+
+use super::normalise::{expand_compact, split_head};
+
+/// Why the stream cannot be framed.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FramingError {
+    /// No Content-Length header.
+    #[error("Missing Content-Length")]
+    MissingContentLength,
+    /// Content-Length is not a number.
+    #[error("Bad Content-Length")]
+    BadContentLength,
+    /// Headers or declared body exceed the limit.
+    #[error("Message Too Large")]
+    TooLarge,
+}
+
+/// Accumulates stream bytes and yields whole messages.
+#[derive(Debug)]
+pub struct StreamFramer {
+    buf: Vec<u8>,
+    max: usize,
+    poisoned: Option<FramingError>,
+}
+
+impl StreamFramer {
+    /// A framer refusing messages over `max_message` bytes.
+    pub fn new(max_message: usize) -> Self {
+        StreamFramer { buf: Vec::new(), max: max_message, poisoned: None }
+    }
+
+    /// Appends bytes read from the connection.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next complete message, if one has fully arrived.
+    pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FramingError> {
+        if let Some(e) = &self.poisoned {
+            return Err(e.clone());
+        }
+        let skip = self.buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+        self.buf.drain(..skip);
+        let Some((head_end, body_start)) = split_head(&self.buf) else {
+            if self.buf.len() > self.max {
+                return self.fail(FramingError::TooLarge);
+            }
+            return Ok(None);
+        };
+        let len = match content_length(&self.buf[..head_end]) {
+            Ok(Some(n)) => n,
+            Ok(None) => return self.fail(FramingError::MissingContentLength),
+            Err(e) => return self.fail(e),
+        };
+        if body_start + len > self.max {
+            return self.fail(FramingError::TooLarge);
+        }
+        if self.buf.len() < body_start + len {
+            return Ok(None);
+        }
+        let msg: Vec<u8> = self.buf.drain(..body_start + len).collect();
+        Ok(Some(msg))
+    }
+
+    fn fail(&mut self, e: FramingError) -> Result<Option<Vec<u8>>, FramingError> {
+        self.poisoned = Some(e.clone());
+        Err(e)
+    }
+}
+
+fn content_length(head: &[u8]) -> Result<Option<usize>, FramingError> {
+    let text = String::from_utf8_lossy(head);
+    for line in text.split('\n').skip(1) {
+        let Some((name, value)) = line.split_once(':') else { continue };
+        let name = name.trim();
+        let name = expand_compact(name).unwrap_or(name);
+        if name.eq_ignore_ascii_case("Content-Length") {
+            return value.trim().parse().map(Some).map_err(|_| FramingError::BadContentLength);
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &[u8] = b"OPTIONS sip:a@h SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 4\r\n\r\nbody";
+    const B: &[u8] = b"BYE sip:a@h SIP/2.0\r\nl : 0\r\n\r\n";
+
+    fn all(f: &mut StreamFramer) -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| f.next_message().unwrap()).collect()
+    }
+
+    #[test]
+    fn every_split_point_yields_the_same_two_messages() {
+        let stream: Vec<u8> = [b"\r\n\r\n".as_slice(), A, b"\r\n", B].concat();
+        for cut in 0..=stream.len() {
+            let mut f = StreamFramer::new(65535);
+            f.push(&stream[..cut]);
+            let mut got = all(&mut f);
+            f.push(&stream[cut..]);
+            got.extend(all(&mut f));
+            assert_eq!(got, vec![A.to_vec(), B.to_vec()], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn pipelined_messages_in_one_push() {
+        let mut f = StreamFramer::new(65535);
+        f.push(&[A, A, B].concat());
+        assert_eq!(all(&mut f).len(), 3);
+    }
+
+    #[test]
+    fn missing_or_bad_length_and_oversize_poison_the_stream() {
+        let mut f = StreamFramer::new(65535);
+        f.push(b"OPTIONS sip:a@h SIP/2.0\r\nCall-ID: 1\r\n\r\n");
+        assert_eq!(f.next_message(), Err(FramingError::MissingContentLength));
+        f.push(A);
+        assert_eq!(f.next_message(), Err(FramingError::MissingContentLength), "poisoned");
+        let mut f = StreamFramer::new(65535);
+        f.push(b"OPTIONS sip:a@h SIP/2.0\r\nContent-Length: x\r\n\r\n");
+        assert_eq!(f.next_message(), Err(FramingError::BadContentLength));
+        let mut f = StreamFramer::new(100);
+        f.push(b"OPTIONS sip:a@h SIP/2.0\r\nContent-Length: 500\r\n\r\n");
+        assert_eq!(f.next_message(), Err(FramingError::TooLarge));
+        let mut f = StreamFramer::new(100);
+        f.push(&[b'x'; 200]);
+        assert_eq!(f.next_message(), Err(FramingError::TooLarge));
+    }
+
+    #[test]
+    fn space_before_colon_in_content_length() {
+        let mut f = StreamFramer::new(65535);
+        f.push(b"INFO sip:a@h SIP/2.0\r\nContent-Length  :  2\r\n\r\nhi");
+        assert!(f.next_message().unwrap().unwrap().ends_with(b"\r\n\r\nhi"));
+    }
+}

@@ -1,0 +1,339 @@
+//! The project's own view of a SIP message, with `rsip` behind it.
+//!
+//! rsip 0.4 tokenises the start line, the URI and the header list well, but it is dated:
+//! it trips on whitespace before a colon, folded lines and compact names, and it never
+//! checks Content-Length. So every message goes through [`normalise`](super::normalise)
+//! first, then rsip, and the rest of ivrpay only sees the types here: a [`Request`] or a
+//! [`Response`] whose dialog-relevant fields (Call-ID, CSeq, tags, top Via branch) were
+//! extracted once at parse time and checked to be present.
+
+use super::headers::{self, Headers};
+use super::normalise::{self, Framing, NormaliseError};
+use std::fmt;
+
+/// SIP methods ivrpay knows; anything else is kept by name so it can be refused with 501.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Options,
+    Info,
+    Register,
+    Prack,
+    Update,
+    Refer,
+    Notify,
+    Subscribe,
+    Message,
+    Publish,
+    /// A token we do not implement (answered 501 Not Implemented, RFC 3261 8.2.1).
+    Other(String),
+}
+
+impl Method {
+    /// Parses a method token case-sensitively, as RFC 3261 7.1 requires.
+    pub fn parse(token: &str) -> Method {
+        match token {
+            "INVITE" => Method::Invite,
+            "ACK" => Method::Ack,
+            "BYE" => Method::Bye,
+            "CANCEL" => Method::Cancel,
+            "OPTIONS" => Method::Options,
+            "INFO" => Method::Info,
+            "REGISTER" => Method::Register,
+            "PRACK" => Method::Prack,
+            "UPDATE" => Method::Update,
+            "REFER" => Method::Refer,
+            "NOTIFY" => Method::Notify,
+            "SUBSCRIBE" => Method::Subscribe,
+            "MESSAGE" => Method::Message,
+            "PUBLISH" => Method::Publish,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
+    /// The wire token.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Options => "OPTIONS",
+            Method::Info => "INFO",
+            Method::Register => "REGISTER",
+            Method::Prack => "PRACK",
+            Method::Update => "UPDATE",
+            Method::Refer => "REFER",
+            Method::Notify => "NOTIFY",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::Message => "MESSAGE",
+            Method::Publish => "PUBLISH",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a datagram or stream frame could not become a message; each maps to a 400 reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// The raw text could not be normalised (framing, Content-Length, header syntax).
+    #[error("{0}")]
+    Normalise(#[from] NormaliseError),
+    /// rsip refused the normalised text.
+    #[error("malformed message: {0}")]
+    Syntax(String),
+    /// A header every request and response must carry is absent or unusable.
+    #[error("missing or invalid {0} header")]
+    MissingHeader(&'static str),
+}
+
+impl ParseError {
+    /// A short reason phrase for the 400 answer, so the peer's logs say what was wrong.
+    pub fn reason_phrase(&self) -> String {
+        match self {
+            ParseError::Normalise(e) => format!("Bad Request ({})", e.reason()),
+            ParseError::Syntax(_) => "Bad Request (Malformed Message)".to_string(),
+            ParseError::MissingHeader(h) => format!("Bad Request (Missing or Invalid {h})"),
+        }
+    }
+}
+
+/// Fields every transaction and dialog lookup needs, extracted once at parse time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Core {
+    /// Call-ID, the dialog's first key.
+    pub call_id: String,
+    /// CSeq sequence number.
+    pub cseq: u32,
+    /// CSeq method (for a response: the request it answers).
+    pub cseq_method: Method,
+    /// From tag (the caller's side of the dialog id).
+    pub from_tag: Option<String>,
+    /// To tag (ours once the dialog exists).
+    pub to_tag: Option<String>,
+    /// Branch of the top Via: the transaction id (RFC 3261 17.2.3).
+    pub branch: String,
+}
+
+/// A parsed SIP request.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Method from the start line.
+    pub method: Method,
+    /// Request-URI as sent.
+    pub uri: String,
+    /// User part of the Request-URI: the service number dialled.
+    pub uri_user: Option<String>,
+    /// All headers in order, names canonicalised.
+    pub headers: Headers,
+    /// Message body (SDP, DTMF relay).
+    pub body: Vec<u8>,
+    /// Extracted dialog/transaction fields.
+    pub core: Core,
+}
+
+/// A parsed SIP response.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// All headers in order.
+    pub headers: Headers,
+    /// Message body.
+    pub body: Vec<u8>,
+    /// Extracted dialog/transaction fields.
+    pub core: Core,
+}
+
+/// Either kind of message, as it comes off a transport.
+#[derive(Clone, Debug)]
+pub enum SipMessage {
+    Request(Request),
+    Response(Response),
+}
+
+/// Normalises, parses with rsip and checks the mandatory headers.
+pub fn parse(raw: &[u8], framing: Framing) -> Result<SipMessage, ParseError> {
+    let canonical = normalise::normalise(raw, framing)?;
+    let msg = rsip::SipMessage::try_from(canonical.as_slice())
+        .map_err(|e| ParseError::Syntax(truncate(&e.to_string(), 120)))?;
+    match msg {
+        rsip::SipMessage::Request(r) => {
+            let headers = Headers::from_rsip(&r.headers);
+            let method = Method::parse(&r.method.to_string());
+            let core = extract_core(&headers)?;
+            let uri_user = r.uri.user().map(|u| u.to_string());
+            Ok(SipMessage::Request(Request { method, uri: r.uri.to_string(), uri_user, headers, body: r.body, core }))
+        }
+        rsip::SipMessage::Response(r) => {
+            let headers = Headers::from_rsip(&r.headers);
+            let core = extract_core(&headers)?;
+            let status = u16::from(r.status_code.clone());
+            let reason = match &r.status_code {
+                rsip::StatusCode::Other(_, reason) => reason.clone(),
+                other => other.to_string().split_once(' ').map(|x| x.1.to_string()).unwrap_or_default(),
+            };
+            Ok(SipMessage::Response(Response { status, reason, headers, body: r.body, core }))
+        }
+    }
+}
+
+/// Tells apart "a method rsip does not know" from a truly malformed start line, so the
+/// former gets 501 rather than 400. Returns the method token of a request start line.
+pub fn request_method_token(raw: &[u8]) -> Option<&str> {
+    let start = raw.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let line_end = raw[start..].iter().position(|&b| b == b'\r' || b == b'\n')? + start;
+    let line = std::str::from_utf8(&raw[start..line_end]).ok()?;
+    let mut parts = line.split(' ');
+    let method = parts.next()?;
+    let _uri = parts.next()?;
+    let version = parts.next()?;
+    let is_token =
+        !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+    (is_token && version == "SIP/2.0").then_some(method)
+}
+
+fn extract_core(headers: &Headers) -> Result<Core, ParseError> {
+    let call_id =
+        headers.get("Call-ID").filter(|v| !v.is_empty()).ok_or(ParseError::MissingHeader("Call-ID"))?.to_string();
+    let (cseq, cseq_method) =
+        headers.get("CSeq").and_then(headers::parse_cseq).ok_or(ParseError::MissingHeader("CSeq"))?;
+    let from = headers.get("From").ok_or(ParseError::MissingHeader("From"))?;
+    let to = headers.get("To").ok_or(ParseError::MissingHeader("To"))?;
+    let via = headers.get("Via").ok_or(ParseError::MissingHeader("Via"))?;
+    // RFC 3261 branches start with the magic cookie; older (RFC 2543) peers omit the
+    // branch, so fall back to a key built from what identifies the request.
+    let branch = headers::param(via, "branch")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("rfc2543-{}-{}-{}", call_id, cseq, headers::param(from, "tag").unwrap_or("")));
+    Ok(Core {
+        from_tag: headers::param(from, "tag").map(str::to_string),
+        to_tag: headers::param(to, "tag").map(str::to_string),
+        call_id,
+        cseq,
+        cseq_method,
+        branch,
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+impl Request {
+    /// Starts a response that copies what RFC 3261 8.2.6.2 says a response must copy
+    /// (Via, From, To, Call-ID, CSeq), adding our To tag when one is given.
+    pub fn reply(&self, status: u16, reason: &str, to_tag: Option<&str>) -> MessageBuilder {
+        let mut b = MessageBuilder::response(status, reason);
+        for via in self.headers.get_all("Via") {
+            b = b.header("Via", via);
+        }
+        if status > 100 && status < 300 {
+            // Record-Route is copied into dialog-forming responses (RFC 3261 12.1.1).
+            for rr in self.headers.get_all("Record-Route") {
+                b = b.header("Record-Route", rr);
+            }
+        }
+        let from = self.headers.get("From").unwrap_or_default();
+        let to = self.headers.get("To").unwrap_or_default();
+        let to = match (to_tag, &self.core.to_tag) {
+            (Some(tag), None) if status > 100 => format!("{to};tag={tag}"),
+            _ => to.to_string(),
+        };
+        b.header("From", from)
+            .header("To", &to)
+            .header("Call-ID", &self.core.call_id)
+            .header("CSeq", &format!("{} {}", self.core.cseq, self.core.cseq_method))
+    }
+}
+
+/// Writes outgoing requests and responses; the finished bytes come from rsip's printer.
+#[derive(Clone, Debug)]
+pub struct MessageBuilder {
+    start: Start,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    content_type: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Start {
+    Request(Method, String),
+    Response(u16, String),
+}
+
+impl MessageBuilder {
+    /// A response with an explicit reason phrase (ours carry a hint of what was wrong).
+    pub fn response(status: u16, reason: &str) -> Self {
+        MessageBuilder {
+            start: Start::Response(status, reason.to_string()),
+            headers: Vec::new(),
+            body: Vec::new(),
+            content_type: None,
+        }
+    }
+
+    /// A request to `uri`.
+    pub fn request(method: Method, uri: &str) -> Self {
+        MessageBuilder {
+            start: Start::Request(method, uri.to_string()),
+            headers: Vec::new(),
+            body: Vec::new(),
+            content_type: None,
+        }
+    }
+
+    /// Appends a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the body and its Content-Type.
+    pub fn body(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.content_type = Some(content_type.to_string());
+        self.body = body;
+        self
+    }
+
+    /// Prints the message with a correct Content-Length. rsip prints the header block;
+    /// the start line and body are written here so an arbitrary Request-URI or a binary
+    /// body go out byte for byte.
+    pub fn build(self) -> Vec<u8> {
+        let mut hs: Vec<rsip::Header> = self.headers.into_iter().map(|(n, v)| rsip::Header::Other(n, v)).collect();
+        if let Some(ct) = self.content_type {
+            hs.push(rsip::Header::Other("Content-Type".into(), ct));
+        }
+        hs.push(rsip::Header::Other("Content-Length".into(), self.body.len().to_string()));
+        let start = match self.start {
+            Start::Response(status, reason) => format!("SIP/2.0 {status} {reason}"),
+            Start::Request(method, uri) => format!("{method} {uri} SIP/2.0"),
+        };
+        let headers = rsip::Headers::from(hs).to_string();
+        let mut out = Vec::with_capacity(start.len() + headers.len() + self.body.len() + 4);
+        out.extend_from_slice(start.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(headers.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+#[cfg(test)]
+#[path = "message_tests.rs"]
+mod tests;

@@ -1,0 +1,198 @@
+//! SIP over UDP and TCP: the tokio edge of the signalling stack.
+//!
+//! Datagrams and framed stream messages are handed, as raw bytes with their [`Flow`], to
+//! an [`Inbound`] handler; [`Outbound`] sends bytes back along a flow. TCP connections
+//! are limited in number, framed by Content-Length (RFC 3261 18.3), closed after a
+//! framing error (after a 400 when the message was readable enough) and after a long
+//! idle period.
+
+use super::framing::{FramingError, StreamFramer};
+use super::{Flow, Transport};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+/// Largest SIP message accepted (UDP datagram or TCP frame).
+pub const MAX_MESSAGE: usize = 65_535;
+/// A TCP connection with no traffic for this long is closed.
+pub const TCP_IDLE: Duration = Duration::from_secs(600);
+
+/// Receives every message the transports read.
+pub trait Inbound: Send + Sync + 'static {
+    /// One complete message from a peer.
+    fn on_message(&self, raw: &[u8], flow: Flow);
+    /// A TCP stream could not be framed; the connection is closed after this returns.
+    fn on_framing_error(&self, raw_head: &[u8], flow: Flow, error: &FramingError);
+}
+
+/// Sends bytes along a flow. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbound {
+    udp: Arc<UdpSocket>,
+    conns: Arc<Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl Outbound {
+    /// Sends without waiting: UDP goes straight to the socket (spilling to a task only
+    /// if the socket buffer is full), TCP goes to the connection's writer.
+    pub fn send(&self, flow: Flow, bytes: Vec<u8>) {
+        match flow.transport {
+            Transport::Udp => match self.udp.try_send_to(&bytes, flow.remote) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let udp = self.udp.clone();
+                    tokio::spawn(async move {
+                        let _ = udp.send_to(&bytes, flow.remote).await;
+                    });
+                }
+                Err(e) => tracing::debug!(error = %e, peer = %flow.remote, "UDP send failed"),
+            },
+            Transport::Tcp => {
+                let tx = self.conns.lock().unwrap_or_else(|e| e.into_inner()).get(&flow.conn).cloned();
+                match tx {
+                    Some(tx) => {
+                        if tx.try_send(bytes).is_err() {
+                            tracing::warn!(peer = %flow.remote, "TCP connection closed or congested; message dropped");
+                        }
+                    }
+                    None => tracing::debug!(peer = %flow.remote, "TCP connection gone; message dropped"),
+                }
+            }
+        }
+    }
+
+    /// The UDP socket's local address.
+    pub fn udp_local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.udp.local_addr()
+    }
+}
+
+/// The bound SIP sockets.
+pub struct Sockets {
+    /// UDP socket.
+    pub udp: Arc<UdpSocket>,
+    /// TCP listener, if TCP is enabled.
+    pub tcp: Option<TcpListener>,
+}
+
+impl Sockets {
+    /// Binds UDP (and TCP on the same port when `tcp` is true).
+    pub async fn bind(addr: SocketAddr, tcp: bool) -> std::io::Result<Sockets> {
+        let udp = UdpSocket::bind(addr).await?;
+        let port = udp.local_addr()?.port();
+        let tcp = if tcp { Some(TcpListener::bind(SocketAddr::new(addr.ip(), port)).await?) } else { None };
+        Ok(Sockets { udp: Arc::new(udp), tcp })
+    }
+
+    /// The handle used to send.
+    pub fn outbound(&self) -> Outbound {
+        Outbound { udp: self.udp.clone(), conns: Arc::default(), next_conn: Arc::new(AtomicU64::new(1)) }
+    }
+}
+
+/// Reads datagrams until shutdown.
+pub async fn run_udp(udp: Arc<UdpSocket>, handler: Arc<dyn Inbound>, mut shutdown: watch::Receiver<bool>) {
+    let mut buf = vec![0u8; MAX_MESSAGE + 1];
+    loop {
+        tokio::select! {
+            r = udp.recv_from(&mut buf) => match r {
+                Ok((n, from)) => {
+                    if n == 0 || buf[..n].iter().all(|b| b.is_ascii_whitespace()) {
+                        continue; // keep-alive
+                    }
+                    handler.on_message(&buf[..n], Flow { transport: Transport::Udp, remote: from, conn: 0 });
+                }
+                // ICMP port unreachable from an earlier send surfaces here on Linux.
+                Err(e) => tracing::trace!(error = %e, "UDP receive error"),
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Accepts TCP connections (at most `max_conns` at once) until shutdown.
+pub async fn run_tcp(
+    listener: TcpListener,
+    out: Outbound,
+    handler: Arc<dyn Inbound>,
+    max_conns: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let limit = Arc::new(Semaphore::new(max_conns));
+    loop {
+        tokio::select! {
+            r = listener.accept() => {
+                let Ok((stream, peer)) = r else { continue };
+                match limit.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let (out, handler, shutdown) = (out.clone(), handler.clone(), shutdown.clone());
+                        tokio::spawn(async move {
+                            serve_connection(stream, peer, out, handler, shutdown).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        tracing::warn!(%peer, max_conns, "TCP connection limit reached; closing new connection");
+                        drop(stream);
+                    }
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    out: Outbound,
+    handler: Arc<dyn Inbound>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let conn = out.next_conn.fetch_add(1, Ordering::Relaxed);
+    let flow = Flow { transport: Transport::Tcp, remote: peer, conn };
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+    out.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(conn, tx);
+    let writer = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let mut framer = StreamFramer::new(MAX_MESSAGE);
+    let mut buf = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = tokio::select! {
+            r = tokio::time::timeout(TCP_IDLE, rd.read(&mut buf)) => match r {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(n)) => n,
+            },
+            _ = shutdown.changed() => break,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_message() {
+                Ok(Some(msg)) => handler.on_message(&msg, flow),
+                Ok(None) => break,
+                Err(e) => {
+                    handler.on_framing_error(&buf[..n], flow, &e);
+                    // Let the writer flush the 400 before the connection goes.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    break 'read;
+                }
+            }
+        }
+    }
+    out.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn);
+    let _ = writer.await;
+}

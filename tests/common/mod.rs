@@ -1,0 +1,50 @@
+//! Shared helpers for integration tests: a real server on loopback with its own ports.
+#![allow(dead_code)]
+
+use ivrpay::config::Config;
+use ivrpay::server::Server;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
+
+/// The repository root (prompts/, dialplans/, tests/sipp/).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A configuration listening on an ephemeral loopback port with a private RTP range,
+/// so tests in one process (and in parallel processes) do not collide.
+pub fn config() -> Config {
+    // Test binaries run one after another; within one, each server gets 128 ports below
+    // the kernel's ephemeral range (where SIPp and the callers' sockets live).
+    let n = NEXT_RANGE.fetch_add(1, Ordering::Relaxed);
+    let base = 20000 + (n % 96) * 128;
+    let mut c = Config::default();
+    c.sip.listen = "127.0.0.1:0".parse().unwrap();
+    c.media.rtp_port_min = base;
+    c.media.rtp_port_max = base + 126;
+    c.prompts.dir = root().join("prompts");
+    c
+}
+
+/// Starts a server with `config`.
+pub async fn start(config: Config) -> Server {
+    Server::start(config).await.expect("server starts")
+}
+
+/// Installs a tracing subscriber once, honouring RUST_LOG, for debugging failures.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Position of `needle` inside `hay`, if present (exact sample match).
+pub fn find(hay: &[i16], needle: &[i16], from: usize) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    (from..=hay.len() - needle.len()).find(|&i| hay[i..i + needle.len()] == *needle)
+}

@@ -1,0 +1,120 @@
+//! Interoperability with SIPp (Debian package `sip-tester`): real third-party UAC
+//! scenarios from `tests/sipp/` against a real server on loopback.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+/// A port nobody listens on right now, for SIPp's own SIP and media sockets.
+fn free_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = std::net::TcpListener::bind(s.local_addr().unwrap()).ok();
+    let port = s.local_addr().unwrap().port();
+    drop((s, t));
+    port
+}
+
+/// Runs one scenario to completion (`-m calls`), asserts SIPp reports success, and
+/// returns SIPp's message trace.
+async fn sipp(scenario: &str, target: std::net::SocketAddr, extra: &[&str], calls: u32) -> String {
+    let path = common::root().join("tests/sipp").join(scenario);
+    let trace = std::env::temp_dir().join(format!("ivrpay-sipp-{}-{}.log", std::process::id(), rand::random::<u32>()));
+    let mut cmd = tokio::process::Command::new("sipp");
+    cmd.arg(target.to_string())
+        .arg("-sf")
+        .arg(&path)
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-mp", &(free_port() & !1).to_string()])
+        .args([
+            "-m",
+            &calls.to_string(),
+            "-l",
+            "20",
+            "-r",
+            "10",
+            "-nostdin",
+            "-timeout",
+            "30",
+            "-timeout_error",
+            "-s",
+            "echo",
+            "-d",
+            "1500",
+        ])
+        .arg("-trace_msg")
+        .arg("-message_file")
+        .arg(&trace)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let out = match tokio::time::timeout(Duration::from_secs(60), cmd.output()).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => panic!("cannot run sipp ({e}); install it with `apt-get install sip-tester` (.ci/run does)"),
+        Err(_) => panic!("sipp {scenario} did not finish within 60 s"),
+    };
+    assert!(
+        out.status.success(),
+        "sipp {scenario} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(&trace).unwrap_or_default();
+    let _ = std::fs::remove_file(&trace);
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_call_with_rfc4733_pcap_digits_over_udp() {
+    let server = common::start(common::config()).await;
+    sipp("uac_rfc4733.xml", server.sip_addr(), &[], 2).await;
+    assert_eq!(
+        server.ctx().digits_received.load(std::sync::atomic::Ordering::Relaxed),
+        2 * 3,
+        "digits 1, 2, 5 per call"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_call_over_tcp() {
+    let server = common::start(common::config()).await;
+    sipp("uac_rfc4733.xml", server.sip_addr(), &["-t", "t1"], 2).await;
+    assert_eq!(server.ctx().digits_received.load(std::sync::atomic::Ordering::Relaxed), 2 * 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_cancel_while_ringing() {
+    let mut cfg = common::config();
+    cfg.sip.answer_delay_ms = 3000;
+    let server = common::start(cfg).await;
+    sipp("uac_cancel.xml", server.sip_addr(), &[], 2).await;
+    assert_eq!(server.ctx().active_calls(), 0, "cancelled calls are not left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_late_offer() {
+    let server = common::start(common::config()).await;
+    sipp("uac_late_offer.xml", server.sip_addr(), &[], 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_invite_retransmitted_before_the_200() {
+    let mut cfg = common::config();
+    cfg.sip.answer_delay_ms = 800;
+    let server = common::start(cfg).await;
+    let log = sipp("uac_invite_retransmit.xml", server.sip_addr(), &[], 2).await;
+    let count = |what: &str| log.lines().filter(|l| l.starts_with(what)).count();
+    // However many times the 200 was sent again, each call has one dialog (one To tag).
+    let mut dialogs: Vec<&str> = Vec::new();
+    let mut in_ok = false;
+    for line in log.lines() {
+        if line.starts_with("SIP/2.0 ") {
+            in_ok = line.starts_with("SIP/2.0 200");
+        } else if in_ok && line.starts_with("To:") && !dialogs.contains(&line) {
+            dialogs.push(line);
+        }
+    }
+    assert_eq!(dialogs.len(), 2, "one dialog per call: {dialogs:?}");
+    assert!(count("SIP/2.0 180") >= 2 * 2, "the retransmitted INVITE got the 180 again:\n{log}");
+}
