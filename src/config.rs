@@ -78,6 +78,9 @@ pub struct MediaConfig {
 pub struct ServicesConfig {
     /// Request-URI users answered by the diagnostic echo service.
     pub echo: Vec<String>,
+    /// Users answered by the looping echo (greeting repeated while idle): one-way audio
+    /// checks and load tests.
+    pub echo_loop: Vec<String>,
 }
 
 /// `[prompts]`
@@ -118,13 +121,20 @@ impl Default for MediaConfig {
 
 impl Default for ServicesConfig {
     fn default() -> Self {
-        ServicesConfig { echo: vec!["echo".to_string()] }
+        ServicesConfig { echo: vec!["echo".to_string()], echo_loop: vec!["echo-loop".to_string()] }
     }
 }
 
 impl Default for PromptsConfig {
     fn default() -> Self {
         PromptsConfig { dir: PathBuf::from("prompts"), default_language: "fr".to_string() }
+    }
+}
+
+impl ServicesConfig {
+    /// True when `user` is any configured service number.
+    pub fn is_service(&self, user: &str) -> bool {
+        self.echo.iter().chain(&self.echo_loop).any(|s| s == user)
     }
 }
 

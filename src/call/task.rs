@@ -93,7 +93,12 @@ async fn run(
         .to_string();
     let service = invite.uri_user.clone().unwrap_or_default();
     tracing::info!(%caller, %service, peer = %flow.remote, transport = ?flow.transport, "incoming call");
-    let mut app: Box<dyn CallApp> = Box::new(EchoApp::new(ctx.prompts.clone(), ctx.prompts.default_language()));
+    let lang = ctx.prompts.default_language();
+    let mut app: Box<dyn CallApp> = if cfg.services.echo_loop.contains(&service) {
+        Box::new(EchoApp::looping(ctx.prompts.clone(), lang))
+    } else {
+        Box::new(EchoApp::new(ctx.prompts.clone(), lang))
+    };
     let mut leg = SipLeg::new(invite, offer, flow, local, limits, Instant::now());
     let pacer_sink: Arc<std::net::UdpSocket> = Arc::new(pair.rtp.try_clone()?);
     let rtp_rx = UdpSocket::from_std(pair.rtp)?;

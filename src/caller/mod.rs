@@ -51,6 +51,8 @@ pub struct CallOptions {
     pub max_duration: Duration,
     /// Our user name in From.
     pub from_user: String,
+    /// Send RTP (silence between keys); off simulates a caller whose audio is lost.
+    pub send_audio: bool,
 }
 
 impl Default for CallOptions {
@@ -68,6 +70,7 @@ impl Default for CallOptions {
             wait_for_bye: false,
             max_duration: Duration::from_secs(120),
             from_user: "ivrpay-caller".into(),
+            send_audio: true,
         }
     }
 }

@@ -243,7 +243,7 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
                         }
                     }
                 }
-                if bye.is_none() {
+                if bye.is_none() && opts.send_audio {
                     if let Some(n) = sender.next_packet(&mut pkt) {
                         let _ = rtp.send_to(&pkt[..n], neg.remote_rtp).await;
                     }

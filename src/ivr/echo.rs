@@ -15,12 +15,34 @@ pub struct EchoApp {
     language: String,
     greeting_playing: bool,
     next_token: u64,
+    looping: bool,
+    queued: u32,
 }
 
 impl EchoApp {
     /// A new echo session in `language`.
     pub fn new(prompts: Arc<PromptLibrary>, language: &str) -> Self {
-        EchoApp { prompts, language: language.to_string(), greeting_playing: false, next_token: GREETING_TOKEN + 1 }
+        EchoApp {
+            prompts,
+            language: language.to_string(),
+            greeting_playing: false,
+            next_token: GREETING_TOKEN + 1,
+            looping: false,
+            queued: 0,
+        }
+    }
+
+    /// The looping variant: the greeting plays again whenever nothing else is queued, so
+    /// audio flows for the whole call (one-way audio checks, load tests).
+    pub fn looping(prompts: Arc<PromptLibrary>, language: &str) -> Self {
+        EchoApp { looping: true, ..Self::new(prompts, language) }
+    }
+
+    fn greet(&mut self, out: &mut Vec<AppAction>) {
+        if let Some(p) = self.prompts.get(&self.language, "echo_welcome") {
+            self.greeting_playing = true;
+            out.push(AppAction::Play { prompts: vec![p], token: GREETING_TOKEN });
+        }
     }
 }
 
@@ -38,12 +60,7 @@ pub fn digit_prompt_name(d: char) -> Option<String> {
 impl CallApp for EchoApp {
     fn handle(&mut self, input: AppInput, _now: Instant, out: &mut Vec<AppAction>) {
         match input {
-            AppInput::Started => {
-                if let Some(p) = self.prompts.get(&self.language, "echo_welcome") {
-                    self.greeting_playing = true;
-                    out.push(AppAction::Play { prompts: vec![p], token: GREETING_TOKEN });
-                }
-            }
+            AppInput::Started => self.greet(out),
             AppInput::Digit(d) => {
                 if self.greeting_playing {
                     // Barge-in: a key stops the greeting; the digit is still said.
@@ -52,11 +69,21 @@ impl CallApp for EchoApp {
                 }
                 if let Some(p) = digit_prompt_name(d).and_then(|n| self.prompts.get(&self.language, &n)) {
                     self.next_token += 1;
+                    self.queued += 1;
                     out.push(AppAction::Play { prompts: vec![p], token: self.next_token });
                 }
             }
-            AppInput::PlaybackDone(GREETING_TOKEN) => self.greeting_playing = false,
-            AppInput::PlaybackDone(_) | AppInput::Timeout => {}
+            AppInput::PlaybackDone(token) => {
+                if token == GREETING_TOKEN {
+                    self.greeting_playing = false;
+                } else {
+                    self.queued = self.queued.saturating_sub(1);
+                }
+                if self.looping && !self.greeting_playing && self.queued == 0 {
+                    self.greet(out);
+                }
+            }
+            AppInput::Timeout => {}
         }
     }
 
@@ -99,6 +126,22 @@ mod tests {
             app.handle(AppInput::Digit(d), now, &mut out);
         }
         assert_eq!(names(&out), ["echo_welcome", "stop", "digit_1", "digit_2", "digit_star", "digit_hash"]);
+    }
+
+    #[test]
+    fn looping_variant_replays_the_greeting_when_idle() {
+        let mut app = EchoApp::looping(library(), "");
+        let now = Instant::now();
+        let mut out = Vec::new();
+        app.handle(AppInput::Started, now, &mut out);
+        app.handle(AppInput::PlaybackDone(GREETING_TOKEN), now, &mut out);
+        app.handle(AppInput::Digit('1'), now, &mut out);
+        let token = match out.last() {
+            Some(AppAction::Play { token, .. }) => *token,
+            _ => panic!(),
+        };
+        app.handle(AppInput::PlaybackDone(token), now, &mut out);
+        assert_eq!(names(&out), ["echo_welcome", "echo_welcome", "stop", "digit_1", "echo_welcome"]);
     }
 
     #[test]

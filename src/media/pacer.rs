@@ -218,40 +218,69 @@ pub fn g711_silence(codec: Codec) -> u8 {
     }
 }
 
-/// Handle used by calls to reach the pacer thread.
+/// Handle used by calls to reach the pacer threads. Streams are sharded by id over one
+/// thread per core, so a large number of calls is paced in parallel.
 #[derive(Clone)]
 pub struct PacerHandle {
-    tx: mpsc::Sender<Command>,
-    stats: Arc<std::sync::Mutex<PacerStats>>,
+    shards: Vec<mpsc::Sender<Command>>,
+    stats: Arc<std::sync::Mutex<Vec<PacerStats>>>,
 }
 
 impl PacerHandle {
-    /// Sends a command; a stopped pacer (shutdown) just drops it.
+    /// Sends a command to the shard owning the stream; a stopped pacer drops it.
     pub fn send(&self, cmd: Command) {
-        let _ = self.tx.send(cmd);
+        let id = match &cmd {
+            Command::Add(id, _)
+            | Command::Remove(id)
+            | Command::Play(id, _, _)
+            | Command::Stop(id)
+            | Command::SetDest(id, _)
+            | Command::SetSending(id, _) => *id,
+        };
+        let _ = self.shards[(id % self.shards.len() as u64) as usize].send(cmd);
     }
 
-    /// The latest counters.
+    /// The latest counters, summed over shards.
     pub fn stats(&self) -> PacerStats {
-        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+        let all = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().fold(PacerStats::default(), |a, s| PacerStats {
+            packets: a.packets + s.packets,
+            send_errors: a.send_errors + s.send_errors,
+            ticks: a.ticks.max(s.ticks),
+            late_ticks: a.late_ticks + s.late_ticks,
+        })
     }
 }
 
-/// Starts the pacer thread. It stops when every handle is dropped.
-pub fn spawn() -> PacerHandle {
-    let (tx, rx) = mpsc::channel::<Command>();
-    let stats = Arc::new(std::sync::Mutex::new(PacerStats::default()));
-    let shared = stats.clone();
-    std::thread::Builder::new()
-        .name("rtp-pacer".into())
-        .spawn(move || run(rx, shared))
-        .expect("spawning the pacer thread");
-    PacerHandle { tx, stats }
+/// Starts `threads` pacer threads (0 means one per available core). They stop when
+/// every handle is dropped.
+pub fn spawn(threads: usize) -> PacerHandle {
+    let n = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
+    let stats = Arc::new(std::sync::Mutex::new(vec![PacerStats::default(); n]));
+    let shards = (0..n)
+        .map(|i| {
+            let (tx, rx) = mpsc::channel::<Command>();
+            let shared = stats.clone();
+            std::thread::Builder::new()
+                .name(format!("rtp-pacer-{i}"))
+                .spawn(move || {
+                    realtime::raise_priority();
+                    run(rx, shared, i)
+                })
+                .expect("spawning a pacer thread");
+            tx
+        })
+        .collect();
+    PacerHandle { shards, stats }
 }
 
-fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<PacerStats>>) {
+/// Ticks further behind than this are skipped rather than sent in a burst: a burst
+/// would flood the network and starve the machine; a skipped tick only delays audio.
+const MAX_CATCH_UP: u32 = 5;
+
+fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>>>, shard: usize) {
     let mut core = PacerCore::default();
-    let start = Instant::now();
+    let mut start = Instant::now();
     let mut n: u64 = 0;
     loop {
         loop {
@@ -263,17 +292,24 @@ fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<PacerStats>>) {
         }
         core.tick();
         n += 1;
-        let due = start + PTIME * n as u32;
+        let mut due = start + PTIME * n as u32;
         let now = Instant::now();
         if now > due + PTIME {
             core.stats.late_ticks += 1;
+            if now > due + PTIME * MAX_CATCH_UP {
+                start = now;
+                n = 0;
+                due = now;
+            }
         }
         if n.is_multiple_of(50) {
-            *shared.lock().unwrap_or_else(|e| e.into_inner()) = core.stats;
+            if let Some(slot) = shared.lock().unwrap_or_else(|e| e.into_inner()).get_mut(shard) {
+                *slot = core.stats;
+            }
         }
         if due > now {
             // While idle, block on the command channel instead of sleeping, so a new
-            // call's first packet is not delayed and an idle server costs nothing.
+            // call's first packet is not delayed.
             if core.is_empty() {
                 match rx.recv_timeout(due - now) {
                     Ok(cmd) => core.command(cmd),
@@ -286,6 +322,28 @@ fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<PacerStats>>) {
                 }
             } else {
                 std::thread::sleep(due - now);
+            }
+        }
+    }
+}
+
+/// Scheduling priority for the media clock. Media servers run their timing threads at
+/// real-time priority so that a busy machine delays signalling, not audio.
+pub mod realtime {
+    /// Tries SCHED_FIFO (priority 10), else a nice value of -10; failure (no
+    /// CAP_SYS_NICE) leaves the thread as it was, which only costs jitter.
+    pub fn raise_priority() {
+        // SAFETY: plain libc calls on the calling thread with a valid, initialised
+        // sched_param; no memory is shared with the kernel beyond the call.
+        unsafe {
+            let param = libc::sched_param { sched_priority: 10 };
+            if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 {
+                tracing::debug!("pacer thread running at real-time priority");
+                return;
+            }
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            if libc::setpriority(libc::PRIO_PROCESS, tid, -10) != 0 {
+                tracing::debug!("pacer thread priority unchanged (not permitted)");
             }
         }
     }

@@ -56,7 +56,7 @@ impl Dispatcher {
             max_calls: cfg.sip.max_calls,
             draining: self.ctx.draining.load(Ordering::Relaxed),
         };
-        let is_service = |user: &str| cfg.services.echo.iter().any(|s| s == user);
+        let is_service = |user: &str| cfg.services.is_service(user);
         match admission::decide(&req, is_service, load, &self.ctx.server_header) {
             Decision::Ignore => {}
             Decision::Reply(bytes) => self.ctx.outbound.send(flow, bytes),

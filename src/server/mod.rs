@@ -94,7 +94,7 @@ impl Server {
             digits_received: std::sync::atomic::AtomicU64::new(0),
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
-            pacer: pacer::spawn(),
+            pacer: pacer::spawn(0),
             prompts,
             ports,
             config,
@@ -135,6 +135,14 @@ impl Server {
         }
         // Give the BYEs a moment to be answered before the sockets close.
         tokio::time::sleep(Duration::from_millis(100)).await;
+        let stats = self.ctx.pacer.stats();
+        tracing::info!(
+            packets = stats.packets,
+            send_errors = stats.send_errors,
+            ticks = stats.ticks,
+            late_ticks = stats.late_ticks,
+            "pacer statistics"
+        );
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
