@@ -130,6 +130,58 @@ fn sipp_counts(log: &Path) -> (u64, u64) {
     (last_number("Successful call"), last_number("Failed call"))
 }
 
+/// Arrival times stamped by the kernel when each datagram reached the socket
+/// (SO_TIMESTAMPNS), so the sink's own scheduling delays do not count as jitter.
+struct KernelClock;
+
+impl KernelClock {
+    fn enable(sock: &UdpSocket) -> KernelClock {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: valid fd and option value of the documented type and size.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                &on as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "SO_TIMESTAMPNS");
+        KernelClock
+    }
+
+    /// One datagram and its kernel arrival time in nanoseconds.
+    fn recv(&self, sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, u64)> {
+        use std::os::fd::AsRawFd;
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+        let mut control = [0u64; 16];
+        // SAFETY: msghdr points at live buffers (iov, control) for the duration of the
+        // call; the control messages are read back with the CMSG macros within bounds.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = std::mem::size_of_val(&control) as _;
+            let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, 0);
+            if n < 0 {
+                return None;
+            }
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS {
+                    let ts = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::timespec);
+                    return Some((n as usize, ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64));
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+            None
+        }
+    }
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -176,16 +228,13 @@ fn main() {
     let measuring = Arc::new(AtomicBool::new(false));
     let (stop2, measuring2) = (stop.clone(), measuring.clone());
     let receiver = std::thread::spawn(move || {
-        // Measure arrival with the same priority the server gives its media clock, so
-        // the sink's own scheduling delays do not pollute the figures.
-        ivrpay::media::pacer::realtime::raise_priority();
-        let mut last: HashMap<u32, (u16, Instant)> = HashMap::new();
+        let mut last: HashMap<u32, (u16, u64)> = HashMap::new();
         let mut deltas: Vec<u32> = Vec::with_capacity(1 << 22);
         let mut packets = 0u64;
         let mut buf = [0u8; 2048];
+        let clock = KernelClock::enable(&sink);
         while !stop2.load(Ordering::Relaxed) {
-            let Ok(n) = sink.recv(&mut buf) else { continue };
-            let now = Instant::now();
+            let Some((n, now)) = clock.recv(&sink, &mut buf) else { continue };
             if n < 12 {
                 continue;
             }
@@ -194,7 +243,7 @@ fn main() {
             let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
             if let Some((s, t)) = last.insert(ssrc, (seq, now)) {
                 if seq == s.wrapping_add(1) && measuring2.load(Ordering::Relaxed) {
-                    let d = now.duration_since(t).as_micros() as i64;
+                    let d = (now - t) as i64 / 1000;
                     deltas.push((d - 20_000).unsigned_abs() as u32);
                 }
             }

@@ -11,5 +11,7 @@ pub mod caller;
 pub mod config;
 pub mod ivr;
 pub mod media;
+pub mod payments;
 pub mod server;
 pub mod sip;
+pub mod store;

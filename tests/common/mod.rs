@@ -48,3 +48,43 @@ pub fn find(hay: &[i16], needle: &[i16], from: usize) -> Option<usize> {
     }
     (from..=hay.len() - needle.len()).find(|&i| hay[i..i + needle.len()] == *needle)
 }
+
+/// A database of each kind for storage tests: a fresh SQLite file and a fresh
+/// PostgreSQL database (dropped by [`TestDb::drop_pg`]). PostgreSQL comes from
+/// `IVRPAY_TEST_PG` or the local server `.ci/run` starts.
+pub struct TestDb {
+    pub name: &'static str,
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("IVRPAY_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+impl TestDb {
+    pub async fn all() -> Vec<TestDb> {
+        sqlx::any::install_default_drivers();
+        let file =
+            std::env::temp_dir().join(format!("ivrpay-test-{}-{}.db", std::process::id(), rand::random::<u32>()));
+        let sqlite = TestDb { name: "sqlite", url: format!("sqlite://{}", file.display()), pg_name: None };
+        let admin = pg_admin_url();
+        let db = format!("ivrpay_t_{:08x}", rand::random::<u32>());
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for storage tests ({e}); .ci/run starts it"));
+        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut conn).await.expect("create test database");
+        let base = admin.rsplit_once('/').map(|x| x.0).unwrap_or(&admin).to_string();
+        let pg = TestDb { name: "postgres", url: format!("{base}/{db}"), pg_name: Some(db) };
+        vec![sqlite, pg]
+    }
+
+    /// Drops the PostgreSQL database (connections must be closed first).
+    pub async fn drop_pg(&self) {
+        if let Some(db) = &self.pg_name {
+            if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_admin_url()).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut conn).await;
+            }
+        }
+    }
+}

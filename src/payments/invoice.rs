@@ -1,0 +1,245 @@
+//! Invoices (Sogefactures "pre-transactions"): what a merchant asks a customer to pay,
+//! checked field by field before anything is stored, and the payment code the customer
+//! types on the keypad to find it.
+
+use super::check_digit;
+use super::money::Currency;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// Digits of the random part of a payment code; one check digit is appended. Nine
+/// keys in all: short to type, and 10^8 codes leave collisions rare among the payable
+/// invoices of every merchant (they are retried anyway).
+pub const CODE_BASE_DIGITS: usize = 8;
+/// Largest amount accepted, in minor units (Sips allows 12 digits).
+pub const MAX_AMOUNT: i64 = 999_999_999_999;
+
+/// Lifecycle of an invoice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InvoiceStatus {
+    /// Can be paid by phone.
+    Payable,
+    /// Paid: its transaction is recorded.
+    Paid,
+    /// Withdrawn by the merchant.
+    Cancelled,
+    /// Past its expiry date without payment.
+    Expired,
+}
+
+impl InvoiceStatus {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Payable => "PAYABLE",
+            InvoiceStatus::Paid => "PAID",
+            InvoiceStatus::Cancelled => "CANCELLED",
+            InvoiceStatus::Expired => "EXPIRED",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<InvoiceStatus> {
+        [InvoiceStatus::Payable, InvoiceStatus::Paid, InvoiceStatus::Cancelled, InvoiceStatus::Expired]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// A field that failed validation, named as in the API and the CSV header.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// Field name.
+    pub field: &'static str,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A new error for `field`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        FieldError { field, message: message.into() }
+    }
+}
+
+/// A validated invoice, ready to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewInvoice {
+    pub reference: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub due_date: NaiveDate,
+    /// Last day it can be paid (inclusive); defaults to 60 days after the due date.
+    pub expiry_date: NaiveDate,
+    pub customer_name: String,
+    pub customer_contact: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Raw input from the API, a form or a CSV row: everything as given, checked by
+/// [`InvoiceInput::validate`].
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct InvoiceInput {
+    pub reference: Option<String>,
+    /// Minor units.
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    pub due_date: Option<String>,
+    pub expiry_date: Option<String>,
+    pub customer_name: Option<String>,
+    pub customer_contact: Option<String>,
+    pub description: Option<String>,
+}
+
+impl InvoiceInput {
+    /// Checks every field; returns all problems, not just the first, so a form or a CSV
+    /// report can show them together.
+    pub fn validate(&self, today: NaiveDate) -> Result<NewInvoice, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        let reference = self.reference.as_deref().map(str::trim).unwrap_or("");
+        if reference.is_empty() {
+            errs.push(FieldError::new("reference", "is required"));
+        } else if reference.len() > 35
+            || !reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            errs.push(FieldError::new("reference", "use up to 35 letters, digits, '-' or '_'"));
+        }
+        let amount = match self.amount {
+            None => {
+                errs.push(FieldError::new("amount", "is required (in minor units, e.g. 12345 for 123.45)"));
+                0
+            }
+            Some(a) if a <= 0 || a > MAX_AMOUNT => {
+                errs.push(FieldError::new("amount", format!("must be between 1 and {MAX_AMOUNT} minor units")));
+                0
+            }
+            Some(a) => a,
+        };
+        let currency = match self.currency.as_deref().map(str::trim) {
+            None | Some("") => Some(Currency::Eur),
+            Some(c) => {
+                let cur = Currency::parse(c);
+                if cur.is_none() {
+                    errs.push(FieldError::new("currency", "unsupported; use EUR, USD, GBP, CHF or JPY"));
+                }
+                cur
+            }
+        };
+        let date = |field: &'static str, v: &Option<String>, errs: &mut Vec<FieldError>| -> Option<NaiveDate> {
+            let s = v.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+            match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    errs.push(FieldError::new(field, "use the format YYYY-MM-DD"));
+                    None
+                }
+            }
+        };
+        let due_date = date("due_date", &self.due_date, &mut errs);
+        if self.due_date.as_deref().map(str::trim).unwrap_or("").is_empty() {
+            errs.push(FieldError::new("due_date", "is required"));
+        }
+        let expiry_date = date("expiry_date", &self.expiry_date, &mut errs);
+        if let (Some(d), Some(e)) = (due_date, expiry_date) {
+            if e < d {
+                errs.push(FieldError::new("expiry_date", "must not be before the due date"));
+            }
+        }
+        if let Some(e) = expiry_date.or(due_date.map(|d| d + chrono::Days::new(60))) {
+            if e < today {
+                errs.push(FieldError::new("expiry_date", "is already past"));
+            }
+        }
+        let customer_name = self.customer_name.as_deref().map(str::trim).unwrap_or("").to_string();
+        if customer_name.is_empty() {
+            errs.push(FieldError::new("customer_name", "is required"));
+        } else if customer_name.chars().count() > 100 {
+            errs.push(FieldError::new("customer_name", "at most 100 characters"));
+        }
+        let opt = |v: &Option<String>, max: usize, field: &'static str, errs: &mut Vec<FieldError>| {
+            let s = v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+            if s.as_ref().is_some_and(|s| s.chars().count() > max) {
+                errs.push(FieldError::new(field, format!("at most {max} characters")));
+            }
+            s
+        };
+        let customer_contact = opt(&self.customer_contact, 200, "customer_contact", &mut errs);
+        let description = opt(&self.description, 500, "description", &mut errs);
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let due_date = due_date.expect("checked above");
+        Ok(NewInvoice {
+            reference: reference.to_string(),
+            amount,
+            currency: currency.expect("checked above"),
+            due_date,
+            expiry_date: expiry_date.unwrap_or(due_date + chrono::Days::new(60)),
+            customer_name,
+            customer_contact,
+            description,
+        })
+    }
+}
+
+/// A fresh payment code: random digits plus a Damm check digit.
+pub fn new_payment_code() -> String {
+    let base: String = (0..CODE_BASE_DIGITS).map(|_| char::from(b'0' + rand::random::<u8>() % 10)).collect();
+    check_digit::append_check_digit(&base).expect("digits only")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    fn input() -> InvoiceInput {
+        InvoiceInput {
+            reference: Some("INV-2026-001".into()),
+            amount: Some(12345),
+            currency: Some("EUR".into()),
+            due_date: Some("2026-12-31".into()),
+            customer_name: Some("Jeanne Martin".into()),
+            ..InvoiceInput::default()
+        }
+    }
+
+    #[test]
+    fn a_good_invoice_gets_defaults() {
+        let inv = input().validate(today()).unwrap();
+        assert_eq!(inv.expiry_date, NaiveDate::from_ymd_opt(2027, 3, 1).unwrap());
+        assert_eq!(inv.currency, Currency::Eur);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let bad = InvoiceInput {
+            reference: Some("bad ref!".into()),
+            amount: Some(0),
+            currency: Some("XYZ".into()),
+            due_date: Some("31/12/2026".into()),
+            customer_name: Some(" ".into()),
+            ..InvoiceInput::default()
+        };
+        let fields: Vec<&str> = bad.validate(today()).unwrap_err().iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["reference", "amount", "currency", "due_date", "customer_name"]);
+        let past =
+            InvoiceInput { expiry_date: Some("2026-01-01".into()), due_date: Some("2025-12-01".into()), ..input() };
+        let e = past.validate(today()).unwrap_err();
+        assert_eq!(e[0].field, "expiry_date");
+    }
+
+    #[test]
+    fn payment_codes_carry_a_valid_check_digit() {
+        for _ in 0..1000 {
+            let c = new_payment_code();
+            assert_eq!(c.len(), CODE_BASE_DIGITS + 1);
+            assert!(check_digit::is_valid(&c));
+        }
+    }
+}

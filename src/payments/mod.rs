@@ -1,0 +1,7 @@
+//! Payments: invoices (pre-transactions) and their payment codes, money, card checks,
+//! the gateway to the payment platform, and the transaction record. Knows nothing of
+//! SIP or RTP.
+
+pub mod check_digit;
+pub mod invoice;
+pub mod money;

@@ -1,0 +1,289 @@
+//! Invoice queries: create with a unique payment code, read and list within one
+//! merchant, cancel, look up by payment code for the phone line, and expire.
+
+use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
+use crate::payments::invoice::{new_payment_code, InvoiceStatus, NewInvoice};
+use crate::payments::money::Currency;
+use chrono::NaiveDate;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+/// A stored invoice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Invoice {
+    pub id: String,
+    pub merchant_id: String,
+    pub reference: String,
+    /// Minor units.
+    pub amount: i64,
+    pub currency: Currency,
+    pub due_date: NaiveDate,
+    /// UTC milliseconds after which it can no longer be paid.
+    pub expires_at: i64,
+    pub customer_name: String,
+    pub customer_contact: Option<String>,
+    pub description: Option<String>,
+    /// What the customer types on the keypad (check digit included).
+    pub payment_code: String,
+    pub status: InvoiceStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Filters for listing, all optional.
+#[derive(Clone, Debug, Default)]
+pub struct InvoiceFilter {
+    pub status: Option<InvoiceStatus>,
+    pub reference: Option<String>,
+    /// Created at or after (UTC ms).
+    pub created_from: Option<i64>,
+    /// Created before (UTC ms).
+    pub created_to: Option<i64>,
+    pub min_amount: Option<i64>,
+    pub max_amount: Option<i64>,
+}
+
+/// One page of a listing; `next` is the cursor for the following page.
+#[derive(Clone, Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// What creating an invoice did, for idempotent imports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Created {
+    /// A new invoice.
+    New(Invoice),
+    /// The same reference already existed with the same content.
+    Existing(Invoice),
+}
+
+const COLUMNS: &str = "id, merchant_id, reference, amount, currency, due_date, expires_at, customer_name, customer_contact, description, payment_code, status, created_at, updated_at";
+
+fn from_row(r: &AnyRow) -> Result<Invoice, StoreError> {
+    let currency = get_str(r, "currency")?;
+    let status = get_str(r, "status")?;
+    let due = get_str(r, "due_date")?;
+    Ok(Invoice {
+        id: get_str(r, "id")?,
+        merchant_id: get_str(r, "merchant_id")?,
+        reference: get_str(r, "reference")?,
+        amount: get_i64(r, "amount")?,
+        currency: Currency::parse(&currency)
+            .ok_or(StoreError::Corrupt { column: "invoices.currency", value: currency })?,
+        due_date: NaiveDate::parse_from_str(&due, "%Y-%m-%d")
+            .map_err(|_| StoreError::Corrupt { column: "invoices.due_date", value: due })?,
+        expires_at: get_i64(r, "expires_at")?,
+        customer_name: get_str(r, "customer_name")?,
+        customer_contact: get_opt_str(r, "customer_contact")?,
+        description: get_opt_str(r, "description")?,
+        payment_code: get_str(r, "payment_code")?,
+        status: InvoiceStatus::parse(&status)
+            .ok_or(StoreError::Corrupt { column: "invoices.status", value: status })?,
+        created_at: get_i64(r, "created_at")?,
+        updated_at: get_i64(r, "updated_at")?,
+    })
+}
+
+/// The end of the expiry day, in UTC milliseconds.
+fn expiry_instant(d: NaiveDate) -> i64 {
+    (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()
+}
+
+fn same_content(a: &Invoice, b: &NewInvoice) -> bool {
+    a.amount == b.amount
+        && a.currency == b.currency
+        && a.due_date == b.due_date
+        && a.customer_name == b.customer_name
+        && a.customer_contact == b.customer_contact
+        && a.description == b.description
+}
+
+impl Store {
+    /// Stores an invoice with a fresh payment code. A reference the merchant already
+    /// used returns the existing invoice if the content is the same (so a retried
+    /// request or a re-imported file creates nothing twice) and a conflict otherwise.
+    pub async fn create_invoice(&self, merchant_id: &str, inv: &NewInvoice) -> Result<Created, StoreError> {
+        if let Some(existing) = self.invoice_by_reference(merchant_id, &inv.reference).await? {
+            return if same_content(&existing, inv) {
+                Ok(Created::Existing(existing))
+            } else {
+                Err(StoreError::Conflict(format!("reference {} already used for a different invoice", inv.reference)))
+            };
+        }
+        let now = now_ms();
+        for _ in 0..8 {
+            let id = new_id("inv");
+            let code = new_payment_code();
+            let r = sqlx::query(&format!(
+                "INSERT INTO invoices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ))
+            .bind(&id)
+            .bind(merchant_id)
+            .bind(&inv.reference)
+            .bind(inv.amount)
+            .bind(inv.currency.code())
+            .bind(inv.due_date.format("%Y-%m-%d").to_string())
+            .bind(expiry_instant(inv.expiry_date))
+            .bind(&inv.customer_name)
+            .bind(&inv.customer_contact)
+            .bind(&inv.description)
+            .bind(&code)
+            .bind(InvoiceStatus::Payable.as_str())
+            .bind(now)
+            .bind(now)
+            .execute(self.pool())
+            .await;
+            match r.map_err(StoreError::from_write) {
+                Ok(_) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),
+                Err(StoreError::Conflict(_)) => {
+                    // Either the payment code collided (retry with another) or the same
+                    // reference was inserted concurrently (then it exists now).
+                    if let Some(existing) = self.invoice_by_reference(merchant_id, &inv.reference).await? {
+                        return if same_content(&existing, inv) {
+                            Ok(Created::Existing(existing))
+                        } else {
+                            Err(StoreError::Conflict(format!(
+                                "reference {} already used for a different invoice",
+                                inv.reference
+                            )))
+                        };
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict("could not draw a unique payment code".into()))
+    }
+
+    /// An invoice of this merchant (None for another merchant's: not found, not forbidden).
+    pub async fn invoice(&self, merchant_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1 AND merchant_id = $2"))
+            .bind(id)
+            .bind(merchant_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// An invoice by the merchant's own reference.
+    pub async fn invoice_by_reference(
+        &self,
+        merchant_id: &str,
+        reference: &str,
+    ) -> Result<Option<Invoice>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1 AND reference = $2"))
+            .bind(merchant_id)
+            .bind(reference)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// What a caller's payment code designates: the payable invoice with that code, or
+    /// else the most recent one that had it (so the line can say "already paid",
+    /// "cancelled" or "expired" rather than "unknown").
+    pub async fn invoice_by_payment_code(&self, code: &str) -> Result<Option<Invoice>, StoreError> {
+        self.expire_due().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM invoices WHERE payment_code = $1 ORDER BY CASE WHEN status = 'PAYABLE' THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
+        ))
+        .bind(code)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Lists a merchant's invoices, newest first, `limit` per page.
+    pub async fn list_invoices(
+        &self,
+        merchant_id: &str,
+        f: &InvoiceFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Invoice>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1");
+        let mut n = 1;
+        let mut next_param = |sql: &mut String, clause: &str| {
+            n += 1;
+            sql.push_str(&clause.replace('?', &format!("${n}")));
+        };
+        let (cur_at, cur_id) = match cursor.and_then(|c| c.split_once('.')) {
+            Some((at, id)) => (at.parse::<i64>().ok(), Some(id.to_string())),
+            None => (None, None),
+        };
+        if f.status.is_some() {
+            next_param(&mut sql, " AND status = ?");
+        }
+        if f.reference.is_some() {
+            next_param(&mut sql, " AND reference = ?");
+        }
+        if f.created_from.is_some() {
+            next_param(&mut sql, " AND created_at >= ?");
+        }
+        if f.created_to.is_some() {
+            next_param(&mut sql, " AND created_at < ?");
+        }
+        if f.min_amount.is_some() {
+            next_param(&mut sql, " AND amount >= ?");
+        }
+        if f.max_amount.is_some() {
+            next_param(&mut sql, " AND amount <= ?");
+        }
+        if cur_at.is_some() {
+            n += 1;
+            let (a, b, c) = (n, n + 1, n + 2);
+            n += 2;
+            sql.push_str(&format!(" AND (created_at < ${a} OR (created_at = ${b} AND id < ${c}))"));
+        }
+        let _ = n;
+        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", limit + 1));
+        let mut q = sqlx::query(&sql).bind(merchant_id);
+        if let Some(s) = f.status {
+            q = q.bind(s.as_str());
+        }
+        if let Some(r) = &f.reference {
+            q = q.bind(r.clone());
+        }
+        for v in [f.created_from, f.created_to, f.min_amount, f.max_amount].into_iter().flatten() {
+            q = q.bind(v);
+        }
+        if let (Some(at), Some(id)) = (cur_at, cur_id) {
+            q = q.bind(at).bind(at).bind(id);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|i| format!("{}.{}", i.created_at, i.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Cancels a payable invoice. Returns the invoice as it now is, or None if unknown.
+    pub async fn cancel_invoice(&self, merchant_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
+        sqlx::query("UPDATE invoices SET status = 'CANCELLED', updated_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'PAYABLE'")
+            .bind(now_ms())
+            .bind(id)
+            .bind(merchant_id)
+            .execute(self.pool())
+            .await?;
+        self.invoice(merchant_id, id).await
+    }
+
+    /// Marks every payable invoice past its expiry as EXPIRED; returns how many.
+    pub async fn expire_due(&self) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE invoices SET status = 'EXPIRED', updated_at = $1 WHERE status = 'PAYABLE' AND expires_at <= $2",
+        )
+        .bind(now)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected())
+    }
+}

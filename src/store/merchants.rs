@@ -1,0 +1,170 @@
+//! Merchants and their API keys. A key is shown once at creation; only its SHA-256
+//! is stored, so a database leak does not leak working credentials.
+
+use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// How an authorization becomes a payment (Sips capture modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CaptureMode {
+    /// Captured automatically after the capture day (status TO_CAPTURE).
+    AuthorCapture,
+    /// Waits for the merchant to validate (status TO_VALIDATE).
+    Validation,
+}
+
+impl CaptureMode {
+    /// Sips wire form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureMode::AuthorCapture => "AUTHOR_CAPTURE",
+            CaptureMode::Validation => "VALIDATION",
+        }
+    }
+
+    /// Parses the Sips wire form.
+    pub fn parse(s: &str) -> Option<CaptureMode> {
+        match s {
+            "AUTHOR_CAPTURE" => Some(CaptureMode::AuthorCapture),
+            "VALIDATION" => Some(CaptureMode::Validation),
+            _ => None,
+        }
+    }
+}
+
+/// A merchant account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    /// Sips brand names accepted (CB, VISA, MASTERCARD, AMEX, ...).
+    pub accepted_brands: Vec<String>,
+    pub capture_mode: CaptureMode,
+    /// Days before capture (0 to 6).
+    pub capture_day: u8,
+    /// The number customers call to pay this merchant's invoices.
+    pub phone_number: String,
+    pub notification_url: Option<String>,
+    pub created_at: i64,
+}
+
+/// What is needed to create a merchant.
+#[derive(Clone, Debug)]
+pub struct NewMerchant {
+    pub name: String,
+    pub accepted_brands: Vec<String>,
+    pub capture_mode: CaptureMode,
+    pub capture_day: u8,
+    pub phone_number: String,
+    pub notification_url: Option<String>,
+}
+
+/// A newly issued key: the only time the secret is visible.
+#[derive(Clone, Debug)]
+pub struct IssuedKey {
+    pub id: String,
+    pub secret: String,
+}
+
+fn hash_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl Store {
+    /// Creates a merchant and its first API key.
+    pub async fn create_merchant(&self, m: &NewMerchant) -> Result<(Merchant, IssuedKey), StoreError> {
+        let id = new_id("mer");
+        let now = now_ms();
+        let secret = hex::encode(rand::random::<[u8; 24]>());
+        sqlx::query(
+            "INSERT INTO merchants (id, name, accepted_brands, capture_mode, capture_day, phone_number, notification_url, notification_secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(&m.name)
+        .bind(m.accepted_brands.join(","))
+        .bind(m.capture_mode.as_str())
+        .bind(m.capture_day as i64)
+        .bind(&m.phone_number)
+        .bind(&m.notification_url)
+        .bind(secret)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::from_write)?;
+        let key = self.issue_api_key(&id, "initial").await?;
+        let merchant = self.merchant(&id).await?.ok_or_else(|| StoreError::Conflict("merchant vanished".into()))?;
+        Ok((merchant, key))
+    }
+
+    /// Issues another API key for a merchant.
+    pub async fn issue_api_key(&self, merchant_id: &str, label: &str) -> Result<IssuedKey, StoreError> {
+        let secret = format!("ivp_{}", hex::encode(rand::random::<[u8; 20]>()));
+        let id = new_id("key");
+        sqlx::query("INSERT INTO api_keys (id, merchant_id, key_hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(merchant_id)
+            .bind(hash_key(&secret))
+            .bind(&secret[..12])
+            .bind(label)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await
+            .map_err(StoreError::from_write)?;
+        Ok(IssuedKey { id, secret })
+    }
+
+    /// Revokes a key; it stops working at once.
+    pub async fn revoke_api_key(&self, merchant_id: &str, key_id: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND merchant_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(key_id)
+        .bind(merchant_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The merchant owning a (non-revoked) API key.
+    pub async fn merchant_by_api_key(&self, secret: &str) -> Result<Option<Merchant>, StoreError> {
+        let row = sqlx::query("SELECT merchant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+            .bind(hash_key(secret))
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(r) => self.merchant(&get_str(&r, "merchant_id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A merchant by id.
+    pub async fn merchant(&self, id: &str) -> Result<Option<Merchant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, accepted_brands, capture_mode, capture_day, phone_number, notification_url, created_at FROM merchants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let mode = get_str(&r, "capture_mode")?;
+        Ok(Some(Merchant {
+            id: get_str(&r, "id")?,
+            name: get_str(&r, "name")?,
+            accepted_brands: get_str(&r, "accepted_brands")?
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            capture_mode: CaptureMode::parse(&mode)
+                .ok_or(StoreError::Corrupt { column: "merchants.capture_mode", value: mode })?,
+            capture_day: get_i64(&r, "capture_day")? as u8,
+            phone_number: get_str(&r, "phone_number")?,
+            notification_url: get_opt_str(&r, "notification_url")?,
+            created_at: get_i64(&r, "created_at")?,
+        }))
+    }
+}

@@ -1,0 +1,56 @@
+//! Versioned migrations from `migrations/`, embedded at build time so a deployed binary
+//! carries its schema. Each runs in its own transaction and is recorded in
+//! `schema_migrations`; a database newer than the binary is refused.
+
+use super::{now_ms, Backend, Store, StoreError};
+use sqlx::Row;
+
+/// (version, name, SQL), in order.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "merchants_invoices", include_str!("../../migrations/0001_merchants_invoices.sql"))];
+
+/// Applies what is missing.
+pub async fn run(store: &Store) -> Result<(), StoreError> {
+    let mut conn = store.pool.acquire().await?;
+    if store.backend == Backend::Postgres {
+        // Several nodes may start at once against one database.
+        sqlx::query("SELECT pg_advisory_lock(7411907)").execute(&mut *conn).await?;
+    }
+    let result = apply(&mut conn).await;
+    if store.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock(7411907)").execute(&mut *conn).await?;
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").fetch_one(&mut *conn).await?;
+    let current: i64 = row.try_get("v")?;
+    let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > latest {
+        return Err(StoreError::Corrupt {
+            column: "schema_migrations.version",
+            value: format!("{current} is newer than this binary ({latest})"),
+        });
+    }
+    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let fail = |source| StoreError::Migration { version, name, source };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail)?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        tracing::info!(version, name, "database migrated");
+    }
+    Ok(())
+}

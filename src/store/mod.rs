@@ -1,0 +1,141 @@
+//! Storage: one sqlx pool over SQLite (the embedded default, a file) or PostgreSQL
+//! (shared by several ivrpay nodes), chosen by the URL. Queries are written once in
+//! portable SQL through sqlx's `Any` driver; migrations are embedded in the binary and
+//! applied at start, under an advisory lock on PostgreSQL so nodes starting together do
+//! not race.
+
+pub mod invoices;
+pub mod merchants;
+mod migrate;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+
+/// What went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database URL '{0}': use sqlite://FILE or postgres://...")]
+    BadUrl(String),
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed; the database is left at the previous version.
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration { version: i64, name: &'static str, source: sqlx::Error },
+    /// A unique constraint was hit (duplicate reference, code collision).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored value could not be read back (corruption or a newer schema).
+    #[error("invalid stored value in {column}: {value}")]
+    Corrupt { column: &'static str, value: String },
+}
+
+impl StoreError {
+    /// Maps unique violations to `Conflict`, leaving other errors as they are.
+    pub(crate) fn from_write(e: sqlx::Error) -> StoreError {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
+            _ => StoreError::Db(e),
+        }
+    }
+}
+
+/// Set on every SQLite connection: WAL lets the phone line read while the extranet
+/// writes; the busy timeout turns lock contention into waiting instead of errors.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA synchronous = NORMAL",
+];
+
+/// Which engine is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database handle shared by the server, the extranet and the CLI.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and migrates. SQLite files are created if missing and run in WAL mode
+    /// with a busy timeout and foreign keys on.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::BadUrl(url.to_string()));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let opts = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in SQLITE_PRAGMAS {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            });
+        let pool = opts.connect(&url).await?;
+        let store = Store { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// The pool, for modules that run their own queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection (tests and shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch, the stored form of every instant.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A random identifier with a readable prefix (`inv_3f9a...`).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
+}
+
+pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String, StoreError> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
+pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64, StoreError> {
+    Ok(row.try_get::<i64, _>(col)?)
+}

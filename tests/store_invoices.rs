@@ -1,0 +1,124 @@
+//! Merchants, API keys and invoices in the store, the same assertions on SQLite and on
+//! PostgreSQL.
+
+mod common;
+
+use chrono::NaiveDate;
+use ivrpay::payments::check_digit;
+use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
+use ivrpay::payments::money::Currency;
+use ivrpay::store::invoices::{Created, InvoiceFilter};
+use ivrpay::store::merchants::{CaptureMode, NewMerchant};
+use ivrpay::store::{Store, StoreError};
+
+fn merchant(name: &str) -> NewMerchant {
+    NewMerchant {
+        name: name.into(),
+        accepted_brands: vec!["CB".into(), "VISA".into(), "MASTERCARD".into()],
+        capture_mode: CaptureMode::AuthorCapture,
+        capture_day: 0,
+        phone_number: "+33 1 84 88 00 00".into(),
+        notification_url: None,
+    }
+}
+
+fn invoice(reference: &str, amount: i64) -> NewInvoice {
+    NewInvoice {
+        reference: reference.into(),
+        amount,
+        currency: Currency::Eur,
+        due_date: NaiveDate::from_ymd_opt(2030, 1, 31).unwrap(),
+        expiry_date: NaiveDate::from_ymd_opt(2030, 3, 31).unwrap(),
+        customer_name: "Jeanne Martin".into(),
+        customer_contact: Some("jeanne@example.org".into()),
+        description: None,
+    }
+}
+
+async fn exercise(store: &Store, backend: &str) {
+    let (m, key) = store.create_merchant(&merchant("Plomberie Dupont")).await.unwrap();
+    let (other, _) = store.create_merchant(&merchant("Other SARL")).await.unwrap();
+    assert_eq!(store.merchant_by_api_key(&key.secret).await.unwrap().unwrap().id, m.id, "{backend}");
+    assert!(store.merchant_by_api_key("ivp_wrong").await.unwrap().is_none());
+
+    // Create, with a keypad code that carries its check digit.
+    let inv = match store.create_invoice(&m.id, &invoice("F-001", 12345)).await.unwrap() {
+        Created::New(i) => i,
+        other => panic!("{backend}: {other:?}"),
+    };
+    assert!(check_digit::is_valid(&inv.payment_code), "{backend}");
+    assert_eq!((inv.amount, inv.currency, inv.status), (12345, Currency::Eur, InvoiceStatus::Payable));
+
+    // Idempotent per reference; a different content is a conflict.
+    assert_eq!(
+        store.create_invoice(&m.id, &invoice("F-001", 12345)).await.unwrap(),
+        Created::Existing(inv.clone()),
+        "{backend}"
+    );
+    assert!(
+        matches!(store.create_invoice(&m.id, &invoice("F-001", 999)).await, Err(StoreError::Conflict(_))),
+        "{backend}"
+    );
+    // Another merchant may use the same reference, and cannot see this invoice.
+    assert!(matches!(store.create_invoice(&other.id, &invoice("F-001", 5)).await.unwrap(), Created::New(_)));
+    assert!(store.invoice(&other.id, &inv.id).await.unwrap().is_none(), "{backend}: isolation");
+
+    // The phone line finds it by code.
+    assert_eq!(store.invoice_by_payment_code(&inv.payment_code).await.unwrap().unwrap().id, inv.id);
+
+    // Listing with filters and pagination.
+    for i in 2..=6 {
+        store.create_invoice(&m.id, &invoice(&format!("F-00{i}"), 1000 * i)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.list_invoices(&m.id, &InvoiceFilter::default(), 2, cursor.as_deref()).await.unwrap();
+        seen.extend(page.items.iter().map(|i| i.reference.clone()));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["F-001", "F-002", "F-003", "F-004", "F-005", "F-006"], "{backend}");
+    let f = InvoiceFilter { min_amount: Some(3000), max_amount: Some(5000), ..InvoiceFilter::default() };
+    assert_eq!(store.list_invoices(&m.id, &f, 50, None).await.unwrap().items.len(), 3, "{backend}");
+    let f = InvoiceFilter { reference: Some("F-004".into()), ..InvoiceFilter::default() };
+    assert_eq!(store.list_invoices(&m.id, &f, 50, None).await.unwrap().items[0].amount, 4000);
+
+    // Cancel: once; the code then designates a cancelled invoice.
+    let c = store.cancel_invoice(&m.id, &inv.id).await.unwrap().unwrap();
+    assert_eq!(c.status, InvoiceStatus::Cancelled);
+    assert!(store.cancel_invoice(&other.id, &inv.id).await.unwrap().is_none());
+    let f = InvoiceFilter { status: Some(InvoiceStatus::Cancelled), ..InvoiceFilter::default() };
+    assert_eq!(store.list_invoices(&m.id, &f, 50, None).await.unwrap().items.len(), 1);
+    assert_eq!(
+        store.invoice_by_payment_code(&inv.payment_code).await.unwrap().unwrap().status,
+        InvoiceStatus::Cancelled
+    );
+
+    // Expiry is applied automatically.
+    let mut old = invoice("OLD-1", 500);
+    old.due_date = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    old.expiry_date = NaiveDate::from_ymd_opt(2020, 2, 1).unwrap();
+    let Created::New(old) = store.create_invoice(&m.id, &old).await.unwrap() else { panic!() };
+    assert_eq!(store.invoice_by_payment_code(&old.payment_code).await.unwrap().unwrap().status, InvoiceStatus::Expired);
+
+    // Revoked keys stop working.
+    let extra = store.issue_api_key(&m.id, "second").await.unwrap();
+    assert!(store.revoke_api_key(&m.id, &extra.id).await.unwrap());
+    assert!(store.merchant_by_api_key(&extra.secret).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn invoices_on_sqlite_and_postgres() {
+    for db in common::TestDb::all().await {
+        let store = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
+        // Opening again finds the schema current.
+        Store::open(&db.url).await.unwrap().close().await;
+        exercise(&store, db.name).await;
+        store.close().await;
+        db.drop_pg().await;
+    }
+}
