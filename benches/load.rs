@@ -240,9 +240,11 @@ fn main() {
             }
             packets += 1;
             let seq = u16::from_be_bytes([buf[2], buf[3]]);
+            // A marker bit starts a talkspurt: the interval before it is silence, not jitter.
+            let marker = buf[1] & 0x80 != 0;
             let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
             if let Some((s, t)) = last.insert(ssrc, (seq, now)) {
-                if seq == s.wrapping_add(1) && measuring2.load(Ordering::Relaxed) {
+                if seq == s.wrapping_add(1) && !marker && measuring2.load(Ordering::Relaxed) {
                     let d = (now - t) as i64 / 1000;
                     deltas.push((d - 20_000).unsigned_abs() as u32);
                 }

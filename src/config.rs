@@ -33,6 +33,38 @@ pub struct Config {
     pub services: ServicesConfig,
     /// Prompt recordings.
     pub prompts: PromptsConfig,
+    /// Database.
+    pub storage: StorageConfig,
+    /// Extranet HTTP server.
+    pub http: HttpConfig,
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sqlite://FILE` (embedded default) or `postgres://USER@HOST/DB` (shared by nodes).
+    pub database: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { database: "sqlite://ivrpay.db".to_string() }
+    }
+}
+
+/// `[http]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of the extranet (API and pages).
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: "127.0.0.1:8080".parse().expect("literal") }
+    }
 }
 
 /// `[sip]`

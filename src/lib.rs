@@ -9,6 +9,7 @@
 pub mod call;
 pub mod caller;
 pub mod config;
+pub mod extranet;
 pub mod ivr;
 pub mod media;
 pub mod payments;

@@ -67,11 +67,44 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         max_seconds: u64,
     },
+    /// Manage merchants (prints the API key once, at creation).
+    Merchant {
+        #[command(subcommand)]
+        action: MerchantAction,
+        /// Configuration file, for `storage.database`.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL, overriding the configuration.
+        #[arg(long, global = true)]
+        database: Option<String>,
+    },
     /// Validate a configuration file and the prompts it names, then exit.
     Check {
         /// Configuration file (TOML).
         #[arg(long, short)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MerchantAction {
+    /// Create a merchant and its first API key.
+    Create {
+        /// Trading name.
+        #[arg(long)]
+        name: String,
+        /// The number its customers call to pay.
+        #[arg(long)]
+        phone: String,
+        /// Accepted card brands (Sips names).
+        #[arg(long, value_delimiter = ',', default_value = "CB,VISA,MASTERCARD")]
+        brands: Vec<String>,
+        /// AUTHOR_CAPTURE or VALIDATION.
+        #[arg(long, default_value = "AUTHOR_CAPTURE")]
+        capture_mode: String,
+        /// Days before capture, 0 to 6.
+        #[arg(long, default_value_t = 0)]
+        capture_day: u8,
     },
 }
 
@@ -98,6 +131,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config, listen } => serve(config, listen).await,
             Command::Check { config } => check(config),
+            Command::Merchant { action, config, database } => merchant(action, config, database).await,
             Command::Call {
                 uri,
                 dtmf,
@@ -156,6 +190,39 @@ fn load_config(path: Option<PathBuf>) -> Result<Config, String> {
         Some(p) => Config::load(&p).map_err(|e| e.to_string()),
         None => Ok(Config::default()),
     }
+}
+
+async fn merchant(action: MerchantAction, config: Option<PathBuf>, database: Option<String>) -> Result<(), String> {
+    let cfg = load_config(config)?;
+    let url = database.unwrap_or(cfg.storage.database);
+    let store = ivrpay::store::Store::open(&url).await.map_err(|e| e.to_string())?;
+    match action {
+        MerchantAction::Create { name, phone, brands, capture_mode, capture_day } => {
+            let capture_mode = ivrpay::store::merchants::CaptureMode::parse(&capture_mode)
+                .ok_or_else(|| format!("--capture-mode: '{capture_mode}' is not AUTHOR_CAPTURE or VALIDATION"))?;
+            if capture_day > 6 {
+                return Err(format!("--capture-day: {capture_day} is more than 6"));
+            }
+            if name.trim().is_empty() || phone.trim().is_empty() {
+                return Err("--name and --phone must not be empty".into());
+            }
+            let brands: Vec<String> =
+                brands.iter().map(|b| b.trim().to_ascii_uppercase()).filter(|b| !b.is_empty()).collect();
+            let new = ivrpay::store::merchants::NewMerchant {
+                name,
+                accepted_brands: brands,
+                capture_mode,
+                capture_day,
+                phone_number: phone,
+                notification_url: None,
+            };
+            let (m, key) = store.create_merchant(&new).await.map_err(|e| e.to_string())?;
+            println!("merchant_id={}", m.id);
+            println!("api_key={}", key.secret);
+            eprintln!("Keep the API key now: only its hash is stored.");
+        }
+    }
+    Ok(())
 }
 
 fn check(config: Option<PathBuf>) -> Result<(), String> {

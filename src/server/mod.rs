@@ -31,6 +31,9 @@ pub enum ServerError {
     /// RTP port range unusable.
     #[error(transparent)]
     Ports(#[from] PortError),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Shared state of the server, visible to the dispatcher and every call task.
@@ -57,6 +60,8 @@ pub struct ServerCtx {
     pub sip_addr: SocketAddr,
     /// Server header value.
     pub server_header: String,
+    /// The database.
+    pub store: crate::store::Store,
     /// DTMF digits received on all calls (a count only: values are never kept here).
     pub digits_received: std::sync::atomic::AtomicU64,
 }
@@ -73,12 +78,18 @@ pub struct Server {
     ctx: Arc<ServerCtx>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    http_addr: SocketAddr,
 }
 
 impl Server {
     /// Binds sockets, loads prompts and starts serving.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let prompts = Arc::new(PromptLibrary::load(&config.prompts.dir, &config.prompts.default_language)?);
+        let store = crate::store::Store::open(&config.storage.database).await?;
+        let http = crate::extranet::bind(config.http.listen)
+            .await
+            .map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
+        let http_addr = http.local_addr().map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
         let listen = config.sip.listen;
         let sockets =
             Sockets::bind(listen, config.sip.tcp).await.map_err(|source| ServerError::Bind { addr: listen, source })?;
@@ -91,6 +102,7 @@ impl Server {
             server_header: format!("ivrpay/{}", env!("CARGO_PKG_VERSION")),
             outbound: outbound.clone(),
             calls: Mutex::default(),
+            store: store.clone(),
             digits_received: std::sync::atomic::AtomicU64::new(0),
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
@@ -100,19 +112,26 @@ impl Server {
             config,
         });
         let (shutdown, rx) = watch::channel(false);
+        let rx2 = rx.clone();
         let handler: Arc<dyn transport::Inbound> = Arc::new(Dispatcher::new(ctx.clone()));
         let mut tasks = vec![tokio::spawn(transport::run_udp(sockets.udp.clone(), handler.clone(), rx.clone()))];
         if let Some(tcp) = sockets.tcp {
             let max = ctx.config.sip.max_tcp_connections;
             tasks.push(tokio::spawn(transport::run_tcp(tcp, outbound, handler, max, rx)));
         }
-        tracing::info!(sip = %local, tcp = ctx.config.sip.tcp, echo = ?ctx.config.services.echo, "ivrpay listening");
-        Ok(Server { ctx, shutdown, tasks })
+        tasks.push(tokio::spawn(crate::extranet::serve(http, crate::extranet::AppState { store }, rx2)));
+        tracing::info!(sip = %local, tcp = ctx.config.sip.tcp, http = %http_addr, echo = ?ctx.config.services.echo, "ivrpay listening");
+        Ok(Server { ctx, shutdown, tasks, http_addr })
     }
 
     /// The bound SIP address (useful when the config asked for port 0).
     pub fn sip_addr(&self) -> SocketAddr {
         self.ctx.sip_addr
+    }
+
+    /// The bound extranet address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
     }
 
     /// Shared state, for tests and the operator API.

@@ -1,0 +1,65 @@
+//! API errors as JSON that names the field at fault, so a merchant's developer (or the
+//! CSV report) can point at the exact input to fix.
+
+use crate::payments::invoice::FieldError;
+use crate::store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answer of the HTTP API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or unknown API key.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// Unknown resource (also for another merchant's resources).
+    #[error("not found")]
+    NotFound,
+    /// The body is not JSON, or not an object.
+    #[error("request body: {0}")]
+    BadBody(String),
+    /// One or more fields are invalid.
+    #[error("invalid fields")]
+    Invalid(Vec<FieldError>),
+    /// A conflicting state (reference reused, invoice not payable).
+    #[error("{message}")]
+    Conflict { field: Option<&'static str>, message: String },
+    /// The database failed; details are logged, not returned.
+    #[error("internal error")]
+    Internal(#[from] StoreError),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            ApiError::Unauthorized => {
+                (StatusCode::UNAUTHORIZED, json!({"error": {"code": "unauthorized", "message": self.to_string()}}))
+            }
+            ApiError::NotFound => {
+                (StatusCode::NOT_FOUND, json!({"error": {"code": "not_found", "message": "no such resource"}}))
+            }
+            ApiError::BadBody(m) => (StatusCode::BAD_REQUEST, json!({"error": {"code": "bad_body", "message": m}})),
+            ApiError::Invalid(errs) => {
+                let first = errs.first().map(|e| e.field).unwrap_or("");
+                let fields: Vec<_> = errs.iter().map(|e| json!({"field": e.field, "message": e.message})).collect();
+                let message = errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"error": {"code": "invalid_field", "field": first, "message": message, "fields": fields}}),
+                )
+            }
+            ApiError::Conflict { field, message } => {
+                (StatusCode::CONFLICT, json!({"error": {"code": "conflict", "field": field, "message": message}}))
+            }
+            ApiError::Internal(e) => {
+                tracing::error!(error = %e, "API request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": {"code": "internal", "message": "internal error; retry later"}}),
+                )
+            }
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}

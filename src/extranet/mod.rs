@@ -1,0 +1,55 @@
+//! The invoice extranet: the merchants' HTTP API (JSON, versioned under `/api/v1`,
+//! authenticated by API key). Served by the same process as the phone line.
+
+mod auth;
+pub mod error;
+pub mod invoices;
+
+use crate::store::Store;
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+}
+
+/// Every route of the extranet.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/invoices", post(invoices::create).get(invoices::list))
+        .route("/api/v1/invoices/{id}", get(invoices::get))
+        .route("/api/v1/invoices/{id}/cancel", post(invoices::cancel))
+        .route("/api/v1/openapi.json", get(openapi))
+        .fallback(|| async { error::ApiError::NotFound })
+        .with_state(state)
+}
+
+/// The OpenAPI description of the API, published for merchants' developers.
+async fn openapi() -> axum::response::Response {
+    axum::response::IntoResponse::into_response(([("content-type", "application/json")], OPENAPI))
+}
+
+/// The OpenAPI document (kept beside the code it describes).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Binds the HTTP listener.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves until `shutdown` turns true, then finishes requests in flight.
+pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let app = router(state);
+    let stop = async move {
+        let _ = shutdown.changed().await;
+    };
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        tracing::error!(error = %e, "extranet HTTP server stopped");
+    }
+}
