@@ -164,10 +164,23 @@ impl PacerCore {
     /// One 20 ms frame for every stream: talking streams send a packet; all streams'
     /// timestamps advance so a new talkspurt carries the true elapsed time.
     pub fn tick(&mut self) {
-        self.stats.ticks += 1;
+        self.tick_slot(0, 1);
+    }
+
+    /// One 20 ms frame for the streams of sub-slot `slot` of `slots` (stream id modulo
+    /// `slots`). The driver runs the sub-slots at fixed offsets within each 20 ms period
+    /// so each burst of sends is `slots` times shorter: a stream's packet leaves at the
+    /// same offset every period, give or take the variation of a short burst.
+    pub fn tick_slot(&mut self, slot: u64, slots: u64) {
+        if slot == 0 {
+            self.stats.ticks += 1;
+        }
         let mut buf = [0u8; MAX_PACKET];
         let mut frame = [0u8; SAMPLES_PER_FRAME];
-        for s in self.streams.values_mut() {
+        for (id, s) in self.streams.iter_mut() {
+            if id % slots != slot {
+                continue;
+            }
             let ts = s.ts;
             s.ts = s.ts.wrapping_add(SAMPLES_PER_FRAME as u32);
             if !s.sending || s.queue.is_empty() {
@@ -278,8 +291,12 @@ pub fn spawn(threads: usize) -> PacerHandle {
 /// would flood the network and starve the machine; a skipped tick only delays audio.
 const MAX_CATCH_UP: u32 = 5;
 
+/// Sub-slots per 20 ms period (see [`PacerCore::tick_slot`]).
+const SLOTS: u32 = 4;
+
 fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>>>, shard: usize) {
     let mut core = PacerCore::default();
+    let period = PTIME / SLOTS;
     let mut start = Instant::now();
     let mut n: u64 = 0;
     loop {
@@ -290,19 +307,20 @@ fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>
                 Err(mpsc::TryRecvError::Disconnected) => return,
             }
         }
-        core.tick();
+        core.tick_slot(n % SLOTS as u64, SLOTS as u64);
         n += 1;
-        let mut due = start + PTIME * n as u32;
+        let mut due = start + period * n as u32;
         let now = Instant::now();
         if now > due + PTIME {
             core.stats.late_ticks += 1;
             if now > due + PTIME * MAX_CATCH_UP {
-                start = now;
-                n = 0;
-                due = now;
+                // Skip whole periods so every stream keeps its sub-slot.
+                let skip = ((now - due).as_nanos() / PTIME.as_nanos()) as u32 * SLOTS;
+                start += period * skip;
+                due = start + period * n as u32;
             }
         }
-        if n.is_multiple_of(50) {
+        if n.is_multiple_of(50 * SLOTS as u64) {
             if let Some(slot) = shared.lock().unwrap_or_else(|e| e.into_inner()).get_mut(shard) {
                 *slot = core.stats;
             }

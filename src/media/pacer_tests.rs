@@ -109,3 +109,20 @@ fn empty_play_is_done_at_once() {
     core.command(Command::Play(7, vec![], 9));
     assert_eq!(*done.lock().unwrap(), vec![9]);
 }
+
+#[test]
+fn sub_slots_pace_each_stream_once_per_period() {
+    let (mut core, rec, _) = setup();
+    core.command(Command::Play(7, vec![prompt("a", 1600, 1)], 1));
+    // Stream 7 is in sub-slot 7 % 4 = 3: only that sub-slot sends its packet.
+    for slot in 0..4 {
+        core.tick_slot(slot, 4);
+        assert_eq!(rec.0.lock().unwrap().len(), usize::from(slot == 3), "after sub-slot {slot}");
+    }
+    for slot in 0..4 {
+        core.tick_slot(slot, 4);
+    }
+    let pkts = rec.0.lock().unwrap();
+    let h: Vec<_> = pkts.iter().map(|(p, _)| rtp::read(p).unwrap().header).collect();
+    assert_eq!(h[1].timestamp, h[0].timestamp.wrapping_add(160), "one frame per period");
+}

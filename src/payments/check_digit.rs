@@ -28,10 +28,9 @@ const TABLE: [[u8; 10]; 10] = [
 
 /// Folds ASCII digits through the table; `None` on any non-digit byte.
 fn fold(digits: &[u8]) -> Option<u8> {
-    digits.iter().try_fold(0u8, |interim, &b| {
-        b.is_ascii_digit()
-            .then(|| TABLE[usize::from(interim)][usize::from(b - b'0')])
-    })
+    digits
+        .iter()
+        .try_fold(0u8, |interim, &b| b.is_ascii_digit().then(|| TABLE[usize::from(interim)][usize::from(b - b'0')]))
 }
 
 /// The Damm check digit (0–9) to append to `digits`, so code generators and

@@ -2,6 +2,9 @@
 //! the gateway to the payment platform, and the transaction record. Knows nothing of
 //! SIP or RTP.
 
+pub mod card;
 pub mod check_digit;
 pub mod invoice;
 pub mod money;
+pub mod seal;
+pub mod simulator_rules;
