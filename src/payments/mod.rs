@@ -2,8 +2,10 @@
 //! the gateway to the payment platform, and the transaction record. Knows nothing of
 //! SIP or RTP.
 
+pub mod authorize;
 pub mod card;
 pub mod check_digit;
+pub mod gateway;
 pub mod invoice;
 pub mod money;
 pub mod seal;

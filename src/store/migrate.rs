@@ -6,8 +6,10 @@ use super::{now_ms, Backend, Store, StoreError};
 use sqlx::Row;
 
 /// (version, name, SQL), in order.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "merchants_invoices", include_str!("../../migrations/0001_merchants_invoices.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "merchants_invoices", include_str!("../../migrations/0001_merchants_invoices.sql")),
+    (2, "transactions", include_str!("../../migrations/0002_transactions.sql")),
+];
 
 /// Applies what is missing.
 pub async fn run(store: &Store) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@
 pub mod invoices;
 pub mod merchants;
 mod migrate;
+pub mod transactions;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};

@@ -1,0 +1,289 @@
+//! Card transactions and their append-only history. The write path is what makes a
+//! payment happen exactly once: PENDING with an idempotency key before the platform is
+//! called, completed together with the invoice in one database transaction.
+
+use super::{get_i64, get_opt_str, get_str, now_ms, Store, StoreError};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+/// A transaction as stored (card data only masked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Transaction {
+    pub reference: String,
+    pub merchant_id: String,
+    pub invoice_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub masked_pan: String,
+    pub brand: String,
+    /// YYYYMM.
+    pub expiry_month: String,
+    /// Always IVR for payments taken by the phone line.
+    pub channel: String,
+    pub order_channel: String,
+    pub response_code: Option<String>,
+    pub acquirer_response_code: Option<String>,
+    pub authorisation_id: Option<String>,
+    /// `N`: not guaranteed (no liability shift for a voice-server payment).
+    pub guarantee_indicator: String,
+    pub capture_mode: String,
+    pub capture_day: i64,
+    /// PENDING (sent, outcome not yet known), then a Sips status.
+    pub status: String,
+    pub caller: Option<String>,
+    pub call_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One status change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub at: i64,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub amount: Option<i64>,
+    /// Who or what made the change (`ivr`, `recovery`, `api:<key>`, `capture-job`).
+    pub actor: String,
+    pub detail: String,
+}
+
+/// A payment about to be sent.
+#[derive(Clone, Debug)]
+pub struct NewPending {
+    pub reference: String,
+    pub merchant_id: String,
+    pub invoice_id: String,
+    pub idempotency_key: String,
+    pub amount: i64,
+    pub currency: String,
+    pub masked_pan: String,
+    pub brand: String,
+    pub expiry_month: String,
+    pub order_channel: String,
+    pub capture_mode: String,
+    pub capture_day: i64,
+    pub caller: Option<String>,
+    pub call_id: Option<String>,
+}
+
+/// What recording a pending payment found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// Recorded: the authorization may be sent.
+    Recorded,
+    /// This idempotency key was already used: do not send again.
+    Duplicate(Box<Transaction>),
+    /// The invoice is not payable (paid, cancelled, expired, or a payment is live).
+    InvoiceNotPayable,
+}
+
+const COLUMNS: &str = "reference, merchant_id, invoice_id, amount, currency, masked_pan, brand, expiry_month, channel, order_channel, \
+    response_code, acquirer_response_code, authorisation_id, guarantee_indicator, capture_mode, capture_day, status, caller, call_id, created_at, updated_at";
+
+fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
+    Ok(Transaction {
+        reference: get_str(r, "reference")?,
+        merchant_id: get_str(r, "merchant_id")?,
+        invoice_id: get_str(r, "invoice_id")?,
+        amount: get_i64(r, "amount")?,
+        currency: get_str(r, "currency")?,
+        masked_pan: get_str(r, "masked_pan")?,
+        brand: get_str(r, "brand")?,
+        expiry_month: get_str(r, "expiry_month")?,
+        channel: get_str(r, "channel")?,
+        order_channel: get_str(r, "order_channel")?,
+        response_code: get_opt_str(r, "response_code")?,
+        acquirer_response_code: get_opt_str(r, "acquirer_response_code")?,
+        authorisation_id: get_opt_str(r, "authorisation_id")?,
+        guarantee_indicator: get_str(r, "guarantee_indicator")?,
+        capture_mode: get_str(r, "capture_mode")?,
+        capture_day: get_i64(r, "capture_day")?,
+        status: get_str(r, "status")?,
+        caller: get_opt_str(r, "caller")?,
+        call_id: get_opt_str(r, "call_id")?,
+        created_at: get_i64(r, "created_at")?,
+        updated_at: get_i64(r, "updated_at")?,
+    })
+}
+
+/// History ids sort in the order rows were written (time, then a process counter), so
+/// two changes within one millisecond still list in order.
+fn history_id() -> String {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("his_{:013}_{n:010}_{:04x}", now_ms(), rand::random::<u16>())
+}
+
+async fn history_row(
+    conn: &mut sqlx::AnyConnection,
+    reference: &str,
+    from: Option<&str>,
+    to: &str,
+    amount: Option<i64>,
+    actor: &str,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO transaction_history (id, transaction_reference, at, from_status, to_status, amount, actor, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(history_id())
+        .bind(reference)
+        .bind(now_ms())
+        .bind(from)
+        .bind(to)
+        .bind(amount)
+        .bind(actor)
+        .bind(detail)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+impl Store {
+    /// Records a payment as PENDING before it is sent. The invoice row is locked by an
+    /// update so two calls paying one invoice serialise; the partial unique index keeps
+    /// a second live payment out whatever happens.
+    pub async fn record_pending(&self, p: &NewPending) -> Result<Pending, StoreError> {
+        if let Some(t) = self.transaction_by_key(&p.idempotency_key).await? {
+            return Ok(Pending::Duplicate(Box::new(t)));
+        }
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let locked = sqlx::query("UPDATE invoices SET updated_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'PAYABLE' AND expires_at > $4")
+            .bind(now)
+            .bind(&p.invoice_id)
+            .bind(&p.merchant_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if locked.rows_affected() != 1 {
+            return Ok(Pending::InvoiceNotPayable);
+        }
+        let inserted = sqlx::query(&format!("INSERT INTO transactions (idempotency_key, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"))
+            .bind(&p.idempotency_key)
+            .bind(&p.reference)
+            .bind(&p.merchant_id)
+            .bind(&p.invoice_id)
+            .bind(p.amount)
+            .bind(&p.currency)
+            .bind(&p.masked_pan)
+            .bind(&p.brand)
+            .bind(&p.expiry_month)
+            .bind("IVR")
+            .bind(&p.order_channel)
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind("N")
+            .bind(&p.capture_mode)
+            .bind(p.capture_day)
+            .bind("PENDING")
+            .bind(&p.caller)
+            .bind(&p.call_id)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+        match inserted.map_err(StoreError::from_write) {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => {
+                drop(tx);
+                return match self.transaction_by_key(&p.idempotency_key).await? {
+                    Some(t) => Ok(Pending::Duplicate(Box::new(t))),
+                    None => Ok(Pending::InvoiceNotPayable),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        history_row(&mut tx, &p.reference, None, "PENDING", Some(p.amount), "ivr", "authorization about to be sent")
+            .await?;
+        tx.commit().await?;
+        Ok(Pending::Recorded)
+    }
+
+    /// Completes a PENDING payment with the platform's answer: the transaction's new
+    /// status, its history, and (if accepted) the invoice marked PAID, all or nothing.
+    /// Returns false if it was no longer pending (already completed elsewhere).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_payment(
+        &self,
+        reference: &str,
+        status: &str,
+        response_code: &str,
+        acquirer_response_code: &str,
+        authorisation_id: Option<&str>,
+        actor: &str,
+        detail: &str,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query("UPDATE transactions SET status = $1, response_code = $2, acquirer_response_code = $3, authorisation_id = $4, updated_at = $5 WHERE reference = $6 AND status = 'PENDING'")
+            .bind(status)
+            .bind(response_code)
+            .bind(acquirer_response_code)
+            .bind(authorisation_id)
+            .bind(now)
+            .bind(reference)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        history_row(&mut tx, reference, Some("PENDING"), status, None, actor, detail).await?;
+        if matches!(status, "TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED") {
+            sqlx::query("UPDATE invoices SET status = 'PAID', updated_at = $1 WHERE id = (SELECT invoice_id FROM transactions WHERE reference = $2)")
+                .bind(now)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A transaction by reference.
+    pub async fn transaction(&self, reference: &str) -> Result<Option<Transaction>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM transactions WHERE reference = $1"))
+            .bind(reference)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// A transaction by idempotency key.
+    pub async fn transaction_by_key(&self, key: &str) -> Result<Option<Transaction>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM transactions WHERE idempotency_key = $1"))
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Payments left PENDING (sent, outcome never recorded), oldest first.
+    pub async fn pending_transactions(&self) -> Result<Vec<Transaction>, StoreError> {
+        let rows =
+            sqlx::query(&format!("SELECT {COLUMNS} FROM transactions WHERE status = 'PENDING' ORDER BY created_at"))
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The status changes of a transaction, oldest first.
+    pub async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = sqlx::query("SELECT at, from_status, to_status, amount, actor, detail FROM transaction_history WHERE transaction_reference = $1 ORDER BY at, id")
+            .bind(reference)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    at: get_i64(r, "at")?,
+                    from_status: get_opt_str(r, "from_status")?,
+                    to_status: get_str(r, "to_status")?,
+                    amount: sqlx::Row::try_get::<Option<i64>, _>(r, "amount")?,
+                    actor: get_str(r, "actor")?,
+                    detail: get_str(r, "detail")?,
+                })
+            })
+            .collect()
+    }
+}

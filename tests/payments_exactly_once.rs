@@ -1,0 +1,198 @@
+//! Card payments against the built-in simulator, on SQLite and PostgreSQL: accepted,
+//! refused, platform unavailable, answer lost after the charge, no answer; never
+//! charged twice; crash recovery; and no card number or security code in the database.
+
+mod common;
+
+use chrono::NaiveDate;
+use ivrpay::payments::authorize::{self, PayError, PaymentOutcome, PaymentRequest};
+use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
+use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, Simulator};
+use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
+use ivrpay::payments::money::Currency;
+use ivrpay::payments::simulator_rules::{LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD};
+use ivrpay::store::invoices::{Created, Invoice};
+use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
+use ivrpay::store::transactions::{NewPending, Pending};
+use ivrpay::store::Store;
+use std::time::Duration;
+
+const ACCEPTED: &str = "4100000000000100";
+const REFUSED_05: &str = "4100000000000605";
+const CSC: &str = "737";
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+}
+
+async fn invoice(store: &Store, m: &Merchant, reference: &str) -> Invoice {
+    let new = NewInvoice {
+        reference: reference.into(),
+        amount: 12345,
+        currency: Currency::Eur,
+        due_date: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+        expiry_date: NaiveDate::from_ymd_opt(2030, 2, 1).unwrap(),
+        customer_name: "Jeanne Martin".into(),
+        customer_contact: None,
+        description: None,
+    };
+    match store.create_invoice(&m.id, &new).await.unwrap() {
+        Created::New(i) => i,
+        Created::Existing(i) => i,
+    }
+}
+
+async fn pay(
+    store: &Store,
+    gw: &Gateway,
+    m: &Merchant,
+    inv: &Invoice,
+    pan: &str,
+    key: &str,
+) -> Result<PaymentOutcome, PayError> {
+    let card = CardNumber::parse(pan).unwrap();
+    let req = PaymentRequest {
+        merchant: m,
+        invoice: inv,
+        card: &card,
+        expiry: Expiry::parse_mmyy("1230").unwrap(),
+        csc: SecurityCode::parse(CSC, card.brand().unwrap()).unwrap(),
+        idempotency_key: key,
+        caller: Some("+33612345678"),
+        call_id: Some("call-1@test"),
+        order_channel: "MOTO",
+        today: today(),
+    };
+    authorize::pay(store, gw, req).await
+}
+
+async fn exercise(store: &Store, backend: &str) {
+    let sim = Simulator::new(Duration::from_millis(5), Duration::from_millis(50));
+    let gw = Gateway::Simulator(sim.clone());
+    let new_m = NewMerchant {
+        name: "Dupont".into(),
+        accepted_brands: vec!["CB".into(), "VISA".into(), "MASTERCARD".into()],
+        capture_mode: CaptureMode::AuthorCapture,
+        capture_day: 0,
+        phone_number: "+33970000000".into(),
+        notification_url: None,
+    };
+    let (m, _) = store.create_merchant(&new_m).await.unwrap();
+
+    // Accepted: TO_CAPTURE, not guaranteed, masked card, invoice PAID, history kept.
+    let inv = invoice(store, &m, "A-1").await;
+    let PaymentOutcome::Accepted(t) = pay(store, &gw, &m, &inv, ACCEPTED, "k-1").await.unwrap() else {
+        panic!("{backend}")
+    };
+    assert_eq!((t.status.as_str(), t.guarantee_indicator.as_str(), t.channel.as_str()), ("TO_CAPTURE", "N", "IVR"));
+    assert_eq!(
+        (t.masked_pan.as_str(), t.brand.as_str(), t.expiry_month.as_str()),
+        ("410000######0100", "VISA", "203012")
+    );
+    assert_eq!(t.response_code.as_deref(), Some("00"));
+    assert!(t.authorisation_id.is_some());
+    assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
+    let h = store.history(&t.reference).await.unwrap();
+    let steps: Vec<&str> = h.iter().map(|e| e.to_status.as_str()).collect();
+    assert_eq!(steps, ["PENDING", "TO_CAPTURE"], "{backend}");
+
+    // The same attempt again (retry, duplicate packet): the first outcome, no new charge.
+    let calls = sim.calls();
+    let PaymentOutcome::Accepted(again) = pay(store, &gw, &m, &inv, ACCEPTED, "k-1").await.unwrap() else { panic!() };
+    assert_eq!(again.reference, t.reference);
+    // Another attempt on the paid invoice: refused before the platform.
+    assert!(matches!(pay(store, &gw, &m, &inv, ACCEPTED, "k-2").await, Err(PayError::InvoiceNotPayable)));
+    assert_eq!(sim.calls(), calls, "{backend}: nothing sent twice");
+
+    // Refused by the bank: the invoice stays payable and another card may pay it.
+    let inv2 = invoice(store, &m, "A-2").await;
+    let PaymentOutcome::Refused(r) = pay(store, &gw, &m, &inv2, REFUSED_05, "k-3").await.unwrap() else { panic!() };
+    assert_eq!((r.status.as_str(), r.response_code.as_deref()), ("REFUSED", Some("05")));
+    assert_eq!(store.invoice(&m.id, &inv2.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
+    assert!(matches!(pay(store, &gw, &m, &inv2, ACCEPTED, "k-4").await.unwrap(), PaymentOutcome::Accepted(_)));
+
+    // Platform unavailable: nothing charged, invoice payable.
+    let inv3 = invoice(store, &m, "A-3").await;
+    let PaymentOutcome::Unavailable(u) = pay(store, &gw, &m, &inv3, UNAVAILABLE_CARD, "k-5").await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(u.status, "REFUSED");
+    assert_eq!(store.invoice(&m.id, &inv3.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
+
+    // Answer lost after the charge: resolved with getTransactionData, paid once.
+    let inv4 = invoice(store, &m, "A-4").await;
+    let PaymentOutcome::Accepted(l) = pay(store, &gw, &m, &inv4, LOST_AFTER_CHARGE_CARD, "k-6").await.unwrap() else {
+        panic!()
+    };
+    assert!(store.history(&l.reference).await.unwrap()[1].detail.contains("getTransactionData"));
+    assert_eq!(store.invoice(&m.id, &inv4.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
+
+    // No answer and unknown to the platform: nothing charged.
+    let inv5 = invoice(store, &m, "A-5").await;
+    let PaymentOutcome::Refused(n) = pay(store, &gw, &m, &inv5, NO_ANSWER_CARD, "k-7").await.unwrap() else { panic!() };
+    assert_eq!(n.response_code.as_deref(), Some("97"));
+    assert_eq!(store.invoice(&m.id, &inv5.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
+
+    // Card checks happen before anything is recorded.
+    assert!(matches!(pay(store, &gw, &m, &inv5, "4100000000000101", "k-8").await, Err(PayError::Card(_))));
+
+    // A crash between sending and recording: the payment is PENDING with the platform
+    // holding the charge; recovery at start completes it exactly once.
+    let inv6 = invoice(store, &m, "A-6").await;
+    let card = CardNumber::parse(ACCEPTED).unwrap();
+    let reference = authorize::new_transaction_reference(today());
+    let pending = NewPending {
+        reference: reference.clone(),
+        merchant_id: m.id.clone(),
+        invoice_id: inv6.id.clone(),
+        idempotency_key: "k-crash".into(),
+        amount: inv6.amount,
+        currency: "EUR".into(),
+        masked_pan: card.masked(),
+        brand: "VISA".into(),
+        expiry_month: "203012".into(),
+        order_channel: "MOTO".into(),
+        capture_mode: "AUTHOR_CAPTURE".into(),
+        capture_day: 0,
+        caller: None,
+        call_id: None,
+    };
+    assert_eq!(store.record_pending(&pending).await.unwrap(), Pending::Recorded);
+    let csc = SecurityCode::parse(CSC, card.brand().unwrap()).unwrap();
+    let req = AuthorizationRequest {
+        transaction_reference: &reference,
+        amount: inv6.amount,
+        currency: Currency::Eur,
+        card: &card,
+        expiry: Expiry::parse_mmyy("1230").unwrap(),
+        csc: &csc,
+        capture_mode: "AUTHOR_CAPTURE",
+        capture_day: 0,
+        order_channel: "MOTO",
+    };
+    gw.authorize(&req).await.unwrap(); // charged; the process "dies" before recording
+    let recovered = authorize::recover_pending(store, &gw).await.unwrap();
+    assert_eq!(recovered, vec![(reference.clone(), "TO_CAPTURE".to_string())], "{backend}");
+    assert_eq!(store.invoice(&m.id, &inv6.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
+    assert!(authorize::recover_pending(store, &gw).await.unwrap().is_empty(), "resolved once");
+}
+
+#[tokio::test]
+async fn payments_happen_exactly_once_on_sqlite_and_postgres() {
+    for db in common::TestDb::all().await {
+        let store = Store::open(&db.url).await.unwrap();
+        exercise(&store, db.name).await;
+        store.close().await;
+        if let Some(path) = db.url.strip_prefix("sqlite://") {
+            // PCI DSS: the full card numbers and the security code are nowhere on disk.
+            for file in [path.to_string(), format!("{path}-wal")] {
+                let bytes = std::fs::read(&file).unwrap_or_default();
+                for secret in [ACCEPTED, REFUSED_05, LOST_AFTER_CHARGE_CARD] {
+                    assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} found in {file}");
+                }
+                assert!(!bytes.windows(4).any(|w| w == b"=737" || w == b"\"737"), "security code in {file}");
+            }
+        }
+        db.drop_pg().await;
+    }
+}
