@@ -96,14 +96,31 @@ pub struct PacerStats {
 }
 
 /// The sans-IO pacer: streams and their queues, advanced one frame per tick.
-#[derive(Default)]
 pub struct PacerCore {
     streams: HashMap<u64, Stream>,
+    /// Stream ids by sub-slot (id modulo the number of sub-slots).
+    buckets: Vec<Vec<u64>>,
     /// Counters.
     pub stats: PacerStats,
 }
 
+impl Default for PacerCore {
+    fn default() -> Self {
+        PacerCore::with_slots(1)
+    }
+}
+
 impl PacerCore {
+    /// A pacer whose 20 ms period is split in `slots` sub-slots.
+    pub fn with_slots(slots: usize) -> Self {
+        PacerCore { streams: HashMap::new(), buckets: vec![Vec::new(); slots.max(1)], stats: PacerStats::default() }
+    }
+
+    fn bucket(&mut self, id: u64) -> &mut Vec<u64> {
+        let n = self.buckets.len() as u64;
+        &mut self.buckets[(id % n) as usize]
+    }
+
     /// Applies a command.
     pub fn command(&mut self, cmd: Command) {
         match cmd {
@@ -117,10 +134,14 @@ impl PacerCore {
                     sending: true,
                     queue: VecDeque::new(),
                 };
-                self.streams.insert(id, stream);
+                if self.streams.insert(id, stream).is_none() {
+                    self.bucket(id).push(id);
+                }
             }
             Command::Remove(id) => {
-                self.streams.remove(&id);
+                if self.streams.remove(&id).is_some() {
+                    self.bucket(id).retain(|x| *x != id);
+                }
             }
             Command::Play(id, prompts, token) => {
                 if let Some(s) = self.streams.get_mut(&id) {
@@ -164,23 +185,25 @@ impl PacerCore {
     /// One 20 ms frame for every stream: talking streams send a packet; all streams'
     /// timestamps advance so a new talkspurt carries the true elapsed time.
     pub fn tick(&mut self) {
-        self.tick_slot(0, 1);
+        for slot in 0..self.buckets.len() {
+            self.tick_slot(slot);
+        }
     }
 
-    /// One 20 ms frame for the streams of sub-slot `slot` of `slots` (stream id modulo
-    /// `slots`). The driver runs the sub-slots at fixed offsets within each 20 ms period
-    /// so each burst of sends is `slots` times shorter: a stream's packet leaves at the
-    /// same offset every period, give or take the variation of a short burst.
-    pub fn tick_slot(&mut self, slot: u64, slots: u64) {
+    /// One 20 ms frame for the streams of sub-slot `slot` (stream id modulo the number
+    /// of sub-slots). The driver runs the sub-slots at fixed offsets within each 20 ms
+    /// period so each burst of sends is that many times shorter: a stream's packet
+    /// leaves at the same offset every period, give or take the variation of a short
+    /// burst.
+    pub fn tick_slot(&mut self, slot: usize) {
         if slot == 0 {
             self.stats.ticks += 1;
         }
         let mut buf = [0u8; MAX_PACKET];
         let mut frame = [0u8; SAMPLES_PER_FRAME];
-        for (id, s) in self.streams.iter_mut() {
-            if id % slots != slot {
-                continue;
-            }
+        let Some(ids) = self.buckets.get(slot) else { return };
+        for id in ids {
+            let Some(s) = self.streams.get_mut(id) else { continue };
             let ts = s.ts;
             s.ts = s.ts.wrapping_add(SAMPLES_PER_FRAME as u32);
             if !s.sending || s.queue.is_empty() {
@@ -291,11 +314,12 @@ pub fn spawn(threads: usize) -> PacerHandle {
 /// would flood the network and starve the machine; a skipped tick only delays audio.
 const MAX_CATCH_UP: u32 = 5;
 
-/// Sub-slots per 20 ms period (see [`PacerCore::tick_slot`]).
-const SLOTS: u32 = 4;
+/// Sub-slots per 20 ms period (see [`PacerCore::tick_slot`]): 2 ms each, so a thread's
+/// burst of sends stays around a millisecond at 2,000 calls on two cores.
+const SLOTS: u32 = 10;
 
 fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>>>, shard: usize) {
-    let mut core = PacerCore::default();
+    let mut core = PacerCore::with_slots(SLOTS as usize);
     let period = PTIME / SLOTS;
     let mut start = Instant::now();
     let mut n: u64 = 0;
@@ -307,7 +331,7 @@ fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>
                 Err(mpsc::TryRecvError::Disconnected) => return,
             }
         }
-        core.tick_slot(n % SLOTS as u64, SLOTS as u64);
+        core.tick_slot((n % SLOTS as u64) as usize);
         n += 1;
         let mut due = start + period * n as u32;
         let now = Instant::now();

@@ -16,10 +16,14 @@ fn prompt(name: &str, n: usize, value: i16) -> Arc<Prompt> {
 }
 
 fn setup() -> (PacerCore, Arc<Recorder>, Arc<Mutex<Vec<u64>>>) {
+    setup_slots(1)
+}
+
+fn setup_slots(slots: usize) -> (PacerCore, Arc<Recorder>, Arc<Mutex<Vec<u64>>>) {
     let rec = Arc::new(Recorder::default());
     let done = Arc::new(Mutex::new(Vec::new()));
     let d = done.clone();
-    let mut core = PacerCore::default();
+    let mut core = PacerCore::with_slots(slots);
     core.command(Command::Add(
         7,
         StreamSpec {
@@ -101,6 +105,8 @@ fn stop_hold_and_new_destination() {
     drop(pkts);
     core.command(Command::Remove(7));
     assert!(core.is_empty());
+    core.tick();
+    assert_eq!(rec.0.lock().unwrap().len(), 3, "a removed stream sends nothing");
 }
 
 #[test]
@@ -112,15 +118,15 @@ fn empty_play_is_done_at_once() {
 
 #[test]
 fn sub_slots_pace_each_stream_once_per_period() {
-    let (mut core, rec, _) = setup();
+    let (mut core, rec, _) = setup_slots(4);
     core.command(Command::Play(7, vec![prompt("a", 1600, 1)], 1));
     // Stream 7 is in sub-slot 7 % 4 = 3: only that sub-slot sends its packet.
     for slot in 0..4 {
-        core.tick_slot(slot, 4);
+        core.tick_slot(slot);
         assert_eq!(rec.0.lock().unwrap().len(), usize::from(slot == 3), "after sub-slot {slot}");
     }
     for slot in 0..4 {
-        core.tick_slot(slot, 4);
+        core.tick_slot(slot);
     }
     let pkts = rec.0.lock().unwrap();
     let h: Vec<_> = pkts.iter().map(|(p, _)| rtp::read(p).unwrap().header).collect();

@@ -100,17 +100,22 @@ fn same_content(a: &Invoice, b: &NewInvoice) -> bool {
         && a.description == b.description
 }
 
+/// A reference already in use: the same invoice again, or a conflict.
+fn reuse(existing: Invoice, inv: &NewInvoice) -> Result<Created, StoreError> {
+    if same_content(&existing, inv) {
+        Ok(Created::Existing(existing))
+    } else {
+        Err(StoreError::Conflict(format!("reference {} already used for a different invoice", inv.reference)))
+    }
+}
+
 impl Store {
     /// Stores an invoice with a fresh payment code. A reference the merchant already
     /// used returns the existing invoice if the content is the same (so a retried
     /// request or a re-imported file creates nothing twice) and a conflict otherwise.
     pub async fn create_invoice(&self, merchant_id: &str, inv: &NewInvoice) -> Result<Created, StoreError> {
         if let Some(existing) = self.invoice_by_reference(merchant_id, &inv.reference).await? {
-            return if same_content(&existing, inv) {
-                Ok(Created::Existing(existing))
-            } else {
-                Err(StoreError::Conflict(format!("reference {} already used for a different invoice", inv.reference)))
-            };
+            return reuse(existing, inv);
         }
         let now = now_ms();
         for _ in 0..8 {
@@ -141,14 +146,7 @@ impl Store {
                     // Either the payment code collided (retry with another) or the same
                     // reference was inserted concurrently (then it exists now).
                     if let Some(existing) = self.invoice_by_reference(merchant_id, &inv.reference).await? {
-                        return if same_content(&existing, inv) {
-                            Ok(Created::Existing(existing))
-                        } else {
-                            Err(StoreError::Conflict(format!(
-                                "reference {} already used for a different invoice",
-                                inv.reference
-                            )))
-                        };
+                        return reuse(existing, inv);
                     }
                 }
                 Err(e) => return Err(e),
