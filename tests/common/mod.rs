@@ -134,3 +134,18 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// Like [`find`], for audio decoded by another implementation of G.711: a sample
+/// matches within about one quantisation step, and 98% of the needle must match.
+pub fn find_close(hay: &[i16], needle: &[i16], from: usize) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    let close = |a: i16, b: i16| (a as i32 - b as i32).abs() <= 32 + (b as i32).abs() / 8;
+    let need = needle.len() * 98 / 100;
+    (from..=hay.len() - needle.len()).find(|&i| {
+        let head = needle.len().min(160);
+        (0..head).filter(|&k| close(hay[i + k], needle[k])).count() >= head * 98 / 100
+            && (0..needle.len()).filter(|&k| close(hay[i + k], needle[k])).count() >= need
+    })
+}
