@@ -8,6 +8,10 @@ CREATE TABLE transactions (
     invoice_id             TEXT NOT NULL REFERENCES invoices (id),
     idempotency_key        TEXT NOT NULL UNIQUE,
     amount                 BIGINT NOT NULL CHECK (amount > 0),
+    -- What is (or will be) captured: the authorized amount less cancellations, or the
+    -- validated amount; refunds never exceed it.
+    current_amount         BIGINT NOT NULL CHECK (current_amount >= 0),
+    refunded_amount        BIGINT NOT NULL DEFAULT 0 CHECK (refunded_amount >= 0),
     currency               TEXT NOT NULL,
     masked_pan             TEXT NOT NULL,
     brand                  TEXT NOT NULL,
@@ -20,6 +24,8 @@ CREATE TABLE transactions (
     guarantee_indicator    TEXT NOT NULL,
     capture_mode           TEXT NOT NULL,
     capture_day            BIGINT NOT NULL,
+    -- When TO_CAPTURE becomes CAPTURED, or TO_VALIDATE expires (UTC ms).
+    capture_at             BIGINT NOT NULL,
     status                 TEXT NOT NULL CHECK (status IN ('PENDING', 'TO_CAPTURE', 'TO_VALIDATE', 'CAPTURED', 'CANCELLED', 'REFUSED', 'EXPIRED', 'CREDITED')),
     caller                 TEXT,
     call_id                TEXT,

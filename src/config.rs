@@ -37,6 +37,33 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Extranet HTTP server.
     pub http: HttpConfig,
+    /// Payment platform.
+    pub payments: PaymentsConfig,
+}
+
+/// `[payments]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// Sips `orderChannel` for phone payments (MOTO is accepted everywhere).
+    pub order_channel: String,
+    /// Simulated platform latency.
+    pub simulator_latency_ms: u64,
+    /// How long to wait for the platform before resolving by lookup.
+    pub timeout_ms: u64,
+    /// How often the capture run and invoice expiry run.
+    pub capture_interval_s: u64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            order_channel: "MOTO".into(),
+            simulator_latency_ms: 300,
+            timeout_ms: 10_000,
+            capture_interval_s: 60,
+        }
+    }
 }
 
 /// `[storage]`

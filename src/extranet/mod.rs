@@ -4,6 +4,7 @@
 mod auth;
 pub mod error;
 pub mod invoices;
+pub mod transactions;
 
 use crate::store::Store;
 use axum::routing::{get, post};
@@ -25,6 +26,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/invoices", post(invoices::create).get(invoices::list))
         .route("/api/v1/invoices/{id}", get(invoices::get))
         .route("/api/v1/invoices/{id}/cancel", post(invoices::cancel))
+        .route("/api/v1/transactions", get(transactions::list))
+        .route("/api/v1/transactions/{reference}", get(transactions::get))
+        .route("/api/v1/transactions/{reference}/{operation}", post(transactions::operate))
+        .route("/api/v1/journal.csv", get(transactions::journal))
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(|| async { error::ApiError::NotFound })
         .with_state(state)

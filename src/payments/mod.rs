@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod card;
+pub mod cash;
 pub mod check_digit;
 pub mod gateway;
 pub mod invoice;

@@ -62,6 +62,8 @@ pub struct ServerCtx {
     pub server_header: String,
     /// The database.
     pub store: crate::store::Store,
+    /// The payment platform.
+    pub gateway: crate::payments::gateway::Gateway,
     /// DTMF digits received on all calls (a count only: values are never kept here).
     pub digits_received: std::sync::atomic::AtomicU64,
 }
@@ -70,6 +72,26 @@ impl ServerCtx {
     /// Number of calls in progress.
     pub fn active_calls(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs the capture run and invoice expiry periodically until shutdown.
+async fn capture_runs(store: crate::store::Store, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                match store.run_capture(crate::store::now_ms()).await {
+                    Ok((0, 0)) => {}
+                    Ok((captured, expired)) => tracing::info!(captured, expired, "capture run"),
+                    Err(e) => tracing::error!(error = %e, "capture run failed"),
+                }
+                if let Err(e) = store.expire_due().await {
+                    tracing::error!(error = %e, "invoice expiry failed");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
     }
 }
 
@@ -90,6 +112,13 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
         let http_addr = http.local_addr().map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
+        let p = &config.payments;
+        let gateway = crate::payments::gateway::Gateway::Simulator(crate::payments::gateway::Simulator::new(
+            Duration::from_millis(p.simulator_latency_ms),
+            Duration::from_millis(p.timeout_ms),
+        ));
+        // Payments a crash left between sending and recording are resolved first.
+        crate::payments::authorize::recover_pending(&store, &gateway).await?;
         let listen = config.sip.listen;
         let sockets =
             Sockets::bind(listen, config.sip.tcp).await.map_err(|source| ServerError::Bind { addr: listen, source })?;
@@ -103,6 +132,7 @@ impl Server {
             outbound: outbound.clone(),
             calls: Mutex::default(),
             store: store.clone(),
+            gateway: gateway.clone(),
             digits_received: std::sync::atomic::AtomicU64::new(0),
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
@@ -119,7 +149,16 @@ impl Server {
             let max = ctx.config.sip.max_tcp_connections;
             tasks.push(tokio::spawn(transport::run_tcp(tcp, outbound, handler, max, rx)));
         }
-        tasks.push(tokio::spawn(crate::extranet::serve(http, crate::extranet::AppState { store }, rx2)));
+        tasks.push(tokio::spawn(crate::extranet::serve(
+            http,
+            crate::extranet::AppState { store: store.clone() },
+            rx2.clone(),
+        )));
+        tasks.push(tokio::spawn(capture_runs(
+            store,
+            Duration::from_secs(ctx.config.payments.capture_interval_s.max(1)),
+            rx2,
+        )));
         tracing::info!(sip = %local, tcp = ctx.config.sip.tcp, http = %http_addr, echo = ?ctx.config.services.echo, "ivrpay listening");
         Ok(Server { ctx, shutdown, tasks, http_addr })
     }

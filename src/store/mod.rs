@@ -4,6 +4,7 @@
 //! applied at start, under an advisory lock on PostgreSQL so nodes starting together do
 //! not race.
 
+pub mod cash;
 pub mod invoices;
 pub mod merchants;
 mod migrate;

@@ -13,6 +13,9 @@ pub struct Transaction {
     pub merchant_id: String,
     pub invoice_id: String,
     pub amount: i64,
+    /// To be captured or captured (amount less cancellations, or the validated amount).
+    pub current_amount: i64,
+    pub refunded_amount: i64,
     pub currency: String,
     pub masked_pan: String,
     pub brand: String,
@@ -28,6 +31,8 @@ pub struct Transaction {
     pub guarantee_indicator: String,
     pub capture_mode: String,
     pub capture_day: i64,
+    /// When TO_CAPTURE becomes CAPTURED, or TO_VALIDATE expires (UTC ms).
+    pub capture_at: i64,
     /// PENDING (sent, outcome not yet known), then a Sips status.
     pub status: String,
     pub caller: Option<String>,
@@ -79,7 +84,8 @@ pub enum Pending {
 }
 
 const COLUMNS: &str = "reference, merchant_id, invoice_id, amount, currency, masked_pan, brand, expiry_month, channel, order_channel, \
-    response_code, acquirer_response_code, authorisation_id, guarantee_indicator, capture_mode, capture_day, status, caller, call_id, created_at, updated_at";
+    response_code, acquirer_response_code, authorisation_id, guarantee_indicator, capture_mode, capture_day, status, caller, call_id, created_at, updated_at, \
+    current_amount, refunded_amount, capture_at";
 
 fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
     Ok(Transaction {
@@ -87,6 +93,8 @@ fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
         merchant_id: get_str(r, "merchant_id")?,
         invoice_id: get_str(r, "invoice_id")?,
         amount: get_i64(r, "amount")?,
+        current_amount: get_i64(r, "current_amount")?,
+        refunded_amount: get_i64(r, "refunded_amount")?,
         currency: get_str(r, "currency")?,
         masked_pan: get_str(r, "masked_pan")?,
         brand: get_str(r, "brand")?,
@@ -99,12 +107,21 @@ fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
         guarantee_indicator: get_str(r, "guarantee_indicator")?,
         capture_mode: get_str(r, "capture_mode")?,
         capture_day: get_i64(r, "capture_day")?,
+        capture_at: get_i64(r, "capture_at")?,
         status: get_str(r, "status")?,
         caller: get_opt_str(r, "caller")?,
         call_id: get_opt_str(r, "call_id")?,
         created_at: get_i64(r, "created_at")?,
         updated_at: get_i64(r, "updated_at")?,
     })
+}
+
+/// The capture run after which a transaction authorized at `now` is sent to the bank
+/// (TO_CAPTURE) or expires unvalidated (TO_VALIDATE): midnight UTC after `capture_day`
+/// more days. Sips caps the capture day at 6, the life of an authorization.
+pub fn capture_instant(now: i64, capture_day: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    (now / DAY + 1 + capture_day.clamp(0, 6)) * DAY
 }
 
 /// History ids sort in the order rows were written (time, then a process counter), so
@@ -115,7 +132,7 @@ fn history_id() -> String {
     format!("his_{:013}_{n:010}_{:04x}", now_ms(), rand::random::<u16>())
 }
 
-async fn history_row(
+pub(crate) async fn history_row(
     conn: &mut sqlx::AnyConnection,
     reference: &str,
     from: Option<&str>,
@@ -158,7 +175,7 @@ impl Store {
         if locked.rows_affected() != 1 {
             return Ok(Pending::InvoiceNotPayable);
         }
-        let inserted = sqlx::query(&format!("INSERT INTO transactions (idempotency_key, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"))
+        let inserted = sqlx::query(&format!("INSERT INTO transactions (idempotency_key, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"))
             .bind(&p.idempotency_key)
             .bind(&p.reference)
             .bind(&p.merchant_id)
@@ -181,6 +198,9 @@ impl Store {
             .bind(&p.call_id)
             .bind(now)
             .bind(now)
+            .bind(p.amount)
+            .bind(0i64)
+            .bind(capture_instant(now, p.capture_day))
             .execute(&mut *tx)
             .await;
         match inserted.map_err(StoreError::from_write) {
@@ -256,6 +276,24 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
+    }
+
+    /// Transactions matching a WHERE clause with three parameters (a merchant and a
+    /// time range), used by the listings.
+    pub(crate) async fn transactions_where(
+        &self,
+        clause: &str,
+        merchant_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM transactions WHERE {clause}"))
+            .bind(merchant_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
     }
 
     /// Payments left PENDING (sent, outcome never recorded), oldest first.

@@ -100,6 +100,18 @@ pub async fn http(
     key: Option<&str>,
     body: Option<&str>,
 ) -> (u16, serde_json::Value) {
+    let (status, text) = http_text(addr, method, path, key, body).await;
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// Like [`http`], returning the body as text (CSV exports).
+pub async fn http_text(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to the extranet");
     let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
@@ -119,7 +131,7 @@ pub async fn http(
     } else {
         payload.to_string()
     };
-    (status, serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null))
+    (status, payload)
 }
 
 fn dechunk(mut s: &str) -> String {

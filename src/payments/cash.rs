@@ -1,0 +1,160 @@
+//! Cash operations ("opérations de caisse") and the statuses that allow them, after the
+//! Sips table: validate (VA) a TO_VALIDATE transaction, cancel (CA) a TO_CAPTURE one
+//! before it is captured, refund (CR) a captured one, duplicate (CL) any of them. Pure
+//! rules: the store applies the result in one database transaction.
+
+use serde::{Deserialize, Serialize};
+
+/// A cash operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    Validate,
+    Cancel,
+    Refund,
+    Duplicate,
+}
+
+impl Operation {
+    /// Name used in the API and the history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Validate => "validate",
+            Operation::Cancel => "cancel",
+            Operation::Refund => "refund",
+            Operation::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// Whether the Sips table allows `op` in `status`.
+pub fn allowed(status: &str, op: Operation) -> bool {
+    match op {
+        Operation::Duplicate => {
+            matches!(
+                status,
+                "CANCELLED"
+                    | "CAPTURED"
+                    | "CREDITED"
+                    | "EXPIRED"
+                    | "REFUSED"
+                    | "TO_CAPTURE"
+                    | "TO_VALIDATE"
+                    | "TO_CREDIT"
+            )
+        }
+        Operation::Validate => status == "TO_VALIDATE",
+        Operation::Cancel => status == "TO_CAPTURE",
+        Operation::Refund => matches!(status, "CAPTURED" | "TO_CREDIT"),
+    }
+}
+
+/// Amounts and status of a transaction that matter to cash operations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Amounts {
+    pub status: String,
+    /// To be captured, or captured.
+    pub current: i64,
+    /// Refunded so far.
+    pub refunded: i64,
+}
+
+/// Why an operation was refused (Sips responseCode 24 for a wrong status).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CashError {
+    /// Not allowed in this status.
+    #[error("{op} is not allowed on a {status} transaction")]
+    NotAllowed { op: &'static str, status: String },
+    /// Zero, negative or more than what the operation may touch.
+    #[error("amount must be between 1 and {max}")]
+    BadAmount { max: i64 },
+}
+
+/// What an operation does to a transaction (duplicate is not here: it creates another).
+pub fn apply(t: &Amounts, op: Operation, amount: Option<i64>) -> Result<Amounts, CashError> {
+    if !allowed(&t.status, op) || op == Operation::Duplicate {
+        return Err(CashError::NotAllowed { op: op.as_str(), status: t.status.clone() });
+    }
+    let max = match op {
+        Operation::Refund => t.current - t.refunded,
+        _ => t.current,
+    };
+    let amount = amount.unwrap_or(max);
+    if amount < 1 || amount > max {
+        return Err(CashError::BadAmount { max });
+    }
+    Ok(match op {
+        // Only the validated amount will be captured; the rest is released.
+        Operation::Validate => Amounts { status: "TO_CAPTURE".into(), current: amount, refunded: t.refunded },
+        Operation::Cancel if amount == t.current => {
+            Amounts { status: "CANCELLED".into(), current: 0, refunded: t.refunded }
+        }
+        Operation::Cancel => Amounts { status: t.status.clone(), current: t.current - amount, refunded: t.refunded },
+        Operation::Refund if t.refunded + amount == t.current => {
+            Amounts { status: "CREDITED".into(), current: t.current, refunded: t.current }
+        }
+        Operation::Refund => Amounts { status: t.status.clone(), current: t.current, refunded: t.refunded + amount },
+        Operation::Duplicate => unreachable!("handled above"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUSES: [&str; 8] =
+        ["CANCELLED", "CAPTURED", "CREDITED", "EXPIRED", "REFUSED", "TO_CAPTURE", "TO_VALIDATE", "TO_CREDIT"];
+
+    #[test]
+    fn the_sips_table_row_by_row() {
+        // VA CA CR CL, as in "Récapitulatif des opérations de caisse autorisées".
+        let table = [
+            ("CANCELLED", [false, false, false, true]),
+            ("CAPTURED", [false, false, true, true]),
+            ("CREDITED", [false, false, false, true]),
+            ("EXPIRED", [false, false, false, true]),
+            ("REFUSED", [false, false, false, true]),
+            ("TO_CAPTURE", [false, true, false, true]),
+            ("TO_VALIDATE", [true, false, false, true]),
+            ("TO_CREDIT", [false, false, true, true]),
+        ];
+        for (status, row) in table {
+            let ops = [Operation::Validate, Operation::Cancel, Operation::Refund, Operation::Duplicate];
+            for (op, want) in ops.into_iter().zip(row) {
+                assert_eq!(allowed(status, op), want, "{status} {op:?}");
+            }
+        }
+        assert_eq!(STATUSES.len(), table.len());
+        assert!(!allowed("PENDING", Operation::Duplicate), "a payment in flight has no cash operation");
+    }
+
+    fn t(status: &str, current: i64, refunded: i64) -> Amounts {
+        Amounts { status: status.into(), current, refunded }
+    }
+
+    #[test]
+    fn amounts_after_each_operation() {
+        assert_eq!(apply(&t("TO_VALIDATE", 1000, 0), Operation::Validate, Some(600)), Ok(t("TO_CAPTURE", 600, 0)));
+        assert_eq!(apply(&t("TO_CAPTURE", 1000, 0), Operation::Cancel, Some(300)), Ok(t("TO_CAPTURE", 700, 0)));
+        assert_eq!(apply(&t("TO_CAPTURE", 1000, 0), Operation::Cancel, None), Ok(t("CANCELLED", 0, 0)));
+        assert_eq!(apply(&t("CAPTURED", 1000, 0), Operation::Refund, Some(400)), Ok(t("CAPTURED", 1000, 400)));
+        assert_eq!(apply(&t("CAPTURED", 1000, 400), Operation::Refund, None), Ok(t("CREDITED", 1000, 1000)));
+    }
+
+    #[test]
+    fn never_more_than_allowed() {
+        assert_eq!(
+            apply(&t("CAPTURED", 1000, 400), Operation::Refund, Some(601)),
+            Err(CashError::BadAmount { max: 600 })
+        );
+        assert_eq!(
+            apply(&t("TO_CAPTURE", 1000, 0), Operation::Cancel, Some(0)),
+            Err(CashError::BadAmount { max: 1000 })
+        );
+        assert!(matches!(
+            apply(&t("TO_CAPTURE", 1000, 0), Operation::Refund, Some(1)),
+            Err(CashError::NotAllowed { .. })
+        ));
+        assert!(matches!(apply(&t("REFUSED", 1000, 0), Operation::Cancel, None), Err(CashError::NotAllowed { .. })));
+    }
+}
