@@ -131,3 +131,32 @@ async fn responses_match_the_published_openapi_schema() {
         assert!(input.get(f).is_some(), "input field {f} undocumented");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_reports_every_bad_row_and_is_idempotent() {
+    let server = common::start(common::config()).await;
+    let (_, key) = server.ctx().store.create_merchant(&new_merchant("Import SARL")).await.unwrap();
+    let api = server.http_addr();
+    let k = Some(key.secret.as_str());
+    let file = "reference,amount,currency,due_date,customer_name\r\nC-1,120.50,EUR,2030-01-31,Jeanne Martin\r\nC-2,abc,EUR,2030-01-31,Paul Durand\r\nC-3,99,EUR,2030-01-31,Luc Petit\r\n";
+    // A bad row: nothing imported, the row named with its line and reason.
+    let (status, r) = http(api, "POST", "/api/v1/invoices/import", k, Some(file)).await;
+    assert_eq!(status, 422, "{r}");
+    assert_eq!(r["error"]["rows"][0]["line"], 3);
+    assert_eq!(r["error"]["rows"][0]["field"], "amount");
+    let (_, list) = http(api, "GET", "/api/v1/invoices", k, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "nothing half-imported");
+    // Asked for: the valid rows only.
+    let (status, r) = http(api, "POST", "/api/v1/invoices/import?valid_rows=true", k, Some(file)).await;
+    assert_eq!((status, r["imported"].as_i64(), r["rejected"].as_array().unwrap().len()), (200, Some(2), 1), "{r}");
+    assert!(r["invoices"][0]["payment_code"].as_str().unwrap().len() == 9);
+    // The same file again creates nothing new.
+    let (_, r) = http(api, "POST", "/api/v1/invoices/import?valid_rows=true", k, Some(file)).await;
+    assert_eq!((r["imported"].as_i64(), r["existing"].as_i64()), (Some(0), Some(2)));
+    // A reused reference with other content is a bad row.
+    let changed = "reference,amount,due_date,customer_name\nC-1,1.00,2030-01-31,Jeanne Martin\n";
+    let (status, r) = http(api, "POST", "/api/v1/invoices/import", k, Some(changed)).await;
+    assert_eq!((status, r["error"]["rows"][0]["field"].as_str()), (422, Some("reference")));
+    let (_, list) = http(api, "GET", "/api/v1/invoices?reference=C-1", k, None).await;
+    assert_eq!(list["items"][0]["amount"], 12050);
+}

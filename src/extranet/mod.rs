@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod error;
+pub mod import;
 pub mod invoices;
 pub mod transactions;
 
@@ -24,6 +25,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/invoices", post(invoices::create).get(invoices::list))
+        .route("/api/v1/invoices/import", post(import::import))
         .route("/api/v1/invoices/{id}", get(invoices::get))
         .route("/api/v1/invoices/{id}/cancel", post(invoices::cancel))
         .route("/api/v1/transactions", get(transactions::list))

@@ -7,6 +7,7 @@ pub mod card;
 pub mod cash;
 pub mod check_digit;
 pub mod gateway;
+pub mod import;
 pub mod invoice;
 pub mod money;
 pub mod seal;
