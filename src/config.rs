@@ -53,6 +53,8 @@ pub struct PaymentsConfig {
     pub timeout_ms: u64,
     /// How often the capture run and invoice expiry run.
     pub capture_interval_s: u64,
+    /// How often due merchant notifications are sent.
+    pub notify_interval_ms: u64,
 }
 
 impl Default for PaymentsConfig {
@@ -62,6 +64,7 @@ impl Default for PaymentsConfig {
             simulator_latency_ms: 300,
             timeout_ms: 10_000,
             capture_interval_s: 60,
+            notify_interval_ms: 1000,
         }
     }
 }

@@ -105,6 +105,9 @@ enum MerchantAction {
         /// Days before capture, 0 to 6.
         #[arg(long, default_value_t = 0)]
         capture_day: u8,
+        /// Where transaction notices are POSTed (http://...).
+        #[arg(long)]
+        notification_url: Option<String>,
     },
 }
 
@@ -197,7 +200,7 @@ async fn merchant(action: MerchantAction, config: Option<PathBuf>, database: Opt
     let url = database.unwrap_or(cfg.storage.database);
     let store = ivrpay::store::Store::open(&url).await.map_err(|e| e.to_string())?;
     match action {
-        MerchantAction::Create { name, phone, brands, capture_mode, capture_day } => {
+        MerchantAction::Create { name, phone, brands, capture_mode, capture_day, notification_url } => {
             let capture_mode = ivrpay::store::merchants::CaptureMode::parse(&capture_mode)
                 .ok_or_else(|| format!("--capture-mode: '{capture_mode}' is not AUTHOR_CAPTURE or VALIDATION"))?;
             if capture_day > 6 {
@@ -214,11 +217,15 @@ async fn merchant(action: MerchantAction, config: Option<PathBuf>, database: Opt
                 capture_mode,
                 capture_day,
                 phone_number: phone,
-                notification_url: None,
+                notification_url,
             };
             let (m, key) = store.create_merchant(&new).await.map_err(|e| e.to_string())?;
             println!("merchant_id={}", m.id);
             println!("api_key={}", key.secret);
+            if m.notification_url.is_some() {
+                let secret = store.notification_secret(&m.id).await.map_err(|e| e.to_string())?.unwrap_or_default();
+                println!("notification_secret={secret}");
+            }
             eprintln!("Keep the API key now: only its hash is stored.");
         }
     }

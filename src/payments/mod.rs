@@ -10,5 +10,6 @@ pub mod gateway;
 pub mod import;
 pub mod invoice;
 pub mod money;
+pub mod notify;
 pub mod seal;
 pub mod simulator_rules;

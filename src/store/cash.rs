@@ -68,6 +68,7 @@ impl Store {
         }
         let detail = format!("{} of {moved}", op.as_str());
         history_row(&mut tx, reference, Some(&before.status), &after.status, Some(moved), actor, &detail).await?;
+        super::notifications::enqueue(&mut tx, reference, "transaction.updated").await?;
         tx.commit().await?;
         self.transaction(reference).await?.ok_or(CashOpError::NotFound)
     }
@@ -100,6 +101,7 @@ impl Store {
                 .await?;
                 if r.rows_affected() == 1 {
                     history_row(&mut tx, &reference, Some(from), to, None, "capture-run", detail).await?;
+                    super::notifications::enqueue(&mut tx, &reference, "transaction.updated").await?;
                     tx.commit().await?;
                     if to == "CAPTURED" {
                         counts.0 += 1;

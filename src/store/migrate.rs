@@ -9,6 +9,7 @@ use sqlx::Row;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "merchants_invoices", include_str!("../../migrations/0001_merchants_invoices.sql")),
     (2, "transactions", include_str!("../../migrations/0002_transactions.sql")),
+    (3, "notifications", include_str!("../../migrations/0003_notifications.sql")),
 ];
 
 /// Applies what is missing.

@@ -8,6 +8,7 @@ pub mod cash;
 pub mod invoices;
 pub mod merchants;
 mod migrate;
+pub mod notifications;
 pub mod transactions;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

@@ -116,6 +116,21 @@ fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
     })
 }
 
+/// Reads a transaction on a given connection (inside a database transaction).
+pub(crate) async fn read_in(
+    conn: &mut sqlx::AnyConnection,
+    reference: &str,
+) -> Result<Option<Transaction>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM transactions WHERE reference = $1"))
+        .bind(reference)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose().map_err(|e| match e {
+        StoreError::Db(e) => e,
+        other => sqlx::Error::Decode(other.to_string().into()),
+    })
+}
+
 /// The capture run after which a transaction authorized at `now` is sent to the bank
 /// (TO_CAPTURE) or expires unvalidated (TO_VALIDATE): midnight UTC after `capture_day`
 /// more days. Sips caps the capture day at 6, the life of an authorization.
@@ -249,6 +264,7 @@ impl Store {
             return Ok(false);
         }
         history_row(&mut tx, reference, Some("PENDING"), status, None, actor, detail).await?;
+        super::notifications::enqueue(&mut tx, reference, "transaction.created").await?;
         if matches!(status, "TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED") {
             sqlx::query("UPDATE invoices SET status = 'PAID', updated_at = $1 WHERE id = (SELECT invoice_id FROM transactions WHERE reference = $2)")
                 .bind(now)

@@ -1,0 +1,136 @@
+//! The notification outbox: written in the same database transaction as each status
+//! change, read by the delivery worker (`payments::notify`).
+
+use super::transactions::Transaction;
+use super::{get_i64, get_str, new_id, now_ms, Store, StoreError};
+use serde_json::json;
+use sqlx::AnyConnection;
+
+/// One notice waiting for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub id: String,
+    pub merchant_id: String,
+    pub url: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// The body a merchant receives: the transaction's state after the change.
+pub fn payload(t: &Transaction, event: &str, at: i64) -> String {
+    json!({
+        "event": event,
+        "at": chrono::DateTime::from_timestamp_millis(at).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "transaction": {
+            "reference": t.reference,
+            "invoice_id": t.invoice_id,
+            "status": t.status,
+            "amount": t.amount,
+            "current_amount": t.current_amount,
+            "refunded_amount": t.refunded_amount,
+            "currency": t.currency,
+            "masked_pan": t.masked_pan,
+            "brand": t.brand,
+            "response_code": t.response_code,
+            "acquirer_response_code": t.acquirer_response_code,
+            "authorisation_id": t.authorisation_id,
+            "guarantee_indicator": t.guarantee_indicator,
+            "channel": t.channel,
+        }
+    })
+    .to_string()
+}
+
+/// Queues a notice for the transaction's merchant, if it has a notification URL. Called
+/// inside the database transaction that changed the status.
+pub(crate) async fn enqueue(conn: &mut AnyConnection, reference: &str, event: &str) -> Result<(), sqlx::Error> {
+    let t = super::transactions::read_in(conn, reference).await?;
+    let Some(t) = t else { return Ok(()) };
+    let url = sqlx::query("SELECT notification_url FROM merchants WHERE id = $1")
+        .bind(&t.merchant_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let Some(url) = sqlx::Row::try_get::<Option<String>, _>(&url, "notification_url")?.filter(|u| !u.is_empty()) else {
+        return Ok(());
+    };
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO notifications (id, merchant_id, transaction_reference, url, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+    )
+    .bind(new_id("ntf"))
+    .bind(&t.merchant_id)
+    .bind(reference)
+    .bind(url)
+    .bind(payload(&t, event, now))
+    .bind(now)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Notices due for (another) delivery attempt, oldest first.
+    pub async fn due_notifications(&self, now: i64, limit: i64) -> Result<Vec<Notice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, merchant_id, url, payload, attempts FROM notifications WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY created_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Notice {
+                    id: get_str(r, "id")?,
+                    merchant_id: get_str(r, "merchant_id")?,
+                    url: get_str(r, "url")?,
+                    payload: get_str(r, "payload")?,
+                    attempts: get_i64(r, "attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a delivery attempt: delivered, or the next attempt's time and the error.
+    pub async fn notification_attempted(
+        &self,
+        id: &str,
+        delivered: bool,
+        next_attempt_at: i64,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE notifications SET attempts = attempts + 1, delivered_at = CASE WHEN $1 = 1 THEN $2 ELSE NULL END, next_attempt_at = $3, last_error = $4 WHERE id = $5",
+        )
+        .bind(delivered as i64)
+        .bind(now)
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The merchant's signing secret.
+    pub async fn notification_secret(&self, merchant_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT notification_secret FROM merchants WHERE id = $1")
+            .bind(merchant_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => sqlx::Row::try_get::<Option<String>, _>(&r, "notification_secret")?,
+            None => None,
+        })
+    }
+
+    /// Notices not yet delivered (operators and tests).
+    pub async fn undelivered_notifications(&self) -> Result<i64, StoreError> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM notifications WHERE delivered_at IS NULL")
+            .fetch_one(self.pool())
+            .await?;
+        get_i64(&r, "n")
+    }
+}

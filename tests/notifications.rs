@@ -1,0 +1,160 @@
+//! Merchant notifications: signed with the merchant's secret (checked with the
+//! documented recipe), retried with back-off until acknowledged, and kept across a
+//! restart because they are written with the status change itself.
+
+mod common;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::NaiveDate;
+use ivrpay::payments::authorize::{self, PaymentOutcome, PaymentRequest};
+use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
+use ivrpay::payments::gateway::{Gateway, Simulator};
+use ivrpay::payments::invoice::NewInvoice;
+use ivrpay::payments::money::Currency;
+use ivrpay::payments::notify::{self, SIGNATURE_HEADER};
+use ivrpay::store::invoices::Created;
+use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
+use ivrpay::store::{now_ms, Store};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A merchant endpoint that fails its first `fail_first` requests with 500.
+async fn receiver(fail_first: u32) -> (String, Received) {
+    let got: Received = Arc::default();
+    let count = Arc::new(AtomicU32::new(0));
+    let (g, c) = (got.clone(), count.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| async move {
+            let sig = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            g.lock().unwrap().push((sig, body));
+            if c.fetch_add(1, Ordering::SeqCst) < fail_first {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, got)
+}
+
+async fn pay_one(store: &Store, m: &Merchant, reference: &str) {
+    let new = NewInvoice {
+        reference: reference.into(),
+        amount: 4200,
+        currency: Currency::Eur,
+        due_date: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+        expiry_date: NaiveDate::from_ymd_opt(2030, 2, 1).unwrap(),
+        customer_name: "Jeanne".into(),
+        customer_contact: None,
+        description: None,
+    };
+    let Created::New(inv) = store.create_invoice(&m.id, &new).await.unwrap() else { panic!() };
+    let gw = Gateway::Simulator(Simulator::new(Duration::from_millis(1), Duration::from_millis(10)));
+    let card = CardNumber::parse("4100000000000100").unwrap();
+    let req = PaymentRequest {
+        merchant: m,
+        invoice: &inv,
+        card: &card,
+        expiry: Expiry::parse_mmyy("1230").unwrap(),
+        csc: SecurityCode::parse("123", card.brand().unwrap()).unwrap(),
+        idempotency_key: reference,
+        caller: None,
+        call_id: None,
+        order_channel: "MOTO",
+        today: chrono::Utc::now().date_naive(),
+    };
+    assert!(matches!(authorize::pay(store, &gw, req).await.unwrap(), PaymentOutcome::Accepted(_)));
+}
+
+fn merchant(url: &str) -> NewMerchant {
+    NewMerchant {
+        name: "Hooked".into(),
+        accepted_brands: vec!["VISA".into()],
+        capture_mode: CaptureMode::AuthorCapture,
+        capture_day: 0,
+        phone_number: "+33970000000".into(),
+        notification_url: Some(url.into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_are_signed_and_retried_until_acknowledged() {
+    let db = std::env::temp_dir().join(format!("ivrpay-ntf-{}-{}.db", std::process::id(), rand::random::<u32>()));
+    let store = Store::open(&format!("sqlite://{}", db.display())).await.unwrap();
+    let (url, got) = receiver(1).await;
+    let (m, _) = store.create_merchant(&merchant(&url)).await.unwrap();
+    pay_one(&store, &m, "N-1").await;
+    assert_eq!(store.undelivered_notifications().await.unwrap(), 1);
+
+    let t0 = now_ms();
+    assert_eq!(
+        notify::deliver_due(&store, t0, Duration::from_secs(5)).await.unwrap(),
+        (0, 1),
+        "first attempt answered 500"
+    );
+    assert_eq!(
+        notify::deliver_due(&store, t0 + 1_000, Duration::from_secs(5)).await.unwrap(),
+        (0, 0),
+        "back-off: not yet"
+    );
+    assert_eq!(notify::deliver_due(&store, t0 + 6_000, Duration::from_secs(5)).await.unwrap(), (1, 0));
+    assert_eq!(store.undelivered_notifications().await.unwrap(), 0);
+    assert_eq!(
+        notify::deliver_due(&store, t0 + 60_000, Duration::from_secs(5)).await.unwrap(),
+        (0, 0),
+        "delivered once"
+    );
+
+    let secret = store.notification_secret(&m.id).await.unwrap().unwrap();
+    let received = got.lock().unwrap().clone();
+    assert_eq!(received.len(), 2);
+    let (sig, body) = &received[1];
+    assert!(notify::verify(&secret, sig, body, (t0 + 6_000) / 1000), "the merchant's recipe accepts it");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        (v["event"].as_str(), v["transaction"]["status"].as_str()),
+        (Some("transaction.created"), Some("TO_CAPTURE"))
+    );
+    assert_eq!(v["transaction"]["masked_pan"], "410000######0100");
+    assert!(!body.contains("4100000000000100"), "never the card number");
+    store.close().await;
+    let _ = std::fs::remove_file(db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_survives_a_restart() {
+    let db = std::env::temp_dir().join(format!("ivrpay-ntf2-{}-{}.db", std::process::id(), rand::random::<u32>()));
+    let url_db = format!("sqlite://{}", db.display());
+    // The merchant's endpoint is down when the payment happens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let store = Store::open(&url_db).await.unwrap();
+    let (m, _) = store.create_merchant(&merchant(&dead_url)).await.unwrap();
+    pay_one(&store, &m, "R-1").await;
+    assert_eq!(notify::deliver_due(&store, now_ms(), Duration::from_secs(2)).await.unwrap(), (0, 1));
+    store.close().await;
+
+    // "Restart": a new process opens the same database; the endpoint is back.
+    let (url, got) = receiver(0).await;
+    let store = Store::open(&url_db).await.unwrap();
+    sqlx::query("UPDATE merchants SET notification_url = $1, id = id WHERE id = $2")
+        .bind(&url)
+        .bind(&m.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE notifications SET url = $1").bind(&url).execute(store.pool()).await.unwrap();
+    assert_eq!(notify::deliver_due(&store, now_ms() + 10_000, Duration::from_secs(5)).await.unwrap(), (1, 0));
+    assert_eq!(got.lock().unwrap().len(), 1);
+    store.close().await;
+    let _ = std::fs::remove_file(db);
+}
