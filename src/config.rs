@@ -45,6 +45,16 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
+    /// `simulator` (built in, the default) or `sips` (Office JSON connector).
+    pub gateway: String,
+    /// Sips base URL (e.g. the local `ivrpay simulator`, or the platform behind a TLS proxy).
+    pub sips_base_url: String,
+    /// Sips merchant id.
+    pub sips_merchant_id: String,
+    /// Sips secret key.
+    pub sips_secret_key: String,
+    /// Sips key version.
+    pub sips_key_version: String,
     /// Sips `orderChannel` for phone payments (MOTO is accepted everywhere).
     pub order_channel: String,
     /// Simulated platform latency.
@@ -60,6 +70,11 @@ pub struct PaymentsConfig {
 impl Default for PaymentsConfig {
     fn default() -> Self {
         PaymentsConfig {
+            gateway: "simulator".into(),
+            sips_base_url: "http://127.0.0.1:7070".into(),
+            sips_merchant_id: String::new(),
+            sips_secret_key: String::new(),
+            sips_key_version: "1".into(),
             order_channel: "MOTO".into(),
             simulator_latency_ms: 300,
             timeout_ms: 10_000,
@@ -218,6 +233,14 @@ impl Config {
         };
         if !self.media.rtp_port_min.is_multiple_of(2) || self.media.rtp_port_max <= self.media.rtp_port_min {
             return invalid("media.rtp_port_min", "must be even and below rtp_port_max");
+        }
+        if !matches!(self.payments.gateway.as_str(), "simulator" | "sips") {
+            return invalid("payments.gateway", "use \"simulator\" or \"sips\"");
+        }
+        if self.payments.gateway == "sips"
+            && (self.payments.sips_merchant_id.is_empty() || self.payments.sips_secret_key.is_empty())
+        {
+            return invalid("payments.sips_merchant_id", "the sips gateway needs sips_merchant_id and sips_secret_key");
         }
         if self.sip.max_calls == 0 {
             return invalid("sip.max_calls", "must be at least 1");

@@ -78,6 +78,18 @@ enum Command {
         #[arg(long, global = true)]
         database: Option<String>,
     },
+    /// Run the payment simulator as an HTTP server speaking Sips Office JSON.
+    Simulator {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: SocketAddr,
+        /// Secret key requests are sealed with (and answers sealed with).
+        #[arg(long, env = "IVRPAY_SIPS_SECRET")]
+        secret: String,
+        /// Milliseconds before each answer.
+        #[arg(long, default_value_t = 300)]
+        latency_ms: u64,
+    },
     /// Validate a configuration file and the prompts it names, then exit.
     Check {
         /// Configuration file (TOML).
@@ -134,6 +146,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config, listen } => serve(config, listen).await,
             Command::Check { config } => check(config),
+            Command::Simulator { listen, secret, latency_ms } => simulator(listen, secret, latency_ms).await,
             Command::Merchant { action, config, database } => merchant(action, config, database).await,
             Command::Call {
                 uri,
@@ -193,6 +206,15 @@ fn load_config(path: Option<PathBuf>) -> Result<Config, String> {
         Some(p) => Config::load(&p).map_err(|e| e.to_string()),
         None => Ok(Config::default()),
     }
+}
+
+async fn simulator(listen: SocketAddr, secret: String, latency_ms: u64) -> Result<(), String> {
+    use ivrpay::payments::{gateway::Simulator, sips_sim};
+    let sim = Simulator::new(Duration::from_millis(latency_ms), Duration::from_secs(60));
+    let state = sips_sim::SimServer { simulator: sim, secret: secret.clone(), answer_secret: secret };
+    let l = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    eprintln!("payment simulator (Sips Office JSON) on http://{listen}/rs-services/v2/");
+    axum::serve(l, sips_sim::router(state)).with_graceful_shutdown(wait_for_signal()).await.map_err(|e| e.to_string())
 }
 
 async fn merchant(action: MerchantAction, config: Option<PathBuf>, database: Option<String>) -> Result<(), String> {

@@ -77,6 +77,8 @@ pub enum GatewayError {
 pub enum Gateway {
     /// The built-in simulator.
     Simulator(Simulator),
+    /// Worldline Sips Office JSON.
+    Sips(super::sips::SipsConnector),
 }
 
 impl Gateway {
@@ -84,6 +86,7 @@ impl Gateway {
     pub async fn authorize(&self, req: &AuthorizationRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
         match self {
             Gateway::Simulator(s) => s.authorize(req).await,
+            Gateway::Sips(s) => s.authorize(req).await,
         }
     }
 
@@ -91,8 +94,22 @@ impl Gateway {
     pub async fn lookup(&self, transaction_reference: &str) -> Result<Lookup, GatewayError> {
         match self {
             Gateway::Simulator(s) => s.lookup(transaction_reference).await,
+            Gateway::Sips(s) => s.lookup(transaction_reference).await,
         }
     }
+}
+
+/// What the simulated platform does with one authorization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimOutcome {
+    /// It answers.
+    Answer(AuthorizationResponse),
+    /// It never answers (and never charged).
+    NoAnswer,
+    /// It refuses the connection.
+    Unavailable,
+    /// It charged, then the answer is lost.
+    LostAfterCharge,
 }
 
 /// The simulator: decides from the card number (see `simulator_rules`), waits a
@@ -117,55 +134,63 @@ impl Simulator {
         self.calls.load(Ordering::SeqCst)
     }
 
-    async fn authorize(&self, req: &AuthorizationRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let digits = req.card.expose_digits();
-        let brand = simulator_rules::sim_brand(digits).unwrap_or("VISA").to_string();
+    /// What the simulated platform does with a card: how long it takes and what comes
+    /// of it. Charges are remembered for [`Simulator::lookup_now`]. Shared by the
+    /// in-process gateway and the HTTP simulator (`payments::sips_sim`).
+    pub fn decide(&self, reference: &str, card_digits: &str, amount: i64) -> (Duration, SimOutcome) {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let brand = simulator_rules::sim_brand(card_digits).unwrap_or("VISA").to_string();
         let answer = |rc: &str, arc: &str| AuthorizationResponse {
             response_code: rc.to_string(),
             acquirer_response_code: arc.to_string(),
-            authorisation_id: (rc == "00").then(|| simulator_rules::authorisation_id(self.calls() ^ req.amount as u64)),
+            authorisation_id: (rc == "00").then(|| simulator_rules::authorisation_id(n ^ amount as u64)),
             guarantee_indicator: "N".to_string(),
             brand: brand.clone(),
         };
-        match simulator_rules::behaviour_for(digits) {
+        let charge = |a: &AuthorizationResponse| {
+            self.charged.lock().unwrap_or_else(|e| e.into_inner()).insert(reference.to_string(), a.clone());
+        };
+        match simulator_rules::behaviour_for(card_digits) {
             SimBehaviour::Answer { response_code, acquirer_response_code } => {
-                tokio::time::sleep(self.latency).await;
                 let a = answer(response_code, acquirer_response_code);
-                self.charged
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(req.transaction_reference.to_string(), a.clone());
-                Ok(a)
+                charge(&a);
+                (self.latency, SimOutcome::Answer(a))
             }
             SimBehaviour::Slow { delay_ms } => {
-                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 let a = answer("00", "00");
-                self.charged
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(req.transaction_reference.to_string(), a.clone());
-                Ok(a)
+                charge(&a);
+                (Duration::from_millis(delay_ms), SimOutcome::Answer(a))
             }
-            SimBehaviour::NoAnswer => {
-                tokio::time::sleep(self.timeout).await;
-                Err(GatewayError::Timeout)
-            }
-            SimBehaviour::Unavailable => Err(GatewayError::Unavailable),
+            SimBehaviour::NoAnswer => (self.timeout, SimOutcome::NoAnswer),
+            SimBehaviour::Unavailable => (Duration::ZERO, SimOutcome::Unavailable),
             SimBehaviour::LostAfterCharge => {
-                tokio::time::sleep(self.latency).await;
                 let a = answer("00", "00");
-                self.charged.lock().unwrap_or_else(|e| e.into_inner()).insert(req.transaction_reference.to_string(), a);
-                Err(GatewayError::Timeout)
+                charge(&a);
+                (self.latency, SimOutcome::LostAfterCharge)
             }
+        }
+    }
+
+    async fn authorize(&self, req: &AuthorizationRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
+        let (delay, outcome) = self.decide(req.transaction_reference, req.card.expose_digits(), req.amount);
+        tokio::time::sleep(delay).await;
+        match outcome {
+            SimOutcome::Answer(a) => Ok(a),
+            SimOutcome::NoAnswer | SimOutcome::LostAfterCharge => Err(GatewayError::Timeout),
+            SimOutcome::Unavailable => Err(GatewayError::Unavailable),
+        }
+    }
+
+    /// What the simulated platform knows of a transaction.
+    pub fn lookup_now(&self, reference: &str) -> Lookup {
+        match self.charged.lock().unwrap_or_else(|e| e.into_inner()).get(reference) {
+            Some(a) => Lookup::Found(a.clone()),
+            None => Lookup::Unknown,
         }
     }
 
     async fn lookup(&self, reference: &str) -> Result<Lookup, GatewayError> {
         tokio::time::sleep(self.latency).await;
-        Ok(match self.charged.lock().unwrap_or_else(|e| e.into_inner()).get(reference) {
-            Some(a) => Lookup::Found(a.clone()),
-            None => Lookup::Unknown,
-        })
+        Ok(self.lookup_now(reference))
     }
 }

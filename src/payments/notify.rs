@@ -8,7 +8,6 @@
 
 use crate::store::{now_ms, Store, StoreError};
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
 use sha2::Sha256;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -50,52 +49,21 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (5_000i64 << attempts.clamp(0, 20)).min(MAX_BACKOFF_MS)
 }
 
-/// POSTs a JSON body over HTTP/1.1; returns the status. Only `http://` URLs: TLS is not
-/// built in yet (put a TLS-terminating proxy in front for https endpoints).
-async fn post(url: &str, signature: &str, body: String, timeout: Duration) -> Result<u16, String> {
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err("only http:// notification URLs are supported".into());
-    }
-    let host = uri.host().ok_or("URL without host")?.to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let path = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-    let work = async {
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| e.to_string())?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let req = hyper::Request::post(path)
-            .header("host", format!("{host}:{port}"))
-            .header("content-type", "application/json")
-            .header("user-agent", concat!("ivrpay/", env!("CARGO_PKG_VERSION")))
-            .header(SIGNATURE_HEADER, signature)
-            .body(Full::new(bytes::Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let _ = resp.into_body().collect().await;
-        Ok::<u16, String>(status)
-    };
-    tokio::time::timeout(timeout, work).await.map_err(|_| "timed out".to_string())?
-}
-
 /// One pass over the notices due at `now` (UTC ms); returns (delivered, failed).
 pub async fn deliver_due(store: &Store, now: i64, timeout: Duration) -> Result<(u32, u32), StoreError> {
     let mut counts = (0, 0);
     for n in store.due_notifications(now, 50).await? {
         let secret = store.notification_secret(&n.merchant_id).await?.unwrap_or_default();
         let signature = sign(&secret, now / 1000, &n.payload);
-        match post(&n.url, &signature, n.payload.clone(), timeout).await {
-            Ok(s) if (200..300).contains(&s) => {
+        match super::http::post(&n.url, &[(SIGNATURE_HEADER, &signature)], n.payload.as_bytes(), timeout).await {
+            Ok((s, _)) if (200..300).contains(&s) => {
                 store.notification_attempted(&n.id, true, now, None).await?;
                 counts.0 += 1;
             }
             result => {
                 let error = match result {
-                    Ok(s) => format!("HTTP {s}"),
-                    Err(e) => e,
+                    Ok((s, _)) => format!("HTTP {s}"),
+                    Err(e) => e.to_string(),
                 };
                 let next = now + backoff_ms(n.attempts);
                 tracing::info!(notification = %n.id, attempts = n.attempts + 1, %error, "notification not acknowledged; will retry");

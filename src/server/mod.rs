@@ -113,10 +113,18 @@ impl Server {
             .map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
         let http_addr = http.local_addr().map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
         let p = &config.payments;
-        let gateway = crate::payments::gateway::Gateway::Simulator(crate::payments::gateway::Simulator::new(
-            Duration::from_millis(p.simulator_latency_ms),
-            Duration::from_millis(p.timeout_ms),
-        ));
+        let gateway = if p.gateway == "sips" {
+            let mut c =
+                crate::payments::sips::SipsConfig::new(&p.sips_base_url, &p.sips_merchant_id, &p.sips_secret_key);
+            c.key_version = p.sips_key_version.clone();
+            c.timeout = Duration::from_millis(p.timeout_ms);
+            crate::payments::gateway::Gateway::Sips(crate::payments::sips::SipsConnector::new(c))
+        } else {
+            crate::payments::gateway::Gateway::Simulator(crate::payments::gateway::Simulator::new(
+                Duration::from_millis(p.simulator_latency_ms),
+                Duration::from_millis(p.timeout_ms),
+            ))
+        };
         // Payments a crash left between sending and recording are resolved first.
         crate::payments::authorize::recover_pending(&store, &gateway).await?;
         let listen = config.sip.listen;

@@ -1,0 +1,139 @@
+//! The Sips Office JSON connector against the simulator served over HTTP in the same
+//! wire format: sealed requests, sealed answers checked, every special card, the
+//! lookup of a lost answer, and a payment taken end to end through it.
+
+mod common;
+
+use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
+use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, GatewayError, Lookup, Simulator};
+use ivrpay::payments::money::Currency;
+use ivrpay::payments::simulator_rules::{LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD};
+use ivrpay::payments::sips::{SipsConfig, SipsConnector};
+use ivrpay::payments::sips_sim::{self, SimServer};
+use std::time::Duration;
+
+async fn sim(secret: &str, answer_secret: &str) -> (String, Simulator) {
+    let simulator = Simulator::new(Duration::from_millis(5), Duration::from_secs(30));
+    let state = SimServer { simulator: simulator.clone(), secret: secret.into(), answer_secret: answer_secret.into() };
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, sips_sim::router(state)).await.unwrap() });
+    (url, simulator)
+}
+
+fn connector(url: &str, secret: &str) -> SipsConnector {
+    let mut cfg = SipsConfig::new(url, "011223344550000", secret);
+    cfg.timeout = Duration::from_millis(700);
+    SipsConnector::new(cfg)
+}
+
+async fn authorize(
+    c: &SipsConnector,
+    pan: &str,
+    reference: &str,
+) -> Result<ivrpay::payments::gateway::AuthorizationResponse, GatewayError> {
+    let card = CardNumber::parse(pan).unwrap();
+    let csc = SecurityCode::parse("123", card.brand().unwrap()).unwrap();
+    let req = AuthorizationRequest {
+        transaction_reference: reference,
+        amount: 2500,
+        currency: Currency::Eur,
+        card: &card,
+        expiry: Expiry::parse_mmyy("1230").unwrap(),
+        csc: &csc,
+        capture_mode: "AUTHOR_CAPTURE",
+        capture_day: 0,
+        order_channel: "MOTO",
+    };
+    c.authorize(&req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connector_speaks_sealed_sips_json() {
+    let (url, _) = sim("secret123", "secret123").await;
+    let c = connector(&url, "secret123");
+    let ok = authorize(&c, "4100000000000100", "REF1").await.unwrap();
+    assert_eq!((ok.response_code.as_str(), ok.guarantee_indicator.as_str(), ok.brand.as_str()), ("00", "N", "VISA"));
+    assert_eq!(ok.authorisation_id.as_deref().map(str::len), Some(6));
+    assert_eq!(authorize(&c, "4100000000000605", "REF2").await.unwrap().response_code, "05");
+    assert_eq!(authorize(&c, UNAVAILABLE_CARD, "REF3").await, Err(GatewayError::Unavailable));
+    // Charged, answer lost: the lookup finds it. No answer at all: unknown.
+    assert_eq!(authorize(&c, LOST_AFTER_CHARGE_CARD, "REF4").await, Err(GatewayError::Timeout));
+    assert!(matches!(c.lookup("REF4").await.unwrap(), Lookup::Found(a) if a.accepted()));
+    assert_eq!(authorize(&c, NO_ANSWER_CARD, "REF5").await, Err(GatewayError::Timeout));
+    assert_eq!(c.lookup("REF5").await.unwrap(), Lookup::Unknown);
+    // A platform nobody listens on is unavailable.
+    let gone = connector("http://127.0.0.1:9", "secret123");
+    assert_eq!(authorize(&gone, "4100000000000100", "REF6").await, Err(GatewayError::Unavailable));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seals_are_checked_both_ways() {
+    // Answers sealed with another key are refused.
+    let (url, _) = sim("secret123", "not-the-key").await;
+    assert_eq!(authorize(&connector(&url, "secret123"), "4100000000000100", "B1").await, Err(GatewayError::BadSeal));
+    // A request sealed with the wrong key gets responseCode 34 (and no charge).
+    let (url, simulator) = sim("secret123", "secret123").await;
+    let body = r#"{"merchantId":"011223344550000","transactionReference":"X","amount":1,"cardNumber":"4100000000000100","seal":"00"}"#;
+    let (status, bytes) = ivrpay::payments::http::post(
+        &format!("{url}/rs-services/v2/checkout/cardOrder"),
+        &[],
+        body.as_bytes(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((status, v["responseCode"].as_str()), (200, Some("34")));
+    assert_eq!(simulator.calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_resolved_through_the_connector() {
+    use chrono::NaiveDate;
+    use ivrpay::payments::authorize::{self, PaymentOutcome, PaymentRequest};
+    use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
+    use ivrpay::store::invoices::Created;
+    use ivrpay::store::merchants::{CaptureMode, NewMerchant};
+    let (url, _) = sim("k", "k").await;
+    let gw = Gateway::Sips(connector(&url, "k"));
+    let db = std::env::temp_dir().join(format!("ivrpay-sips-{}-{}.db", std::process::id(), rand::random::<u32>()));
+    let store = ivrpay::store::Store::open(&format!("sqlite://{}", db.display())).await.unwrap();
+    let nm = NewMerchant {
+        name: "M".into(),
+        accepted_brands: vec!["VISA".into()],
+        capture_mode: CaptureMode::AuthorCapture,
+        capture_day: 0,
+        phone_number: "+33970000000".into(),
+        notification_url: None,
+    };
+    let (m, _) = store.create_merchant(&nm).await.unwrap();
+    let ni = NewInvoice {
+        reference: "S-1".into(),
+        amount: 2500,
+        currency: Currency::Eur,
+        due_date: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+        expiry_date: NaiveDate::from_ymd_opt(2030, 2, 1).unwrap(),
+        customer_name: "J".into(),
+        customer_contact: None,
+        description: None,
+    };
+    let Created::New(inv) = store.create_invoice(&m.id, &ni).await.unwrap() else { panic!() };
+    let card = CardNumber::parse(LOST_AFTER_CHARGE_CARD).unwrap();
+    let req = PaymentRequest {
+        merchant: &m,
+        invoice: &inv,
+        card: &card,
+        expiry: Expiry::parse_mmyy("1230").unwrap(),
+        csc: SecurityCode::parse("123", card.brand().unwrap()).unwrap(),
+        idempotency_key: "sips-1",
+        caller: None,
+        call_id: None,
+        order_channel: "MOTO",
+        today: chrono::Utc::now().date_naive(),
+    };
+    assert!(matches!(authorize::pay(&store, &gw, req).await.unwrap(), PaymentOutcome::Accepted(_)));
+    assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
+    store.close().await;
+    let _ = std::fs::remove_file(db);
+}
