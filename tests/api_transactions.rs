@@ -4,61 +4,24 @@
 
 mod common;
 
-use chrono::NaiveDate;
-use common::{http, http_text};
-use ivrpay::payments::authorize::{self, PaymentOutcome, PaymentRequest};
-use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
-use ivrpay::payments::gateway::{Gateway, Simulator};
-use ivrpay::payments::invoice::NewInvoice;
-use ivrpay::payments::money::Currency;
-use ivrpay::store::invoices::Created;
-use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
+use common::{fixtures, http, http_text};
+use ivrpay::payments::authorize::PaymentOutcome;
+use ivrpay::store::merchants::{CaptureMode, Merchant};
 use ivrpay::store::Store;
-use std::time::Duration;
 
-const PAN: &str = "4100000000000100";
+const PAN: &str = fixtures::ACCEPTED_CARD;
 
 async fn paid_transaction(store: &Store, m: &Merchant, reference: &str) -> String {
-    let new = NewInvoice {
-        reference: reference.into(),
-        amount: 10_000,
-        currency: Currency::Eur,
-        due_date: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
-        expiry_date: NaiveDate::from_ymd_opt(2030, 2, 1).unwrap(),
-        customer_name: "Jeanne Martin".into(),
-        customer_contact: None,
-        description: None,
-    };
-    let Created::New(inv) = store.create_invoice(&m.id, &new).await.unwrap() else { panic!() };
-    let gw = Gateway::Simulator(Simulator::new(Duration::from_millis(1), Duration::from_millis(10)));
-    let card = CardNumber::parse(PAN).unwrap();
-    let req = PaymentRequest {
-        merchant: m,
-        invoice: &inv,
-        card: &card,
-        expiry: Expiry::parse_mmyy("1230").unwrap(),
-        csc: SecurityCode::parse("123", card.brand().unwrap()).unwrap(),
-        idempotency_key: reference,
-        caller: None,
-        call_id: None,
-        order_channel: "MOTO",
-        today: chrono::Utc::now().date_naive(),
-    };
-    match authorize::pay(store, &gw, req).await.unwrap() {
+    let inv = fixtures::stored_invoice(store, m, reference, 10_000).await;
+    let (gw, _) = fixtures::simulator();
+    match fixtures::pay(store, &gw, m, &inv, PAN, reference).await.unwrap() {
         PaymentOutcome::Accepted(t) => t.reference,
         other => panic!("{other:?}"),
     }
 }
 
-fn merchant(mode: CaptureMode) -> NewMerchant {
-    NewMerchant {
-        name: "Dupont".into(),
-        accepted_brands: vec!["VISA".into()],
-        capture_mode: mode,
-        capture_day: 2,
-        phone_number: "+33970000000".into(),
-        notification_url: None,
-    }
+fn merchant(mode: CaptureMode) -> ivrpay::store::merchants::NewMerchant {
+    fixtures::merchant(mode, 2, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,15 +6,10 @@ mod common;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use chrono::NaiveDate;
-use ivrpay::payments::authorize::{self, PaymentOutcome, PaymentRequest};
-use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
-use ivrpay::payments::gateway::{Gateway, Simulator};
-use ivrpay::payments::invoice::NewInvoice;
-use ivrpay::payments::money::Currency;
+use common::fixtures;
+use ivrpay::payments::authorize::PaymentOutcome;
 use ivrpay::payments::notify::{self, SIGNATURE_HEADER};
-use ivrpay::store::invoices::Created;
-use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
+use ivrpay::store::merchants::{CaptureMode, Merchant};
 use ivrpay::store::{now_ms, Store};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,43 +41,14 @@ async fn receiver(fail_first: u32) -> (String, Received) {
 }
 
 async fn pay_one(store: &Store, m: &Merchant, reference: &str) {
-    let new = NewInvoice {
-        reference: reference.into(),
-        amount: 4200,
-        currency: Currency::Eur,
-        due_date: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
-        expiry_date: NaiveDate::from_ymd_opt(2030, 2, 1).unwrap(),
-        customer_name: "Jeanne".into(),
-        customer_contact: None,
-        description: None,
-    };
-    let Created::New(inv) = store.create_invoice(&m.id, &new).await.unwrap() else { panic!() };
-    let gw = Gateway::Simulator(Simulator::new(Duration::from_millis(1), Duration::from_millis(10)));
-    let card = CardNumber::parse("4100000000000100").unwrap();
-    let req = PaymentRequest {
-        merchant: m,
-        invoice: &inv,
-        card: &card,
-        expiry: Expiry::parse_mmyy("1230").unwrap(),
-        csc: SecurityCode::parse("123", card.brand().unwrap()).unwrap(),
-        idempotency_key: reference,
-        caller: None,
-        call_id: None,
-        order_channel: "MOTO",
-        today: chrono::Utc::now().date_naive(),
-    };
-    assert!(matches!(authorize::pay(store, &gw, req).await.unwrap(), PaymentOutcome::Accepted(_)));
+    let inv = fixtures::stored_invoice(store, m, reference, 4200).await;
+    let (gw, _) = fixtures::simulator();
+    let outcome = fixtures::pay(store, &gw, m, &inv, fixtures::ACCEPTED_CARD, reference).await.unwrap();
+    assert!(matches!(outcome, PaymentOutcome::Accepted(_)));
 }
 
-fn merchant(url: &str) -> NewMerchant {
-    NewMerchant {
-        name: "Hooked".into(),
-        accepted_brands: vec!["VISA".into()],
-        capture_mode: CaptureMode::AuthorCapture,
-        capture_day: 0,
-        phone_number: "+33970000000".into(),
-        notification_url: Some(url.into()),
-    }
+fn merchant(url: &str) -> ivrpay::store::merchants::NewMerchant {
+    fixtures::merchant(CaptureMode::AuthorCapture, 0, Some(url))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

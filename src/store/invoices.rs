@@ -181,16 +181,22 @@ impl Store {
 
     /// What a caller's payment code designates: the payable invoice with that code, or
     /// else the most recent one that had it (so the line can say "already paid",
-    /// "cancelled" or "expired" rather than "unknown").
+    /// "cancelled" or "expired" rather than "unknown"). Expiry is applied as it is read
+    /// (the periodic job writes it down), so the phone line never waits on a write.
     pub async fn invoice_by_payment_code(&self, code: &str) -> Result<Option<Invoice>, StoreError> {
-        self.expire_due().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM invoices WHERE payment_code = $1 ORDER BY CASE WHEN status = 'PAYABLE' THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
         ))
         .bind(code)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(from_row).transpose()
+        let mut inv = row.as_ref().map(from_row).transpose()?;
+        if let Some(i) = inv.as_mut() {
+            if i.status == InvoiceStatus::Payable && i.expires_at <= now_ms() {
+                i.status = InvoiceStatus::Expired;
+            }
+        }
+        Ok(inv)
     }
 
     /// Lists a merchant's invoices, newest first, `limit` per page.

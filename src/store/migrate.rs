@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "merchants_invoices", include_str!("../../migrations/0001_merchants_invoices.sql")),
     (2, "transactions", include_str!("../../migrations/0002_transactions.sql")),
     (3, "notifications", include_str!("../../migrations/0003_notifications.sql")),
+    (4, "invoice_code_lookup", include_str!("../../migrations/0004_invoice_code_lookup.sql")),
 ];
 
 /// Applies what is missing.

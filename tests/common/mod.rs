@@ -161,3 +161,85 @@ pub fn find_close(hay: &[i16], needle: &[i16], from: usize) -> Option<usize> {
             && (0..needle.len()).filter(|&k| close(hay[i + k], needle[k])).count() >= need
     })
 }
+
+/// Shared fixtures for payment tests: a merchant, an invoice, a card payment.
+pub mod fixtures {
+    use chrono::NaiveDate;
+    use ivrpay::payments::authorize::{self, PayError, PaymentOutcome, PaymentRequest};
+    use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
+    use ivrpay::payments::gateway::{Gateway, Simulator};
+    use ivrpay::payments::invoice::NewInvoice;
+    use ivrpay::payments::money::Currency;
+    use ivrpay::store::invoices::{Created, Invoice};
+    use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
+    use ivrpay::store::Store;
+    use std::time::Duration;
+
+    /// A card the simulator accepts (VISA range, ends in 00).
+    pub const ACCEPTED_CARD: &str = "4100000000000100";
+
+    /// A merchant accepting CB, VISA and Mastercard.
+    pub fn merchant(mode: CaptureMode, capture_day: u8, notification_url: Option<&str>) -> NewMerchant {
+        NewMerchant {
+            name: "Plomberie Dupont".into(),
+            accepted_brands: vec!["CB".into(), "VISA".into(), "MASTERCARD".into()],
+            capture_mode: mode,
+            capture_day,
+            phone_number: "+33970000000".into(),
+            notification_url: notification_url.map(str::to_string),
+        }
+    }
+
+    /// An invoice due in 2030.
+    pub fn invoice(reference: &str, amount: i64) -> NewInvoice {
+        NewInvoice {
+            reference: reference.into(),
+            amount,
+            currency: Currency::Eur,
+            due_date: NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+            expiry_date: NaiveDate::from_ymd_opt(2030, 2, 1).unwrap(),
+            customer_name: "Jeanne Martin".into(),
+            customer_contact: None,
+            description: None,
+        }
+    }
+
+    /// Stores an invoice (or returns the existing one with that reference).
+    pub async fn stored_invoice(store: &Store, m: &Merchant, reference: &str, amount: i64) -> Invoice {
+        match store.create_invoice(&m.id, &invoice(reference, amount)).await.unwrap() {
+            Created::New(i) | Created::Existing(i) => i,
+        }
+    }
+
+    /// The built-in simulator with short delays.
+    pub fn simulator() -> (Gateway, Simulator) {
+        let sim = Simulator::new(Duration::from_millis(2), Duration::from_millis(50));
+        (Gateway::Simulator(sim.clone()), sim)
+    }
+
+    /// Pays an invoice by card (expiry 12/30, code 737).
+    pub async fn pay(
+        store: &Store,
+        gw: &Gateway,
+        m: &Merchant,
+        inv: &Invoice,
+        pan: &str,
+        key: &str,
+    ) -> Result<PaymentOutcome, PayError> {
+        let card = CardNumber::parse(pan).unwrap();
+        let brand = card.brand().unwrap();
+        let req = PaymentRequest {
+            merchant: m,
+            invoice: inv,
+            card: &card,
+            expiry: Expiry::parse_mmyy("1230").unwrap(),
+            csc: SecurityCode::parse(&"737"[..brand.csc_length().min(3)], brand).unwrap(),
+            idempotency_key: key,
+            caller: Some("+33612345678"),
+            call_id: Some("call-1@test"),
+            order_channel: "MOTO",
+            today: chrono::Utc::now().date_naive(),
+        };
+        authorize::pay(store, gw, req).await
+    }
+}
