@@ -2,4 +2,5 @@
 
 pub mod app;
 pub mod echo;
+pub mod manifest;
 pub mod prompts;
