@@ -4,3 +4,4 @@ pub mod app;
 pub mod echo;
 pub mod manifest;
 pub mod prompts;
+pub mod say;
