@@ -90,6 +90,12 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         latency_ms: u64,
     },
+    /// Prompt recordings: list what the manifests describe but nobody recorded, and
+    /// generate stand-ins for them with espeak-ng.
+    Prompts {
+        #[command(subcommand)]
+        action: PromptsAction,
+    },
     /// Validate a configuration file and the prompts it names, then exit.
     Check {
         /// Configuration file (TOML).
@@ -123,6 +129,34 @@ enum MerchantAction {
     },
 }
 
+#[derive(Subcommand)]
+enum PromptsAction {
+    /// Synthesize every manifest prompt that has no WAV (8 kHz mono, trimmed, normalised).
+    Generate {
+        /// Prompts directory (`<dir>/<lang>/manifest.toml`).
+        #[arg(long, default_value = "prompts")]
+        dir: PathBuf,
+        /// A language code, or `all` for every language with a manifest.
+        #[arg(long, default_value = "all")]
+        lang: String,
+        /// Regenerate prompts that already have a recording, replacing them.
+        #[arg(long)]
+        force: bool,
+        /// The espeak-ng program.
+        #[arg(long, env = "IVRPAY_ESPEAK", default_value = ivrpay::ivr::generate::DEFAULT_ESPEAK)]
+        espeak: PathBuf,
+    },
+    /// List, per language, the manifest prompts with no recording in that language.
+    Missing {
+        /// Prompts directory.
+        #[arg(long, default_value = "prompts")]
+        dir: PathBuf,
+        /// A language code, or `all`.
+        #[arg(long, default_value = "all")]
+        lang: String,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum TransportArg {
     Udp,
@@ -146,6 +180,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config, listen } => serve(config, listen).await,
             Command::Check { config } => check(config),
+            Command::Prompts { action } => prompts(action),
             Command::Simulator { listen, secret, latency_ms } => simulator(listen, secret, latency_ms).await,
             Command::Merchant { action, config, database } => merchant(action, config, database).await,
             Command::Call {
@@ -260,6 +295,38 @@ fn check(config: Option<PathBuf>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let langs: Vec<&str> = lib.languages().collect();
     println!("configuration OK; prompts OK ({})", langs.join(", "));
+    Ok(())
+}
+
+fn prompts(action: PromptsAction) -> Result<(), String> {
+    use ivrpay::ivr::{generate, manifest};
+    let languages = |lang: String| if lang == "all" { Vec::new() } else { vec![lang] };
+    match action {
+        PromptsAction::Generate { dir, lang, force, espeak } => {
+            let opts = generate::Options { dir, languages: languages(lang), force, espeak };
+            let summaries = generate::generate(&opts, |g| {
+                println!("generated {} ({} ms): {}", g.path.display(), g.duration_ms, g.text);
+            })
+            .map_err(|e| e.to_string())?;
+            for s in &summaries {
+                println!("{}: {} generated, {} already recorded", s.language, s.generated, s.kept);
+            }
+        }
+        PromptsAction::Missing { dir, lang } => {
+            let mut langs = languages(lang);
+            if langs.is_empty() {
+                langs = manifest::languages(&dir).map_err(|e| e.to_string())?;
+            }
+            for lang in langs {
+                let m = manifest::Manifest::load(&dir, &lang).map_err(|e| e.to_string())?;
+                let missing = m.missing_in(&dir).map_err(|e| e.to_string())?;
+                for e in &missing {
+                    println!("{lang} {} ({}:{}): {}", e.name, m.path.display(), e.line, e.text);
+                }
+                println!("{lang}: {} of {} prompts missing", missing.len(), m.entries.len());
+            }
+        }
+    }
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod echo;
+pub mod generate;
 pub mod manifest;
 pub mod prompts;
 pub mod say;
