@@ -19,8 +19,9 @@ use std::process::{Command, Stdio};
 /// The synthesizer looked up in `PATH` unless another is given.
 pub const DEFAULT_ESPEAK: &str = "espeak-ng";
 
-/// Words per minute: slower than espeak-ng's 175, as people read numbers to a caller.
-pub const SPEAKING_RATE_WPM: u32 = 150;
+/// Words per minute: a little slower than espeak-ng's 175, as people read numbers to a
+/// caller; the pace of the shipped digit recordings.
+pub const SPEAKING_RATE_WPM: u32 = 165;
 
 /// Silence kept before and after speech: enough not to clip a soft onset, short enough
 /// that two fragments sound like one phrase.

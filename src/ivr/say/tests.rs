@@ -254,3 +254,16 @@ fn fragment_names_are_exactly_what_can_be_said_and_all_are_in_the_manifest() {
         assert!(names.iter().all(|n| crate::ivr::manifest::valid_name(n)));
     }
 }
+
+#[test]
+fn every_fragment_is_recorded_in_its_own_language() {
+    use crate::ivr::prompts::PromptLibrary;
+    let lib = PromptLibrary::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"), "fr").unwrap();
+    for lang in Language::ALL {
+        for name in fragment_names(lang) {
+            let p = lib.get(lang.code(), name).unwrap_or_else(|| panic!("{}/{name}.wav missing", lang.code()));
+            assert_eq!(p.language, lang.code(), "{name} falls back to another language");
+            assert!((150..=1500).contains(&p.duration_ms()), "{}/{name}: {} ms", lang.code(), p.duration_ms());
+        }
+    }
+}
