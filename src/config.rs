@@ -39,6 +39,22 @@ pub struct Config {
     pub http: HttpConfig,
     /// Payment platform.
     pub payments: PaymentsConfig,
+    /// Call flows.
+    pub dialplans: DialplansConfig,
+}
+
+/// `[dialplans]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DialplansConfig {
+    /// Directory of the flow files (`*.toml`), one per service.
+    pub dir: PathBuf,
+}
+
+impl Default for DialplansConfig {
+    fn default() -> Self {
+        DialplansConfig { dir: PathBuf::from("dialplans") }
+    }
 }
 
 /// `[payments]`

@@ -36,9 +36,13 @@ enum Command {
     Call {
         /// SIP URI to dial, e.g. sip:echo@127.0.0.1:5060
         uri: String,
-        /// Keys to press; ',' pauses 500 ms.
+        /// Keys to press; ',' pauses 500 ms; ';' waits until the server's prompt has ended
+        /// (it spoke, then stayed silent for --silence-ms).
         #[arg(long, default_value = "")]
         dtmf: String,
+        /// Silence after which ';' considers the server's prompt over.
+        #[arg(long, default_value_t = 700)]
+        silence_ms: u64,
         /// How to send the keys.
         #[arg(long, value_enum, default_value = "rfc4733")]
         dtmf_mode: DtmfMode,
@@ -96,7 +100,18 @@ enum Command {
         #[command(subcommand)]
         action: PromptsAction,
     },
-    /// Validate a configuration file and the prompts it names, then exit.
+    /// Operator API keys (dialplan reload, calls in progress, call records).
+    Operator {
+        #[command(subcommand)]
+        action: OperatorAction,
+        /// Configuration file, for `storage.database`.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL, overriding the configuration.
+        #[arg(long, global = true)]
+        database: Option<String>,
+    },
+    /// Validate a configuration file, its prompts and its dialplans, then exit.
     Check {
         /// Configuration file (TOML).
         #[arg(long, short)]
@@ -157,6 +172,21 @@ enum PromptsAction {
     },
 }
 
+#[derive(Subcommand)]
+enum OperatorAction {
+    /// Issue an operator API key (printed once).
+    KeyCreate {
+        /// What the key is for.
+        #[arg(long, default_value = "operator")]
+        label: String,
+    },
+    /// Revoke an operator API key by id.
+    KeyRevoke {
+        /// The key id printed at creation (opk_...).
+        id: String,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum TransportArg {
     Udp,
@@ -183,6 +213,7 @@ fn main() -> ExitCode {
             Command::Prompts { action } => prompts(action),
             Command::Simulator { listen, secret, latency_ms } => simulator(listen, secret, latency_ms).await,
             Command::Merchant { action, config, database } => merchant(action, config, database).await,
+            Command::Operator { action, config, database } => operator(action, config, database).await,
             Command::Call {
                 uri,
                 dtmf,
@@ -195,6 +226,7 @@ fn main() -> ExitCode {
                 hangup_after_ms,
                 wait_for_bye,
                 max_seconds,
+                silence_ms,
             } => {
                 let opts = CallOptions {
                     target: uri,
@@ -211,6 +243,7 @@ fn main() -> ExitCode {
                     hangup_after: Duration::from_millis(hangup_after_ms),
                     wait_for_bye,
                     max_duration: Duration::from_secs(max_seconds),
+                    silence: Duration::from_millis(silence_ms),
                     ..CallOptions::default()
                 };
                 match caller::run(&opts).await {
@@ -289,12 +322,31 @@ async fn merchant(action: MerchantAction, config: Option<PathBuf>, database: Opt
     Ok(())
 }
 
+async fn operator(action: OperatorAction, config: Option<PathBuf>, database: Option<String>) -> Result<(), String> {
+    let cfg = load_config(config)?;
+    let url = database.unwrap_or(cfg.storage.database);
+    let store = ivrpay::store::Store::open(&url).await.map_err(|e| e.to_string())?;
+    match action {
+        OperatorAction::KeyCreate { label } => {
+            let key = store.issue_operator_key(&label).await.map_err(|e| e.to_string())?;
+            println!("key_id={}", key.id);
+            println!("operator_key={}", key.secret);
+            eprintln!("Keep the key now: only its hash is stored.");
+        }
+        OperatorAction::KeyRevoke { id } => {
+            if !store.revoke_operator_key(&id).await.map_err(|e| e.to_string())? {
+                return Err(format!("no live operator key with id '{id}'"));
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
 fn check(config: Option<PathBuf>) -> Result<(), String> {
     let cfg = load_config(config)?;
-    let lib = ivrpay::ivr::prompts::PromptLibrary::load(&cfg.prompts.dir, &cfg.prompts.default_language)
-        .map_err(|e| e.to_string())?;
-    let langs: Vec<&str> = lib.languages().collect();
-    println!("configuration OK; prompts OK ({})", langs.join(", "));
+    let report = ivrpay::ivr::check::check(&cfg).map_err(|e| e.to_string())?;
+    print!("{report}");
     Ok(())
 }
 
@@ -336,6 +388,18 @@ async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<()
         cfg.sip.listen = l;
     }
     let server = Server::start(cfg).await.map_err(|e| e.to_string())?;
+    #[cfg(unix)]
+    {
+        let ctx = server.ctx().clone();
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    // Errors are logged by reload_dialplans; the flows in force keep serving.
+                    let _ = ctx.reload_dialplans();
+                }
+            });
+        }
+    }
     wait_for_signal().await;
     server.shutdown(Duration::from_secs(5)).await;
     Ok(())

@@ -18,6 +18,19 @@ fn free_port() -> u16 {
 /// Runs one scenario to completion (`-m calls`), asserts SIPp reports success, and
 /// returns SIPp's message trace.
 async fn sipp(scenario: &str, target: std::net::SocketAddr, extra: &[&str], calls: u32) -> String {
+    sipp_in(None, scenario, target, extra, calls, 30).await
+}
+
+/// Like [`sipp`], run in `dir` (where a scenario finds its captures) with a global
+/// timeout of `timeout_s`.
+async fn sipp_in(
+    dir: Option<&std::path::Path>,
+    scenario: &str,
+    target: std::net::SocketAddr,
+    extra: &[&str],
+    calls: u32,
+    timeout_s: u32,
+) -> String {
     let path = common::root().join("tests/sipp").join(scenario);
     let trace = std::env::temp_dir().join(format!("ivrpay-sipp-{}-{}.log", std::process::id(), rand::random::<u32>()));
     let mut cmd = tokio::process::Command::new("sipp");
@@ -34,21 +47,23 @@ async fn sipp(scenario: &str, target: std::net::SocketAddr, extra: &[&str], call
             "10",
             "-nostdin",
             "-timeout",
-            "30",
+            &timeout_s.to_string(),
             "-timeout_error",
-            "-s",
-            "echo",
             "-d",
             "1500",
         ])
         .arg("-trace_msg")
         .arg("-message_file")
         .arg(&trace)
+        .args(if extra.contains(&"-s") { &[][..] } else { &["-s", "echo"][..] })
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let out = match tokio::time::timeout(Duration::from_secs(60), cmd.output()).await {
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let out = match tokio::time::timeout(Duration::from_secs(u64::from(timeout_s) + 30), cmd.output()).await {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => panic!("cannot run sipp ({e}); install it with `apt-get install sip-tester` (.ci/run does)"),
         Err(_) => panic!("sipp {scenario} did not finish within 60 s"),
@@ -117,4 +132,34 @@ async fn sipp_invite_retransmitted_before_the_200() {
     }
     assert_eq!(dialogs.len(), 2, "one dialog per call: {dialogs:?}");
     assert!(count("SIP/2.0 180") >= 2 * 2, "the retransmitted INVITE got the 180 again:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_pays_an_invoice_with_rfc4733_pcaps() {
+    use ivrpay::store::merchants::CaptureMode;
+    let server = common::start(common::config()).await;
+    let store = &server.ctx().store;
+    let (m, _) = store.create_merchant(&common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
+    let inv = common::fixtures::stored_invoice(store, &m, "FAC-SIPP-1", 9990).await;
+    let dir = std::env::temp_dir().join(format!("ivrpay-sipp-pay-{}-{}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut timeline = common::pcap::KeyTimeline::default();
+    for (file, keys) in [
+        ("lang.pcap", "1".to_string()),
+        ("code.pcap", inv.payment_code.clone()),
+        ("confirm.pcap", "1".to_string()),
+        ("card.pcap", format!("{}#", common::fixtures::ACCEPTED_CARD)),
+        ("expiry.pcap", "1230".to_string()),
+        ("csc.pcap", "737".to_string()),
+        ("pay.pcap", "1".to_string()),
+    ] {
+        timeline.write(&dir.join(file), &keys);
+    }
+    sipp_in(Some(&dir), "uac_payment.xml", server.sip_addr(), &["-s", "pay"], 1, 90).await;
+    let inv = store.invoice(&m.id, &inv.id).await.unwrap().unwrap();
+    assert_eq!(inv.status.as_str(), "PAID");
+    let calls = common::completed_calls(store, 1).await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].outcome.as_deref(), Some("paid"), "{:?}", calls[0]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -35,8 +35,23 @@ pub enum EndReason {
     BadAnswer,
 }
 
-/// What the call task must do.
-#[derive(Debug)]
+impl EndReason {
+    /// Stored form, for call records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::RemoteBye => "caller_bye",
+            EndReason::LocalHangup => "flow_hangup",
+            EndReason::Cancelled => "cancelled",
+            EndReason::NoAck => "no_ack",
+            EndReason::MediaTimeout => "media_timeout",
+            EndReason::MaxDuration => "max_duration",
+            EndReason::Shutdown => "shutdown",
+            EndReason::BadAnswer => "bad_answer",
+        }
+    }
+}
+
+/// What the call task must do. Its `Debug` never shows a DTMF key.
 pub enum LegOutput {
     /// Send bytes over this flow (answers go back where the request came from).
     Send(Flow, Vec<u8>),
@@ -49,6 +64,18 @@ pub enum LegOutput {
     /// The call is over for the caller; stop media. The leg may linger to absorb
     /// retransmissions until `is_finished`.
     Ended(EndReason),
+}
+
+impl std::fmt::Debug for LegOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LegOutput::Send(flow, bytes) => write!(f, "Send({flow:?}, {} bytes)", bytes.len()),
+            LegOutput::MediaStart(n) => write!(f, "MediaStart({n:?})"),
+            LegOutput::MediaUpdate(n) => write!(f, "MediaUpdate({n:?})"),
+            LegOutput::Digit(_) => f.write_str("Digit(<withheld>)"),
+            LegOutput::Ended(r) => write!(f, "Ended({r:?})"),
+        }
+    }
 }
 
 /// Static facts about our side, decided by the server.

@@ -1,10 +1,15 @@
 //! One tokio task per call: the thin driver around the sans-IO [`SipLeg`], the call's
-//! application and its inbound media. It owns everything about the call; the dispatcher
-//! and the pacer reach it by messages.
+//! application and its inbound media. It owns everything about the call; the
+//! dispatcher, the pacer and the IO the application asks for reach it by messages.
 
+use super::actions::{self, Origin};
 use super::leg::{EndReason, LegOutput, Limits, LocalParty, SipLeg};
+use super::live::LiveCall;
+use super::record::Recorder;
 use crate::ivr::app::{AppAction, AppInput, CallApp};
+use crate::ivr::dialplan::Dialplan;
 use crate::ivr::echo::EchoApp;
+use crate::ivr::engine::Engine;
 use crate::media::inbound::InboundMedia;
 use crate::media::pacer::{Command, StreamSpec};
 use crate::media::ports::PortPair;
@@ -12,6 +17,7 @@ use crate::server::ServerCtx;
 use crate::sip::message::{Request, SipMessage};
 use crate::sip::sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
 use crate::sip::Flow;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,28 +25,62 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 /// Messages a call task receives.
-#[derive(Debug)]
 pub enum CallInput {
     /// A SIP message with this call's Call-ID.
     Sip(Box<SipMessage>, Flow),
     /// The pacer finished a Play.
     PlaybackDone(u64),
+    /// The answer to IO the application asked for (lookup, authorization).
+    App(AppInput),
     /// The server is shutting down: hang up.
     Shutdown,
+}
+
+impl fmt::Debug for CallInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallInput::Sip(..) => f.write_str("Sip(..)"),
+            CallInput::PlaybackDone(t) => write!(f, "PlaybackDone({t})"),
+            CallInput::App(_) => f.write_str("App(..)"),
+            CallInput::Shutdown => f.write_str("Shutdown"),
+        }
+    }
+}
+
+/// What answers a call, decided at admission from the Request-URI user.
+#[derive(Clone, Debug)]
+pub enum Service {
+    /// The line test: greeting, then digits read back.
+    Echo,
+    /// The line test with the greeting repeated while idle.
+    EchoLoop,
+    /// A dialplan (the version in force when the call arrived, kept to its end).
+    Flow(Arc<Dialplan>),
 }
 
 static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
 
 /// Registers the call and starts its task.
-pub fn spawn(ctx: Arc<ServerCtx>, invite: Request, offer: Option<SessionDescription>, flow: Flow, pair: PortPair) {
+pub fn spawn(
+    ctx: Arc<ServerCtx>,
+    invite: Request,
+    offer: Option<SessionDescription>,
+    flow: Flow,
+    pair: PortPair,
+    service: Service,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).insert(invite.core.call_id.clone(), tx.clone());
     ctx.active.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         let call_id = invite.core.call_id.clone();
         let span = tracing::info_span!("call", call_id = %call_id);
-        let _ = tracing::Instrument::instrument(run(ctx.clone(), invite, offer, flow, pair, tx, rx), span).await;
+        let run = run(ctx.clone(), invite, offer, flow, pair, service, tx, rx);
+        if let Err(e) = tracing::Instrument::instrument(run, span).await {
+            tracing::warn!(%call_id, error = %e, "call task failed");
+        }
         ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&call_id);
+        ctx.live.remove(&call_id);
     });
 }
 
@@ -51,12 +91,19 @@ struct Media {
     inbound: InboundMedia,
 }
 
+/// A call's end, kept until any authorization in flight has answered.
+struct Ending {
+    reason: EndReason,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run(
     ctx: Arc<ServerCtx>,
     invite: Request,
     offer: Option<SessionDescription>,
     flow: Flow,
     pair: PortPair,
+    service: Service,
     tx: mpsc::UnboundedSender<CallInput>,
     mut rx: mpsc::UnboundedReceiver<CallInput>,
 ) -> std::io::Result<()> {
@@ -91,13 +138,23 @@ async fn run(
         .and_then(crate::sip::headers::uri_user)
         .unwrap_or("")
         .to_string();
-    let service = invite.uri_user.clone().unwrap_or_default();
-    tracing::info!(%caller, %service, peer = %flow.remote, transport = ?flow.transport, "incoming call");
-    let lang = ctx.prompts.default_language();
-    let mut app: Box<dyn CallApp> = if cfg.services.echo_loop.contains(&service) {
-        Box::new(EchoApp::looping(ctx.prompts.clone(), lang))
-    } else {
-        Box::new(EchoApp::new(ctx.prompts.clone(), lang))
+    let number = invite.uri_user.clone().unwrap_or_default();
+    let call_id = invite.core.call_id.clone();
+    tracing::info!(%caller, service = %number, peer = %flow.remote, transport = ?flow.transport, "incoming call");
+    let recorder = Recorder::start(&ctx.store, &call_id, &caller, &number);
+    ctx.live.insert(LiveCall {
+        call_id: call_id.clone(),
+        caller: caller.clone(),
+        service: number.clone(),
+        started_at: crate::store::now_ms(),
+        step: String::new(),
+    });
+    let prompts = ctx.prompts.current();
+    let lang = prompts.default_language().to_string();
+    let mut app: Box<dyn CallApp> = match service {
+        Service::EchoLoop => Box::new(EchoApp::looping(prompts, &lang)),
+        Service::Echo => Box::new(EchoApp::new(prompts, &lang)),
+        Service::Flow(plan) => Box::new(Engine::new(plan, prompts, chrono::Utc::now().date_naive())),
     };
     let mut leg = SipLeg::new(invite, offer, flow, local, limits, Instant::now());
     let pacer_sink: Arc<std::net::UdpSocket> = Arc::new(pair.rtp.try_clone()?);
@@ -105,7 +162,10 @@ async fn run(
     let rtcp_rx = UdpSocket::from_std(pair.rtcp)?;
     let mut sockets = Some((rtp_rx, rtcp_rx));
     let mut media: Option<Media> = None;
-    let mut ended = false;
+    let mut ending: Option<Ending> = None;
+    let mut recorder = Some(recorder);
+    let mut answered_at = None;
+    let mut authorizations_in_flight = 0u32;
     let mut actions = Vec::new();
     let mut buf = [0u8; 2048];
     let mut rtcp_buf = [0u8; 1500];
@@ -119,30 +179,8 @@ async fn run(
                     LegOutput::Send(f, bytes) => ctx.outbound.send(f, bytes),
                     LegOutput::MediaStart(neg) => {
                         if let Some((rtp, rtcp)) = sockets.take() {
-                            let id = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
-                            let notify_tx = tx.clone();
-                            ctx.pacer.send(Command::Add(
-                                id,
-                                StreamSpec {
-                                    sink: pacer_sink.clone(),
-                                    dest: neg.remote_rtp,
-                                    codec: neg.codec,
-                                    payload_type: neg.payload_type,
-                                    notify: Box::new(move |t| {
-                                        let _ = notify_tx.send(CallInput::PlaybackDone(t));
-                                    }),
-                                },
-                            ));
-                            set_sending(&ctx, id, &neg);
-                            let inbound = InboundMedia::new(
-                                neg.codec,
-                                neg.payload_type,
-                                neg.telephone_event,
-                                neg.remote_rtp,
-                                cfg.media.inband_dtmf,
-                            );
-                            media = Some(Media { id, rtp, rtcp, inbound });
-                            tracing::debug!(codec = ?neg.codec, remote = %neg.remote_rtp, "media started");
+                            answered_at = Some(crate::store::now_ms());
+                            media = Some(start_media(&ctx, &tx, &pacer_sink, rtp, rtcp, &neg));
                             app.handle(AppInput::Started, now, &mut actions);
                         }
                     }
@@ -159,31 +197,49 @@ async fn run(
                         app.handle(AppInput::Digit(d), now, &mut actions);
                     }
                     LegOutput::Ended(reason) => {
-                        ended = true;
+                        ending = Some(Ending { reason });
                         ctx.active.fetch_sub(1, Ordering::Relaxed);
                         if let Some(m) = media.take() {
                             ctx.pacer.send(Command::Remove(m.id));
                         }
-                        tracing::info!(?reason, "call ended");
+                        tracing::info!(reason = reason.as_str(), "call ended");
                     }
                 }
             }
             for action in actions.drain(..) {
-                match (action, media.as_ref()) {
-                    (AppAction::Play { prompts, token }, Some(m)) => {
-                        ctx.pacer.send(Command::Play(m.id, prompts, token))
+                match action {
+                    AppAction::Play { prompts, token } => match media.as_ref() {
+                        Some(m) => ctx.pacer.send(Command::Play(m.id, prompts, token)),
+                        None => {
+                            let _ = tx.send(CallInput::PlaybackDone(token));
+                        }
+                    },
+                    AppAction::StopPlayback => {
+                        if let Some(m) = media.as_ref() {
+                            ctx.pacer.send(Command::Stop(m.id));
+                        }
                     }
-                    (AppAction::StopPlayback, Some(m)) => ctx.pacer.send(Command::Stop(m.id)),
-                    (AppAction::Hangup, _) => leg.hangup(EndReason::LocalHangup, now),
-                    _ => {}
+                    AppAction::Hangup => leg.hangup(EndReason::LocalHangup, now),
+                    AppAction::LookupInvoice { code } => actions::lookup(ctx.clone(), code, tx.clone()),
+                    AppAction::Authorize(order) => {
+                        authorizations_in_flight += 1;
+                        let origin = Origin { call_id: call_id.clone(), caller: caller.clone() };
+                        actions::authorize(ctx.clone(), order, origin, tx.clone());
+                    }
                 }
             }
             if actions.is_empty() && !leg.has_output() {
                 break;
             }
         }
-        if ended && leg.is_finished(now) {
-            return Ok(());
+        ctx.live.set_step(&call_id, app.current_step());
+        if let Some(end) = ending.as_ref().filter(|_| authorizations_in_flight == 0) {
+            if let Some(r) = recorder.take() {
+                r.finish(answered_at, end.reason.as_str(), app.outcome(), app.report());
+            }
+            if leg.is_finished(now) {
+                return Ok(());
+            }
         }
         let wake = [leg.poll_timeout(), app.poll_timeout()].into_iter().flatten().min();
         let sleep = tokio::time::sleep_until(
@@ -197,6 +253,12 @@ async fn run(
                     SipMessage::Response(r) => leg.on_response(r, Instant::now()),
                 },
                 Some(CallInput::PlaybackDone(t)) => app.handle(AppInput::PlaybackDone(t), Instant::now(), &mut actions),
+                Some(CallInput::App(input)) => {
+                    if matches!(input, AppInput::Authorized(_)) {
+                        authorizations_in_flight = authorizations_in_flight.saturating_sub(1);
+                    }
+                    app.handle(input, Instant::now(), &mut actions);
+                }
                 Some(CallInput::Shutdown) => leg.hangup(EndReason::Shutdown, Instant::now()),
                 None => return Ok(()),
             },
@@ -227,6 +289,40 @@ async fn run(
             }
         }
     }
+}
+
+fn start_media(
+    ctx: &Arc<ServerCtx>,
+    tx: &mpsc::UnboundedSender<CallInput>,
+    sink: &Arc<std::net::UdpSocket>,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    neg: &Negotiated,
+) -> Media {
+    let id = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
+    let notify_tx = tx.clone();
+    ctx.pacer.send(Command::Add(
+        id,
+        StreamSpec {
+            sink: sink.clone(),
+            dest: neg.remote_rtp,
+            codec: neg.codec,
+            payload_type: neg.payload_type,
+            notify: Box::new(move |t| {
+                let _ = notify_tx.send(CallInput::PlaybackDone(t));
+            }),
+        },
+    ));
+    set_sending(ctx, id, neg);
+    let inbound = InboundMedia::new(
+        neg.codec,
+        neg.payload_type,
+        neg.telephone_event,
+        neg.remote_rtp,
+        ctx.config.media.inband_dtmf,
+    );
+    tracing::debug!(codec = ?neg.codec, remote = %neg.remote_rtp, "media started");
+    Media { id, rtp, rtcp, inbound }
 }
 
 fn set_sending(ctx: &ServerCtx, id: u64, neg: &Negotiated) {

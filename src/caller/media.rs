@@ -8,6 +8,7 @@ use crate::media::rtp::{self, Header, MAX_PACKET};
 use crate::media::{g711, pacer::g711_silence};
 use std::collections::VecDeque;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Peak amplitude of generated DTMF tones (about -10 dBm0 per tone).
 const TONE_AMPLITUDE: i16 = 6000;
@@ -220,9 +221,97 @@ pub fn schedule(dtmf: &str, wait_ms: u64, digit_ms: u64, gap_ms: u64) -> Result<
     Ok(out)
 }
 
+/// The keys of a call in segments: `;` in the DTMF string waits until the server has
+/// spoken and then been silent for a while (the end of its prompt) before the keys
+/// after it, so a script follows a call flow whatever the prompts' lengths.
+pub struct KeyPlan {
+    segments: Vec<Vec<KeyPress>>,
+    segment: usize,
+    next: usize,
+    /// Frame the current segment started at; `None` while waiting for silence.
+    start: Option<u64>,
+    /// Audio must be heard after this instant before a wait can end.
+    mark: Option<Instant>,
+    /// Frame at which the last key ended, once every key is sent.
+    done: Option<u64>,
+}
+
+impl KeyPlan {
+    /// Parses `dtmf` (keys, `,` for 500 ms, `;` for "wait for the prompt to end").
+    pub fn new(dtmf: &str, wait_ms: u64, digit_ms: u64, gap_ms: u64) -> Result<KeyPlan, char> {
+        let mut segments = Vec::new();
+        for (i, part) in dtmf.split(';').enumerate() {
+            segments.push(schedule(part, if i == 0 { wait_ms } else { 0 }, digit_ms, gap_ms)?);
+        }
+        let done = (segments.iter().all(Vec::is_empty)).then_some(wait_ms / 20);
+        Ok(KeyPlan { segments, segment: 0, next: 0, start: Some(0), mark: None, done })
+    }
+
+    /// The key to press at `frame`, if any. `last_audio` is when the server's audio was
+    /// last heard; a wait ends after `silence` without audio, provided some audio came
+    /// after the previous keys.
+    pub fn due(
+        &mut self,
+        frame: u64,
+        now: Instant,
+        last_audio: Option<Instant>,
+        silence: Duration,
+    ) -> Option<KeyPress> {
+        let Some(start) = self.start else {
+            let heard = match (last_audio, self.mark) {
+                (Some(a), Some(m)) => a > m,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if heard && last_audio.is_some_and(|a| now >= a + silence) {
+                self.start = Some(frame);
+            }
+            return None;
+        };
+        let seg = self.segments.get(self.segment)?;
+        let key = *seg.get(self.next).filter(|k| frame >= start + k.start_frame)?;
+        self.next += 1;
+        if self.next == seg.len() {
+            let end = frame + key.frames;
+            if self.segment + 1 < self.segments.len() {
+                self.segment += 1;
+                self.next = 0;
+                self.start = None;
+                self.mark = Some(now + Duration::from_millis(key.frames * 20));
+            } else {
+                self.done = Some(end);
+            }
+        }
+        Some(key)
+    }
+
+    /// The frame at which the last key ended, once all are sent.
+    pub fn done(&self) -> Option<u64> {
+        self.done
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_waits_for_the_prompt_to_end_between_segments() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let silence = Duration::from_millis(600);
+        let mut p = KeyPlan::new("1;2", 0, 100, 100).unwrap();
+        assert_eq!(p.due(0, t0, None, silence).map(|k| k.digit), Some('1'));
+        // Nothing heard since the key: keep waiting, however long.
+        assert!(p.due(100, ms(2000), Some(ms(50)), silence).is_none());
+        // The server talks, then stops: the next key goes 600 ms later.
+        assert!(p.due(110, ms(2200), Some(ms(2190)), silence).is_none());
+        assert!(p.due(140, ms(2789), Some(ms(2190)), silence).is_none());
+        assert!(p.due(141, ms(2790), Some(ms(2190)), silence).is_none(), "the segment starts now");
+        assert_eq!(p.due(142, ms(2810), Some(ms(2190)), silence).map(|k| k.digit), Some('2'));
+        assert_eq!(p.done(), Some(147));
+        assert_eq!(KeyPlan::new("", 1000, 100, 100).unwrap().done(), Some(50));
+    }
 
     #[test]
     fn schedule_spaces_keys_and_pauses() {

@@ -29,7 +29,7 @@ pub enum DtmfMode {
 pub struct CallOptions {
     /// `sip:user@host[:port]`.
     pub target: String,
-    /// Keys to press (`,` pauses 500 ms).
+    /// Keys to press (`,` pauses 500 ms; `;` waits for the server's prompt to end).
     pub dtmf: String,
     /// DTMF method.
     pub mode: DtmfMode,
@@ -53,6 +53,8 @@ pub struct CallOptions {
     pub from_user: String,
     /// Send RTP (silence between keys); off simulates a caller whose audio is lost.
     pub send_audio: bool,
+    /// How long the server must have been silent for `;` to count its prompt as over.
+    pub silence: Duration,
 }
 
 impl Default for CallOptions {
@@ -71,6 +73,7 @@ impl Default for CallOptions {
             max_duration: Duration::from_secs(120),
             from_user: "ivrpay-caller".into(),
             send_audio: true,
+            silence: Duration::from_millis(700),
         }
     }
 }
@@ -143,7 +146,7 @@ pub enum CallError {
     #[error("bad target URI '{0}': expected sip:user@host[:port] with an IP address or localhost")]
     BadTarget(String),
     /// A key that cannot be sent.
-    #[error("cannot send key '{0}': use 0-9, *, #, A-D or ',' for a pause")]
+    #[error("cannot send key '{0}': use 0-9, *, #, A-D, ',' for a pause or ';' to wait for the prompt to end")]
     BadDigit(char),
     /// Socket trouble.
     #[error("network error: {0}")]

@@ -1,7 +1,7 @@
 //! The caller's SIP side: INVITE with Timer A/B, ACK, INFO and BYE through the same
 //! sans-IO client transactions the server uses, and the 20 ms media loop.
 
-use super::media::{schedule, Recorder, Sender};
+use super::media::{KeyPlan, Recorder, Sender};
 use super::{CallError, CallOptions, CallSummary, DtmfMode, EndedBy};
 use crate::media::rtp::MAX_PACKET;
 use crate::sip::admission::ALLOW;
@@ -135,9 +135,13 @@ pub async fn run_owned(opts: CallOptions) -> Result<CallSummary, CallError> {
 pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
     let started = Instant::now();
     let remote = resolve(&opts.target).ok_or_else(|| CallError::BadTarget(opts.target.clone()))?;
-    let keys =
-        schedule(&opts.dtmf, opts.wait.as_millis() as u64, opts.digit.as_millis() as u64, opts.gap.as_millis() as u64)
-            .map_err(CallError::BadDigit)?;
+    let mut keys = KeyPlan::new(
+        &opts.dtmf,
+        opts.wait.as_millis() as u64,
+        opts.digit.as_millis() as u64,
+        opts.gap.as_millis() as u64,
+    )
+    .map_err(CallError::BadDigit)?;
     let mut chan = Channel::open(opts.transport, remote).await?;
     let local = chan.local_addr()?;
     let rtp = UdpSocket::bind(SocketAddr::new(local.ip(), 0)).await?;
@@ -215,9 +219,7 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
     let mut recorder = Recorder::default();
     let mut pkt = [0u8; MAX_PACKET];
     let mut rbuf = [0u8; 2048];
-    let mut next_key = 0usize;
-    let last_frame = keys.last().map(|k| k.start_frame + k.frames).unwrap_or(opts.wait.as_millis() as u64 / 20);
-    let end_frame = last_frame + opts.hangup_after.as_millis() as u64 / 20;
+    let mut last_audio: Option<Instant> = None;
     let deadline = started + opts.max_duration;
     let mut bye: Option<(String, ClientNonInvite)> = None;
     let mut infos: Vec<(String, ClientNonInvite)> = Vec::new();
@@ -227,8 +229,7 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
         tokio::select! {
             _ = tick.tick() => {
                 let now = Instant::now();
-                if let Some(k) = keys.get(next_key).filter(|k| sender.frame() >= k.start_frame) {
-                    next_key += 1;
+                if let Some(k) = keys.due(sender.frame(), now, last_audio, opts.silence) {
                     summary.digits_sent += 1;
                     let ms = (k.frames * 20) as u32;
                     match opts.mode {
@@ -248,7 +249,8 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
                         let _ = rtp.send_to(&pkt[..n], neg.remote_rtp).await;
                     }
                 }
-                let over = if opts.wait_for_bye { now >= deadline } else { sender.frame() >= end_frame || now >= deadline };
+                let end_frame = keys.done().map(|f| f + opts.hangup_after.as_millis() as u64 / 20);
+                let over = now >= deadline || (!opts.wait_for_bye && end_frame.is_some_and(|f| sender.frame() >= f));
                 if over && bye.is_none() {
                     if opts.wait_for_bye {
                         summary.ended_by = EndedBy::Timeout;
@@ -273,6 +275,7 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
             }
             r = rtp.recv_from(&mut rbuf) => {
                 if let Ok((n, _)) = r {
+                    last_audio = Some(Instant::now());
                     recorder.on_packet(&rbuf[..n], neg.codec, neg.payload_type);
                 }
             }

@@ -25,6 +25,10 @@ pub enum ApiError {
     /// A conflicting state (reference reused, invoice not payable).
     #[error("{message}")]
     Conflict { field: Option<&'static str>, message: String },
+    /// A well-formed request the server cannot carry out (e.g. a dialplan that does not
+    /// check), with details for the operator.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, field: &'static str, message: String, details: serde_json::Value },
     /// The database failed; details are logged, not returned.
     #[error("internal error")]
     Internal(#[from] StoreError),
@@ -52,6 +56,10 @@ impl IntoResponse for ApiError {
             ApiError::Conflict { field, message } => {
                 (StatusCode::CONFLICT, json!({"error": {"code": "conflict", "field": field, "message": message}}))
             }
+            ApiError::Unprocessable { code, field, message, details } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": {"code": code, "field": field, "message": message, "details": details}}),
+            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "API request failed");
                 (

@@ -5,6 +5,7 @@ mod auth;
 pub mod error;
 pub mod import;
 pub mod invoices;
+pub mod operator;
 pub mod transactions;
 
 use crate::store::Store;
@@ -19,6 +20,8 @@ use tokio::sync::watch;
 pub struct AppState {
     /// The database.
     pub store: Store,
+    /// The running phone line (flows, prompts, calls), when served by `ivrpay serve`.
+    pub operator: Option<operator::Operator>,
 }
 
 /// Every route of the extranet.
@@ -32,6 +35,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/transactions/{reference}", get(transactions::get))
         .route("/api/v1/transactions/{reference}/{operation}", post(transactions::operate))
         .route("/api/v1/journal.csv", get(transactions::journal))
+        .route("/api/v1/operator/dialplans", get(operator::dialplans))
+        .route("/api/v1/operator/dialplans/reload", post(operator::reload))
+        .route("/api/v1/operator/calls", get(operator::calls))
+        .route("/api/v1/operator/calls/live", get(operator::live))
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(|| async { error::ApiError::NotFound })
         .with_state(state)

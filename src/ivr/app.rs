@@ -1,26 +1,105 @@
 //! The contract between a call and the application that talks to the caller (the
 //! diagnostic echo service, the dialplan engine): events in, actions out, on injected
-//! time. Applications never see sockets or SIP.
+//! time. Applications never see sockets, SIP or SQL: when they need the database or
+//! the payment platform they ask with an action, and the answer comes back as an input.
 
 use super::prompts::Prompt;
+use crate::payments::card::{CardNumber, Expiry, SecurityCode};
+use crate::store::invoices::Invoice;
+use crate::store::merchants::Merchant;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Something that happened on the call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Something that happened on the call. Its `Debug` never shows which key was pressed.
 pub enum AppInput {
     /// Media is up: the application may start talking.
     Started,
-    /// The caller pressed a key (from RFC 4733, SIP INFO or in-band tones).
+    /// The caller pressed a key (from RFC 4733, SIP INFO or in-band tones). Never
+    /// logged: during card entry it is card data.
     Digit(char),
     /// Everything queued by the `Play` with this token has been sent.
     PlaybackDone(u64),
     /// The instant returned by `poll_timeout` was reached.
     Timeout,
+    /// The answer to [`AppAction::LookupInvoice`].
+    Invoice(LookupResult),
+    /// The answer to [`AppAction::Authorize`].
+    Authorized(AuthorizeResult),
+}
+
+impl fmt::Debug for AppInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppInput::Started => f.write_str("Started"),
+            AppInput::Digit(_) => f.write_str("Digit(<withheld>)"),
+            AppInput::PlaybackDone(t) => write!(f, "PlaybackDone({t})"),
+            AppInput::Timeout => f.write_str("Timeout"),
+            AppInput::Invoice(r) => write!(f, "Invoice({r:?})"),
+            AppInput::Authorized(r) => write!(f, "Authorized({r:?})"),
+        }
+    }
+}
+
+/// What the database said about a payment code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LookupResult {
+    /// The invoice with that code (in whatever status) and its merchant.
+    Found(Box<(Invoice, Merchant)>),
+    /// No invoice has that code.
+    Unknown,
+    /// The database could not answer.
+    Error,
+}
+
+/// What became of an authorization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizeResult {
+    /// Authorized; the invoice is paid.
+    Accepted { reference: String, authorisation_id: String },
+    /// Refused by the bank (or the card failed a check at the platform).
+    Refused { reference: String, response_code: String },
+    /// The platform could not be reached; nothing was charged.
+    Unavailable { reference: String },
+    /// The outcome is not known yet; recovery resolves it. The caller must not pay again.
+    Unresolved { reference: Option<String> },
+    /// The card data was refused before anything was sent.
+    CardError,
+    /// The invoice could not be paid any more (paid or cancelled meanwhile).
+    NotPayable,
+}
+
+/// Everything needed to send one authorization: the looked-up invoice and merchant,
+/// and the card data moved out of the engine's wiping slot (it is wiped when this is
+/// dropped, and its `Debug` shows nothing typed).
+pub struct AuthorizeOrder {
+    /// The invoice being paid.
+    pub invoice: Invoice,
+    /// Its merchant (accepted brands, capture mode and day).
+    pub merchant: Merchant,
+    /// The card number.
+    pub card: CardNumber,
+    /// The expiry date.
+    pub expiry: Expiry,
+    /// The security code, wiped once sent.
+    pub csc: SecurityCode,
+    /// 1 for the first card tried in this call, 2 for the next...: with the Call-ID it
+    /// makes the idempotency key, so a retried request never charges twice.
+    pub attempt: u32,
+}
+
+impl fmt::Debug for AuthorizeOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizeOrder")
+            .field("invoice", &self.invoice.id)
+            .field("card", &self.card)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the application wants done.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum AppAction {
     /// Queue prompts after whatever is playing; `token` comes back in `PlaybackDone`.
     Play { prompts: Vec<Arc<Prompt>>, token: u64 },
@@ -28,6 +107,71 @@ pub enum AppAction {
     StopPlayback,
     /// End the call (the SIP leg sends BYE).
     Hangup,
+    /// Find the invoice with this payment code; answer with [`AppInput::Invoice`].
+    LookupInvoice { code: String },
+    /// Take the payment; answer with [`AppInput::Authorized`].
+    Authorize(Box<AuthorizeOrder>),
+}
+
+/// How a call ended, for call records and the operator pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// An invoice was paid.
+    Paid,
+    /// The last card tried was refused.
+    Refused,
+    /// The caller left (or went silent) before any result.
+    Abandoned,
+    /// The caller never reached a payable invoice (wrong, unknown, paid, cancelled or
+    /// expired identifiers).
+    InvalidInvoice,
+    /// The payment platform or the database failed.
+    PlatformError,
+    /// A service without payments (the line test) ran to its end.
+    Completed,
+}
+
+impl CallOutcome {
+    /// Stored and displayed form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Paid => "paid",
+            CallOutcome::Refused => "refused",
+            CallOutcome::Abandoned => "abandoned",
+            CallOutcome::InvalidInvoice => "invalid_invoice",
+            CallOutcome::PlatformError => "platform_error",
+            CallOutcome::Completed => "completed",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<CallOutcome> {
+        [
+            CallOutcome::Paid,
+            CallOutcome::Refused,
+            CallOutcome::Abandoned,
+            CallOutcome::InvalidInvoice,
+            CallOutcome::PlatformError,
+            CallOutcome::Completed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// What a call record keeps of the application's work (never card data).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppReport {
+    /// Flow name and version, if a dialplan ran.
+    pub flow: Option<(String, String)>,
+    /// Steps entered, in order.
+    pub steps: Vec<String>,
+    /// Language at the end of the call.
+    pub language: String,
+    /// Invoice looked up last.
+    pub invoice_id: Option<String>,
+    /// Transaction of the last authorization.
+    pub transaction_reference: Option<String>,
 }
 
 /// A call application: a sans-IO state machine driven by the call task.
@@ -36,4 +180,13 @@ pub trait CallApp: Send {
     fn handle(&mut self, input: AppInput, now: Instant, out: &mut Vec<AppAction>);
     /// When the application next needs a `Timeout` input.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// The step the caller is in, for the operator's view of calls in progress.
+    fn current_step(&self) -> &str {
+        ""
+    }
+    /// How the call ended, from what the application saw (a call that ends before any
+    /// result is abandoned, whoever hung up).
+    fn outcome(&self) -> CallOutcome;
+    /// What the call record keeps.
+    fn report(&self) -> AppReport;
 }

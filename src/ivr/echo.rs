@@ -2,7 +2,7 @@
 //! Operators call it to check that audio flows both ways and that DTMF arrives in each
 //! mode (RFC 4733, SIP INFO, in-band) before putting a number in service.
 
-use super::app::{AppAction, AppInput, CallApp};
+use super::app::{AppAction, AppInput, AppReport, CallApp, CallOutcome};
 use super::prompts::PromptLibrary;
 use std::sync::Arc;
 use std::time::Instant;
@@ -83,12 +83,29 @@ impl CallApp for EchoApp {
                     self.greet(out);
                 }
             }
-            AppInput::Timeout => {}
+            AppInput::Timeout | AppInput::Invoice(_) | AppInput::Authorized(_) => {}
         }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
         None
+    }
+
+    fn current_step(&self) -> &str {
+        if self.greeting_playing {
+            "greeting"
+        } else {
+            "echo"
+        }
+    }
+
+    fn outcome(&self) -> CallOutcome {
+        // The line test has no result to reach: the caller ends it when satisfied.
+        CallOutcome::Completed
+    }
+
+    fn report(&self) -> AppReport {
+        AppReport { language: self.language.clone(), ..AppReport::default() }
     }
 }
 
@@ -112,6 +129,7 @@ mod tests {
                 AppAction::Play { prompts, .. } => prompts.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join("+"),
                 AppAction::StopPlayback => "stop".into(),
                 AppAction::Hangup => "hangup".into(),
+                other => format!("{other:?}"),
             })
             .collect()
     }

@@ -65,7 +65,7 @@ impl Prompt {
 }
 
 /// All prompts of all languages.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PromptLibrary {
     by_lang: BTreeMap<String, BTreeMap<String, Arc<Prompt>>>,
     default_language: String,
@@ -99,13 +99,28 @@ impl PromptLibrary {
         if lib.by_lang.get(default_language).is_none_or(|m| m.is_empty()) {
             return Err(PromptError::NoDefaultLanguage { dir: dir.to_path_buf(), lang: default_language.to_string() });
         }
-        for (lang, prompts) in &lib.by_lang {
-            let default = &lib.by_lang[default_language];
-            for name in default.keys().filter(|n| !prompts.contains_key(*n)) {
+        lib.warn_missing(dir);
+        Ok(lib)
+    }
+
+    /// Warns about prompts a language lacks: those its manifest lists (each language
+    /// says different words, so French-only fragments are not missing in English), or,
+    /// without a manifest, those the default language has.
+    fn warn_missing(&self, dir: &Path) {
+        for (lang, prompts) in &self.by_lang {
+            let expected: Vec<String> = match super::manifest::Manifest::load(dir, lang) {
+                Ok(m) => m.entries.into_iter().map(|e| e.name).collect(),
+                Err(e) => {
+                    if !matches!(e, super::manifest::ManifestError::Io { .. }) {
+                        tracing::warn!(error = %e, "prompt manifest unreadable");
+                    }
+                    self.by_lang[&self.default_language].keys().cloned().collect()
+                }
+            };
+            for name in expected.iter().filter(|n| !prompts.contains_key(*n)) {
                 tracing::warn!(%lang, prompt = %name, "prompt missing; the default language's recording will play");
             }
         }
-        Ok(lib)
     }
 
     /// Adds or replaces a prompt (operators upload replacements at run time).
@@ -120,6 +135,17 @@ impl PromptLibrary {
             .and_then(|m| m.get(name))
             .or_else(|| self.by_lang.get(&self.default_language).and_then(|m| m.get(name)))
             .cloned()
+    }
+
+    /// Whether `name` is recorded in `lang` itself (without falling back).
+    pub fn has(&self, lang: &str, name: &str) -> bool {
+        self.by_lang.get(lang).is_some_and(|m| m.contains_key(name))
+    }
+
+    /// Whether `name` is recorded in the default language, which every other language
+    /// falls back to: a flow may name it without ever playing silence.
+    pub fn has_default(&self, name: &str) -> bool {
+        self.has(&self.default_language, name)
     }
 
     /// Languages that have at least one prompt.

@@ -12,8 +12,8 @@ use super::rfc4733::Rfc4733Receiver;
 use super::rtp;
 use std::net::SocketAddr;
 
-/// What one datagram produced.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// What one datagram produced. Its `Debug` counts the digits without showing them.
+#[derive(Default, PartialEq, Eq)]
 pub struct InboundResult {
     /// Digits detected, in order (rarely more than one).
     pub digits: Vec<char>,
@@ -22,6 +22,16 @@ pub struct InboundResult {
     pub latch: Option<SocketAddr>,
     /// True if this was a valid RTP packet of the call (counts as media activity).
     pub valid: bool,
+}
+
+impl std::fmt::Debug for InboundResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundResult")
+            .field("digits", &self.digits.len())
+            .field("latch", &self.latch)
+            .field("valid", &self.valid)
+            .finish()
+    }
 }
 
 /// Per-call inbound media state.

@@ -56,7 +56,8 @@ impl Dispatcher {
             max_calls: cfg.sip.max_calls,
             draining: self.ctx.draining.load(Ordering::Relaxed),
         };
-        let is_service = |user: &str| cfg.services.is_service(user);
+        let service = req.uri_user.as_deref().and_then(|u| self.ctx.route(u));
+        let is_service = |_: &str| service.is_some();
         match admission::decide(&req, is_service, load, &self.ctx.server_header) {
             Decision::Ignore => {}
             Decision::Reply(bytes) => self.ctx.outbound.send(flow, bytes),
@@ -76,7 +77,8 @@ impl Dispatcher {
                         return self.ctx.outbound.send(flow, b);
                     }
                 };
-                task::spawn(self.ctx.clone(), req, offer, flow, pair);
+                let Some(service) = service else { return };
+                task::spawn(self.ctx.clone(), req, offer, flow, pair, service);
             }
         }
     }
@@ -84,6 +86,9 @@ impl Dispatcher {
 
 impl Inbound for Dispatcher {
     fn on_message(&self, raw: &[u8], flow: Flow) {
+        if tracing::enabled!(tracing::Level::TRACE) {
+            tracing::trace!(peer = %flow.remote, transport = ?flow.transport, "SIP in:\n{}", crate::sip::redact::for_log(raw));
+        }
         let framing = match flow.transport {
             Transport::Udp => Framing::Datagram,
             Transport::Tcp => Framing::Stream,

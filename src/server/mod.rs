@@ -4,8 +4,12 @@
 
 mod dispatch;
 
+use crate::call::live::LiveCalls;
 use crate::call::task::CallInput;
 use crate::config::Config;
+use crate::ivr::dialplan::registry::DialplanRegistry;
+use crate::ivr::dialplan::DialplanError;
+use crate::ivr::prompt_store::PromptStore;
 use crate::ivr::prompts::{PromptError, PromptLibrary};
 use crate::media::pacer::{self, PacerHandle};
 use crate::media::ports::{PortAllocator, PortError};
@@ -28,6 +32,9 @@ pub enum ServerError {
     /// Prompts failed to load.
     #[error(transparent)]
     Prompts(#[from] PromptError),
+    /// A dialplan was refused.
+    #[error(transparent)]
+    Dialplan(#[from] DialplanError),
     /// RTP port range unusable.
     #[error(transparent)]
     Ports(#[from] PortError),
@@ -52,8 +59,12 @@ pub struct ServerCtx {
     pub ports: PortAllocator,
     /// The shared RTP clock.
     pub pacer: PacerHandle,
-    /// Prompts.
-    pub prompts: Arc<PromptLibrary>,
+    /// Prompts (replaceable while serving).
+    pub prompts: Arc<PromptStore>,
+    /// Call flows (reloadable while serving).
+    pub dialplans: Arc<DialplanRegistry>,
+    /// Calls in progress, for the operator.
+    pub live: Arc<LiveCalls>,
     /// Transaction timers.
     pub timers: Timers,
     /// Our SIP address as advertised.
@@ -72,6 +83,25 @@ impl ServerCtx {
     /// Number of calls in progress.
     pub fn active_calls(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+
+    /// Reads the dialplans again (SIGHUP, operator API): new calls get the new
+    /// versions, calls in progress finish on theirs; a bad file changes nothing.
+    pub fn reload_dialplans(&self) -> Result<crate::ivr::dialplan::registry::Reloaded, DialplanError> {
+        self.dialplans.reload(&self.prompts.current())
+    }
+
+    /// What answers a Request-URI user, if anything.
+    pub fn route(&self, user: &str) -> Option<crate::call::task::Service> {
+        use crate::call::task::Service;
+        let s = &self.config.services;
+        if s.echo_loop.iter().any(|x| x == user) {
+            Some(Service::EchoLoop)
+        } else if s.echo.iter().any(|x| x == user) {
+            Some(Service::Echo)
+        } else {
+            self.dialplans.current().for_number(user).map(Service::Flow)
+        }
     }
 }
 
@@ -106,7 +136,11 @@ pub struct Server {
 impl Server {
     /// Binds sockets, loads prompts and starts serving.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
-        let prompts = Arc::new(PromptLibrary::load(&config.prompts.dir, &config.prompts.default_language)?);
+        let library = PromptLibrary::load(&config.prompts.dir, &config.prompts.default_language)?;
+        let reserved: Vec<String> = config.services.echo.iter().chain(&config.services.echo_loop).cloned().collect();
+        let dialplans = Arc::new(DialplanRegistry::load(&config.dialplans.dir, &library, reserved)?);
+        let prompts = Arc::new(PromptStore::new(&config.prompts.dir, library));
+        let live = Arc::new(LiveCalls::default());
         let store = crate::store::Store::open(&config.storage.database).await?;
         let http = crate::extranet::bind(config.http.listen)
             .await
@@ -145,7 +179,9 @@ impl Server {
             active: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
             pacer: pacer::spawn(0),
-            prompts,
+            prompts: prompts.clone(),
+            dialplans: dialplans.clone(),
+            live: live.clone(),
             ports,
             config,
         });
@@ -159,7 +195,10 @@ impl Server {
         }
         tasks.push(tokio::spawn(crate::extranet::serve(
             http,
-            crate::extranet::AppState { store: store.clone() },
+            crate::extranet::AppState {
+                store: store.clone(),
+                operator: Some(crate::extranet::operator::Operator { dialplans, prompts, live }),
+            },
             rx2.clone(),
         )));
         tasks.push(tokio::spawn(capture_runs(
@@ -167,7 +206,14 @@ impl Server {
             Duration::from_secs(ctx.config.payments.capture_interval_s.max(1)),
             rx2,
         )));
-        tracing::info!(sip = %local, tcp = ctx.config.sip.tcp, http = %http_addr, echo = ?ctx.config.services.echo, "ivrpay listening");
+        let flows: Vec<String> = ctx
+            .dialplans
+            .current()
+            .plans()
+            .iter()
+            .map(|p| format!("{} {:?} ({})", p.name, p.numbers, p.version))
+            .collect();
+        tracing::info!(sip = %local, tcp = ctx.config.sip.tcp, http = %http_addr, echo = ?ctx.config.services.echo, ?flows, "ivrpay listening");
         Ok(Server { ctx, shutdown, tasks, http_addr })
     }
 

@@ -10,6 +10,7 @@ pub mod framing;
 pub mod headers;
 pub mod message;
 pub mod normalise;
+pub mod redact;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;

@@ -42,6 +42,9 @@ impl Outbound {
     /// Sends without waiting: UDP goes straight to the socket (spilling to a task only
     /// if the socket buffer is full), TCP goes to the connection's writer.
     pub fn send(&self, flow: Flow, bytes: Vec<u8>) {
+        if tracing::enabled!(tracing::Level::TRACE) {
+            tracing::trace!(peer = %flow.remote, transport = ?flow.transport, "SIP out:\n{}", super::redact::for_log(&bytes));
+        }
         match flow.transport {
             Transport::Udp => match self.udp.try_send_to(&bytes, flow.remote) {
                 Ok(_) => {}

@@ -68,7 +68,7 @@ pub struct IssuedKey {
     pub secret: String,
 }
 
-fn hash_key(secret: &str) -> String {
+pub(super) fn hash_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "transactions", include_str!("../../migrations/0002_transactions.sql")),
     (3, "notifications", include_str!("../../migrations/0003_notifications.sql")),
     (4, "invoice_code_lookup", include_str!("../../migrations/0004_invoice_code_lookup.sql")),
+    (5, "calls_operator_keys", include_str!("../../migrations/0005_calls_operator_keys.sql")),
 ];
 
 /// Applies what is missing.

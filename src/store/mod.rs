@@ -4,11 +4,13 @@
 //! applied at start, under an advisory lock on PostgreSQL so nodes starting together do
 //! not race.
 
+pub mod calls;
 pub mod cash;
 pub mod invoices;
 pub mod merchants;
 mod migrate;
 pub mod notifications;
+pub mod operator_keys;
 pub mod transactions;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: a real server on loopback with its own ports.
 #![allow(dead_code)]
 
+pub mod pcap;
+
 use ivrpay::config::Config;
 use ivrpay::server::Server;
 use std::path::PathBuf;
@@ -25,6 +27,8 @@ pub fn config() -> Config {
     c.media.rtp_port_min = base;
     c.media.rtp_port_max = base + 126;
     c.prompts.dir = root().join("prompts");
+    c.dialplans.dir = root().join("dialplans");
+    c.payments.simulator_latency_ms = 50;
     c.http.listen = "127.0.0.1:0".parse().unwrap();
     let db = std::env::temp_dir().join(format!("ivrpay-srv-{}-{n}-{}.db", std::process::id(), rand::random::<u32>()));
     c.storage.database = format!("sqlite://{}", db.display());
@@ -242,4 +246,17 @@ pub mod fixtures {
         };
         authorize::pay(store, gw, req).await
     }
+}
+
+/// The most recent call records once `n` of them are complete (their end is written
+/// by a task of its own just after the call ends).
+pub async fn completed_calls(store: &ivrpay::store::Store, n: usize) -> Vec<ivrpay::store::calls::CallRecord> {
+    for _ in 0..100 {
+        let calls = store.list_calls(&Default::default(), 100).await.expect("call records");
+        if calls.iter().filter(|c| c.outcome.is_some()).count() >= n {
+            return calls;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {n} completed call records after 10 s");
 }

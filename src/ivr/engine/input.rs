@@ -1,0 +1,346 @@
+//! Collect and menu steps: ask, take keys (with barge-in), time out, check, complain,
+//! ask again, give up. Timeouts start when the question has finished playing, as
+//! callers expect: nobody is timed out while still being spoken to.
+
+use super::validate::{accept_card_field, check_plain, CheckContext};
+use super::{Engine, State};
+use crate::ivr::app::AppAction;
+use crate::ivr::dialplan::{CardField, Collect, Item, Menu, Reason, StepId, StepKind, Target, Validator};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zeroize::{Zeroize, Zeroizing};
+
+/// What follows a complaint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Then {
+    /// Ask the question again.
+    Ask,
+    /// Attempts used up: leave by the failure path.
+    Fail,
+}
+
+/// Where an input step is.
+#[derive(Clone, Copy)]
+pub(super) enum Phase {
+    /// The question plays; keys may interrupt it.
+    Asking { token: u64, guard: Instant },
+    /// The question is over and no key came yet.
+    Waiting { deadline: Instant },
+    /// Some keys came; waiting for the next one.
+    Typing { deadline: Instant },
+    /// An error message plays; keys wait in the type-ahead buffer.
+    Complaining { token: u64, guard: Instant, then: Then },
+}
+
+/// A visit of a collect or menu step.
+pub(super) struct Input {
+    attempt: u32,
+    phase: Phase,
+    digits: Zeroizing<String>,
+}
+
+impl Input {
+    /// Whether keys go to this step now (not while it complains).
+    pub fn takes_keys(&self) -> bool {
+        !matches!(self.phase, Phase::Complaining { .. })
+    }
+
+    /// When the engine must be woken.
+    pub fn deadline(&self) -> Instant {
+        match self.phase {
+            Phase::Asking { guard, .. } | Phase::Complaining { guard, .. } => guard,
+            Phase::Waiting { deadline } | Phase::Typing { deadline } => deadline,
+        }
+    }
+}
+
+/// Why an attempt failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Silence,
+    Invalid(Reason),
+}
+
+/// The step's kind, borrowed from a plan the caller holds.
+enum Kind<'a> {
+    Collect(&'a Collect),
+    Menu(&'a Menu),
+}
+
+impl Kind<'_> {
+    fn question(&self) -> &[Item] {
+        match self {
+            Kind::Collect(c) => &c.items,
+            Kind::Menu(m) => &m.items,
+        }
+    }
+
+    fn first_timeout(&self) -> Duration {
+        match self {
+            Kind::Collect(c) => c.first_digit_timeout,
+            Kind::Menu(m) => m.timeout,
+        }
+    }
+
+    fn interruptible(&self) -> bool {
+        match self {
+            Kind::Collect(c) => c.interruptible,
+            Kind::Menu(m) => m.interruptible,
+        }
+    }
+}
+
+fn kind_of(plan: &crate::ivr::dialplan::Dialplan, step: StepId) -> Option<Kind<'_>> {
+    match &plan.steps[step].kind {
+        StepKind::Collect(c) => Some(Kind::Collect(c)),
+        StepKind::Menu(m) => Some(Kind::Menu(m)),
+        _ => None,
+    }
+}
+
+impl Engine {
+    fn input(&mut self) -> Option<&mut Input> {
+        match &mut self.state {
+            State::Input(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Starts a visit of a collect or menu step.
+    pub(super) fn enter_input(&mut self, step: StepId, now: Instant, out: &mut Vec<AppAction>) {
+        let plan = self.plan.clone();
+        let flush = match kind_of(&plan, step) {
+            Some(Kind::Collect(c)) => {
+                if let Target::Card(field) = c.into {
+                    self.card.clear(field);
+                    if field == CardField::Number {
+                        self.vars.remove("card.last4");
+                    }
+                }
+                c.flush
+            }
+            Some(Kind::Menu(m)) => m.flush,
+            None => return,
+        };
+        if flush {
+            self.typeahead.clear();
+        }
+        let phase = Phase::Waiting { deadline: now };
+        self.state = State::Input(Input { attempt: 0, phase, digits: Zeroizing::new(String::new()) });
+        self.ask(now, out);
+    }
+
+    /// Plays the question (again).
+    fn ask(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+        let plan = self.plan.clone();
+        let Some(step) = self.current else { return };
+        let Some(kind) = kind_of(&plan, step) else { return };
+        let phase = if kind.question().is_empty() {
+            Phase::Waiting { deadline: now + kind.first_timeout() }
+        } else {
+            let (token, guard) = self.play(kind.question(), now, out);
+            Phase::Asking { token, guard }
+        };
+        if let Some(i) = self.input() {
+            i.phase = phase;
+        }
+    }
+
+    pub(super) fn input_playback_done(&mut self, token: u64, now: Instant, out: &mut Vec<AppAction>) {
+        let plan = self.plan.clone();
+        let Some(kind) = self.current.and_then(|s| kind_of(&plan, s)) else { return };
+        let Some(i) = self.input() else { return };
+        match i.phase {
+            Phase::Asking { token: t, .. } if t == token => {
+                i.phase = Phase::Waiting { deadline: now + kind.first_timeout() };
+            }
+            Phase::Complaining { token: t, then, .. } if t == token => self.after_complaint(then, now, out),
+            _ => {}
+        }
+    }
+
+    pub(super) fn input_timeout(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+        let plan = self.plan.clone();
+        let Some(step) = self.current else { return };
+        let Some(kind) = kind_of(&plan, step) else { return };
+        let Some(i) = self.input() else { return };
+        if now < i.deadline() {
+            return;
+        }
+        match i.phase {
+            Phase::Asking { token, .. } | Phase::Complaining { token, .. } => self.input_playback_done(token, now, out),
+            Phase::Waiting { .. } => match kind {
+                Kind::Menu(Menu { on_timeout: Some(to), .. }) => self.goto(*to, now, out),
+                _ => self.fail(Failure::Silence, now, out),
+            },
+            Phase::Typing { .. } => {
+                let Kind::Collect(c) = kind else { return };
+                if !c.terminator_required && i.digits.len() >= self.min_digits(c) {
+                    self.complete(c, now, out);
+                } else {
+                    self.fail(Failure::Invalid(Reason::TooShort), now, out);
+                }
+            }
+        }
+    }
+
+    /// The fewest digits this visit accepts (a security code's length is its brand's).
+    fn min_digits(&self, c: &Collect) -> usize {
+        match (&c.validator, self.card.brand()) {
+            (Validator::SecurityCode, Some(b)) => b.csc_length(),
+            _ => c.min_digits,
+        }
+    }
+
+    fn max_digits(&self, c: &Collect) -> usize {
+        match (&c.validator, self.card.brand()) {
+            (Validator::SecurityCode, Some(b)) => b.csc_length(),
+            _ => c.max_digits,
+        }
+    }
+
+    pub(super) fn input_key(&mut self, key: char, now: Instant, out: &mut Vec<AppAction>) {
+        let plan = self.plan.clone();
+        let Some(step) = self.current else { return };
+        let Some(kind) = kind_of(&plan, step) else { return };
+        let back = plan.steps[step].back;
+        let interruptible = kind.interruptible();
+        let Some(i) = self.input() else { return };
+        if matches!(i.phase, Phase::Asking { .. }) && interruptible {
+            // Barge-in: the caller knows what to type.
+            i.phase = Phase::Typing { deadline: now };
+            self.stop_playback(now, out);
+        }
+        match kind {
+            Kind::Menu(m) => {
+                if let Some((_, to)) = m.options.iter().find(|(k, _)| *k == key) {
+                    self.history.push(step);
+                    self.goto(*to, now, out);
+                } else if key == '*' && back {
+                    self.go_back(now, out);
+                } else {
+                    self.fail(Failure::Invalid(Reason::Pattern), now, out);
+                }
+            }
+            Kind::Collect(c) => {
+                let (min, max) = (self.min_digits(c), self.max_digits(c));
+                let Some(i) = self.input() else { return };
+                if key == '*' && back {
+                    self.go_back(now, out);
+                } else if Some(key) == c.terminator {
+                    if i.digits.len() >= min {
+                        self.complete(c, now, out);
+                    } else {
+                        self.fail(Failure::Invalid(Reason::TooShort), now, out);
+                    }
+                } else if key.is_ascii_digit() {
+                    if i.digits.len() >= max {
+                        self.fail(Failure::Invalid(Reason::TooLong), now, out);
+                        return;
+                    }
+                    i.digits.push(key);
+                    if i.digits.len() == max && !c.terminator_required {
+                        self.complete(c, now, out);
+                    } else {
+                        i.phase = Phase::Typing { deadline: now + c.inter_digit_timeout };
+                    }
+                }
+                // Other keys (A-D, an unused # or *) mean nothing here.
+            }
+        }
+    }
+
+    /// Checks the digits and goes on, or complains.
+    fn complete(&mut self, c: &Collect, now: Instant, out: &mut Vec<AppAction>) {
+        let Some(step) = self.current else { return };
+        let Some(i) = self.input() else { return };
+        let digits = std::mem::take(&mut i.digits);
+        let checked = match &c.into {
+            Target::Var(name) => check_plain(&c.validator, &digits).map(|()| {
+                self.vars.insert(name.clone(), digits.to_string());
+            }),
+            Target::Card(field) => {
+                let accepted = self.invoice.as_ref().map(|b| b.1.accepted_brands.as_slice());
+                let ctx = CheckContext { accepted, today: self.today };
+                let r = accept_card_field(*field, &digits, &mut self.card, &ctx);
+                if r.is_ok() && *field == CardField::Number {
+                    if let Some(n) = &self.card.number {
+                        self.vars.insert("card.last4".into(), n.last4().to_string());
+                    }
+                }
+                r
+            }
+        };
+        drop(digits);
+        match checked {
+            Ok(()) => {
+                self.history.push(step);
+                self.goto(c.next, now, out);
+            }
+            Err(reason) => {
+                if reason == Reason::CheckDigit {
+                    self.results.invalid_invoice = true;
+                }
+                self.fail(Failure::Invalid(reason), now, out);
+            }
+        }
+    }
+
+    /// Counts a failed attempt; complains and asks again, or leaves by the failure path.
+    fn fail(&mut self, failure: Failure, now: Instant, out: &mut Vec<AppAction>) {
+        let plan = self.plan.clone();
+        let Some(kind) = self.current.and_then(|s| kind_of(&plan, s)) else { return };
+        self.typeahead.clear();
+        let Some(i) = self.input() else { return };
+        i.digits.zeroize();
+        i.attempt += 1;
+        let (attempts, failure_items, invalid, timeout, reasons): (u32, &[Item], &[Item], &[Item], &[_]) = match &kind {
+            Kind::Collect(c) => (c.attempts, &c.failure_items, &c.invalid_items, &c.timeout_items, &c.reason_items),
+            Kind::Menu(m) => (m.attempts, &m.failure_items, &m.invalid_items, &m.timeout_items, &[]),
+        };
+        let (items, then) = if i.attempt >= attempts {
+            (failure_items, Then::Fail)
+        } else {
+            let items = match failure {
+                Failure::Silence => timeout,
+                Failure::Invalid(r) => reasons.iter().find(|(x, _)| *x == r).map_or(invalid, |(_, v)| v.as_slice()),
+            };
+            (items, Then::Ask)
+        };
+        if items.is_empty() {
+            self.after_complaint(then, now, out);
+        } else {
+            let items: Vec<Item> = items.to_vec();
+            let (token, guard) = self.play(&items, now, out);
+            if let Some(i) = self.input() {
+                i.phase = Phase::Complaining { token, guard, then };
+            }
+        }
+    }
+
+    fn after_complaint(&mut self, then: Then, now: Instant, out: &mut Vec<AppAction>) {
+        let plan: Arc<_> = self.plan.clone();
+        match (then, self.current.and_then(|s| kind_of(&plan, s))) {
+            (Then::Ask, _) => self.ask(now, out),
+            (Then::Fail, Some(Kind::Collect(c))) => self.goto(c.on_failure, now, out),
+            (Then::Fail, Some(Kind::Menu(m))) => self.goto(m.on_failure, now, out),
+            (Then::Fail, None) => {}
+        }
+    }
+
+    /// `*`: back to the previous input step, or this question again if there is none.
+    fn go_back(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+        self.typeahead.clear();
+        let current = self.current;
+        while let Some(prev) = self.history.pop() {
+            if Some(prev) != current {
+                self.goto(prev, now, out);
+                return;
+            }
+        }
+        if let Some(i) = self.input() {
+            i.digits.zeroize();
+        }
+        self.ask(now, out);
+    }
+}

@@ -1,0 +1,412 @@
+//! The dialplan engine: runs one call through a [`Dialplan`] as a sans-IO state
+//! machine. Keys, playback ends, timeouts and the answers of the database and the
+//! payment platform come in as [`AppInput`]s with the instant they happened; prompts
+//! to play, lookups and authorizations to make go out as [`AppAction`]s. Tests drive
+//! it on virtual time; the call task drives it on the wall clock.
+//!
+//! Keys are never lost and never logged: a key that arrives while the engine is busy
+//! (a message plays, the invoice is being looked up) waits in a type-ahead buffer and
+//! is used by the next input step, as a caller who knows the flow expects. Card fields
+//! go straight from the collect buffer into the payments module's wiping types, and
+//! every digit buffer is wiped when it is emptied.
+
+mod input;
+mod keys;
+mod render;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_payment;
+mod validate;
+
+use crate::ivr::app::{
+    AppAction, AppInput, AppReport, AuthorizeOrder, AuthorizeResult, CallApp, CallOutcome, LookupResult,
+};
+use crate::ivr::dialplan::{Dialplan, Item, StepId, StepKind};
+use crate::ivr::prompts::PromptLibrary;
+use crate::payments::invoice::InvoiceStatus;
+use crate::store::invoices::Invoice;
+use crate::store::merchants::Merchant;
+use chrono::NaiveDate;
+use input::Input;
+use keys::KeyBuffer;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use validate::CardSlot;
+
+/// Steps taken without waiting for anything before the engine decides the dialplan
+/// loops (branches pointing at each other) and hangs up rather than spin.
+const MAX_STEPS_WITHOUT_WAIT: usize = 64;
+/// Longest trail of steps kept for the call record.
+const MAX_TRAIL: usize = 256;
+/// Slack after a prompt's expected end before the engine stops waiting for the
+/// playback notice (media on hold, a stream that never started).
+const PLAYBACK_GUARD: Duration = Duration::from_secs(3);
+
+/// Where the engine is.
+enum State {
+    /// Before media starts.
+    Idle,
+    /// A play step's prompts are playing.
+    Play { token: u64, guard: Instant, interruptible: bool, next: StepId },
+    /// A collect or menu step.
+    Input(Input),
+    /// Waiting for the invoice lookup.
+    Lookup,
+    /// Waiting for the authorization.
+    Authorize,
+    /// The goodbye plays; then BYE.
+    Hangup { token: u64, guard: Instant },
+    /// Nothing more to do.
+    Done,
+}
+
+/// What happened on the call that decides its outcome.
+#[derive(Default)]
+struct Results {
+    paid: bool,
+    last_auth: Option<AuthKind>,
+    payable_found: bool,
+    invalid_invoice: bool,
+    lookup_error: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AuthKind {
+    Refused,
+    PlatformError,
+    NotPayable,
+}
+
+/// One call's run through a dialplan.
+pub struct Engine {
+    plan: Arc<Dialplan>,
+    prompts: Arc<PromptLibrary>,
+    language: String,
+    today: NaiveDate,
+    vars: BTreeMap<String, String>,
+    invoice: Option<Box<(Invoice, Merchant)>>,
+    card: CardSlot,
+    typeahead: KeyBuffer,
+    state: State,
+    current: Option<StepId>,
+    visits: Vec<u32>,
+    history: Vec<StepId>,
+    trail: Vec<String>,
+    next_token: u64,
+    busy_until: Option<Instant>,
+    auth_attempts: u32,
+    results: Results,
+    transaction_reference: Option<String>,
+}
+
+impl Engine {
+    /// A call about to run `plan`. `today` checks card expiry dates.
+    pub fn new(plan: Arc<Dialplan>, prompts: Arc<PromptLibrary>, today: NaiveDate) -> Engine {
+        Engine {
+            language: plan.language.clone(),
+            visits: vec![0; plan.steps.len()],
+            plan,
+            prompts,
+            today,
+            vars: BTreeMap::new(),
+            invoice: None,
+            card: CardSlot::default(),
+            typeahead: KeyBuffer::default(),
+            state: State::Idle,
+            current: None,
+            history: Vec::new(),
+            trail: Vec::new(),
+            next_token: 0,
+            busy_until: None,
+            auth_attempts: 0,
+            results: Results::default(),
+            transaction_reference: None,
+        }
+    }
+
+    /// Queues prompts; returns the token of the playback notice and the instant after
+    /// which the engine stops waiting for it.
+    fn play(&mut self, items: &[Item], now: Instant, out: &mut Vec<AppAction>) -> (u64, Instant) {
+        let prompts = render::render(self, items);
+        let ms: u64 = prompts.iter().map(|p| p.duration_ms()).sum();
+        self.next_token += 1;
+        let start = self.busy_until.filter(|b| *b > now).unwrap_or(now);
+        let end = start + Duration::from_millis(ms);
+        self.busy_until = Some(end);
+        out.push(AppAction::Play { prompts, token: self.next_token });
+        (self.next_token, end + PLAYBACK_GUARD)
+    }
+
+    fn stop_playback(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+        self.busy_until = Some(now);
+        out.push(AppAction::StopPlayback);
+    }
+
+    /// Enters `step` and follows steps that need no waiting (language, branch, ...).
+    fn goto(&mut self, mut step: StepId, now: Instant, out: &mut Vec<AppAction>) {
+        let plan = self.plan.clone();
+        for _ in 0..MAX_STEPS_WITHOUT_WAIT {
+            self.visits[step] += 1;
+            let s = &plan.steps[step];
+            if let Some((max, instead)) = s.max_visits {
+                if self.visits[step] > max {
+                    step = instead;
+                    continue;
+                }
+            }
+            self.current = Some(step);
+            if self.trail.len() < MAX_TRAIL {
+                self.trail.push(s.name.clone());
+            }
+            tracing::debug!(dialplan = %plan.name, step = %s.name, "step");
+            match &s.kind {
+                StepKind::Play { items, interruptible, next } => {
+                    let (token, guard) = self.play(items, now, out);
+                    self.state = State::Play { token, guard, interruptible: *interruptible, next: *next };
+                    return;
+                }
+                StepKind::Collect(_) | StepKind::Menu(_) => {
+                    self.enter_input(step, now, out);
+                    return;
+                }
+                StepKind::SetLanguage { language, next } => {
+                    self.language = language.clone();
+                    step = *next;
+                }
+                StepKind::Lookup { var, .. } => {
+                    let code = self.vars.get(var).cloned().unwrap_or_default();
+                    self.state = State::Lookup;
+                    out.push(AppAction::LookupInvoice { code });
+                    return;
+                }
+                StepKind::Authorize { items, on } => match self.take_order() {
+                    Err(target) => step = if target { on.not_payable } else { on.card_error },
+                    Ok(order) => {
+                        if !items.is_empty() {
+                            self.play(items, now, out);
+                        }
+                        self.state = State::Authorize;
+                        out.push(AppAction::Authorize(Box::new(order)));
+                        return;
+                    }
+                },
+                StepKind::Branch { var, cases, default } => {
+                    let value = self.var_value(var);
+                    step = cases.iter().find(|(k, _)| Some(k.as_str()) == value.as_deref()).map_or(*default, |c| c.1);
+                }
+                StepKind::Hangup { items } => {
+                    let (token, guard) = self.play(items, now, out);
+                    self.state = State::Hangup { token, guard };
+                    return;
+                }
+            }
+        }
+        tracing::error!(dialplan = %plan.name, "dialplan loops without waiting for the caller; hanging up");
+        self.state = State::Done;
+        out.push(AppAction::Hangup);
+    }
+
+    /// Moves the card out of the slot for an authorization. `Err(true)`: no payable
+    /// invoice; `Err(false)`: card data missing.
+    fn take_order(&mut self) -> Result<AuthorizeOrder, bool> {
+        let Some(found) = self.invoice.as_ref().filter(|b| b.0.status == InvoiceStatus::Payable) else {
+            return Err(true);
+        };
+        let (invoice, merchant) = (found.0.clone(), found.1.clone());
+        let slot = std::mem::take(&mut self.card);
+        let (Some(card), Some(expiry), Some(csc)) = (slot.number, slot.expiry, slot.csc) else {
+            return Err(false);
+        };
+        self.auth_attempts += 1;
+        Ok(AuthorizeOrder { invoice, merchant, card, expiry, csc, attempt: self.auth_attempts })
+    }
+
+    /// A variable as text (built-ins, visit counters, collected values).
+    fn var_value(&self, name: &str) -> Option<String> {
+        if let Some(step) = name.strip_prefix("visits.") {
+            return self.plan.step_id(step).map(|i| self.visits[i].to_string());
+        }
+        if name == "language" {
+            return Some(self.language.clone());
+        }
+        self.vars.get(name).cloned()
+    }
+
+    fn on_lookup(&mut self, result: LookupResult, now: Instant, out: &mut Vec<AppAction>) {
+        let Some(StepKind::Lookup { on, .. }) = self.current.map(|c| &self.plan.steps[c].kind) else { return };
+        let target = match result {
+            LookupResult::Found(found) => {
+                let inv = &found.0;
+                self.vars.insert("invoice.reference".into(), inv.reference.clone());
+                let target = match inv.status {
+                    InvoiceStatus::Payable => on.payable,
+                    InvoiceStatus::Paid => on.paid,
+                    InvoiceStatus::Cancelled => on.cancelled,
+                    InvoiceStatus::Expired => on.expired,
+                };
+                if inv.status == InvoiceStatus::Payable {
+                    self.results.payable_found = true;
+                } else {
+                    self.results.invalid_invoice = true;
+                }
+                self.invoice = Some(found);
+                target
+            }
+            LookupResult::Unknown => {
+                self.results.invalid_invoice = true;
+                on.unknown
+            }
+            LookupResult::Error => {
+                self.results.lookup_error = true;
+                on.error
+            }
+        };
+        self.goto(target, now, out);
+    }
+
+    fn on_authorized(&mut self, result: AuthorizeResult, now: Instant, out: &mut Vec<AppAction>) {
+        let Some(StepKind::Authorize { on, .. }) = self.current.map(|c| &self.plan.steps[c].kind) else { return };
+        let (target, kind) = match result {
+            AuthorizeResult::Accepted { reference, authorisation_id } => {
+                self.results.paid = true;
+                self.vars.insert("payment.authorisation_id".into(), authorisation_id);
+                self.vars.insert("payment.reference".into(), reference.clone());
+                self.transaction_reference = Some(reference);
+                (on.accepted, None)
+            }
+            AuthorizeResult::Refused { reference, .. } => {
+                self.transaction_reference = Some(reference);
+                (on.refused, Some(AuthKind::Refused))
+            }
+            AuthorizeResult::CardError => (on.card_error, Some(AuthKind::Refused)),
+            AuthorizeResult::Unavailable { reference } => {
+                self.transaction_reference = Some(reference);
+                (on.unavailable, Some(AuthKind::PlatformError))
+            }
+            AuthorizeResult::Unresolved { reference } => {
+                self.transaction_reference = reference;
+                (on.unresolved, Some(AuthKind::PlatformError))
+            }
+            AuthorizeResult::NotPayable => (on.not_payable, Some(AuthKind::NotPayable)),
+        };
+        if !self.results.paid {
+            self.results.last_auth = kind;
+        }
+        self.goto(target, now, out);
+    }
+
+    fn on_playback_done(&mut self, token: u64, now: Instant, out: &mut Vec<AppAction>) {
+        match &self.state {
+            State::Play { token: t, next, .. } if *t == token => {
+                let next = *next;
+                self.goto(next, now, out);
+            }
+            State::Hangup { token: t, .. } if *t == token => {
+                self.state = State::Done;
+                out.push(AppAction::Hangup);
+            }
+            State::Input(_) => self.input_playback_done(token, now, out),
+            _ => {}
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+        match &self.state {
+            State::Play { token, guard, .. } | State::Hangup { token, guard } if now >= *guard => {
+                let token = *token;
+                self.on_playback_done(token, now, out);
+            }
+            State::Input(_) => self.input_timeout(now, out),
+            _ => {}
+        }
+    }
+
+    fn on_key(&mut self, key: char, now: Instant, out: &mut Vec<AppAction>) {
+        // Which key is never logged: during card entry it is card data.
+        tracing::trace!(step = %self.current_step(), "key received");
+        self.typeahead.push(key);
+        self.pump(now, out);
+    }
+
+    /// Feeds waiting keys to the step while it takes keys.
+    fn pump(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+        loop {
+            match &self.state {
+                State::Play { interruptible: true, next, .. } if !self.typeahead.is_empty() => {
+                    // A key during an interruptible message: skip to what follows; the
+                    // key itself is for the next input step.
+                    let next = *next;
+                    self.stop_playback(now, out);
+                    self.goto(next, now, out);
+                }
+                State::Input(i) if i.takes_keys() => match self.typeahead.pop() {
+                    Some(key) => self.input_key(key, now, out),
+                    None => return,
+                },
+                _ => return,
+            }
+        }
+    }
+}
+
+impl CallApp for Engine {
+    fn handle(&mut self, input: AppInput, now: Instant, out: &mut Vec<AppAction>) {
+        if matches!(self.state, State::Done) {
+            return;
+        }
+        match input {
+            AppInput::Started => {
+                if matches!(self.state, State::Idle) {
+                    let start = self.plan.start;
+                    self.goto(start, now, out);
+                }
+            }
+            AppInput::Digit(d) => self.on_key(d, now, out),
+            AppInput::PlaybackDone(token) => self.on_playback_done(token, now, out),
+            AppInput::Timeout => self.on_timeout(now, out),
+            AppInput::Invoice(r) if matches!(self.state, State::Lookup) => self.on_lookup(r, now, out),
+            AppInput::Authorized(r) if matches!(self.state, State::Authorize) => self.on_authorized(r, now, out),
+            AppInput::Invoice(_) | AppInput::Authorized(_) => {}
+        }
+        self.pump(now, out);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Play { guard, .. } | State::Hangup { guard, .. } => Some(*guard),
+            State::Input(i) => Some(i.deadline()),
+            State::Idle | State::Lookup | State::Authorize | State::Done => None,
+        }
+    }
+
+    fn current_step(&self) -> &str {
+        self.current.map(|c| self.plan.steps[c].name.as_str()).unwrap_or("")
+    }
+
+    fn outcome(&self) -> CallOutcome {
+        let r = &self.results;
+        if r.paid {
+            return CallOutcome::Paid;
+        }
+        match r.last_auth {
+            Some(AuthKind::Refused) => CallOutcome::Refused,
+            Some(AuthKind::PlatformError) => CallOutcome::PlatformError,
+            Some(AuthKind::NotPayable) => CallOutcome::InvalidInvoice,
+            None if r.lookup_error => CallOutcome::PlatformError,
+            None if r.invalid_invoice && !r.payable_found => CallOutcome::InvalidInvoice,
+            None => CallOutcome::Abandoned,
+        }
+    }
+
+    fn report(&self) -> AppReport {
+        AppReport {
+            flow: Some((self.plan.name.clone(), self.plan.version.clone())),
+            steps: self.trail.clone(),
+            language: self.language.clone(),
+            invoice_id: self.invoice.as_ref().map(|b| b.0.id.clone()),
+            transaction_reference: self.transaction_reference.clone(),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Invoices paid by phone, end to end: an invoice created through the extranet API, a
+//! real call from `ivrpay call` to the shipped payment flow over loopback, and then the
+//! database: a non-guaranteed transaction with a masked card, the invoice's status,
+//! and the call record. Also the paths that must not charge: a refused card, a wrong
+//! check digit, silence, and a caller who hangs up half way.
+
+mod common;
+
+use common::http;
+use ivrpay::caller::{self, CallOptions, CallSummary, DtmfMode, EndedBy};
+use ivrpay::config::Config;
+use ivrpay::ivr::prompts::PromptLibrary;
+use ivrpay::media::g711;
+use ivrpay::server::Server;
+use ivrpay::sip::Transport;
+use ivrpay::store::calls::CallRecord;
+use ivrpay::store::merchants::CaptureMode;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const ACCEPTED: &str = "4100000000000100";
+const REFUSED: &str = "4100000000000605";
+
+struct Line {
+    server: Server,
+    key: String,
+}
+
+async fn line(cfg: Config) -> Line {
+    common::init_tracing();
+    let server = common::start(cfg).await;
+    let m = common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None);
+    let (_, key) = server.ctx().store.create_merchant(&m).await.expect("merchant");
+    Line { server, key: key.secret }
+}
+
+/// Creates an invoice through the API; returns its id and payment code.
+async fn invoice(line: &Line, reference: &str) -> (String, String) {
+    let body = format!(
+        r#"{{"reference":"{reference}","amount":12345,"currency":"EUR","due_date":"2030-12-31","customer_name":"Jeanne Martin"}}"#
+    );
+    let (status, inv) = http(line.server.http_addr(), "POST", "/api/v1/invoices", Some(&line.key), Some(&body)).await;
+    assert_eq!(status, 201, "{inv}");
+    (inv["id"].as_str().unwrap().to_string(), inv["payment_code"].as_str().unwrap().to_string())
+}
+
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ivrpay-pay-{}-{}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+async fn call(
+    line: &Line,
+    dtmf: &str,
+    mode: DtmfMode,
+    transport: Transport,
+    wait_for_bye: bool,
+) -> (CallSummary, Vec<i16>) {
+    let wav = tempdir().join("heard.wav");
+    let opts = CallOptions {
+        target: format!("sip:pay@{}", line.server.sip_addr()),
+        dtmf: dtmf.into(),
+        mode,
+        transport,
+        record: Some(wav.clone()),
+        wait: Duration::from_millis(800),
+        digit: Duration::from_millis(100),
+        gap: Duration::from_millis(120),
+        hangup_after: Duration::from_millis(1000),
+        wait_for_bye,
+        max_duration: Duration::from_secs(150),
+        ..CallOptions::default()
+    };
+    let summary = caller::run(&opts).await.expect("call completes");
+    assert_eq!(summary.status, 200, "{summary}");
+    let heard = hound::WavReader::open(&wav).unwrap().into_samples::<i16>().map(Result::unwrap).collect();
+    (summary, heard)
+}
+
+/// The call's record once it is complete.
+async fn record(line: &Line, call_id: &str) -> CallRecord {
+    for _ in 0..100 {
+        let calls = line.server.ctx().store.calls_by_call_id(call_id).await.unwrap();
+        if let Some(c) = calls.into_iter().find(|c| c.outcome.is_some()) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no completed call record for {call_id}");
+}
+
+/// Whether the caller heard a prompt (exactly as the server encodes it).
+fn heard(recording: &[i16], lang: &str, name: &str, codec: ivrpay::media::codec::Codec) -> bool {
+    let lib = PromptLibrary::load(&common::root().join("prompts"), "fr").unwrap();
+    let p = lib.get(lang, name).unwrap_or_else(|| panic!("prompt {lang}/{name}"));
+    let enc = p.encoded(codec);
+    let mut pcm = vec![0i16; enc.len()];
+    g711::decode_frame(codec, enc, &mut pcm);
+    common::find(recording, &pcm[..pcm.len().min(4000)], 0).is_some()
+}
+
+async fn invoice_status(line: &Line, id: &str) -> String {
+    let (_, inv) = http(line.server.http_addr(), "GET", &format!("/api/v1/invoices/{id}"), Some(&line.key), None).await;
+    inv["status"].as_str().unwrap().to_string()
+}
+
+async fn transactions(line: &Line) -> Vec<serde_json::Value> {
+    let (status, list) = http(line.server.http_addr(), "GET", "/api/v1/transactions", Some(&line.key), None).await;
+    assert_eq!(status, 200, "{list}");
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_pays_an_invoice_by_phone() {
+    let line = line(common::config()).await;
+    let (id, code) = invoice(&line, "FAC-PAY-1").await;
+    // French; the code; 1 to pay it; the card; expiry; code; then, once the summary has
+    // been heard, 1 to confirm.
+    let script = format!("1{code}1{ACCEPTED}#1230737;1");
+    let (summary, recording) = call(&line, &script, DtmfMode::Rfc4733, Transport::Udp, true).await;
+    assert_eq!(summary.ended_by, EndedBy::Server, "the flow says goodbye and hangs up: {summary}");
+    let codec = summary.codec.unwrap();
+    for prompt in ["pay_welcome", "about_to_pay", "payment_accepted", "goodbye"] {
+        assert!(heard(&recording, "fr", prompt, codec), "heard {prompt}");
+    }
+    assert_eq!(invoice_status(&line, &id).await, "PAID");
+    let txs = transactions(&line).await;
+    assert_eq!(txs.len(), 1, "{txs:?}");
+    let t = &txs[0];
+    assert_eq!(t["invoice_id"], id.as_str());
+    assert_eq!(t["status"], "TO_CAPTURE");
+    assert_eq!(t["masked_pan"], "410000######0100");
+    assert_eq!(t["guarantee_indicator"], "N", "voice-server payments carry no liability shift");
+    assert_eq!(t["channel"], "IVR");
+    assert_eq!(t["amount"], 12345);
+    assert_eq!(t["call_id"], summary.call_id.as_str());
+    assert_eq!(t["caller"], "ivrpay-caller");
+    let rec = record(&line, &summary.call_id).await;
+    assert_eq!(rec.outcome.as_deref(), Some("paid"));
+    assert_eq!(rec.service, "pay");
+    assert_eq!(rec.flow.as_deref(), Some("invoice-payment"));
+    assert_eq!(rec.transaction_reference.as_deref(), t["reference"].as_str());
+    assert_eq!(rec.invoice_id.as_deref(), Some(id.as_str()));
+    assert_eq!(rec.end_reason.as_deref(), Some("flow_hangup"));
+    for step in [
+        "ask_code",
+        "find_invoice",
+        "read_invoice",
+        "ask_card",
+        "ask_expiry",
+        "ask_csc",
+        "summary",
+        "pay",
+        "accepted",
+        "goodbye",
+    ] {
+        assert!(rec.steps.iter().any(|s| s == step), "step {step} in {:?}", rec.steps);
+    }
+    assert!(rec.answered_at.is_some() && rec.ended_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_card_may_be_replaced_once_then_the_call_ends_unpaid() {
+    let line = line(common::config()).await;
+    let (id, code) = invoice(&line, "FAC-REF-1").await;
+    // In English, over SIP INFO on TCP.
+    let script = format!("2{code}1{REFUSED}#1230737;1;{REFUSED}#1230737;1");
+    let (summary, recording) = call(&line, &script, DtmfMode::Info, Transport::Tcp, true).await;
+    assert_eq!(summary.ended_by, EndedBy::Server, "{summary}");
+    let codec = summary.codec.unwrap();
+    assert!(heard(&recording, "en", "payment_refused", codec));
+    assert!(heard(&recording, "en", "try_another_card", codec));
+    assert_eq!(invoice_status(&line, &id).await, "PAYABLE");
+    let txs = transactions(&line).await;
+    assert_eq!(txs.len(), 2, "two cards tried: {txs:?}");
+    assert!(txs.iter().all(|t| t["status"] == "REFUSED" && t["response_code"] == "05"), "{txs:?}");
+    let rec = record(&line, &summary.call_id).await;
+    assert_eq!(rec.outcome.as_deref(), Some("refused"));
+    assert_eq!(rec.language.as_deref(), Some("en"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_check_digit_never_reaches_the_database() {
+    let line = line(common::config()).await;
+    let (id, code) = invoice(&line, "FAC-CD-1").await;
+    // Swap two adjacent digits: the Damm check digit catches it.
+    let mut wrong: Vec<char> = code.chars().collect();
+    let i = (0..8).find(|&i| wrong[i] != wrong[i + 1]).unwrap();
+    wrong.swap(i, i + 1);
+    let wrong: String = wrong.into_iter().collect();
+    let script = format!("1{wrong};{wrong};{wrong}");
+    let (summary, recording) = call(&line, &script, DtmfMode::Inband, Transport::Udp, true).await;
+    assert_eq!(summary.ended_by, EndedBy::Server, "{summary}");
+    let codec = summary.codec.unwrap();
+    assert!(heard(&recording, "fr", "code_invalid", codec));
+    assert!(heard(&recording, "fr", "too_many_attempts", codec));
+    assert_eq!(invoice_status(&line, &id).await, "PAYABLE");
+    assert!(transactions(&line).await.is_empty());
+    let rec = record(&line, &summary.call_id).await;
+    assert_eq!(rec.outcome.as_deref(), Some("invalid_invoice"));
+    assert!(!rec.steps.iter().any(|s| s == "find_invoice"), "no lookup: {:?}", rec.steps);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_caller_is_asked_three_times_then_let_go() {
+    // The shipped flow with a shorter wait for the first digit of the code.
+    let dir = tempdir();
+    let text = std::fs::read_to_string(common::root().join("dialplans/invoice-payment.toml")).unwrap();
+    let text = text.replacen("first_digit_timeout_ms = 8000", "first_digit_timeout_ms = 1500", 1);
+    std::fs::write(dir.join("invoice-payment.toml"), text).unwrap();
+    let mut cfg = common::config();
+    cfg.dialplans.dir = dir;
+    let line = line(cfg).await;
+    let (summary, recording) = call(&line, "1", DtmfMode::Rfc4733, Transport::Udp, true).await;
+    assert_eq!(summary.ended_by, EndedBy::Server, "{summary}");
+    assert!(heard(&recording, "fr", "no_input", summary.codec.unwrap()));
+    let rec = record(&line, &summary.call_id).await;
+    assert_eq!(rec.outcome.as_deref(), Some("abandoned"));
+    assert_eq!(rec.steps.iter().filter(|s| *s == "ask_code").count(), 1, "one visit, three attempts");
+    assert_eq!(rec.steps.last().map(String::as_str), Some("goodbye"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_mid_flow_leaves_the_invoice_payable() {
+    let line = line(common::config()).await;
+    let (id, code) = invoice(&line, "FAC-HUP-1").await;
+    let script = format!("1{code}14100000");
+    let (summary, _) = call(&line, &script, DtmfMode::Rfc4733, Transport::Udp, false).await;
+    assert_eq!(summary.ended_by, EndedBy::Caller);
+    let rec = record(&line, &summary.call_id).await;
+    assert_eq!(rec.outcome.as_deref(), Some("abandoned"));
+    assert_eq!(rec.end_reason.as_deref(), Some("caller_bye"));
+    assert_eq!(rec.steps.last().map(String::as_str), Some("ask_card"));
+    assert_eq!(invoice_status(&line, &id).await, "PAYABLE");
+    assert!(transactions(&line).await.is_empty());
+}
