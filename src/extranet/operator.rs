@@ -7,7 +7,6 @@ use super::error::ApiError;
 use super::AppState;
 use crate::call::live::LiveCalls;
 use crate::ivr::dialplan::registry::DialplanRegistry;
-use crate::ivr::dialplan::DialplanError;
 use crate::ivr::prompt_store::PromptStore;
 use crate::store::calls::CallFilter;
 use axum::extract::{Query, State};
@@ -62,10 +61,8 @@ pub async fn reload(_: ApiOperator, State(state): State<AppState>) -> Result<Jso
     match op.dialplans.reload(&op.prompts.current()) {
         Ok(_) => Ok(Json(flows_json(&op.dialplans))),
         Err(e) => {
-            let (file, line) = match &e {
-                DialplanError::Invalid { path, line, .. } => (path.display().to_string(), *line),
-                DialplanError::Io { path, .. } => (path.display().to_string(), 0),
-            };
+            let (file, line) = e.location();
+            let file = file.display().to_string();
             Err(ApiError::Unprocessable {
                 code: "invalid_dialplan",
                 field: "file",

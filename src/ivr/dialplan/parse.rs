@@ -22,6 +22,24 @@ pub enum DialplanError {
     /// Syntax or a check failed at this line.
     #[error("{}:{line}: {message}", path.display())]
     Invalid { path: PathBuf, line: usize, message: String },
+    /// Several steps are wrong: each problem, one per line, in file order.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<DialplanError>),
+}
+
+impl DialplanError {
+    /// The first problem's file and line (0 when the file could not be read).
+    pub fn location(&self) -> (PathBuf, usize) {
+        match self {
+            DialplanError::Io { path, .. } => (path.clone(), 0),
+            DialplanError::Invalid { path, line, .. } => (path.clone(), *line),
+            DialplanError::Several(v) => v.first().map(Self::location).unwrap_or_default(),
+        }
+    }
+
+    fn line(&self) -> usize {
+        self.location().1
+    }
 }
 
 /// Variables the engine sets itself, and how they may be said.
@@ -245,9 +263,22 @@ pub fn parse(path: &Path, text: &str, prompt_exists: &dyn Fn(&str) -> bool) -> R
         return Err(ctx.err(header.language.span(), format!("language '{language}': use a code such as fr or en")));
     }
     let start = ctx.step_ref(&header.start)?;
+    // Every step is checked, so an operator sees all the problems of a file at once.
     let mut steps = Vec::with_capacity(file.steps.len());
+    let mut errors = Vec::new();
     for (name, def) in &file.steps {
-        steps.push(step(&ctx, name.get_ref(), def)?);
+        match step(&ctx, name.get_ref(), def) {
+            Ok(s) => steps.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => {}
+        1 => return Err(errors.remove(0)),
+        _ => {
+            errors.sort_by_key(DialplanError::line);
+            return Err(DialplanError::Several(errors));
+        }
     }
     check_card_flow(&ctx, &file, &steps)?;
     let version = hex::encode(&Sha256::digest(text.as_bytes())[..6]);

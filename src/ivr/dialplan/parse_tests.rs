@@ -102,3 +102,13 @@ fn the_shipped_flow_collects_card_data_only_into_the_card_slot() {
         [("ask_card", CardField::Number), ("ask_csc", CardField::SecurityCode), ("ask_expiry", CardField::Expiry)]
     );
 }
+
+#[test]
+fn every_bad_step_of_a_file_is_reported_at_once() {
+    let text = GOOD.replace("next = \"bye\"", "next = \"nowhere\"").replace("kind = \"hangup\"", "kind = \"hang_up\"");
+    let e = check(&text).expect_err("refused");
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 2, "{e}");
+    assert!(lines[0].starts_with("dialplans/t.toml:11: no step named 'nowhere'"), "{e}");
+    assert!(lines[1].starts_with("dialplans/t.toml:15: unknown step kind 'hang_up'"), "{e}");
+}

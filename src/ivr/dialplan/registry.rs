@@ -31,10 +31,21 @@ impl Dialplans {
         files.sort();
         let exists = |name: &str| prompts.has_default(name);
         let mut set = Dialplans::default();
+        let mut errors = Vec::new();
         for path in files {
             let text =
                 std::fs::read_to_string(&path).map_err(|source| DialplanError::Io { path: path.clone(), source })?;
-            let plan = Arc::new(parse(&path, &text, &exists)?);
+            let plan = match parse(&path, &text, &exists) {
+                Ok(p) => Arc::new(p),
+                Err(DialplanError::Several(v)) => {
+                    errors.extend(v);
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
             for n in &plan.numbers {
                 let line = number_line(&text, n);
                 if reserved.contains(n) {
@@ -62,7 +73,11 @@ impl Dialplans {
             }
             set.plans.push(plan);
         }
-        Ok(set)
+        match errors.len() {
+            0 => Ok(set),
+            1 => Err(errors.remove(0)),
+            _ => Err(DialplanError::Several(errors)),
+        }
     }
 
     /// The flow answering a Request-URI user.
