@@ -1,6 +1,7 @@
 //! Media: RTP in and out, G.711, DTMF detection, and the shared clock that paces every
 //! call's outgoing audio. Knows nothing of SIP or payments.
 
+pub mod clock;
 pub mod codec;
 pub mod g711;
 pub mod inband;

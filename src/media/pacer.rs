@@ -310,18 +310,13 @@ pub fn spawn(threads: usize) -> PacerHandle {
     PacerHandle { shards, stats }
 }
 
-/// Ticks further behind than this are skipped rather than sent in a burst: a burst
-/// would flood the network and starve the machine; a skipped tick only delays audio.
-const MAX_CATCH_UP: u32 = 5;
-
 /// Sub-slots per 20 ms period (see [`PacerCore::tick_slot`]): 2 ms each, so a thread's
 /// burst of sends stays around a millisecond at 2,000 calls on two cores.
 const SLOTS: u32 = 10;
 
 fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>>>, shard: usize) {
     let mut core = PacerCore::with_slots(SLOTS as usize);
-    let period = PTIME / SLOTS;
-    let mut start = Instant::now();
+    let mut clock = super::clock::TickClock::new(Instant::now(), PTIME, SLOTS);
     let mut n: u64 = 0;
     loop {
         loop {
@@ -331,18 +326,13 @@ fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>
                 Err(mpsc::TryRecvError::Disconnected) => return,
             }
         }
-        core.tick_slot((n % SLOTS as u64) as usize);
+        core.tick_slot(clock.slot());
         n += 1;
-        let mut due = start + period * n as u32;
         let now = Instant::now();
-        if now > due + PTIME {
+        let next = clock.advance(now);
+        let due = next.due;
+        if next.late {
             core.stats.late_ticks += 1;
-            if now > due + PTIME * MAX_CATCH_UP {
-                // Skip whole periods so every stream keeps its sub-slot.
-                let skip = ((now - due).as_nanos() / PTIME.as_nanos()) as u32 * SLOTS;
-                start += period * skip;
-                due = start + period * n as u32;
-            }
         }
         if n.is_multiple_of(50 * SLOTS as u64) {
             if let Some(slot) = shared.lock().unwrap_or_else(|e| e.into_inner()).get_mut(shard) {
