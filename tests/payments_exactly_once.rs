@@ -10,6 +10,7 @@ use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, Simulator};
 use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
 use ivrpay::payments::money::Currency;
+use ivrpay::payments::recovery;
 use ivrpay::payments::simulator_rules::{LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD};
 use ivrpay::store::invoices::{Created, Invoice};
 use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
@@ -171,10 +172,13 @@ async fn exercise(store: &Store, backend: &str) {
         order_channel: "MOTO",
     };
     gw.authorize(&req).await.unwrap(); // charged; the process "dies" before recording
-    let recovered = authorize::recover_pending(store, &gw).await.unwrap();
+    assert!(recovery::recover_pending(store, &gw, Duration::from_secs(60)).await.unwrap().is_empty(), "too recent");
+    let recovered = recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap();
     assert_eq!(recovered, vec![(reference.clone(), "TO_CAPTURE".to_string())], "{backend}");
     assert_eq!(store.invoice(&m.id, &inv6.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
-    assert!(authorize::recover_pending(store, &gw).await.unwrap().is_empty(), "resolved once");
+    assert!(recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap().is_empty(), "resolved once");
+    let h = store.history(&reference).await.unwrap();
+    assert_eq!((h[1].actor.as_str(), h[1].to_status.as_str()), ("recovery", "TO_CAPTURE"), "{backend}");
 }
 
 #[tokio::test]

@@ -22,9 +22,17 @@ pub enum ApiError {
     /// One or more fields are invalid.
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),
-    /// A conflicting state (reference reused, invoice not payable).
+    /// A conflicting state (reference reused, invoice not payable, operation not
+    /// allowed in the transaction's status).
     #[error("{message}")]
     Conflict { field: Option<&'static str>, message: String },
+    /// The payment platform refused an operation (its responseCode); for a duplicate,
+    /// `transaction` names the REFUSED transaction recorded.
+    #[error("{message}")]
+    PlatformRefused { operation: &'static str, response_code: String, message: String, transaction: Option<String> },
+    /// The payment platform could not be reached or its answer could not be trusted.
+    #[error("{message}")]
+    PlatformUnavailable { operation: &'static str, message: String, transaction: Option<String> },
     /// The database failed; details are logged, not returned.
     #[error("internal error")]
     Internal(#[from] StoreError),
@@ -52,6 +60,14 @@ impl IntoResponse for ApiError {
             ApiError::Conflict { field, message } => {
                 (StatusCode::CONFLICT, json!({"error": {"code": "conflict", "field": field, "message": message}}))
             }
+            ApiError::PlatformRefused { operation, response_code, message, transaction } => (
+                StatusCode::CONFLICT,
+                json!({"error": {"code": "platform_refused", "operation": operation, "response_code": response_code, "message": message, "transaction": transaction}}),
+            ),
+            ApiError::PlatformUnavailable { operation, message, transaction } => (
+                StatusCode::BAD_GATEWAY,
+                json!({"error": {"code": "platform_unavailable", "operation": operation, "message": message, "transaction": transaction}}),
+            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "API request failed");
                 (

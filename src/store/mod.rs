@@ -5,6 +5,7 @@
 //! not race.
 
 pub mod cash;
+pub mod duplicates;
 pub mod invoices;
 pub mod merchants;
 mod migrate;

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: a real server on loopback with its own ports.
 #![allow(dead_code)]
 
+pub mod openapi;
+
 use ivrpay::config::Config;
 use ivrpay::server::Server;
 use std::path::PathBuf;
