@@ -86,7 +86,8 @@ enum Command {
         /// Secret key requests are sealed with (and answers sealed with).
         #[arg(long, env = "IVRPAY_SIPS_SECRET")]
         secret: String,
-        /// Milliseconds before each answer.
+        /// Milliseconds before each authorization answer (cardOrder, duplicate); cash
+        /// operations and diagnostics are answered from the books at once.
         #[arg(long, default_value_t = 300)]
         latency_ms: u64,
     },

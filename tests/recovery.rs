@@ -98,14 +98,18 @@ async fn cancelled_invoices_are_not_paid(store: &Store, backend: &str) {
     assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Cancelled);
 
     // The live flow: the merchant cancels the invoice while the bank is answering.
-    let slow = Simulator::new(Duration::from_millis(400), Duration::from_millis(50));
+    let slow = Simulator::new(Duration::from_millis(1500), Duration::from_millis(50));
     let slow_gw = Gateway::Simulator(slow.clone());
     let inv = fixtures::stored_invoice(store, &m, "R-2", 1500).await;
     let paying = {
         let (store, gw, m, inv) = (store.clone(), slow_gw.clone(), m.clone(), inv.clone());
         tokio::spawn(async move { fixtures::pay(&store, &gw, &m, &inv, fixtures::ACCEPTED_CARD, "k-live").await })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.transaction_by_key("k-live").await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "{backend}: the payment was never recorded");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(store.cancel_invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Cancelled);
     let PaymentOutcome::Refused(t) = paying.await.unwrap().unwrap() else { panic!("{backend}: not paid") };
     assert_eq!((t.status.as_str(), t.current_amount), ("CANCELLED", 0), "{backend}");

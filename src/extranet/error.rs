@@ -29,10 +29,26 @@ pub enum ApiError {
     /// The payment platform refused an operation (its responseCode); for a duplicate,
     /// `transaction` names the REFUSED transaction recorded.
     #[error("{message}")]
-    PlatformRefused { operation: &'static str, response_code: String, message: String, transaction: Option<String> },
+    PlatformRefused {
+        /// validate, cancel, refund or duplicate.
+        operation: &'static str,
+        /// Sips responseCode.
+        response_code: String,
+        /// For a person.
+        message: String,
+        /// The transaction recorded (a refused duplicate), if any.
+        transaction: Option<String>,
+    },
     /// The payment platform could not be reached or its answer could not be trusted.
     #[error("{message}")]
-    PlatformUnavailable { operation: &'static str, message: String, transaction: Option<String> },
+    PlatformUnavailable {
+        /// validate, cancel, refund or duplicate.
+        operation: &'static str,
+        /// For a person.
+        message: String,
+        /// The transaction recorded (a duplicate closed as REFUSED 90), if any.
+        transaction: Option<String>,
+    },
     /// The database failed; details are logged, not returned.
     #[error("internal error")]
     Internal(#[from] StoreError),

@@ -35,6 +35,7 @@ use crate::store::{Store, StoreError};
 /// What the merchant asks for.
 #[derive(Clone, Debug)]
 pub struct DuplicateInput<'a> {
+    /// Whose transaction it is (capture mode and day come from it too).
     pub merchant: &'a Merchant,
     /// The transaction whose card is charged again.
     pub from_reference: &'a str,
@@ -44,7 +45,9 @@ pub struct DuplicateInput<'a> {
     pub invoice_reference: Option<&'a str>,
     /// Who asks (`api:<merchant>`).
     pub actor: &'a str,
+    /// Sips `orderChannel` (the configured one, as for phone payments).
     pub order_channel: &'a str,
+    /// For the new reference and the new invoice's dates.
     pub today: chrono::NaiveDate,
 }
 
@@ -66,7 +69,10 @@ pub enum DuplicateError {
     NotFound,
     /// The original's status does not allow a duplicate (a payment still PENDING).
     #[error("duplicate is not allowed on a {status} transaction")]
-    NotAllowed { status: String },
+    NotAllowed {
+        /// The original's status.
+        status: String,
+    },
     /// Fields at fault (`amount`, `invoice_reference`).
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),

@@ -84,18 +84,22 @@ pub enum Lookup {
 /// platform holds. No card data: the platform uses the card it has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CashRequest<'a> {
+    /// The transaction the platform holds.
     pub transaction_reference: &'a str,
     /// Validate, cancel or refund (a duplicate is [`DuplicateRequest`]).
     pub operation: Operation,
     /// `operationAmount`, minor units.
     pub amount: i64,
+    /// The transaction's currency (`currencyCode`).
     pub currency: Currency,
 }
 
 /// The platform's answer to a cash operation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CashResponse {
+    /// Sips `responseCode`: 00 applied, 24 not in this status, 25 unknown, ...
     pub response_code: String,
+    /// The bank's code, when a bank was involved (often empty).
     pub acquirer_response_code: String,
     /// `newStatus`: the transaction's status after the operation.
     pub new_status: Option<String>,
@@ -130,10 +134,13 @@ pub struct DuplicateRequest<'a> {
     pub transaction_reference: &'a str,
     /// Minor units.
     pub amount: i64,
+    /// The original's currency.
     pub currency: Currency,
     /// AUTHOR_CAPTURE or VALIDATION (the merchant's current settings).
     pub capture_mode: &'a str,
+    /// Days before capture (the merchant's current settings).
     pub capture_day: u8,
+    /// Sips `orderChannel`.
     pub order_channel: &'a str,
 }
 

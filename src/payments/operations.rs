@@ -35,10 +35,22 @@ pub enum OperationError {
         "the payment platform refused the {op}: responseCode {response_code} ({})",
         response_code_meaning(response_code)
     )]
-    Refused { op: &'static str, response_code: String },
+    Refused {
+        /// validate, cancel or refund.
+        op: &'static str,
+        /// Sips responseCode.
+        response_code: String,
+    },
     /// The platform could not be reached, or its answer could not be trusted.
     #[error("the payment platform could not be reached for the {op} ({reason}); {consequence}")]
-    Unavailable { op: &'static str, reason: GatewayError, consequence: &'static str },
+    Unavailable {
+        /// validate, cancel or refund.
+        op: &'static str,
+        /// What failed.
+        reason: GatewayError,
+        /// What it means for the transaction (told to the API caller).
+        consequence: &'static str,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

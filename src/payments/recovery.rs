@@ -30,11 +30,13 @@ use std::time::Duration;
 /// A payment sent (or about to be) whose outcome is not recorded yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InFlight<'a> {
+    /// Its transactionReference.
     pub reference: &'a str,
     /// AUTHOR_CAPTURE or VALIDATION, as sent.
     pub capture_mode: &'a str,
     /// Minor units, as sent.
     pub amount: i64,
+    /// As sent (a reversal names it too).
     pub currency: Currency,
 }
 

@@ -34,6 +34,7 @@ pub struct Terms<'a> {
     pub amount: i64,
     /// AUTHOR_CAPTURE or VALIDATION.
     pub capture_mode: &'a str,
+    /// Days before the platform captures (or expires) it.
     pub capture_day: u8,
 }
 

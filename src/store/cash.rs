@@ -47,9 +47,11 @@ impl From<sqlx::Error> for CashOpError {
 pub struct Claim {
     /// The transaction as it was when claimed.
     pub transaction: Transaction,
+    /// Validate, cancel or refund.
     pub op: Operation,
-    /// Status and amounts before and after.
+    /// Status and amounts it was computed from.
     pub before: Amounts,
+    /// Status and amounts once applied.
     pub after: Amounts,
     /// What the operation moves (`operationAmount`).
     pub moved: i64,

@@ -85,10 +85,20 @@ pub struct ApiKeyInfo {
 pub enum RevokeError {
     /// No such key for this merchant.
     #[error("no API key {key_id} for merchant {merchant_id}")]
-    UnknownKey { merchant_id: String, key_id: String },
+    UnknownKey {
+        /// The merchant asked about.
+        merchant_id: String,
+        /// The key asked about.
+        key_id: String,
+    },
     /// Already revoked (at this UTC millisecond).
     #[error("API key {key_id} was already revoked")]
-    AlreadyRevoked { key_id: String, at: i64 },
+    AlreadyRevoked {
+        /// The key.
+        key_id: String,
+        /// When it was revoked (UTC ms).
+        at: i64,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -90,8 +90,11 @@ pub enum Pending {
 pub struct Answer<'a> {
     /// The status it leads to (TO_CAPTURE, TO_VALIDATE, CAPTURED, REFUSED, ...).
     pub status: &'a str,
+    /// Sips `responseCode`.
     pub response_code: &'a str,
+    /// The bank's code.
     pub acquirer_response_code: &'a str,
+    /// Set when authorized.
     pub authorisation_id: Option<&'a str>,
 }
 
@@ -432,14 +435,14 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Payments left PENDING (sent, outcome never recorded) created before
-    /// `created_before` (UTC ms), oldest first. The bound keeps recovery away from
+    /// Payments left PENDING (sent, outcome never recorded) created at or before
+    /// `created_by` (UTC ms), oldest first. The bound keeps recovery away from
     /// payments still in flight in a call (on this node or another).
-    pub async fn pending_transactions(&self, created_before: i64) -> Result<Vec<Transaction>, StoreError> {
+    pub async fn pending_transactions(&self, created_by: i64) -> Result<Vec<Transaction>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM transactions WHERE status = 'PENDING' AND created_at < $1 ORDER BY created_at"
+            "SELECT {COLUMNS} FROM transactions WHERE status = 'PENDING' AND created_at <= $1 ORDER BY created_at"
         ))
-        .bind(created_before)
+        .bind(created_by)
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(from_row).collect()
