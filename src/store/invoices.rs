@@ -150,10 +150,12 @@ impl Store {
         if let Some(existing) = self.invoice_by_reference(merchant_id, &inv.reference).await? {
             return reuse(existing, inv);
         }
-        let mut conn = self.pool().acquire().await?;
         for _ in 0..8 {
             let id = new_id("inv");
+            // One connection per attempt, given back before the reads below.
+            let mut conn = self.pool().acquire().await?;
             let r = insert_invoice(&mut conn, merchant_id, inv, &id, &new_payment_code()).await;
+            drop(conn);
             match r {
                 Ok(()) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),
                 Err(StoreError::Conflict(_)) => {
