@@ -9,7 +9,7 @@
 //! percentiles; then C concurrent payment writers. Prints figures; asserts nothing.
 
 use ivrpay::payments::check_digit;
-use ivrpay::store::transactions::{NewPending, Pending};
+use ivrpay::store::transactions::{Answer, Completion, NewPending, Pending};
 use ivrpay::store::Store;
 use std::time::{Duration, Instant};
 
@@ -155,10 +155,16 @@ async fn run(url: &str, a: &Args) {
                 };
                 let t0 = Instant::now();
                 assert_eq!(store.record_pending(&p).await.unwrap(), Pending::Recorded);
-                store
-                    .complete_payment(&reference, "TO_CAPTURE", "00", "00", Some("123456"), "bench", "bench")
-                    .await
-                    .unwrap();
+                let answer = Answer {
+                    status: "TO_CAPTURE",
+                    response_code: "00",
+                    acquirer_response_code: "00",
+                    authorisation_id: Some("123456"),
+                };
+                assert_eq!(
+                    store.complete_payment(&reference, &answer, "bench", "bench").await.unwrap(),
+                    Completion::Recorded
+                );
                 lat.push(t0.elapsed().as_micros() as u32);
                 j += conc;
             }

@@ -90,7 +90,8 @@ enum Command {
         /// Secret key requests are sealed with (and answers sealed with).
         #[arg(long, env = "IVRPAY_SIPS_SECRET")]
         secret: String,
-        /// Milliseconds before each answer.
+        /// Milliseconds before each authorization answer (cardOrder, duplicate); cash
+        /// operations and diagnostics are answered from the books at once.
         #[arg(long, default_value_t = 300)]
         latency_ms: u64,
     },
@@ -141,6 +142,39 @@ enum MerchantAction {
         /// Where transaction notices are POSTed (http://...).
         #[arg(long)]
         notification_url: Option<String>,
+    },
+    /// Manage a merchant's API keys: create (printed once), list, revoke.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Issue another key (printed once; only its hash is stored).
+    Create {
+        /// Merchant id (mer_...).
+        #[arg(long)]
+        merchant: String,
+        /// What the key is for, to recognise it in the list.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List a merchant's keys: id, prefix, label, created, revoked.
+    List {
+        /// Merchant id (mer_...).
+        #[arg(long)]
+        merchant: String,
+    },
+    /// Revoke a key: it stops working at once (401 on the API).
+    Revoke {
+        /// Merchant id (mer_...).
+        #[arg(long)]
+        merchant: String,
+        /// Key id (key_..., from `key list`).
+        #[arg(long)]
+        key: String,
     },
 }
 
@@ -311,12 +345,52 @@ async fn merchant(action: MerchantAction, config: Option<PathBuf>, database: Opt
             };
             let (m, key) = store.create_merchant(&new).await.map_err(|e| e.to_string())?;
             println!("merchant_id={}", m.id);
+            println!("key_id={}", key.id);
             println!("api_key={}", key.secret);
             if m.notification_url.is_some() {
                 let secret = store.notification_secret(&m.id).await.map_err(|e| e.to_string())?.unwrap_or_default();
                 println!("notification_secret={secret}");
             }
             eprintln!("Keep the API key now: only its hash is stored.");
+        }
+        MerchantAction::Key { action } => keys(&store, action).await?,
+    }
+    Ok(())
+}
+
+fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+async fn keys(store: &ivrpay::store::Store, action: KeyAction) -> Result<(), String> {
+    let merchant_id = match &action {
+        KeyAction::Create { merchant, .. } | KeyAction::List { merchant } | KeyAction::Revoke { merchant, .. } => {
+            merchant.clone()
+        }
+    };
+    if store.merchant(&merchant_id).await.map_err(|e| e.to_string())?.is_none() {
+        return Err(format!("--merchant: no merchant '{merchant_id}'"));
+    }
+    match action {
+        KeyAction::Create { label, .. } => {
+            let key = store.issue_api_key(&merchant_id, label.trim()).await.map_err(|e| e.to_string())?;
+            println!("key_id={}", key.id);
+            println!("api_key={}", key.secret);
+            eprintln!("Keep the API key now: only its hash is stored.");
+        }
+        KeyAction::List { .. } => {
+            println!("{:<30} {:<14} {:<20} {:<22} revoked", "key_id", "prefix", "label", "created");
+            for k in store.list_api_keys(&merchant_id).await.map_err(|e| e.to_string())? {
+                let revoked = k.revoked_at.map(utc).unwrap_or_else(|| "-".into());
+                let label = if k.label.is_empty() { "-" } else { &k.label };
+                println!("{:<30} {:<14} {:<20} {:<22} {revoked}", k.id, k.prefix, label, utc(k.created_at));
+            }
+        }
+        KeyAction::Revoke { key, .. } => {
+            store.revoke_api_key_checked(&merchant_id, &key).await.map_err(|e| format!("--key: {e}"))?;
+            println!("revoked {key}");
         }
     }
     Ok(())

@@ -1,40 +1,81 @@
 //! Transactions through the API after phone payments (taken here with the payments
-//! core and the simulator): detail with history, the cash operations the Sips table
-//! allows and no others, the capture run, and the journal export without card numbers.
+//! core and the server's own simulated platform): detail with history, the cash
+//! operations the Sips table allows and no others, each applied at the platform first
+//! (a platform refusal or outage changes nothing), concurrent operators, duplicates,
+//! the capture run, the journal export without card numbers, and every answer checked
+//! against the published OpenAPI document.
 
 mod common;
 
+use common::openapi::check;
 use common::{fixtures, http, http_text};
 use ivrpay::payments::authorize::PaymentOutcome;
+use ivrpay::payments::gateway::{Gateway, Simulator};
+use ivrpay::server::Server;
 use ivrpay::store::merchants::{CaptureMode, Merchant};
 use ivrpay::store::Store;
+use serde_json::Value;
+use std::time::Duration;
 
 const PAN: &str = fixtures::ACCEPTED_CARD;
+const DAYS_4: Duration = Duration::from_secs(4 * 86_400);
+const OP: &str = "/transactions/{reference}/{operation}";
+const DUP: &str = "/transactions/{reference}/duplicate";
+const ONE: &str = "/transactions/{reference}";
 
-async fn paid_transaction(store: &Store, m: &Merchant, reference: &str) -> String {
+async fn server() -> Server {
+    let mut c = common::config();
+    c.payments.simulator_latency_ms = 5;
+    common::start(c).await
+}
+
+fn platform(server: &Server) -> Simulator {
+    match &server.ctx().gateway {
+        Gateway::Simulator(s) => s.clone(),
+        Gateway::Sips(_) => panic!("the test server uses the built-in simulator"),
+    }
+}
+
+async fn paid_transaction(server: &Server, m: &Merchant, reference: &str, pan: &str) -> String {
+    let store = &server.ctx().store;
     let inv = fixtures::stored_invoice(store, m, reference, 10_000).await;
-    let (gw, _) = fixtures::simulator();
-    match fixtures::pay(store, &gw, m, &inv, PAN, reference).await.unwrap() {
-        PaymentOutcome::Accepted(t) => t.reference,
+    match fixtures::pay(store, &server.ctx().gateway, m, &inv, pan, reference).await.unwrap() {
+        PaymentOutcome::Accepted(t) | PaymentOutcome::Refused(t) => t.reference,
         other => panic!("{other:?}"),
     }
 }
 
 fn merchant(mode: CaptureMode) -> ivrpay::store::merchants::NewMerchant {
-    fixtures::merchant(mode, 2, None)
+    fixtures::merchant(mode, 2, Some("http://127.0.0.1:9/hook"))
+}
+
+async fn notices(store: &Store, reference: &str) -> i64 {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM notifications WHERE transaction_reference = $1")
+        .bind(reference)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    sqlx::Row::try_get::<i64, _>(&row, "n").unwrap()
+}
+
+fn steps(t: &Value) -> Vec<&str> {
+    t["history"].as_array().unwrap().iter().map(|h| h["to"].as_str().unwrap()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cash_operations_follow_the_sips_table() {
-    let server = common::start(common::config()).await;
+async fn cash_operations_go_through_the_platform_and_follow_the_sips_table() {
+    let server = server().await;
+    let sim = platform(&server);
     let store = &server.ctx().store;
     let api = server.http_addr();
     let (m, key) = store.create_merchant(&merchant(CaptureMode::AuthorCapture)).await.unwrap();
     let (_, other) = store.create_merchant(&merchant(CaptureMode::AuthorCapture)).await.unwrap();
     let k = Some(key.secret.as_str());
-    let r = paid_transaction(store, &m, "T-1").await;
+    let r = paid_transaction(&server, &m, "T-1", PAN).await;
+    let path = |op: &str| format!("/api/v1/transactions/{r}/{op}");
 
     let (status, t) = http(api, "GET", &format!("/api/v1/transactions/{r}"), k, None).await;
+    check(ONE, "get", status, &t);
     assert_eq!(status, 200, "{t}");
     assert_eq!(
         (t["status"].as_str(), t["guaranteed"].as_bool(), t["channel"].as_str()),
@@ -42,36 +83,76 @@ async fn cash_operations_follow_the_sips_table() {
     );
     assert_eq!(t["masked_pan"], "410000######0100");
     assert_eq!(t["history"].as_array().unwrap().len(), 2);
-    assert_eq!(http(api, "GET", &format!("/api/v1/transactions/{r}"), Some(&other.secret), None).await.0, 404);
+    let (status, e) = http(api, "GET", &format!("/api/v1/transactions/{r}"), Some(&other.secret), None).await;
+    check(ONE, "get", status, &e);
+    assert_eq!(status, 404);
 
-    // TO_CAPTURE: refund is not allowed, cancel is (partly).
-    let (status, e) = http(api, "POST", &format!("/api/v1/transactions/{r}/refund"), k, None).await;
+    // TO_CAPTURE: refund is not allowed by the table (the platform is not even asked).
+    let ops = sim.operations();
+    let (status, e) = http(api, "POST", &path("refund"), k, None).await;
+    check(OP, "post", status, &e);
     assert_eq!((status, e["error"]["field"].as_str()), (409, Some("status")), "{e}");
-    let (status, t) =
-        http(api, "POST", &format!("/api/v1/transactions/{r}/cancel"), k, Some(r#"{"amount":2500}"#)).await;
+    assert_eq!(sim.operations(), ops);
+    // Cancel (part) is: applied at the platform, recorded with the actor and its code.
+    let notified = notices(store, &r).await;
+    let (status, t) = http(api, "POST", &path("cancel"), k, Some(r#"{"amount":2500}"#)).await;
+    check(OP, "post", status, &t);
     assert_eq!(
         (status, t["current_amount"].as_i64(), t["status"].as_str()),
         (200, Some(7500), Some("TO_CAPTURE")),
         "{t}"
     );
-    let (status, e) =
-        http(api, "POST", &format!("/api/v1/transactions/{r}/cancel"), k, Some(r#"{"amount":9000}"#)).await;
+    assert_eq!(sim.operations(), ops + 1);
+    let last = t["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["by"].as_str(), last["amount"].as_i64()), (Some(format!("api:{}", m.id).as_str()), Some(2500)));
+    assert!(last["detail"].as_str().unwrap().contains("responseCode 00"), "{last}");
+    assert_eq!(notices(store, &r).await, notified + 1, "a notification is queued with the change");
+    let (status, e) = http(api, "POST", &path("cancel"), k, Some(r#"{"amount":9000}"#)).await;
+    check(OP, "post", status, &e);
     assert_eq!((status, e["error"]["field"].as_str()), (422, Some("amount")));
+
+    // The platform refuses what our books would allow (it captured already, we have not
+    // run the capture yet): 409 naming the operation and its code; nothing changes.
+    sim.advance(DAYS_4);
+    let (status, e) = http(api, "POST", &path("cancel"), k, Some(r#"{"amount":100}"#)).await;
+    check(OP, "post", status, &e);
+    assert_eq!(
+        (status, e["error"]["code"].as_str(), e["error"]["operation"].as_str(), e["error"]["response_code"].as_str()),
+        (409, Some("platform_refused"), Some("cancel"), Some("24")),
+        "{e}"
+    );
+    let (_, t) = http(api, "GET", &format!("/api/v1/transactions/{r}"), k, None).await;
+    assert_eq!((t["current_amount"].as_i64(), t["history"].as_array().unwrap().len()), (Some(7500), 3));
+    assert_eq!(notices(store, &r).await, notified + 1);
 
     // The capture run sends it to the bank once its capture day has passed.
     assert_eq!(store.run_capture(ivrpay::store::now_ms()).await.unwrap(), (0, 0), "capture day 2 not reached");
-    assert_eq!(store.run_capture(ivrpay::store::now_ms() + 4 * 86_400_000).await.unwrap(), (1, 0));
+    assert_eq!(store.run_capture(ivrpay::store::now_ms() + DAYS_4.as_millis() as i64).await.unwrap(), (1, 0));
+
+    // The platform is down: 502, nothing changes.
+    sim.set_down(true);
+    let (status, e) = http(api, "POST", &path("refund"), k, Some(r#"{"amount":5000}"#)).await;
+    check(OP, "post", status, &e);
+    assert_eq!(
+        (status, e["error"]["code"].as_str(), e["error"]["operation"].as_str()),
+        (502, Some("platform_unavailable"), Some("refund"))
+    );
+    sim.set_down(false);
+    let (_, t) = http(api, "GET", &format!("/api/v1/transactions/{r}"), k, None).await;
+    assert_eq!((t["status"].as_str(), t["refunded_amount"].as_i64()), (Some("CAPTURED"), Some(0)));
 
     // CAPTURED: refunds, never more than captured, then CREDITED.
-    let (_, t) = http(api, "POST", &format!("/api/v1/transactions/{r}/refund"), k, Some(r#"{"amount":5000}"#)).await;
+    let (status, t) = http(api, "POST", &path("refund"), k, Some(r#"{"amount":5000}"#)).await;
+    check(OP, "post", status, &t);
     assert_eq!((t["status"].as_str(), t["refunded_amount"].as_i64()), (Some("CAPTURED"), Some(5000)), "{t}");
-    let (status, _) =
-        http(api, "POST", &format!("/api/v1/transactions/{r}/refund"), k, Some(r#"{"amount":2501}"#)).await;
+    let (status, _) = http(api, "POST", &path("refund"), k, Some(r#"{"amount":2501}"#)).await;
     assert_eq!(status, 422);
-    let (_, t) = http(api, "POST", &format!("/api/v1/transactions/{r}/refund"), k, None).await;
+    let (status, e) = http(api, "POST", &path("refund"), k, Some("[1]")).await;
+    check(OP, "post", status, &e);
+    assert_eq!(status, 400);
+    let (_, t) = http(api, "POST", &path("refund"), k, None).await;
     assert_eq!((t["status"].as_str(), t["refunded_amount"].as_i64()), (Some("CREDITED"), Some(7500)));
-    let steps: Vec<&str> = t["history"].as_array().unwrap().iter().map(|h| h["to"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["PENDING", "TO_CAPTURE", "TO_CAPTURE", "CAPTURED", "CAPTURED", "CREDITED"]);
+    assert_eq!(steps(&t), ["PENDING", "TO_CAPTURE", "TO_CAPTURE", "CAPTURED", "CAPTURED", "CREDITED"]);
 
     // Journal for today: the masked card, never the full number; not guaranteed.
     let today = chrono::Utc::now().date_naive();
@@ -84,17 +165,45 @@ async fn cash_operations_follow_the_sips_table() {
     assert!(!csv.contains(PAN));
     let (status, e) = http(api, "GET", "/api/v1/journal.csv?from=2026-13-01", k, None).await;
     assert_eq!((status, e["error"]["field"].as_str()), (422, Some("from")));
+    let (status, e) = http(api, "POST", &path("cancel"), Some("ivp_not_a_key"), None).await;
+    check(OP, "post", status, &e);
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_operators_refunding_at_once_never_refund_more_than_captured() {
+    let server = server().await;
+    let sim = platform(&server);
+    let store = &server.ctx().store;
+    let api = server.http_addr();
+    let (m, key) = store.create_merchant(&merchant(CaptureMode::AuthorCapture)).await.unwrap();
+    let r = paid_transaction(&server, &m, "C-1", PAN).await;
+    sim.advance(DAYS_4);
+    store.run_capture(ivrpay::store::now_ms() + DAYS_4.as_millis() as i64).await.unwrap();
+    let ops = sim.operations();
+    let path = format!("/api/v1/transactions/{r}/refund");
+    let (a, b) = tokio::join!(
+        http(api, "POST", &path, Some(&key.secret), Some(r#"{"amount":6000}"#)),
+        http(api, "POST", &path, Some(&key.secret), Some(r#"{"amount":6000}"#)),
+    );
+    let mut codes = [a.0, b.0];
+    codes.sort();
+    assert!(codes == [200, 409] || codes == [200, 422], "{a:?} {b:?}");
+    assert_eq!(sim.operations(), ops + 1, "only one refund reached the platform");
+    let t = store.transaction(&r).await.unwrap().unwrap();
+    assert_eq!((t.status.as_str(), t.refunded_amount), ("CAPTURED", 6000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_mode_transactions_are_validated_or_expire() {
-    let server = common::start(common::config()).await;
+    let server = server().await;
+    let sim = platform(&server);
     let store = &server.ctx().store;
     let api = server.http_addr();
     let (m, key) = store.create_merchant(&merchant(CaptureMode::Validation)).await.unwrap();
     let k = Some(key.secret.as_str());
-    let a = paid_transaction(store, &m, "V-1").await;
-    let b = paid_transaction(store, &m, "V-2").await;
+    let a = paid_transaction(&server, &m, "V-1", PAN).await;
+    let b = paid_transaction(&server, &m, "V-2", PAN).await;
     let (_, t) = http(api, "GET", &format!("/api/v1/transactions/{a}"), k, None).await;
     assert_eq!(t["status"], "TO_VALIDATE");
     assert_eq!(
@@ -102,11 +211,132 @@ async fn validation_mode_transactions_are_validated_or_expire() {
         409,
         "the table allows no cancel in TO_VALIDATE"
     );
-    let (_, t) = http(api, "POST", &format!("/api/v1/transactions/{a}/validate"), k, Some(r#"{"amount":8000}"#)).await;
+    let (status, t) =
+        http(api, "POST", &format!("/api/v1/transactions/{a}/validate"), k, Some(r#"{"amount":8000}"#)).await;
+    check(OP, "post", status, &t);
     assert_eq!((t["status"].as_str(), t["current_amount"].as_i64()), (Some("TO_CAPTURE"), Some(8000)), "{t}");
-    assert_eq!(store.run_capture(ivrpay::store::now_ms() + 4 * 86_400_000).await.unwrap(), (1, 1));
+    sim.advance(DAYS_4);
+    assert_eq!(store.run_capture(ivrpay::store::now_ms() + DAYS_4.as_millis() as i64).await.unwrap(), (1, 1));
     let (_, t) = http(api, "GET", &format!("/api/v1/transactions/{b}"), k, None).await;
     assert_eq!(t["status"], "EXPIRED");
+    // The platform expired it too: validating it now is refused there as well.
+    assert!(!sim.cash_now(&b, ivrpay::payments::cash::Operation::Validate, 1).unwrap().accepted());
     let (_, list) = http(api, "GET", "/api/v1/transactions", k, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_is_a_new_charge_of_the_same_card_with_an_invoice_of_its_own() {
+    let server = server().await;
+    let sim = platform(&server);
+    let store = &server.ctx().store;
+    let api = server.http_addr();
+    let (m, key) = store.create_merchant(&merchant(CaptureMode::Validation)).await.unwrap();
+    let k = Some(key.secret.as_str());
+    let r = paid_transaction(&server, &m, "D-1", PAN).await;
+    let dup = format!("/api/v1/transactions/{r}/duplicate");
+
+    let calls = sim.calls();
+    let (status, t) = http(api, "POST", &dup, k, Some(r#"{"amount":3000,"invoice_reference":"D-1-BIS"}"#)).await;
+    check(DUP, "post", status, &t);
+    assert_eq!(status, 201, "{t}");
+    let d = t["reference"].as_str().unwrap().to_string();
+    assert_ne!(d, r);
+    assert_eq!(
+        (t["duplicated_from"].as_str(), t["amount"].as_i64(), t["status"].as_str()),
+        (Some(r.as_str()), Some(3000), Some("TO_VALIDATE"))
+    );
+    assert_eq!(
+        (t["masked_pan"].as_str(), t["brand"].as_str(), t["expiry_month"].as_str()),
+        (Some("410000######0100"), Some("VISA"), Some("203012"))
+    );
+    assert_eq!(
+        (t["channel"].as_str(), t["guarantee_indicator"].as_str(), t["capture_day"].as_i64()),
+        (Some("IVR"), Some("N"), Some(2))
+    );
+    assert_eq!(t["caller"], Value::Null, "the customer was not on the line");
+    assert_eq!(steps(&t), ["PENDING", "TO_VALIDATE"]);
+    assert_eq!(t["history"][0]["by"].as_str(), Some(format!("api:{}", m.id).as_str()));
+    assert_eq!(sim.calls(), calls + 1);
+    // Its own invoice, paid; the original invoice is untouched.
+    let inv = store.invoice_by_reference(&m.id, "D-1-BIS").await.unwrap().unwrap();
+    assert_eq!((inv.amount, inv.status.as_str(), inv.customer_name.as_str()), (3000, "PAID", "Jeanne Martin"));
+    assert_eq!(t["invoice_id"].as_str(), Some(inv.id.as_str()));
+    let orig = store.transaction(&r).await.unwrap().unwrap();
+    assert_eq!((orig.status.as_str(), orig.amount), ("TO_VALIDATE", 10_000));
+
+    // The same request again: the first duplicate, not charged again.
+    let (status, again) = http(api, "POST", &dup, k, Some(r#"{"amount":3000,"invoice_reference":"D-1-BIS"}"#)).await;
+    check(DUP, "post", status, &again);
+    assert_eq!((status, again["reference"].as_str()), (200, Some(d.as_str())));
+    assert_eq!(sim.calls(), calls + 1);
+    let (status, e) = http(api, "POST", &dup, k, Some(r#"{"amount":3100,"invoice_reference":"D-1-BIS"}"#)).await;
+    check(DUP, "post", status, &e);
+    assert_eq!((status, e["error"]["field"].as_str()), (409, Some("invoice_reference")), "{e}");
+    let (status, e) = http(api, "POST", &dup, k, Some(r#"{"invoice_reference":"D-1-TER"}"#)).await;
+    check(DUP, "post", status, &e);
+    assert_eq!((status, e["error"]["field"].as_str()), (422, Some("amount")));
+    let (status, e) = http(api, "POST", &dup, k, Some(r#"{"amount":10,"invoice_reference":"bad ref!"}"#)).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (422, Some("invoice_reference")));
+    let (status, e) = http(api, "POST", "/api/v1/transactions/IVRNOPE/duplicate", k, Some(r#"{"amount":10}"#)).await;
+    check(DUP, "post", status, &e);
+    assert_eq!(status, 404);
+    // A duplicate of a duplicate, without an invoice reference: DUP-<reference>.
+    let (status, t2) =
+        http(api, "POST", &format!("/api/v1/transactions/{d}/duplicate"), k, Some(r#"{"amount":500}"#)).await;
+    assert_eq!(status, 201, "{t2}");
+    let own = store.invoice(&m.id, t2["invoice_id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(own.reference, format!("DUP-{}", t2["reference"].as_str().unwrap()));
+
+    // A card refused before is refused again: 409 naming the REFUSED duplicate; its
+    // invoice is cancelled (nobody is to pay it by phone).
+    let refused = paid_transaction(&server, &m, "D-2", "4100000000000605").await;
+    let (status, e) = http(
+        api,
+        "POST",
+        &format!("/api/v1/transactions/{refused}/duplicate"),
+        k,
+        Some(r#"{"amount":100,"invoice_reference":"D-2-BIS"}"#),
+    )
+    .await;
+    check(DUP, "post", status, &e);
+    assert_eq!(
+        (status, e["error"]["code"].as_str(), e["error"]["response_code"].as_str()),
+        (409, Some("platform_refused"), Some("05")),
+        "{e}"
+    );
+    let rt = store.transaction(e["error"]["transaction"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!((rt.status.as_str(), rt.duplicated_from.as_deref()), ("REFUSED", Some(refused.as_str())));
+    assert_eq!(store.invoice_by_reference(&m.id, "D-2-BIS").await.unwrap().unwrap().status.as_str(), "CANCELLED");
+
+    // The platform down: 502, nothing charged.
+    sim.set_down(true);
+    let (status, e) = http(api, "POST", &dup, k, Some(r#"{"amount":100}"#)).await;
+    check(DUP, "post", status, &e);
+    assert_eq!((status, e["error"]["code"].as_str()), (502, Some("platform_unavailable")), "{e}");
+    sim.set_down(false);
+
+    // A payment still in flight cannot be duplicated.
+    let inv = fixtures::stored_invoice(store, &m, "D-3", 1000).await;
+    let pending = ivrpay::store::transactions::NewPending {
+        reference: "IVRPENDING1".into(),
+        merchant_id: m.id.clone(),
+        invoice_id: inv.id.clone(),
+        idempotency_key: "k-pending".into(),
+        amount: 1000,
+        currency: "EUR".into(),
+        masked_pan: "410000######0100".into(),
+        brand: "VISA".into(),
+        expiry_month: "203012".into(),
+        order_channel: "MOTO".into(),
+        capture_mode: "VALIDATION".into(),
+        capture_day: 2,
+        caller: None,
+        call_id: None,
+    };
+    store.record_pending(&pending).await.unwrap();
+    let (status, e) =
+        http(api, "POST", "/api/v1/transactions/IVRPENDING1/duplicate", k, Some(r#"{"amount":10}"#)).await;
+    check(DUP, "post", status, &e);
+    assert_eq!((status, e["error"]["field"].as_str()), (409, Some("status")));
 }

@@ -7,9 +7,13 @@ mod common;
 use chrono::NaiveDate;
 use ivrpay::payments::authorize::{self, PayError, PaymentOutcome, PaymentRequest};
 use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
+use ivrpay::payments::cash::Operation;
+use ivrpay::payments::duplicate::{self, DuplicateError, DuplicateInput};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, Simulator};
 use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
 use ivrpay::payments::money::Currency;
+use ivrpay::payments::operations;
+use ivrpay::payments::recovery;
 use ivrpay::payments::simulator_rules::{LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD};
 use ivrpay::store::invoices::{Created, Invoice};
 use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
@@ -171,10 +175,52 @@ async fn exercise(store: &Store, backend: &str) {
         order_channel: "MOTO",
     };
     gw.authorize(&req).await.unwrap(); // charged; the process "dies" before recording
-    let recovered = authorize::recover_pending(store, &gw).await.unwrap();
+    assert!(recovery::recover_pending(store, &gw, Duration::from_secs(60)).await.unwrap().is_empty(), "too recent");
+    let recovered = recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap();
     assert_eq!(recovered, vec![(reference.clone(), "TO_CAPTURE".to_string())], "{backend}");
     assert_eq!(store.invoice(&m.id, &inv6.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
-    assert!(authorize::recover_pending(store, &gw).await.unwrap().is_empty(), "resolved once");
+    assert!(recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap().is_empty(), "resolved once");
+    let h = store.history(&reference).await.unwrap();
+    assert_eq!((h[1].actor.as_str(), h[1].to_status.as_str()), ("recovery", "TO_CAPTURE"), "{backend}");
+
+    // A cash operation through the platform, then a second one computed from the same
+    // state is refused before reaching it (the claim is conditional on that state).
+    let ops = sim.operations();
+    let c = operations::cash_operation(store, &gw, &m.id, &t.reference, Operation::Cancel, Some(345), "api:test")
+        .await
+        .unwrap();
+    assert_eq!((c.status.as_str(), c.current_amount), ("TO_CAPTURE", 12000), "{backend}");
+    let claim = store.claim_cash_operation(&m.id, &t.reference, Operation::Cancel, Some(1)).await.unwrap();
+    assert!(matches!(
+        operations::cash_operation(store, &gw, &m.id, &t.reference, Operation::Cancel, Some(1), "api:test").await,
+        Err(operations::OperationError::Concurrent)
+    ));
+    store.release_cash_operation(&claim).await.unwrap();
+    assert_eq!(sim.operations(), ops + 1, "{backend}");
+
+    // A duplicate: its own invoice and transaction, idempotent per invoice reference.
+    let calls = sim.calls();
+    let input = |amount| DuplicateInput {
+        merchant: &m,
+        from_reference: &t.reference,
+        amount: Some(amount),
+        invoice_reference: Some("A-1-DUP"),
+        actor: "api:test",
+        order_channel: "MOTO",
+        today: today(),
+    };
+    let d = duplicate::duplicate(store, &gw, input(2000)).await.unwrap();
+    assert_eq!(
+        (d.replayed, d.transaction.status.as_str(), d.transaction.duplicated_from.as_deref()),
+        (false, "TO_CAPTURE", Some(t.reference.as_str())),
+        "{backend}"
+    );
+    let inv_d = store.invoice(&m.id, &d.transaction.invoice_id).await.unwrap().unwrap();
+    assert_eq!((inv_d.reference.as_str(), inv_d.amount, inv_d.status), ("A-1-DUP", 2000, InvoiceStatus::Paid));
+    let again = duplicate::duplicate(store, &gw, input(2000)).await.unwrap();
+    assert_eq!((again.replayed, again.transaction.reference), (true, d.transaction.reference.clone()));
+    assert!(matches!(duplicate::duplicate(store, &gw, input(2001)).await, Err(DuplicateError::Conflict(_))));
+    assert_eq!(sim.calls(), calls + 1, "{backend}: one duplicate sent");
 }
 
 #[tokio::test]

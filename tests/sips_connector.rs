@@ -59,7 +59,7 @@ async fn the_connector_speaks_sealed_sips_json() {
     assert_eq!(authorize(&c, UNAVAILABLE_CARD, "REF3").await, Err(GatewayError::Unavailable));
     // Charged, answer lost: the lookup finds it. No answer at all: unknown.
     assert_eq!(authorize(&c, LOST_AFTER_CHARGE_CARD, "REF4").await, Err(GatewayError::Timeout));
-    assert!(matches!(c.lookup("REF4").await.unwrap(), Lookup::Found(a) if a.accepted()));
+    assert!(matches!(c.lookup("REF4").await.unwrap(), Lookup::Found(d) if d.authorized() && d.answer.accepted()));
     assert_eq!(authorize(&c, NO_ANSWER_CARD, "REF5").await, Err(GatewayError::Timeout));
     assert_eq!(c.lookup("REF5").await.unwrap(), Lookup::Unknown);
     // A platform nobody listens on is unavailable.
@@ -136,4 +136,86 @@ async fn a_lost_answer_is_resolved_through_the_connector() {
     assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
     store.close().await;
     let _ = std::fs::remove_file(db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cash_management_over_the_wire() {
+    use ivrpay::payments::cash::Operation;
+    use ivrpay::payments::gateway::{CashRequest, DuplicateRequest};
+    let (url, simulator) = sim("k", "k").await;
+    let c = connector(&url, "k");
+    assert!(authorize(&c, "4100000000000100", "CM1").await.unwrap().accepted());
+    let cash = |reference: &'static str, operation: Operation, amount: i64| CashRequest {
+        transaction_reference: reference,
+        operation,
+        amount,
+        currency: Currency::Eur,
+    };
+    // Cancel part: applied, with the platform's new status and amount.
+    let r = c.cash(&cash("CM1", Operation::Cancel, 500)).await.unwrap();
+    assert_eq!(
+        (r.response_code.as_str(), r.new_status.as_deref(), r.new_amount),
+        ("00", Some("TO_CAPTURE"), Some(2000))
+    );
+    // What the Sips table forbids is refused with 24, an unknown transaction with 25.
+    assert_eq!(c.cash(&cash("CM1", Operation::Refund, 100)).await.unwrap().response_code, "24");
+    assert_eq!(c.cash(&cash("CM1", Operation::Validate, 100)).await.unwrap().response_code, "24");
+    assert_eq!(c.cash(&cash("NOPE", Operation::Cancel, 100)).await.unwrap().response_code, "25");
+    assert_eq!(simulator.operations(), 4);
+    // After the platform's capture: refund, never more than captured.
+    simulator.advance(Duration::from_secs(86_400));
+    assert_eq!(c.cash(&cash("CM1", Operation::Refund, 2001)).await.unwrap().response_code, "12");
+    let r = c.cash(&cash("CM1", Operation::Refund, 2000)).await.unwrap();
+    assert_eq!((r.new_status.as_deref(), r.new_amount), (Some("CREDITED"), Some(0)));
+    match c.lookup("CM1").await.unwrap() {
+        Lookup::Found(d) => {
+            assert_eq!((d.status.as_str(), d.origin_amount, d.current_amount), ("CREDITED", Some(2500), Some(0)))
+        }
+        Lookup::Unknown => panic!("known"),
+    }
+    // Duplicate: a new transaction on the card the platform holds.
+    let dup = |from: &'static str, to: &'static str| DuplicateRequest {
+        from_transaction_reference: from,
+        transaction_reference: to,
+        amount: 700,
+        currency: Currency::Eur,
+        capture_mode: "AUTHOR_CAPTURE",
+        capture_day: 0,
+        order_channel: "MOTO",
+    };
+    let calls = simulator.calls();
+    let a = c.duplicate(&dup("CM1", "CM2")).await.unwrap();
+    assert_eq!((a.response_code.as_str(), a.brand.as_str(), a.guarantee_indicator.as_str()), ("00", "VISA", "N"));
+    assert!(
+        matches!(c.lookup("CM2").await.unwrap(), Lookup::Found(d) if d.status == "TO_CAPTURE" && d.origin_amount == Some(700))
+    );
+    assert_eq!(c.duplicate(&dup("NOPE", "CM3")).await.unwrap().response_code, "25");
+    assert_eq!(c.duplicate(&dup("CM1", "CM2")).await.unwrap().response_code, "94", "a reference is used once");
+    assert_eq!(simulator.calls(), calls + 3);
+    // The platform down: unavailable, nothing applied.
+    simulator.set_down(true);
+    assert_eq!(c.cash(&cash("CM2", Operation::Cancel, 700)).await, Err(GatewayError::Unavailable));
+    simulator.set_down(false);
+    assert!(matches!(c.lookup("CM2").await.unwrap(), Lookup::Found(d) if d.current_amount == Some(700)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cash_requests_carry_the_cash_interface_and_answers_are_sealed() {
+    use ivrpay::payments::cash::Operation;
+    use ivrpay::payments::gateway::CashRequest;
+    let (url, _) = sim("k", "k").await;
+    assert!(authorize(&connector(&url, "k"), "4100000000000100", "IF1").await.unwrap().accepted());
+    let req =
+        CashRequest { transaction_reference: "IF1", operation: Operation::Cancel, amount: 1, currency: Currency::Eur };
+    // The checkout interface on a cash call is a format error (30), not applied.
+    let mut cfg = SipsConfig::new(&url, "011223344550000", "k");
+    cfg.cash_interface = "IR_WS_2.55".into();
+    assert_eq!(SipsConnector::new(cfg).cash(&req).await.unwrap().response_code, "30");
+    // An operation origin is required.
+    let mut cfg = SipsConfig::new(&url, "011223344550000", "k");
+    cfg.operation_origin = String::new();
+    assert_eq!(SipsConnector::new(cfg).cash(&req).await.unwrap().response_code, "30");
+    // Answers sealed with another key are not believed.
+    let (url, _) = sim("k", "other").await;
+    assert_eq!(connector(&url, "k").cash(&req).await, Err(GatewayError::BadSeal));
 }

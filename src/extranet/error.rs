@@ -22,13 +22,37 @@ pub enum ApiError {
     /// One or more fields are invalid.
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),
-    /// A conflicting state (reference reused, invoice not payable).
+    /// A conflicting state (reference reused, invoice not payable, operation not
+    /// allowed in the transaction's status).
     #[error("{message}")]
     Conflict { field: Option<&'static str>, message: String },
     /// A well-formed request the server cannot carry out (e.g. a dialplan that does not
     /// check), with details for the operator.
     #[error("{message}")]
     Unprocessable { code: &'static str, field: &'static str, message: String, details: serde_json::Value },
+    /// The payment platform refused an operation (its responseCode); for a duplicate,
+    /// `transaction` names the REFUSED transaction recorded.
+    #[error("{message}")]
+    PlatformRefused {
+        /// validate, cancel, refund or duplicate.
+        operation: &'static str,
+        /// Sips responseCode.
+        response_code: String,
+        /// For a person.
+        message: String,
+        /// The transaction recorded (a refused duplicate), if any.
+        transaction: Option<String>,
+    },
+    /// The payment platform could not be reached or its answer could not be trusted.
+    #[error("{message}")]
+    PlatformUnavailable {
+        /// validate, cancel, refund or duplicate.
+        operation: &'static str,
+        /// For a person.
+        message: String,
+        /// The transaction recorded (a duplicate closed as REFUSED 90), if any.
+        transaction: Option<String>,
+    },
     /// The database failed; details are logged, not returned.
     #[error("internal error")]
     Internal(#[from] StoreError),
@@ -59,6 +83,14 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable { code, field, message, details } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"error": {"code": code, "field": field, "message": message, "details": details}}),
+            ),
+            ApiError::PlatformRefused { operation, response_code, message, transaction } => (
+                StatusCode::CONFLICT,
+                json!({"error": {"code": "platform_refused", "operation": operation, "response_code": response_code, "message": message, "transaction": transaction}}),
+            ),
+            ApiError::PlatformUnavailable { operation, message, transaction } => (
+                StatusCode::BAD_GATEWAY,
+                json!({"error": {"code": "platform_unavailable", "operation": operation, "message": message, "transaction": transaction}}),
             ),
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "API request failed");

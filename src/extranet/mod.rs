@@ -5,9 +5,11 @@ mod auth;
 pub mod error;
 pub mod import;
 pub mod invoices;
+pub mod operations;
 pub mod operator;
 pub mod transactions;
 
+use crate::payments::gateway::Gateway;
 use crate::store::Store;
 use axum::routing::{get, post};
 use axum::Router;
@@ -22,6 +24,10 @@ pub struct AppState {
     pub store: Store,
     /// The running phone line (flows, prompts, calls), when served by `ivrpay serve`.
     pub operator: Option<operator::Operator>,
+    /// The payment platform: cash operations and duplicates go through it.
+    pub gateway: Gateway,
+    /// Sips `orderChannel` for duplicates (as for phone payments).
+    pub order_channel: String,
 }
 
 /// Every route of the extranet.
@@ -33,7 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/invoices/{id}/cancel", post(invoices::cancel))
         .route("/api/v1/transactions", get(transactions::list))
         .route("/api/v1/transactions/{reference}", get(transactions::get))
-        .route("/api/v1/transactions/{reference}/{operation}", post(transactions::operate))
+        .route("/api/v1/transactions/{reference}/duplicate", post(operations::duplicate))
+        .route("/api/v1/transactions/{reference}/{operation}", post(operations::operate))
         .route("/api/v1/journal.csv", get(transactions::journal))
         .route("/api/v1/operator/dialplans", get(operator::dialplans))
         .route("/api/v1/operator/dialplans/reload", post(operator::reload))

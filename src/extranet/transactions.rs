@@ -1,15 +1,12 @@
-//! `/api/v1/transactions`: a merchant's card transactions, their history, the cash
-//! operations the Sips table allows, and the transaction journal as CSV.
+//! `/api/v1/transactions`: a merchant's card transactions, their history, and the
+//! transaction journal as CSV (cash operations and duplicates: `extranet::operations`).
 
 use super::auth::ApiMerchant;
 use super::error::ApiError;
 use super::AppState;
-use crate::payments::cash::{CashError, Operation};
 use crate::payments::invoice::FieldError;
 use crate::payments::money::Currency;
-use crate::store::cash::CashOpError;
 use crate::store::transactions::{HistoryEntry, Transaction};
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -52,6 +49,7 @@ pub fn transaction_json(t: &Transaction, history: Option<&[HistoryEntry]>) -> Va
         "call_id": t.call_id,
         "created_at": rfc3339(t.created_at),
         "updated_at": rfc3339(t.updated_at),
+        "duplicated_from": t.duplicated_from,
     });
     if let Some(h) = history {
         v["history"] = h
@@ -110,55 +108,6 @@ pub async fn get(
     let t = st.store.transaction(&reference).await?.filter(|t| t.merchant_id == m.id).ok_or(ApiError::NotFound)?;
     let h = st.store.history(&reference).await?;
     Ok(Json(transaction_json(&t, Some(&h))))
-}
-
-/// POST /api/v1/transactions/{reference}/{validate|cancel|refund} with `{"amount": N}`
-/// (optional: the whole remaining amount).
-pub async fn operate(
-    State(st): State<AppState>,
-    ApiMerchant(m): ApiMerchant,
-    Path((reference, op)): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let op = match op.as_str() {
-        "validate" => Operation::Validate,
-        "cancel" => Operation::Cancel,
-        "refund" => Operation::Refund,
-        _ => return Err(ApiError::NotFound),
-    };
-    let amount = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::BadBody(format!("not valid JSON: {e}")))?;
-        match v.get("amount") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
-            Some(_) => {
-                return Err(ApiError::Invalid(vec![FieldError::new(
-                    "amount",
-                    "must be an integer number of minor units",
-                )]))
-            }
-        }
-    };
-    let actor = format!("api:{}", m.id);
-    match st.store.cash_operation(&m.id, &reference, op, amount, &actor).await {
-        Ok(t) => {
-            let h = st.store.history(&reference).await?;
-            Ok(Json(transaction_json(&t, Some(&h))))
-        }
-        Err(CashOpError::NotFound) => Err(ApiError::NotFound),
-        Err(CashOpError::Rule(e @ CashError::NotAllowed { .. })) => {
-            Err(ApiError::Conflict { field: Some("status"), message: e.to_string() })
-        }
-        Err(CashOpError::Rule(e @ CashError::BadAmount { .. })) => {
-            Err(ApiError::Invalid(vec![FieldError::new("amount", e.to_string())]))
-        }
-        Err(CashOpError::Concurrent) => {
-            Err(ApiError::Conflict { field: None, message: "the transaction changed meanwhile; retry".into() })
-        }
-        Err(CashOpError::Store(e)) => Err(e.into()),
-    }
 }
 
 /// Columns of the CSV journal, named after the Sips transaction journal (TABLE_V14).

@@ -7,14 +7,19 @@
 //! 4. Record the answer and mark the invoice PAID in one database transaction.
 //! 5. No answer: ask the platform (`getTransactionData`) what happened; if it never saw
 //!    the payment, nothing was charged and the transaction is closed as refused; if it
-//!    cannot be reached, the payment stays PENDING and [`recover_pending`] resolves it
-//!    later (at start, after a crash).
+//!    cannot be asked, the authorization is reversed; if nothing can be done, the
+//!    payment stays PENDING and `payments::recovery` resolves it later (periodically, and
+//!    at start after a crash).
+//!
+//! An authorization whose invoice was cancelled while it was in flight is reversed
+//! rather than recorded as the invoice's payment (see `payments::recovery`).
 
 use super::card::{check_card, Brand, CardError, CardNumber, Expiry, SecurityCode};
-use super::gateway::{AuthorizationRequest, AuthorizationResponse, Gateway, GatewayError, Lookup};
+use super::gateway::{AuthorizationRequest, Gateway, GatewayError};
+use super::recovery::{self, InFlight};
 use crate::store::invoices::Invoice;
-use crate::store::merchants::{CaptureMode, Merchant};
-use crate::store::transactions::{NewPending, Pending, Transaction};
+use crate::store::merchants::Merchant;
+use crate::store::transactions::{Answer, NewPending, Pending, Transaction};
 use crate::store::{Store, StoreError};
 
 /// The outcome a caller is told about.
@@ -70,14 +75,6 @@ fn accepted_brands(m: &Merchant) -> Vec<Brand> {
     m.accepted_brands.iter().filter_map(|b| Brand::from_sips(b)).collect()
 }
 
-fn success_status(mode: &str) -> &'static str {
-    if mode == CaptureMode::Validation.as_str() {
-        "TO_VALIDATE"
-    } else {
-        "TO_CAPTURE"
-    }
-}
-
 /// Takes the payment (see the module documentation).
 pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> Result<PaymentOutcome, PayError> {
     let PaymentRequest {
@@ -130,101 +127,33 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
     let result = gateway.authorize(&request).await;
     // The request borrows the code; it is gone here, so the code can be wiped.
     csc.wipe();
+    let in_flight = InFlight {
+        reference: &reference,
+        capture_mode: &pending.capture_mode,
+        amount: pending.amount,
+        currency: invoice.currency,
+    };
     match result {
-        Ok(resp) => {
-            record_answer(store, &reference, &pending.capture_mode, &resp, "ivr", "authorization answered").await?
-        }
+        Ok(resp) => recovery::record_answer(store, gateway, &in_flight, &resp, "ivr", "authorization answered").await?,
         Err(GatewayError::Unavailable) => {
-            store
-                .complete_payment(
-                    &reference,
-                    "REFUSED",
-                    "90",
-                    "",
-                    None,
-                    "ivr",
-                    "payment platform unavailable: nothing charged",
-                )
-                .await?;
+            let answer =
+                Answer { status: "REFUSED", response_code: "90", acquirer_response_code: "", authorisation_id: None };
+            store.complete_payment(&reference, &answer, "ivr", "payment platform unavailable: nothing charged").await?;
         }
         Err(GatewayError::Timeout | GatewayError::BadSeal) => {
-            resolve(store, gateway, &reference, &pending.capture_mode, "ivr").await?
+            recovery::resolve(store, gateway, &in_flight, "ivr").await?
         }
     }
     let t = store.transaction(&reference).await?.ok_or_else(|| StoreError::Conflict("transaction vanished".into()))?;
     Ok(outcome_of(t))
 }
 
-fn outcome_of(t: Transaction) -> PaymentOutcome {
+/// What the caller is told, from the transaction as recorded.
+pub fn outcome_of(t: Transaction) -> PaymentOutcome {
     match (t.status.as_str(), t.response_code.as_deref()) {
         ("TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED", _) => PaymentOutcome::Accepted(t),
         ("PENDING", _) => PaymentOutcome::Unresolved(t),
         (_, Some("90")) => PaymentOutcome::Unavailable(t),
         _ => PaymentOutcome::Refused(t),
     }
-}
-
-async fn record_answer(
-    store: &Store,
-    reference: &str,
-    mode: &str,
-    resp: &AuthorizationResponse,
-    actor: &str,
-    detail: &str,
-) -> Result<(), StoreError> {
-    let status = if resp.accepted() { success_status(mode) } else { "REFUSED" };
-    let detail =
-        format!("{detail}: responseCode {} acquirerResponseCode {}", resp.response_code, resp.acquirer_response_code);
-    store
-        .complete_payment(
-            reference,
-            status,
-            &resp.response_code,
-            &resp.acquirer_response_code,
-            resp.authorisation_id.as_deref(),
-            actor,
-            &detail,
-        )
-        .await?;
-    Ok(())
-}
-
-/// Asks the platform about a payment whose answer never came.
-async fn resolve(store: &Store, gateway: &Gateway, reference: &str, mode: &str, actor: &str) -> Result<(), StoreError> {
-    match gateway.lookup(reference).await {
-        Ok(Lookup::Found(resp)) => {
-            record_answer(store, reference, mode, &resp, actor, "answer lost; resolved with getTransactionData").await
-        }
-        Ok(Lookup::Unknown) => {
-            store
-                .complete_payment(
-                    reference,
-                    "REFUSED",
-                    "97",
-                    "",
-                    None,
-                    actor,
-                    "no answer and unknown to the platform: nothing charged",
-                )
-                .await?;
-            Ok(())
-        }
-        Err(e) => {
-            tracing::warn!(%reference, error = %e, "payment outcome unknown; left PENDING for recovery");
-            Ok(())
-        }
-    }
-}
-
-/// Resolves payments left PENDING (a crash between sending and recording, or a
-/// platform that could not be asked). Run at start; returns what each became.
-pub async fn recover_pending(store: &Store, gateway: &Gateway) -> Result<Vec<(String, String)>, StoreError> {
-    let mut out = Vec::new();
-    for t in store.pending_transactions().await? {
-        resolve(store, gateway, &t.reference, &t.capture_mode, "recovery").await?;
-        let now = store.transaction(&t.reference).await?.map(|t| t.status).unwrap_or_default();
-        tracing::info!(reference = %t.reference, status = %now, "recovered a pending payment");
-        out.push((t.reference, now));
-    }
-    Ok(out)
 }

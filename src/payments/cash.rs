@@ -70,6 +70,26 @@ pub enum CashError {
     BadAmount { max: i64 },
 }
 
+/// How much an operation moved, from the amounts before and after it: the refunded,
+/// cancelled or validated amount (what the platform is sent as `operationAmount`).
+pub fn moved(before: &Amounts, after: &Amounts, op: Operation) -> i64 {
+    match op {
+        Operation::Refund => after.refunded - before.refunded,
+        Operation::Cancel => before.current - after.current,
+        Operation::Validate | Operation::Duplicate => after.current,
+    }
+}
+
+/// The instant after which a transaction authorized at `now` (UTC ms) is sent to the
+/// bank (TO_CAPTURE) or expires unvalidated (TO_VALIDATE): midnight UTC after
+/// `capture_day` more days. Sips caps the capture day at 6, the life of an
+/// authorization. Shared by our capture run and the simulated platform's books, so the
+/// two agree on when a transaction stops being cancellable.
+pub fn capture_instant(now: i64, capture_day: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    (now / DAY + 1 + capture_day.clamp(0, 6)) * DAY
+}
+
 /// What an operation does to a transaction (duplicate is not here: it creates another).
 pub fn apply(t: &Amounts, op: Operation, amount: Option<i64>) -> Result<Amounts, CashError> {
     if !allowed(&t.status, op) || op == Operation::Duplicate {
@@ -139,6 +159,20 @@ mod tests {
         assert_eq!(apply(&t("TO_CAPTURE", 1000, 0), Operation::Cancel, None), Ok(t("CANCELLED", 0, 0)));
         assert_eq!(apply(&t("CAPTURED", 1000, 0), Operation::Refund, Some(400)), Ok(t("CAPTURED", 1000, 400)));
         assert_eq!(apply(&t("CAPTURED", 1000, 400), Operation::Refund, None), Ok(t("CREDITED", 1000, 1000)));
+    }
+
+    #[test]
+    fn moved_amounts_and_capture_instant() {
+        let before = t("CAPTURED", 1000, 400);
+        let after = apply(&before, Operation::Refund, Some(100)).unwrap();
+        assert_eq!(moved(&before, &after, Operation::Refund), 100);
+        let before = t("TO_CAPTURE", 1000, 0);
+        let after = apply(&before, Operation::Cancel, Some(300)).unwrap();
+        assert_eq!(moved(&before, &after, Operation::Cancel), 300);
+        let day = 86_400_000;
+        assert_eq!(capture_instant(10 * day + 5, 0), 11 * day);
+        assert_eq!(capture_instant(10 * day, 2), 13 * day);
+        assert_eq!(capture_instant(10 * day, 30), 17 * day, "capped at 6 days");
     }
 
     #[test]

@@ -1,18 +1,19 @@
-//! The payment platform as ivrpay sees it: authorize a card, and ask what became of a
-//! transaction whose answer was lost. Two implementations are planned behind one enum:
-//! the built-in simulator (the embedded default, following the Sips simulation
-//! conventions) and the Sips Office JSON connector.
+//! The payment platform as ivrpay sees it: authorize a card, manage the cash of a
+//! transaction it holds (validate, cancel, refund, and duplicate into a new charge of
+//! the same card), and ask what became of a transaction whose answer was lost. Two
+//! implementations behind one enum: the built-in simulator (the embedded default,
+//! following the Sips simulation conventions, `payments::simulator`) and the Sips
+//! Office JSON connector (`payments::sips`).
 //!
 //! Card data crosses this boundary only inside [`AuthorizationRequest`], which borrows the
-//! wiping types from `payments::card` and has no `Debug`.
+//! wiping types from `payments::card` and has no `Debug`. Cash operations and duplicates
+//! carry no card data at all: the platform keeps the card of the transaction it holds.
 
 use super::card::{CardNumber, Expiry, SecurityCode};
+use super::cash::Operation;
 use super::money::Currency;
-use super::simulator_rules::{self, SimBehaviour};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+
+pub use super::simulator::{SimOutcome, Simulator};
 
 /// What is sent to authorize a payment.
 pub struct AuthorizationRequest<'a> {
@@ -31,7 +32,7 @@ pub struct AuthorizationRequest<'a> {
     pub order_channel: &'a str,
 }
 
-/// The platform's answer (Sips vocabulary).
+/// The platform's answer to an authorization or a duplicate (Sips vocabulary).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationResponse {
     pub response_code: String,
@@ -49,13 +50,98 @@ impl AuthorizationResponse {
     }
 }
 
+/// What `getTransactionData` says about a transaction the platform holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionData {
+    /// Sips `transactionStatus` as the platform sees it now (TO_CAPTURE, CAPTURED,
+    /// REFUSED, CANCELLED, ...): recovery decides from it, not from the first answer.
+    pub status: String,
+    /// The authorization's codes.
+    pub answer: AuthorizationResponse,
+    /// `originAmount`, when given.
+    pub origin_amount: Option<i64>,
+    /// `currentAmount`, when given.
+    pub current_amount: Option<i64>,
+}
+
+impl TransactionData {
+    /// True when the platform holds an authorization that is (or will be) captured.
+    pub fn authorized(&self) -> bool {
+        matches!(self.status.as_str(), "TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED")
+    }
+}
+
 /// What `getTransactionData` says about a transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
-    /// The platform has it, with this answer.
-    Found(AuthorizationResponse),
+    /// The platform has it.
+    Found(TransactionData),
     /// The platform never saw it (responseCode 25): nothing was charged.
     Unknown,
+}
+
+/// A cash operation (Sips `cashManagement/validate|cancel|refund`) on a transaction the
+/// platform holds. No card data: the platform uses the card it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CashRequest<'a> {
+    /// The transaction the platform holds.
+    pub transaction_reference: &'a str,
+    /// Validate, cancel or refund (a duplicate is [`DuplicateRequest`]).
+    pub operation: Operation,
+    /// `operationAmount`, minor units.
+    pub amount: i64,
+    /// The transaction's currency (`currencyCode`).
+    pub currency: Currency,
+}
+
+/// The platform's answer to a cash operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CashResponse {
+    /// Sips `responseCode`: 00 applied, 24 not in this status, 25 unknown, ...
+    pub response_code: String,
+    /// The bank's code, when a bank was involved (often empty).
+    pub acquirer_response_code: String,
+    /// `newStatus`: the transaction's status after the operation.
+    pub new_status: Option<String>,
+    /// `newAmount`: what the transaction stands for after the operation (minor units).
+    pub new_amount: Option<i64>,
+}
+
+impl CashResponse {
+    /// True for responseCode 00: the operation was applied.
+    pub fn accepted(&self) -> bool {
+        self.response_code == "00"
+    }
+
+    /// A refusal without a network round trip (operation the platform does not offer).
+    pub fn refused(code: &str) -> CashResponse {
+        CashResponse {
+            response_code: code.to_string(),
+            acquirer_response_code: String::new(),
+            new_status: None,
+            new_amount: None,
+        }
+    }
+}
+
+/// A duplicate (Sips `cashManagement/duplicate`): a new transaction charged on the card
+/// the platform holds for `from_transaction_reference`, the customer not being present.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DuplicateRequest<'a> {
+    /// `fromTransactionReference`: whose card is reused.
+    pub from_transaction_reference: &'a str,
+    /// The new transaction's reference (ours, unique).
+    pub transaction_reference: &'a str,
+    /// Minor units.
+    pub amount: i64,
+    /// The original's currency.
+    pub currency: Currency,
+    /// AUTHOR_CAPTURE or VALIDATION (the merchant's current settings).
+    pub capture_mode: &'a str,
+    /// Days before capture (the merchant's current settings).
+    pub capture_day: u8,
+    /// Sips `orderChannel`.
+    pub order_channel: &'a str,
 }
 
 /// Why the platform could not answer.
@@ -64,12 +150,43 @@ pub enum GatewayError {
     /// No answer in time: the outcome is unknown and must be resolved.
     #[error("payment platform timed out")]
     Timeout,
-    /// The platform refused the connection or answered 90/99: nothing was charged.
+    /// The platform refused the connection or answered 90/99: nothing was done.
     #[error("payment platform unavailable")]
     Unavailable,
-    /// The answer's seal did not verify (Sips connector).
+    /// The answer's seal did not verify (Sips connector): it cannot be believed.
     #[error("payment platform answer failed the seal check")]
     BadSeal,
+}
+
+/// What a Sips `responseCode` means, for history rows and API errors a person reads.
+pub fn response_code_meaning(code: &str) -> &'static str {
+    match code {
+        "00" => "accepted",
+        "02" => "call the issuer",
+        "03" => "invalid merchant contract",
+        "05" => "refused",
+        "11" => "card blocked",
+        "12" => "invalid transaction or parameters",
+        "14" => "invalid card data",
+        "17" => "cancelled by the customer",
+        "24" => "operation impossible in the transaction's status",
+        "25" => "transaction unknown to the platform",
+        "30" => "format error",
+        "34" => "fraud suspicion or bad seal",
+        "40" => "function not supported",
+        "51" => "amount too high",
+        "54" => "card expired",
+        "55" => "prepaid card not accepted",
+        "57" => "refund refused",
+        "60" => "pending",
+        "63" => "security rules not met",
+        "75" => "too many attempts",
+        "90" => "service unavailable",
+        "94" => "duplicate transaction reference",
+        "97" => "timeout",
+        "99" => "server problem",
+        _ => "unknown response code",
+    }
 }
 
 /// The payment platform.
@@ -97,100 +214,58 @@ impl Gateway {
             Gateway::Sips(s) => s.lookup(transaction_reference).await,
         }
     }
-}
 
-/// What the simulated platform does with one authorization.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SimOutcome {
-    /// It answers.
-    Answer(AuthorizationResponse),
-    /// It never answers (and never charged).
-    NoAnswer,
-    /// It refuses the connection.
-    Unavailable,
-    /// It charged, then the answer is lost.
-    LostAfterCharge,
-}
-
-/// The simulator: decides from the card number (see `simulator_rules`), waits a
-/// realistic latency, and remembers what it "charged" so a lost answer can be looked up.
-#[derive(Clone)]
-pub struct Simulator {
-    latency: Duration,
-    timeout: Duration,
-    charged: Arc<Mutex<HashMap<String, AuthorizationResponse>>>,
-    calls: Arc<AtomicU64>,
-}
-
-impl Simulator {
-    /// A simulator answering after `latency`; `timeout` is how long a NoAnswer card
-    /// keeps the caller waiting before the timeout error.
-    pub fn new(latency: Duration, timeout: Duration) -> Self {
-        Simulator { latency, timeout, charged: Arc::default(), calls: Arc::new(AtomicU64::new(0)) }
+    /// Validates, cancels or refunds at the platform (Sips `cashManagement/*`). A
+    /// refusal (24 wrong status, 25 unknown, ...) is an `Ok` answer with its code.
+    pub async fn cash(&self, req: &CashRequest<'_>) -> Result<CashResponse, GatewayError> {
+        match self {
+            Gateway::Simulator(s) => s.cash(req).await,
+            Gateway::Sips(s) => s.cash(req).await,
+        }
     }
 
-    /// Authorization requests received (tests prove nothing is sent twice).
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::SeqCst)
+    /// Charges the card of an existing transaction again, as a new transaction
+    /// (Sips `cashManagement/duplicate`).
+    pub async fn duplicate(&self, req: &DuplicateRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
+        match self {
+            Gateway::Simulator(s) => s.duplicate(req).await,
+            Gateway::Sips(s) => s.duplicate(req).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_simulated_code_has_a_meaning() {
+        for code in ["00", "05", "12", "24", "25", "34", "40", "51", "90", "94", "97", "99"] {
+            assert_ne!(response_code_meaning(code), "unknown response code", "{code}");
+        }
+        assert_eq!(response_code_meaning("xx"), "unknown response code");
     }
 
-    /// What the simulated platform does with a card: how long it takes and what comes
-    /// of it. Charges are remembered for [`Simulator::lookup_now`]. Shared by the
-    /// in-process gateway and the HTTP simulator (`payments::sips_sim`).
-    pub fn decide(&self, reference: &str, card_digits: &str, amount: i64) -> (Duration, SimOutcome) {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        let brand = simulator_rules::sim_brand(card_digits).unwrap_or("VISA").to_string();
-        let answer = |rc: &str, arc: &str| AuthorizationResponse {
-            response_code: rc.to_string(),
-            acquirer_response_code: arc.to_string(),
-            authorisation_id: (rc == "00").then(|| simulator_rules::authorisation_id(n ^ amount as u64)),
-            guarantee_indicator: "N".to_string(),
-            brand: brand.clone(),
+    #[test]
+    fn authorized_statuses() {
+        let a = AuthorizationResponse {
+            response_code: "00".into(),
+            acquirer_response_code: "00".into(),
+            authorisation_id: None,
+            guarantee_indicator: "N".into(),
+            brand: "VISA".into(),
         };
-        let charge = |a: &AuthorizationResponse| {
-            self.charged.lock().unwrap_or_else(|e| e.into_inner()).insert(reference.to_string(), a.clone());
+        let data = |s: &str| TransactionData {
+            status: s.into(),
+            answer: a.clone(),
+            origin_amount: None,
+            current_amount: None,
         };
-        match simulator_rules::behaviour_for(card_digits) {
-            SimBehaviour::Answer { response_code, acquirer_response_code } => {
-                let a = answer(response_code, acquirer_response_code);
-                charge(&a);
-                (self.latency, SimOutcome::Answer(a))
-            }
-            SimBehaviour::Slow { delay_ms } => {
-                let a = answer("00", "00");
-                charge(&a);
-                (Duration::from_millis(delay_ms), SimOutcome::Answer(a))
-            }
-            SimBehaviour::NoAnswer => (self.timeout, SimOutcome::NoAnswer),
-            SimBehaviour::Unavailable => (Duration::ZERO, SimOutcome::Unavailable),
-            SimBehaviour::LostAfterCharge => {
-                let a = answer("00", "00");
-                charge(&a);
-                (self.latency, SimOutcome::LostAfterCharge)
-            }
+        for s in ["TO_CAPTURE", "TO_VALIDATE", "CAPTURED"] {
+            assert!(data(s).authorized(), "{s}");
         }
-    }
-
-    async fn authorize(&self, req: &AuthorizationRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
-        let (delay, outcome) = self.decide(req.transaction_reference, req.card.expose_digits(), req.amount);
-        tokio::time::sleep(delay).await;
-        match outcome {
-            SimOutcome::Answer(a) => Ok(a),
-            SimOutcome::NoAnswer | SimOutcome::LostAfterCharge => Err(GatewayError::Timeout),
-            SimOutcome::Unavailable => Err(GatewayError::Unavailable),
+        for s in ["REFUSED", "CANCELLED", "EXPIRED", "CREDITED", "WAITING_AUTHOR"] {
+            assert!(!data(s).authorized(), "{s}");
         }
-    }
-
-    /// What the simulated platform knows of a transaction.
-    pub fn lookup_now(&self, reference: &str) -> Lookup {
-        match self.charged.lock().unwrap_or_else(|e| e.into_inner()).get(reference) {
-            Some(a) => Lookup::Found(a.clone()),
-            None => Lookup::Unknown,
-        }
-    }
-
-    async fn lookup(&self, reference: &str) -> Result<Lookup, GatewayError> {
-        tokio::time::sleep(self.latency).await;
-        Ok(self.lookup_now(reference))
     }
 }

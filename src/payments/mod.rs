@@ -1,18 +1,25 @@
 //! Payments: invoices (pre-transactions) and their payment codes, money, card checks,
-//! the gateway to the payment platform, and the transaction record. Knows nothing of
-//! SIP or RTP.
+//! the gateway to the payment platform (simulator and Sips connector), taking a payment
+//! exactly once, cash operations and duplicates through the platform, recovery of
+//! payments whose outcome was not recorded, and the transaction record. Knows nothing
+//! of SIP or RTP.
 
 pub mod authorize;
 pub mod card;
 pub mod cash;
 pub mod check_digit;
+pub mod duplicate;
 pub mod gateway;
 pub mod http;
 pub mod import;
 pub mod invoice;
 pub mod money;
 pub mod notify;
+pub mod operations;
+pub mod recovery;
 pub mod seal;
+pub mod sim_ledger;
+pub mod simulator;
 pub mod simulator_rules;
 pub mod sips;
 pub mod sips_sim;

@@ -1,12 +1,17 @@
-//! The Worldline Sips Office JSON connector: `checkout/cardOrder` to authorize and
-//! `diagnostic/getTransactionData` to learn what became of a payment whose answer was
-//! lost. Requests are sealed (HMAC-SHA-256 over the sorted field values, see
+//! The Worldline Sips Office JSON connector: `checkout/cardOrder` to authorize,
+//! `cashManagement/{validate,cancel,refund,duplicate}` to manage what was authorized,
+//! and `diagnostic/getTransactionData` to learn what became of a payment whose answer
+//! was lost. Requests are sealed (HMAC-SHA-256 over the sorted field values, see
 //! `payments::seal`); answers whose seal does not verify are refused and logged.
 //!
-//! The request body holds the card number and security code: it lives in a wiping
-//! buffer and is never logged.
+//! The cardOrder body holds the card number and security code: it lives in a wiping
+//! buffer and is never logged. Cash-management bodies hold no card data.
 
-use super::gateway::{AuthorizationRequest, AuthorizationResponse, GatewayError, Lookup};
+use super::cash::Operation;
+use super::gateway::{
+    AuthorizationRequest, AuthorizationResponse, CashRequest, CashResponse, DuplicateRequest, GatewayError, Lookup,
+    TransactionData,
+};
 use super::http::{post, PostError};
 use super::seal::{compute_seal, verify_seal};
 use serde_json::{json, Map, Value};
@@ -28,6 +33,10 @@ pub struct SipsConfig {
     pub checkout_interface: String,
     /// e.g. `DR_WS_2.55` for diagnostics.
     pub diagnostic_interface: String,
+    /// e.g. `CR_WS_2.55` for cash management.
+    pub cash_interface: String,
+    /// `operationOrigin` of cash operations: who asked, as shown in the Sips back office.
+    pub operation_origin: String,
     /// How long to wait for an answer.
     pub timeout: Duration,
 }
@@ -42,6 +51,8 @@ impl SipsConfig {
             key_version: "1".into(),
             checkout_interface: "IR_WS_2.55".into(),
             diagnostic_interface: "DR_WS_2.55".into(),
+            cash_interface: "CR_WS_2.55".into(),
+            operation_origin: "IVRPAY".into(),
             timeout: Duration::from_secs(30),
         }
     }
@@ -58,6 +69,21 @@ fn sealed(mut fields: Map<String, Value>, secret: &str) -> Map<String, Value> {
     fields.insert("sealAlgorithm".into(), json!("HMAC-SHA-256"));
     fields.insert("seal".into(), json!(seal));
     fields
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+fn amount(v: &Map<String, Value>, k: &str) -> Option<i64> {
+    match v.get(k) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
 }
 
 fn text(v: &Map<String, Value>, k: &str) -> String {
@@ -94,7 +120,7 @@ impl SipsConnector {
 
     /// `checkout/cardOrder`.
     pub async fn authorize(&self, req: &AuthorizationRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
-        let fields = json!({
+        let fields = object(json!({
             "amount": req.amount,
             "currencyCode": req.currency.numeric(),
             "merchantId": self.cfg.merchant_id,
@@ -107,50 +133,115 @@ impl SipsConnector {
             "captureMode": req.capture_mode,
             "captureDay": req.capture_day,
             "orderChannel": req.order_channel,
-        });
-        let Value::Object(fields) = fields else { unreachable!("a JSON object literal") };
+        }));
         let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
         let r = self.call("checkout/cardOrder", body).await?;
+        authorization_answer(&r)
+    }
+
+    /// `cashManagement/validate|cancel|refund`. A refusal (24 wrong status, 25 unknown
+    /// transaction, ...) is an answer; 90/99 mean the platform is unavailable.
+    pub async fn cash(&self, req: &CashRequest<'_>) -> Result<CashResponse, GatewayError> {
+        let path = match req.operation {
+            Operation::Validate => "cashManagement/validate",
+            Operation::Cancel => "cashManagement/cancel",
+            Operation::Refund => "cashManagement/refund",
+            // Not a cash operation on an existing transaction: see `duplicate`.
+            Operation::Duplicate => return Ok(CashResponse::refused("40")),
+        };
+        let fields = object(json!({
+            "merchantId": self.cfg.merchant_id,
+            "interfaceVersion": self.cfg.cash_interface,
+            "keyVersion": self.cfg.key_version,
+            "transactionReference": req.transaction_reference,
+            "operationAmount": req.amount,
+            "currencyCode": req.currency.numeric(),
+            "operationOrigin": self.cfg.operation_origin,
+        }));
+        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let r = self.call(path, body).await?;
         let code = text(&r, "responseCode");
         if code == "90" || code == "99" {
             return Err(GatewayError::Unavailable);
         }
-        Ok(AuthorizationResponse {
+        Ok(CashResponse {
             response_code: code,
             acquirer_response_code: text(&r, "acquirerResponseCode"),
-            authorisation_id: Some(text(&r, "authorisationId")).filter(|s| !s.is_empty()),
-            guarantee_indicator: Some(text(&r, "guaranteeIndicator"))
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "N".into()),
-            brand: text(&r, "paymentMeanBrand"),
+            new_status: Some(text(&r, "newStatus")).filter(|s| !s.is_empty()),
+            new_amount: amount(&r, "newAmount"),
         })
+    }
+
+    /// `cashManagement/duplicate`: a new transaction on the card of an existing one.
+    pub async fn duplicate(&self, req: &DuplicateRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
+        let fields = object(json!({
+            "merchantId": self.cfg.merchant_id,
+            "fromMerchantId": self.cfg.merchant_id,
+            "interfaceVersion": self.cfg.cash_interface,
+            "keyVersion": self.cfg.key_version,
+            "fromTransactionReference": req.from_transaction_reference,
+            "transactionReference": req.transaction_reference,
+            "amount": req.amount,
+            "currencyCode": req.currency.numeric(),
+            "captureMode": req.capture_mode,
+            "captureDay": req.capture_day,
+            "orderChannel": req.order_channel,
+            "operationOrigin": self.cfg.operation_origin,
+        }));
+        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let r = self.call("cashManagement/duplicate", body).await?;
+        authorization_answer(&r)
     }
 
     /// `diagnostic/getTransactionData`.
     pub async fn lookup(&self, reference: &str) -> Result<Lookup, GatewayError> {
-        let fields = json!({
+        let fields = object(json!({
             "merchantId": self.cfg.merchant_id,
             "interfaceVersion": self.cfg.diagnostic_interface,
             "keyVersion": self.cfg.key_version,
             "transactionReference": reference,
-        });
-        let Value::Object(fields) = fields else { unreachable!("a JSON object literal") };
+        }));
         let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
         let r = self.call("diagnostic/getTransactionData", body).await?;
         match text(&r, "responseCode").as_str() {
             "25" => Ok(Lookup::Unknown),
             "00" => {
                 let status = text(&r, "transactionStatus");
-                let refused = status == "REFUSED";
-                Ok(Lookup::Found(AuthorizationResponse {
-                    response_code: if refused { "05".into() } else { "00".into() },
-                    acquirer_response_code: text(&r, "acquirerResponseCode"),
-                    authorisation_id: Some(text(&r, "authorisationId")).filter(|s| !s.is_empty()),
-                    guarantee_indicator: "N".into(),
-                    brand: text(&r, "paymentMeanBrand"),
+                // The diagnostic's own responseCode is 00; the authorization's is not
+                // in it, so a REFUSED transaction is reported as refused (05), with the
+                // bank's code as given.
+                let response_code = if status == "REFUSED" { "05" } else { "00" };
+                Ok(Lookup::Found(TransactionData {
+                    answer: AuthorizationResponse {
+                        response_code: response_code.into(),
+                        acquirer_response_code: text(&r, "acquirerResponseCode"),
+                        authorisation_id: Some(text(&r, "authorisationId")).filter(|s| !s.is_empty()),
+                        guarantee_indicator: "N".into(),
+                        brand: text(&r, "paymentMeanBrand"),
+                    },
+                    status,
+                    origin_amount: amount(&r, "originAmount"),
+                    current_amount: amount(&r, "currentAmount"),
                 }))
             }
             _ => Err(GatewayError::Unavailable),
         }
     }
+}
+
+/// The answer to a cardOrder or a duplicate; 90/99 mean the platform is unavailable.
+fn authorization_answer(r: &Map<String, Value>) -> Result<AuthorizationResponse, GatewayError> {
+    let code = text(r, "responseCode");
+    if code == "90" || code == "99" {
+        return Err(GatewayError::Unavailable);
+    }
+    Ok(AuthorizationResponse {
+        response_code: code,
+        acquirer_response_code: text(r, "acquirerResponseCode"),
+        authorisation_id: Some(text(r, "authorisationId")).filter(|s| !s.is_empty()),
+        guarantee_indicator: Some(text(r, "guaranteeIndicator"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "N".into()),
+        brand: text(r, "paymentMeanBrand"),
+    })
 }

@@ -1,11 +1,19 @@
 //! The payment simulator as a local HTTP server speaking the Sips Office JSON wire
 //! format, so the real connector (`payments::sips`) is exercised end to end: sealed
-//! requests checked (a bad seal answers responseCode 34), sealed answers, the special
-//! cards' slow, missing, unavailable and lost answers, and `getTransactionData`.
-//! `ivrpay simulator` runs it standalone. It never logs card data.
+//! requests checked (a bad seal answers responseCode 34, a wrong interface prefix 30),
+//! sealed answers, the special cards' slow, missing, unavailable and lost answers,
+//! the cash-management calls (validate, cancel, refund, duplicate) against the
+//! simulator's books, and `getTransactionData`. `ivrpay simulator` runs it standalone.
+//! It never logs card data.
+//!
+//! Authorizations (cardOrder, duplicate) take the simulator's latency, as a bank round
+//! trip does; cash operations and diagnostics are answered from the books at once.
 
-use super::gateway::{Lookup, SimOutcome, Simulator};
+use super::cash::Operation;
+use super::gateway::{DuplicateRequest, GatewayError, Lookup, SimOutcome, Simulator};
+use super::money::Currency;
 use super::seal::{compute_seal, verify_seal};
+use super::simulator::Terms;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -16,7 +24,7 @@ use std::time::Duration;
 /// Server state.
 #[derive(Clone)]
 pub struct SimServer {
-    /// Decides outcomes and remembers charges.
+    /// Decides outcomes and keeps the books.
     pub simulator: Simulator,
     /// Key that requests must be sealed with.
     pub secret: String,
@@ -40,6 +48,14 @@ fn field(m: &Map<String, Value>, k: &str) -> String {
     }
 }
 
+fn int(m: &Map<String, Value>, k: &str) -> Option<i64> {
+    match m.get(k) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 /// Sips masks as first 4 digits, `#`, last 2.
 fn sips_mask(pan: &str) -> String {
     if pan.len() < 8 {
@@ -48,15 +64,28 @@ fn sips_mask(pan: &str) -> String {
     format!("{}{}{}", &pan[..4], "#".repeat(pan.len() - 6), &pan[pan.len() - 2..])
 }
 
-async fn card_order(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
-    let Value::Object(m) = req else { return Err(StatusCode::BAD_REQUEST) };
-    if verify_seal(&m, &s.secret).is_err() {
-        return Ok(sealed(json!({"responseCode": "34", "errorFieldName": "seal"}), &s.answer_secret));
+/// Checks the seal and the interface version's prefix; the refusal to send otherwise.
+fn admit(s: &SimServer, req: &Value, prefix: &str) -> Result<Map<String, Value>, Json<Value>> {
+    let Value::Object(m) = req else {
+        return Err(sealed(json!({"responseCode": "30", "errorFieldName": "body"}), &s.answer_secret));
+    };
+    if verify_seal(m, &s.secret).is_err() {
+        return Err(sealed(json!({"responseCode": "34", "errorFieldName": "seal"}), &s.answer_secret));
     }
-    let reference = field(&m, "transactionReference");
-    let amount = m.get("amount").and_then(Value::as_i64).unwrap_or(0);
-    let pan = zeroize::Zeroizing::new(field(&m, "cardNumber"));
-    let (delay, outcome) = s.simulator.decide(&reference, &pan, amount);
+    if !field(m, "interfaceVersion").starts_with(prefix) {
+        return Err(sealed(json!({"responseCode": "30", "errorFieldName": "interfaceVersion"}), &s.answer_secret));
+    }
+    Ok(m.clone())
+}
+
+/// Answers an authorization or a duplicate after its delay.
+async fn authorization(
+    s: &SimServer,
+    reference: &str,
+    masked: Option<String>,
+    m: &Map<String, Value>,
+    (delay, outcome): (Duration, SimOutcome),
+) -> Result<Json<Value>, StatusCode> {
     tokio::time::sleep(delay).await;
     match outcome {
         SimOutcome::Answer(a) => Ok(sealed(
@@ -65,11 +94,11 @@ async fn card_order(State(s): State<SimServer>, Json(req): Json<Value>) -> Resul
                 "acquirerResponseCode": a.acquirer_response_code,
                 "authorisationId": a.authorisation_id,
                 "guaranteeIndicator": a.guarantee_indicator,
-                "maskedPan": sips_mask(&pan),
+                "maskedPan": masked,
                 "paymentMeanBrand": a.brand,
                 "transactionReference": reference,
                 "transactionDateTime": chrono::Utc::now().to_rfc3339(),
-                "captureMode": field(&m, "captureMode"),
+                "captureMode": field(m, "captureMode"),
                 "captureDay": m.get("captureDay").cloned().unwrap_or(Value::Null),
             }),
             &s.answer_secret,
@@ -83,23 +112,108 @@ async fn card_order(State(s): State<SimServer>, Json(req): Json<Value>) -> Resul
     }
 }
 
-async fn transaction_data(State(s): State<SimServer>, Json(req): Json<Value>) -> Json<Value> {
-    let Value::Object(m) = req else { return Json(json!({"responseCode": "30"})) };
-    if verify_seal(&m, &s.secret).is_err() {
-        return sealed(json!({"responseCode": "34", "errorFieldName": "seal"}), &s.answer_secret);
+fn terms(m: &Map<String, Value>) -> (i64, String, u8) {
+    let day = int(m, "captureDay").unwrap_or(0).clamp(0, 99) as u8;
+    (int(m, "amount").unwrap_or(0), field(m, "captureMode"), day)
+}
+
+async fn card_order(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
+    let m = match admit(&s, &req, "IR_WS_") {
+        Ok(m) => m,
+        Err(refusal) => return Ok(refusal),
+    };
+    let reference = field(&m, "transactionReference");
+    let (amount, capture_mode, capture_day) = terms(&m);
+    let pan = zeroize::Zeroizing::new(field(&m, "cardNumber"));
+    let decision = s.simulator.decide(&reference, &pan, Terms { amount, capture_mode: &capture_mode, capture_day });
+    let masked = sips_mask(&pan);
+    drop(pan);
+    authorization(&s, &reference, Some(masked), &m, decision).await
+}
+
+async fn duplicate(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
+    let m = match admit(&s, &req, "CR_WS_") {
+        Ok(m) => m,
+        Err(refusal) => return Ok(refusal),
+    };
+    let reference = field(&m, "transactionReference");
+    let from = field(&m, "fromTransactionReference");
+    let (amount, capture_mode, capture_day) = terms(&m);
+    let channel = field(&m, "orderChannel");
+    let req = DuplicateRequest {
+        from_transaction_reference: &from,
+        transaction_reference: &reference,
+        amount,
+        currency: Currency::Eur,
+        capture_mode: &capture_mode,
+        capture_day,
+        order_channel: &channel,
+    };
+    let decision = s.simulator.decide_duplicate(&req);
+    authorization(&s, &reference, None, &m, decision).await
+}
+
+async fn cash(s: SimServer, req: Value, op: Operation) -> Result<Json<Value>, StatusCode> {
+    let m = match admit(&s, &req, "CR_WS_") {
+        Ok(m) => m,
+        Err(refusal) => return Ok(refusal),
+    };
+    for required in ["merchantId", "transactionReference", "currencyCode", "operationOrigin"] {
+        if field(&m, required).is_empty() {
+            return Ok(sealed(json!({"responseCode": "30", "errorFieldName": required}), &s.answer_secret));
+        }
     }
-    match s.simulator.lookup_now(&field(&m, "transactionReference")) {
-        Lookup::Found(a) => sealed(
+    let Some(amount) = int(&m, "operationAmount") else {
+        return Ok(sealed(json!({"responseCode": "12", "errorFieldName": "operationAmount"}), &s.answer_secret));
+    };
+    match s.simulator.cash_now(&field(&m, "transactionReference"), op, amount) {
+        Ok(r) => Ok(sealed(
             json!({
-                "responseCode": "00",
-                "transactionStatus": if a.accepted() { "TO_CAPTURE" } else { "REFUSED" },
-                "authorisationId": a.authorisation_id,
-                "acquirerResponseCode": a.acquirer_response_code,
-                "paymentMeanBrand": a.brand,
+                "responseCode": r.response_code,
+                "acquirerResponseCode": r.acquirer_response_code,
+                "newStatus": r.new_status,
+                "newAmount": r.new_amount,
+                "operationDateTime": chrono::Utc::now().to_rfc3339(),
             }),
             &s.answer_secret,
-        ),
-        Lookup::Unknown => sealed(json!({"responseCode": "25"}), &s.answer_secret),
+        )),
+        Err(GatewayError::Unavailable) => Err(StatusCode::SERVICE_UNAVAILABLE),
+        Err(_) => Err(StatusCode::GATEWAY_TIMEOUT),
+    }
+}
+
+async fn validate(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
+    cash(s, req, Operation::Validate).await
+}
+
+async fn cancel(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
+    cash(s, req, Operation::Cancel).await
+}
+
+async fn refund(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
+    cash(s, req, Operation::Refund).await
+}
+
+async fn transaction_data(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
+    let m = match admit(&s, &req, "DR_WS_") {
+        Ok(m) => m,
+        Err(refusal) => return Ok(refusal),
+    };
+    match s.simulator.lookup_now(&field(&m, "transactionReference")) {
+        Ok(Lookup::Found(d)) => Ok(sealed(
+            json!({
+                "responseCode": "00",
+                "transactionStatus": d.status,
+                "originAmount": d.origin_amount,
+                "currentAmount": d.current_amount,
+                "authorisationId": d.answer.authorisation_id,
+                "acquirerResponseCode": d.answer.acquirer_response_code,
+                "paymentMeanBrand": d.answer.brand,
+            }),
+            &s.answer_secret,
+        )),
+        Ok(Lookup::Unknown) => Ok(sealed(json!({"responseCode": "25"}), &s.answer_secret)),
+        Err(_) => Err(StatusCode::SERVICE_UNAVAILABLE),
     }
 }
 
@@ -107,6 +221,10 @@ async fn transaction_data(State(s): State<SimServer>, Json(req): Json<Value>) ->
 pub fn router(state: SimServer) -> Router {
     Router::new()
         .route("/rs-services/v2/checkout/cardOrder", post(card_order))
+        .route("/rs-services/v2/cashManagement/validate", post(validate))
+        .route("/rs-services/v2/cashManagement/cancel", post(cancel))
+        .route("/rs-services/v2/cashManagement/refund", post(refund))
+        .route("/rs-services/v2/cashManagement/duplicate", post(duplicate))
         .route("/rs-services/v2/diagnostic/getTransactionData", post(transaction_data))
         .with_state(state)
 }

@@ -105,12 +105,31 @@ impl ServerCtx {
     }
 }
 
-/// Runs the capture run and invoice expiry periodically until shutdown.
-async fn capture_runs(store: crate::store::Store, every: Duration, mut shutdown: watch::Receiver<bool>) {
+/// How old a PENDING payment must be before recovery touches it: longer than the
+/// authorization, the lookup and a reversal can take, so a payment still in flight in
+/// a call (on this node or another sharing the database) is left to its call.
+pub fn recovery_min_age(gateway_timeout: Duration) -> Duration {
+    gateway_timeout * 3 + Duration::from_secs(1)
+}
+
+/// Runs, periodically until shutdown: recovery of payments left PENDING, the capture
+/// run, and invoice expiry.
+async fn capture_runs(
+    store: crate::store::Store,
+    gateway: crate::payments::gateway::Gateway,
+    every: Duration,
+    min_age: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                match crate::payments::recovery::recover_pending(&store, &gateway, min_age).await {
+                    Ok(done) if done.is_empty() => {}
+                    Ok(done) => tracing::info!(resolved = done.len(), "recovery of pending payments"),
+                    Err(e) => tracing::error!(error = %e, "recovery of pending payments failed"),
+                }
                 match store.run_capture(crate::store::now_ms()).await {
                     Ok((0, 0)) => {}
                     Ok((captured, expired)) => tracing::info!(captured, expired, "capture run"),
@@ -159,8 +178,10 @@ impl Server {
                 Duration::from_millis(p.timeout_ms),
             ))
         };
-        // Payments a crash left between sending and recording are resolved first.
-        crate::payments::authorize::recover_pending(&store, &gateway).await?;
+        // Payments a crash left between sending and recording are resolved first (those
+        // too recent to be sure they are not in flight elsewhere: by the periodic run).
+        let min_age = recovery_min_age(Duration::from_millis(p.timeout_ms));
+        crate::payments::recovery::recover_pending(&store, &gateway, min_age).await?;
         let listen = config.sip.listen;
         let sockets =
             Sockets::bind(listen, config.sip.tcp).await.map_err(|source| ServerError::Bind { addr: listen, source })?;
@@ -193,17 +214,18 @@ impl Server {
             let max = ctx.config.sip.max_tcp_connections;
             tasks.push(tokio::spawn(transport::run_tcp(tcp, outbound, handler, max, rx)));
         }
-        tasks.push(tokio::spawn(crate::extranet::serve(
-            http,
-            crate::extranet::AppState {
-                store: store.clone(),
-                operator: Some(crate::extranet::operator::Operator { dialplans, prompts, live }),
-            },
-            rx2.clone(),
-        )));
+        let state = crate::extranet::AppState {
+            store: store.clone(),
+            gateway: gateway.clone(),
+            order_channel: ctx.config.payments.order_channel.clone(),
+            operator: Some(crate::extranet::operator::Operator { dialplans, prompts, live }),
+        };
+        tasks.push(tokio::spawn(crate::extranet::serve(http, state, rx2.clone())));
         tasks.push(tokio::spawn(capture_runs(
             store,
+            gateway,
             Duration::from_secs(ctx.config.payments.capture_interval_s.max(1)),
+            min_age,
             rx2,
         )));
         let flows: Vec<String> = ctx

@@ -1,10 +1,22 @@
-//! Applying cash operations and the capture run to stored transactions. Every change is
-//! conditional on the state it was computed from (optimistic concurrency), so two
-//! operators refunding at once cannot refund more than was captured.
+//! Applying cash operations and the capture run to stored transactions.
+//!
+//! A cash operation goes through the payment platform (`payments::operations`), so it
+//! is written in three steps, each conditional on the state it was computed from
+//! (optimistic concurrency): [`Store::claim_cash_operation`] marks the transaction as
+//! having an operation in flight if its status and amounts are still those the
+//! operation was computed from; the platform is asked; [`Store::finish_cash_operation`]
+//! records the result and clears the claim in one database transaction, or
+//! [`Store::release_cash_operation`] clears it when the platform refused. Two operators
+//! refunding at once therefore never both reach the platform, and cannot refund more
+//! than was captured. A claim left by a crash lapses after [`CLAIM_LEASE_MS`].
 
 use super::transactions::{history_row, Transaction};
 use super::{now_ms, Store, StoreError};
 use crate::payments::cash::{self, Amounts, CashError, Operation};
+
+/// How long a cash operation's claim holds: longer than any platform round trip, short
+/// enough that a crash does not block the transaction for long.
+pub const CLAIM_LEASE_MS: i64 = 120_000;
 
 /// Why a cash operation was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -15,8 +27,8 @@ pub enum CashOpError {
     /// Refused by the rules (status or amount).
     #[error(transparent)]
     Rule(#[from] CashError),
-    /// The transaction changed meanwhile; retry.
-    #[error("the transaction changed meanwhile; retry")]
+    /// The transaction changed meanwhile, or another operation is in flight; retry.
+    #[error("the transaction changed meanwhile or another operation on it is in progress; retry")]
     Concurrent,
     /// The database failed.
     #[error(transparent)]
@@ -29,48 +41,104 @@ impl From<sqlx::Error> for CashOpError {
     }
 }
 
+/// A cash operation allowed by the rules and claimed on the transaction, ready to be
+/// sent to the platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The transaction as it was when claimed.
+    pub transaction: Transaction,
+    /// Validate, cancel or refund.
+    pub op: Operation,
+    /// Status and amounts it was computed from.
+    pub before: Amounts,
+    /// Status and amounts once applied.
+    pub after: Amounts,
+    /// What the operation moves (`operationAmount`).
+    pub moved: i64,
+    token: String,
+}
+
 impl Store {
-    /// Validates, cancels or refunds (all or part) a merchant's transaction.
-    pub async fn cash_operation(
+    /// Checks a validate, cancel or refund (all or part) against the Sips table and the
+    /// amounts, and claims the transaction for it. Nothing is sent yet.
+    pub async fn claim_cash_operation(
         &self,
         merchant_id: &str,
         reference: &str,
         op: Operation,
         amount: Option<i64>,
-        actor: &str,
-    ) -> Result<Transaction, CashOpError> {
+    ) -> Result<Claim, CashOpError> {
         let t =
             self.transaction(reference).await?.filter(|t| t.merchant_id == merchant_id).ok_or(CashOpError::NotFound)?;
         let before = Amounts { status: t.status.clone(), current: t.current_amount, refunded: t.refunded_amount };
         let after = cash::apply(&before, op, amount)?;
-        let moved = match op {
-            Operation::Refund => after.refunded - before.refunded,
-            Operation::Cancel => before.current - after.current,
-            _ => after.current,
-        };
-        let mut tx = self.pool().begin().await?;
+        let moved = cash::moved(&before, &after, op);
+        let token = super::new_id("op");
+        let now = now_ms();
         let r = sqlx::query(
-            "UPDATE transactions SET status = $1, current_amount = $2, refunded_amount = $3, updated_at = $4 \
-             WHERE reference = $5 AND status = $6 AND current_amount = $7 AND refunded_amount = $8",
+            "UPDATE transactions SET operation_claim = $1, operation_claimed_at = $2 \
+             WHERE reference = $3 AND status = $4 AND current_amount = $5 AND refunded_amount = $6 \
+             AND (operation_claim IS NULL OR operation_claimed_at < $7)",
         )
-        .bind(&after.status)
-        .bind(after.current)
-        .bind(after.refunded)
-        .bind(now_ms())
+        .bind(&token)
+        .bind(now)
         .bind(reference)
         .bind(&before.status)
         .bind(before.current)
         .bind(before.refunded)
-        .execute(&mut *tx)
+        .bind(now - CLAIM_LEASE_MS)
+        .execute(self.pool())
         .await?;
         if r.rows_affected() != 1 {
             return Err(CashOpError::Concurrent);
         }
-        let detail = format!("{} of {moved}", op.as_str());
-        history_row(&mut tx, reference, Some(&before.status), &after.status, Some(moved), actor, &detail).await?;
+        Ok(Claim { transaction: t, op, before, after, moved, token })
+    }
+
+    /// Records an operation the platform applied: status and amounts, the claim
+    /// cleared, a history row by `actor` with the platform's answer in `detail`, and a
+    /// notification, in one database transaction.
+    pub async fn finish_cash_operation(
+        &self,
+        claim: &Claim,
+        actor: &str,
+        detail: &str,
+    ) -> Result<Transaction, CashOpError> {
+        let reference = &claim.transaction.reference;
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query(
+            "UPDATE transactions SET status = $1, current_amount = $2, refunded_amount = $3, updated_at = $4, \
+             operation_claim = NULL, operation_claimed_at = NULL WHERE reference = $5 AND operation_claim = $6",
+        )
+        .bind(&claim.after.status)
+        .bind(claim.after.current)
+        .bind(claim.after.refunded)
+        .bind(now_ms())
+        .bind(reference)
+        .bind(&claim.token)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            // Only a lapsed claim taken over by another operation gets here.
+            tracing::error!(%reference, op = claim.op.as_str(), "cash operation applied at the platform but its claim was lost");
+            return Err(CashOpError::Concurrent);
+        }
+        let status = &claim.after.status;
+        history_row(&mut tx, reference, Some(&claim.before.status), status, Some(claim.moved), actor, detail).await?;
         super::notifications::enqueue(&mut tx, reference, "transaction.updated").await?;
         tx.commit().await?;
         self.transaction(reference).await?.ok_or(CashOpError::NotFound)
+    }
+
+    /// Clears a claim without changing anything (the platform refused or could not be
+    /// reached).
+    pub async fn release_cash_operation(&self, claim: &Claim) -> Result<(), StoreError> {
+        sqlx::query("UPDATE transactions SET operation_claim = NULL, operation_claimed_at = NULL WHERE reference = $1 AND operation_claim = $2")
+            .bind(&claim.transaction.reference)
+            .bind(&claim.token)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     /// The capture run: TO_CAPTURE transactions whose capture time has come are sent to
@@ -87,16 +155,20 @@ impl Store {
                 .bind(now)
                 .fetch_all(self.pool())
                 .await?;
+            // A transaction with a cash operation in flight waits for the next run, so
+            // the operation's result is not overwritten (or computed from a stale state).
             for row in rows {
                 let reference = super::get_str(&row, "reference")?;
                 let mut tx = self.pool().begin().await?;
                 let r = sqlx::query(
-                    "UPDATE transactions SET status = $1, updated_at = $2 WHERE reference = $3 AND status = $4",
+                    "UPDATE transactions SET status = $1, updated_at = $2 WHERE reference = $3 AND status = $4 \
+                     AND (operation_claim IS NULL OR operation_claimed_at < $5)",
                 )
                 .bind(to)
                 .bind(now)
                 .bind(&reference)
                 .bind(from)
+                .bind(now - CLAIM_LEASE_MS)
                 .execute(&mut *tx)
                 .await?;
                 if r.rows_affected() == 1 {

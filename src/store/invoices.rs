@@ -109,6 +109,39 @@ fn reuse(existing: Invoice, inv: &NewInvoice) -> Result<Created, StoreError> {
     }
 }
 
+/// Inserts a PAYABLE invoice with the given id and payment code on a connection (a
+/// unique violation, code or reference, comes back as `StoreError::Conflict`).
+pub(crate) async fn insert_invoice(
+    conn: &mut sqlx::AnyConnection,
+    merchant_id: &str,
+    inv: &NewInvoice,
+    id: &str,
+    code: &str,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query(&format!(
+        "INSERT INTO invoices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ))
+    .bind(id)
+    .bind(merchant_id)
+    .bind(&inv.reference)
+    .bind(inv.amount)
+    .bind(inv.currency.code())
+    .bind(inv.due_date.format("%Y-%m-%d").to_string())
+    .bind(expiry_instant(inv.expiry_date))
+    .bind(&inv.customer_name)
+    .bind(&inv.customer_contact)
+    .bind(&inv.description)
+    .bind(code)
+    .bind(InvoiceStatus::Payable.as_str())
+    .bind(now)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ())
+    .map_err(StoreError::from_write)
+}
+
 impl Store {
     /// Stores an invoice with a fresh payment code. A reference the merchant already
     /// used returns the existing invoice if the content is the same (so a retried
@@ -117,31 +150,14 @@ impl Store {
         if let Some(existing) = self.invoice_by_reference(merchant_id, &inv.reference).await? {
             return reuse(existing, inv);
         }
-        let now = now_ms();
         for _ in 0..8 {
             let id = new_id("inv");
-            let code = new_payment_code();
-            let r = sqlx::query(&format!(
-                "INSERT INTO invoices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-            ))
-            .bind(&id)
-            .bind(merchant_id)
-            .bind(&inv.reference)
-            .bind(inv.amount)
-            .bind(inv.currency.code())
-            .bind(inv.due_date.format("%Y-%m-%d").to_string())
-            .bind(expiry_instant(inv.expiry_date))
-            .bind(&inv.customer_name)
-            .bind(&inv.customer_contact)
-            .bind(&inv.description)
-            .bind(&code)
-            .bind(InvoiceStatus::Payable.as_str())
-            .bind(now)
-            .bind(now)
-            .execute(self.pool())
-            .await;
-            match r.map_err(StoreError::from_write) {
-                Ok(_) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),
+            // One connection per attempt, given back before the reads below.
+            let mut conn = self.pool().acquire().await?;
+            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &new_payment_code()).await;
+            drop(conn);
+            match r {
+                Ok(()) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),
                 Err(StoreError::Conflict(_)) => {
                     // Either the payment code collided (retry with another) or the same
                     // reference was inserted concurrently (then it exists now).

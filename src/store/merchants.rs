@@ -68,6 +68,42 @@ pub struct IssuedKey {
     pub secret: String,
 }
 
+/// An API key as listed (never its secret: only the prefix shown at creation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    pub label: String,
+    pub created_at: i64,
+    /// When it stopped working, if it did.
+    pub revoked_at: Option<i64>,
+}
+
+/// Why a key could not be revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// No such key for this merchant.
+    #[error("no API key {key_id} for merchant {merchant_id}")]
+    UnknownKey {
+        /// The merchant asked about.
+        merchant_id: String,
+        /// The key asked about.
+        key_id: String,
+    },
+    /// Already revoked (at this UTC millisecond).
+    #[error("API key {key_id} was already revoked")]
+    AlreadyRevoked {
+        /// The key.
+        key_id: String,
+        /// When it was revoked (UTC ms).
+        at: i64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 pub(super) fn hash_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -114,6 +150,41 @@ impl Store {
             .await
             .map_err(StoreError::from_write)?;
         Ok(IssuedKey { id, secret })
+    }
+
+    /// A merchant's keys, oldest first.
+    pub async fn list_api_keys(&self, merchant_id: &str) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, prefix, label, created_at, revoked_at FROM api_keys WHERE merchant_id = $1 ORDER BY created_at, id",
+        )
+        .bind(merchant_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiKeyInfo {
+                    id: get_str(r, "id")?,
+                    prefix: get_str(r, "prefix")?,
+                    label: get_str(r, "label")?,
+                    created_at: get_i64(r, "created_at")?,
+                    revoked_at: sqlx::Row::try_get::<Option<i64>, _>(r, "revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a key, saying why not when it cannot (unknown, or already revoked).
+    pub async fn revoke_api_key_checked(&self, merchant_id: &str, key_id: &str) -> Result<(), RevokeError> {
+        if self.revoke_api_key(merchant_id, key_id).await? {
+            return Ok(());
+        }
+        let keys = self.list_api_keys(merchant_id).await?;
+        match keys.into_iter().find(|k| k.id == key_id) {
+            Some(ApiKeyInfo { revoked_at: Some(at), .. }) => {
+                Err(RevokeError::AlreadyRevoked { key_id: key_id.to_string(), at })
+            }
+            _ => Err(RevokeError::UnknownKey { merchant_id: merchant_id.to_string(), key_id: key_id.to_string() }),
+        }
     }
 
     /// Revokes a key; it stops working at once.

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "notifications", include_str!("../../migrations/0003_notifications.sql")),
     (4, "invoice_code_lookup", include_str!("../../migrations/0004_invoice_code_lookup.sql")),
     (5, "calls_operator_keys", include_str!("../../migrations/0005_calls_operator_keys.sql")),
+    (6, "cash_operations_duplicates", include_str!("../../migrations/0006_cash_operations_duplicates.sql")),
 ];
 
 /// Applies what is missing.
@@ -34,8 +35,9 @@ async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
     )
     .execute(&mut *conn)
     .await?;
-    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").fetch_one(&mut *conn).await?;
-    let current: i64 = row.try_get("v")?;
+    let rows = sqlx::query("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await?;
+    let applied = rows.iter().map(|r| r.try_get::<i64, _>("version")).collect::<Result<Vec<_>, _>>()?;
+    let current = applied.iter().copied().max().unwrap_or(0);
     let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if current > latest {
         return Err(StoreError::Corrupt {
@@ -43,7 +45,9 @@ async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
             value: format!("{current} is newer than this binary ({latest})"),
         });
     }
-    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    // Every version not yet applied, not only those above the highest: numbers are
+    // reserved per branch, so a lower one (e.g. 5) may arrive after a higher one (6).
+    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
         let fail = |source| StoreError::Migration { version, name, source };
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail)?;
         sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;

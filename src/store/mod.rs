@@ -6,6 +6,7 @@
 
 pub mod calls;
 pub mod cash;
+pub mod duplicates;
 pub mod invoices;
 pub mod merchants;
 mod migrate;
@@ -56,6 +57,18 @@ const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA synchronous = NORMAL",
 ];
 
+/// Connections to PostgreSQL: about two per core. Each is a server process; more of
+/// them than the cores can run only queue in the scheduler, and the preemptions show
+/// in the tail: at 1M invoices on 2 cores, 16 connections gave a lookup p99 near 2 ms,
+/// 4 connections under 1 ms at the same throughput.
+fn postgres_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
+    (cores * 2).clamp(4, 16)
+}
+
+/// A pooled connection idle at least this long is checked before use.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(30);
+
 /// Which engine is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -89,8 +102,22 @@ impl Store {
             _ => url.to_string(),
         };
         let opts = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .max_connections(if backend == Backend::Sqlite { 8 } else { postgres_connections() })
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out by default: on PostgreSQL a
+            // second round trip per query, which doubled the phone line's lookup time
+            // (p99 2.2-2.7 ms at 1M invoices, the query itself 0.1 ms). Only a connection
+            // that sat idle long enough to have been cut (database restart, firewall) is
+            // checked; a failed check drops it and another is used.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_CHECK_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -36,6 +36,7 @@ pub fn payload(t: &Transaction, event: &str, at: i64) -> String {
             "authorisation_id": t.authorisation_id,
             "guarantee_indicator": t.guarantee_indicator,
             "channel": t.channel,
+            "duplicated_from": t.duplicated_from,
         }
     })
     .to_string()

@@ -39,6 +39,8 @@ pub struct Transaction {
     pub call_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// For a duplicate: the transaction whose card was charged again.
+    pub duplicated_from: Option<String>,
 }
 
 /// One status change.
@@ -83,9 +85,44 @@ pub enum Pending {
     InvoiceNotPayable,
 }
 
+/// The platform's answer to record on a PENDING transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer<'a> {
+    /// The status it leads to (TO_CAPTURE, TO_VALIDATE, CAPTURED, REFUSED, ...).
+    pub status: &'a str,
+    /// Sips `responseCode`.
+    pub response_code: &'a str,
+    /// The bank's code.
+    pub acquirer_response_code: &'a str,
+    /// Set when authorized.
+    pub authorisation_id: Option<&'a str>,
+}
+
+impl Answer<'_> {
+    /// True when the status is an authorization that pays the invoice.
+    pub fn authorized(&self) -> bool {
+        matches!(self.status, "TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED")
+    }
+}
+
+/// What completing a PENDING transaction did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Recorded (and, if authorized, the invoice is PAID).
+    Recorded,
+    /// It was no longer PENDING: someone else completed it; nothing written.
+    NotPending,
+    /// Authorized, but its invoice can no longer be paid by it (cancelled, or paid
+    /// meanwhile): nothing written; the authorization must be reversed.
+    InvoiceNotPayable {
+        /// The invoice's status.
+        invoice_status: String,
+    },
+}
+
 const COLUMNS: &str = "reference, merchant_id, invoice_id, amount, currency, masked_pan, brand, expiry_month, channel, order_channel, \
     response_code, acquirer_response_code, authorisation_id, guarantee_indicator, capture_mode, capture_day, status, caller, call_id, created_at, updated_at, \
-    current_amount, refunded_amount, capture_at";
+    current_amount, refunded_amount, capture_at, duplicated_from";
 
 fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
     Ok(Transaction {
@@ -113,6 +150,7 @@ fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
         call_id: get_opt_str(r, "call_id")?,
         created_at: get_i64(r, "created_at")?,
         updated_at: get_i64(r, "updated_at")?,
+        duplicated_from: get_opt_str(r, "duplicated_from")?,
     })
 }
 
@@ -131,13 +169,7 @@ pub(crate) async fn read_in(
     })
 }
 
-/// The capture run after which a transaction authorized at `now` is sent to the bank
-/// (TO_CAPTURE) or expires unvalidated (TO_VALIDATE): midnight UTC after `capture_day`
-/// more days. Sips caps the capture day at 6, the life of an authorization.
-pub fn capture_instant(now: i64, capture_day: i64) -> i64 {
-    const DAY: i64 = 86_400_000;
-    (now / DAY + 1 + capture_day.clamp(0, 6)) * DAY
-}
+pub use crate::payments::cash::capture_instant;
 
 /// History ids sort in the order rows were written (time, then a process counter), so
 /// two changes within one millisecond still list in order.
@@ -170,6 +202,52 @@ pub(crate) async fn history_row(
         .map(|_| ())
 }
 
+/// Inserts a PENDING transaction and its first history row, on a connection inside a
+/// database transaction (the phone payment and the duplicate share it). A unique
+/// violation (idempotency key, or a live payment on the invoice) comes back as
+/// `StoreError::Conflict`.
+pub(crate) async fn insert_pending(
+    conn: &mut sqlx::AnyConnection,
+    p: &NewPending,
+    duplicated_from: Option<&str>,
+    actor: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query(&format!("INSERT INTO transactions (idempotency_key, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"))
+        .bind(&p.idempotency_key)
+        .bind(&p.reference)
+        .bind(&p.merchant_id)
+        .bind(&p.invoice_id)
+        .bind(p.amount)
+        .bind(&p.currency)
+        .bind(&p.masked_pan)
+        .bind(&p.brand)
+        .bind(&p.expiry_month)
+        .bind("IVR")
+        .bind(&p.order_channel)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind("N")
+        .bind(&p.capture_mode)
+        .bind(p.capture_day)
+        .bind("PENDING")
+        .bind(&p.caller)
+        .bind(&p.call_id)
+        .bind(now)
+        .bind(now)
+        .bind(p.amount)
+        .bind(0i64)
+        .bind(capture_instant(now, p.capture_day))
+        .bind(duplicated_from)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::from_write)?;
+    history_row(conn, &p.reference, None, "PENDING", Some(p.amount), actor, detail).await?;
+    Ok(())
+}
+
 impl Store {
     /// Records a payment as PENDING before it is sent. The invoice row is locked by an
     /// update so two calls paying one invoice serialise; the partial unique index keeps
@@ -190,36 +268,8 @@ impl Store {
         if locked.rows_affected() != 1 {
             return Ok(Pending::InvoiceNotPayable);
         }
-        let inserted = sqlx::query(&format!("INSERT INTO transactions (idempotency_key, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"))
-            .bind(&p.idempotency_key)
-            .bind(&p.reference)
-            .bind(&p.merchant_id)
-            .bind(&p.invoice_id)
-            .bind(p.amount)
-            .bind(&p.currency)
-            .bind(&p.masked_pan)
-            .bind(&p.brand)
-            .bind(&p.expiry_month)
-            .bind("IVR")
-            .bind(&p.order_channel)
-            .bind(None::<String>)
-            .bind(None::<String>)
-            .bind(None::<String>)
-            .bind("N")
-            .bind(&p.capture_mode)
-            .bind(p.capture_day)
-            .bind("PENDING")
-            .bind(&p.caller)
-            .bind(&p.call_id)
-            .bind(now)
-            .bind(now)
-            .bind(p.amount)
-            .bind(0i64)
-            .bind(capture_instant(now, p.capture_day))
-            .execute(&mut *tx)
-            .await;
-        match inserted.map_err(StoreError::from_write) {
-            Ok(_) => {}
+        match insert_pending(&mut tx, p, None, "ivr", "authorization about to be sent").await {
+            Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 drop(tx);
                 return match self.transaction_by_key(&p.idempotency_key).await? {
@@ -229,33 +279,93 @@ impl Store {
             }
             Err(e) => return Err(e),
         }
-        history_row(&mut tx, &p.reference, None, "PENDING", Some(p.amount), "ivr", "authorization about to be sent")
-            .await?;
         tx.commit().await?;
         Ok(Pending::Recorded)
     }
 
     /// Completes a PENDING payment with the platform's answer: the transaction's new
-    /// status, its history, and (if accepted) the invoice marked PAID, all or nothing.
-    /// Returns false if it was no longer pending (already completed elsewhere).
-    #[allow(clippy::too_many_arguments)]
+    /// status, its history, its notification and, if authorized, the invoice marked PAID,
+    /// all or nothing.
+    ///
+    /// An authorization is only recorded as the invoice's payment while the invoice is
+    /// PAYABLE (or EXPIRED: the payment began before the expiry). If the merchant
+    /// cancelled it meanwhile (or it is PAID), nothing is written and the caller must
+    /// reverse the authorization ([`Completion::InvoiceNotPayable`]). A refused
+    /// duplicate's own invoice is cancelled with it: nobody was asked to pay it.
     pub async fn complete_payment(
         &self,
         reference: &str,
-        status: &str,
-        response_code: &str,
-        acquirer_response_code: &str,
-        authorisation_id: Option<&str>,
+        answer: &Answer<'_>,
         actor: &str,
         detail: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Completion, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         let r = sqlx::query("UPDATE transactions SET status = $1, response_code = $2, acquirer_response_code = $3, authorisation_id = $4, updated_at = $5 WHERE reference = $6 AND status = 'PENDING'")
-            .bind(status)
-            .bind(response_code)
-            .bind(acquirer_response_code)
-            .bind(authorisation_id)
+            .bind(answer.status)
+            .bind(answer.response_code)
+            .bind(answer.acquirer_response_code)
+            .bind(answer.authorisation_id)
+            .bind(now)
+            .bind(reference)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() != 1 {
+            return Ok(Completion::NotPending);
+        }
+        let invoice = "(SELECT invoice_id FROM transactions WHERE reference = $2)";
+        if answer.authorized() {
+            let paid = sqlx::query(&format!("UPDATE invoices SET status = 'PAID', updated_at = $1 WHERE id = {invoice} AND status IN ('PAYABLE', 'EXPIRED')"))
+                .bind(now)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+            if paid.rows_affected() != 1 {
+                let row = sqlx::query(
+                    "SELECT status FROM invoices WHERE id = (SELECT invoice_id FROM transactions WHERE reference = $1)",
+                )
+                .bind(reference)
+                .fetch_one(&mut *tx)
+                .await?;
+                let invoice_status = get_str(&row, "status")?;
+                tx.rollback().await?;
+                return Ok(Completion::InvoiceNotPayable { invoice_status });
+            }
+        } else {
+            sqlx::query(&format!("UPDATE invoices SET status = 'CANCELLED', updated_at = $1 WHERE id = {invoice} AND status = 'PAYABLE' AND EXISTS (SELECT 1 FROM transactions WHERE reference = $2 AND duplicated_from IS NOT NULL)"))
+                .bind(now)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        history_row(&mut tx, reference, Some("PENDING"), answer.status, None, actor, detail).await?;
+        super::notifications::enqueue(&mut tx, reference, "transaction.created").await?;
+        tx.commit().await?;
+        Ok(Completion::Recorded)
+    }
+
+    /// Records a PENDING authorization that was reversed at the platform because its
+    /// invoice could no longer be paid by it: the authorization, then the reversal
+    /// (`after`: CANCELLED, or CREDITED if the platform had already captured it), two
+    /// history rows, one notification, the invoice untouched. False if it was no longer
+    /// PENDING.
+    pub async fn complete_reversed(
+        &self,
+        reference: &str,
+        answer: &Answer<'_>,
+        after: &crate::payments::cash::Amounts,
+        actor: &str,
+        details: (&str, &str),
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query("UPDATE transactions SET status = $1, response_code = $2, acquirer_response_code = $3, authorisation_id = $4, current_amount = $5, refunded_amount = $6, updated_at = $7 WHERE reference = $8 AND status = 'PENDING'")
+            .bind(&after.status)
+            .bind(answer.response_code)
+            .bind(answer.acquirer_response_code)
+            .bind(answer.authorisation_id)
+            .bind(after.current)
+            .bind(after.refunded)
             .bind(now)
             .bind(reference)
             .execute(&mut *tx)
@@ -263,17 +373,30 @@ impl Store {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        history_row(&mut tx, reference, Some("PENDING"), status, None, actor, detail).await?;
+        history_row(&mut tx, reference, Some("PENDING"), answer.status, None, actor, details.0).await?;
+        history_row(&mut tx, reference, Some(answer.status), &after.status, None, actor, details.1).await?;
         super::notifications::enqueue(&mut tx, reference, "transaction.created").await?;
-        if matches!(status, "TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED") {
-            sqlx::query("UPDATE invoices SET status = 'PAID', updated_at = $1 WHERE id = (SELECT invoice_id FROM transactions WHERE reference = $2)")
-                .bind(now)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Writes a decision that changes no status (e.g. "platform unreachable, will ask
+    /// again") in the history, so every decision about a payment can be read back. The
+    /// same decision repeated by each recovery round is written once.
+    pub async fn note_decision(&self, reference: &str, actor: &str, detail: &str) -> Result<(), StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let Some(t) = read_in(&mut conn, reference).await? else { return Ok(()) };
+        let last = sqlx::query("SELECT actor, detail FROM transaction_history WHERE transaction_reference = $1 ORDER BY at DESC, id DESC LIMIT 1")
+            .bind(reference)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = last {
+            if get_str(&row, "actor")? == actor && get_str(&row, "detail")? == detail {
+                return Ok(());
+            }
+        }
+        history_row(&mut conn, reference, Some(&t.status), &t.status, None, actor, detail).await?;
+        Ok(())
     }
 
     /// A transaction by reference.
@@ -312,12 +435,16 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Payments left PENDING (sent, outcome never recorded), oldest first.
-    pub async fn pending_transactions(&self) -> Result<Vec<Transaction>, StoreError> {
-        let rows =
-            sqlx::query(&format!("SELECT {COLUMNS} FROM transactions WHERE status = 'PENDING' ORDER BY created_at"))
-                .fetch_all(self.pool())
-                .await?;
+    /// Payments left PENDING (sent, outcome never recorded) created at or before
+    /// `created_by` (UTC ms), oldest first. The bound keeps recovery away from
+    /// payments still in flight in a call (on this node or another).
+    pub async fn pending_transactions(&self, created_by: i64) -> Result<Vec<Transaction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM transactions WHERE status = 'PENDING' AND created_at <= $1 ORDER BY created_at"
+        ))
+        .bind(created_by)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(from_row).collect()
     }
 

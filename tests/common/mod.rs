@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests: a real server on loopback with its own ports.
 #![allow(dead_code)]
 
+pub mod openapi;
 pub mod pcap;
 
 use ivrpay::config::Config;

@@ -1,0 +1,165 @@
+//! Cash operations (validate, cancel, refund; all or part) through the payment
+//! platform. The platform is the source of truth for what is captured: an operation is
+//! checked against the Sips table and the amounts, the transaction is claimed (so no
+//! other operation is computed from the same state), the platform is asked, and only
+//! what it applied is recorded: status, amounts, a history row naming the actor and the
+//! platform's response code, and a notification, in one database transaction. A
+//! refusal or an unreachable platform changes nothing locally.
+//!
+//! When the answer is lost (time-out, bad seal), `getTransactionData` tells whether the
+//! operation was applied: if the platform shows the state the operation leads to, it
+//! is recorded; if it shows the state before, nothing happened; otherwise the claim is
+//! kept until it lapses, so nobody repeats an operation whose outcome is unknown.
+
+use super::cash::{CashError, Operation};
+use super::gateway::{response_code_meaning, CashRequest, CashResponse, Gateway, GatewayError, Lookup};
+use super::money::Currency;
+use crate::store::cash::{CashOpError, Claim};
+use crate::store::transactions::Transaction;
+use crate::store::{Store, StoreError};
+
+/// Why a cash operation was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum OperationError {
+    /// No such transaction for this merchant.
+    #[error("no such transaction")]
+    NotFound,
+    /// Refused by the Sips table or the amounts, before asking the platform.
+    #[error(transparent)]
+    Rule(#[from] CashError),
+    /// The transaction changed meanwhile, or another operation on it is in flight.
+    #[error("the transaction changed meanwhile or another operation on it is in progress; retry")]
+    Concurrent,
+    /// The platform refused the operation (its responseCode); nothing changed.
+    #[error(
+        "the payment platform refused the {op}: responseCode {response_code} ({})",
+        response_code_meaning(response_code)
+    )]
+    Refused {
+        /// validate, cancel or refund.
+        op: &'static str,
+        /// Sips responseCode.
+        response_code: String,
+    },
+    /// The platform could not be reached, or its answer could not be trusted.
+    #[error("the payment platform could not be reached for the {op} ({reason}); {consequence}")]
+    Unavailable {
+        /// validate, cancel or refund.
+        op: &'static str,
+        /// What failed.
+        reason: GatewayError,
+        /// What it means for the transaction (told to the API caller).
+        consequence: &'static str,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CashOpError> for OperationError {
+    fn from(e: CashOpError) -> Self {
+        match e {
+            CashOpError::NotFound => OperationError::NotFound,
+            CashOpError::Rule(r) => OperationError::Rule(r),
+            CashOpError::Concurrent => OperationError::Concurrent,
+            CashOpError::Store(s) => OperationError::Store(s),
+        }
+    }
+}
+
+/// Validates, cancels or refunds (`amount`: all that the operation may touch when
+/// None) a merchant's transaction at the platform, then records it.
+pub async fn cash_operation(
+    store: &Store,
+    gateway: &Gateway,
+    merchant_id: &str,
+    reference: &str,
+    op: Operation,
+    amount: Option<i64>,
+    actor: &str,
+) -> Result<Transaction, OperationError> {
+    if op == Operation::Duplicate {
+        // A duplicate creates another transaction: `payments::duplicate`.
+        return Err(OperationError::Rule(CashError::NotAllowed { op: op.as_str(), status: "any".into() }));
+    }
+    let claim = store.claim_cash_operation(merchant_id, reference, op, amount).await?;
+    let Some(currency) = Currency::parse(&claim.transaction.currency) else {
+        store.release_cash_operation(&claim).await?;
+        return Err(StoreError::Corrupt { column: "transactions.currency", value: claim.transaction.currency }.into());
+    };
+    let req = CashRequest { transaction_reference: reference, operation: op, amount: claim.moved, currency };
+    match gateway.cash(&req).await {
+        Ok(r) if r.accepted() => {
+            let detail = applied_detail(&claim, &r);
+            Ok(store.finish_cash_operation(&claim, actor, &detail).await?)
+        }
+        Ok(r) => {
+            store.release_cash_operation(&claim).await?;
+            tracing::info!(%reference, op = op.as_str(), code = %r.response_code, "cash operation refused by the platform");
+            Err(OperationError::Refused { op: op.as_str(), response_code: r.response_code })
+        }
+        Err(GatewayError::Unavailable) => {
+            store.release_cash_operation(&claim).await?;
+            Err(OperationError::Unavailable {
+                op: op.as_str(),
+                reason: GatewayError::Unavailable,
+                consequence: "nothing was changed; retry later",
+            })
+        }
+        Err(lost) => settle_lost_answer(store, gateway, &claim, lost, actor).await,
+    }
+}
+
+fn applied_detail(claim: &Claim, r: &CashResponse) -> String {
+    let mut detail =
+        format!("{} of {} applied by the platform: responseCode {}", claim.op.as_str(), claim.moved, r.response_code);
+    if let Some(s) = &r.new_status {
+        detail.push_str(&format!(", newStatus {s}"));
+        if *s != claim.after.status {
+            // Our statuses follow the Sips table; a platform naming another (e.g. an
+            // intermediate TO_CREDIT) is kept in the history for reconciliation.
+            tracing::warn!(reference = %claim.transaction.reference, ours = %claim.after.status, platform = %s, "platform status differs");
+        }
+    }
+    if let Some(a) = r.new_amount {
+        detail.push_str(&format!(", newAmount {a}"));
+    }
+    detail
+}
+
+/// The operation's answer was lost: learn from `getTransactionData` whether it was
+/// applied.
+async fn settle_lost_answer(
+    store: &Store,
+    gateway: &Gateway,
+    claim: &Claim,
+    lost: GatewayError,
+    actor: &str,
+) -> Result<Transaction, OperationError> {
+    let op = claim.op.as_str();
+    let stands_for = |a: &super::cash::Amounts| a.current - a.refunded;
+    if let Ok(Lookup::Found(d)) = gateway.lookup(&claim.transaction.reference).await {
+        if d.status == claim.after.status && d.current_amount == Some(stands_for(&claim.after)) {
+            let detail = format!(
+                "{op} of {} applied by the platform (answer lost: {lost}; confirmed by getTransactionData, transactionStatus {})",
+                claim.moved, d.status
+            );
+            return Ok(store.finish_cash_operation(claim, actor, &detail).await?);
+        }
+        if d.status == claim.before.status && d.current_amount == Some(stands_for(&claim.before)) {
+            store.release_cash_operation(claim).await?;
+            return Err(OperationError::Unavailable {
+                op,
+                reason: lost,
+                consequence: "the platform shows it was not applied; nothing was changed; retry",
+            });
+        }
+    }
+    // Unknown: keep the claim so nobody repeats it before it lapses.
+    tracing::error!(reference = %claim.transaction.reference, op, error = %lost, "cash operation outcome unknown");
+    Err(OperationError::Unavailable {
+        op,
+        reason: lost,
+        consequence: "its outcome is unknown; the transaction is locked for two minutes, then check it at the platform before retrying",
+    })
+}

@@ -1,0 +1,272 @@
+//! Recording what the platform said about a payment, and resolving payments whose
+//! outcome was never recorded (a lost answer, a crash between sending and recording).
+//!
+//! The rules, each decision written as a history row:
+//! - The platform answered: record it. An authorization is recorded as the invoice's
+//!   payment only if the invoice can still be paid by it; if the merchant cancelled the
+//!   invoice (or it was paid) meanwhile, the authorization is **reversed** at the
+//!   platform: cancelled while TO_CAPTURE, refunded if the platform already captured
+//!   it. A TO_VALIDATE authorization cannot be cancelled (Sips table): it is recorded
+//!   without paying the invoice, left unvalidated, and expires on its capture day with
+//!   nothing captured.
+//! - No answer: ask `getTransactionData`. Found: record the platform's status.
+//!   Unknown (25): nothing was charged; closed as REFUSED with code 97.
+//! - The platform cannot be asked (the diagnostic fails or its answer fails the seal):
+//!   the outcome cannot be known, so the authorization is **reversed** with a full
+//!   cancel. Accepted: it existed and is now cancelled. 25: it never existed. Anything
+//!   else: it stays PENDING and is asked about again at the next recovery round.
+//!
+//! [`recover_pending`] runs at start and periodically (the server's capture loop), on
+//! payments older than the gateway time-out so one still in flight is never touched.
+
+use super::cash::{self, Amounts, Operation};
+use super::gateway::{AuthorizationResponse, CashRequest, Gateway, GatewayError, Lookup, TransactionData};
+use super::money::Currency;
+use crate::store::merchants::CaptureMode;
+use crate::store::transactions::{Answer, Completion, Transaction};
+use crate::store::{Store, StoreError};
+use std::time::Duration;
+
+/// A payment sent (or about to be) whose outcome is not recorded yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InFlight<'a> {
+    /// Its transactionReference.
+    pub reference: &'a str,
+    /// AUTHOR_CAPTURE or VALIDATION, as sent.
+    pub capture_mode: &'a str,
+    /// Minor units, as sent.
+    pub amount: i64,
+    /// As sent (a reversal names it too).
+    pub currency: Currency,
+}
+
+impl<'a> InFlight<'a> {
+    /// The in-flight view of a stored PENDING transaction (None if its currency is
+    /// unreadable, which the store never writes).
+    pub fn of(t: &'a Transaction) -> Option<InFlight<'a>> {
+        Some(InFlight {
+            reference: &t.reference,
+            capture_mode: &t.capture_mode,
+            amount: t.amount,
+            currency: Currency::parse(&t.currency)?,
+        })
+    }
+}
+
+/// The status an accepted authorization starts in, by capture mode.
+pub fn success_status(capture_mode: &str) -> &'static str {
+    if capture_mode == CaptureMode::Validation.as_str() {
+        "TO_VALIDATE"
+    } else {
+        "TO_CAPTURE"
+    }
+}
+
+/// Records the platform's answer to an authorization or a duplicate (reversing it if
+/// its invoice can no longer be paid by it).
+pub async fn record_answer(
+    store: &Store,
+    gateway: &Gateway,
+    p: &InFlight<'_>,
+    resp: &AuthorizationResponse,
+    actor: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let status = if resp.accepted() { success_status(p.capture_mode) } else { "REFUSED" };
+    record_status(store, gateway, p, status, resp, actor, detail).await
+}
+
+fn answer<'a>(status: &'a str, resp: &'a AuthorizationResponse) -> Answer<'a> {
+    Answer {
+        status,
+        response_code: &resp.response_code,
+        acquirer_response_code: &resp.acquirer_response_code,
+        authorisation_id: resp.authorisation_id.as_deref(),
+    }
+}
+
+async fn record_status(
+    store: &Store,
+    gateway: &Gateway,
+    p: &InFlight<'_>,
+    status: &str,
+    resp: &AuthorizationResponse,
+    actor: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let answer = answer(status, resp);
+    let detail =
+        format!("{detail}: responseCode {} acquirerResponseCode {}", resp.response_code, resp.acquirer_response_code);
+    match store.complete_payment(p.reference, &answer, actor, &detail).await? {
+        Completion::Recorded | Completion::NotPending => Ok(()),
+        Completion::InvoiceNotPayable { invoice_status } => {
+            let why = format!("{detail}; but its invoice is {invoice_status} and cannot be paid by it");
+            reverse_authorized(store, gateway, p, &answer, actor, &why).await
+        }
+    }
+}
+
+/// Reverses an authorization the platform holds whose invoice cannot be paid by it.
+async fn reverse_authorized(
+    store: &Store,
+    gateway: &Gateway,
+    p: &InFlight<'_>,
+    answer: &Answer<'_>,
+    actor: &str,
+    why: &str,
+) -> Result<(), StoreError> {
+    let op = match answer.status {
+        "TO_CAPTURE" => Operation::Cancel,
+        "CAPTURED" => Operation::Refund,
+        _ => {
+            // TO_VALIDATE: the Sips table allows no cancel; not validating it is the
+            // reversal (it expires on its capture day, nothing is captured).
+            let after = Amounts { status: answer.status.into(), current: p.amount, refunded: 0 };
+            let kept = "not validated: it expires unvalidated on its capture day and nothing is captured";
+            store.complete_reversed(p.reference, answer, &after, actor, (why, kept)).await?;
+            tracing::warn!(reference = p.reference, "authorization for an unpayable invoice left to expire");
+            return Ok(());
+        }
+    };
+    let req = CashRequest { transaction_reference: p.reference, operation: op, amount: p.amount, currency: p.currency };
+    let authorized = Amounts { status: answer.status.into(), current: p.amount, refunded: 0 };
+    // In full: CANCELLED (nothing captured) or CREDITED (all refunded).
+    let after =
+        cash::apply(&authorized, op, None).unwrap_or(Amounts { status: "CANCELLED".into(), current: 0, refunded: 0 });
+    match gateway.cash(&req).await {
+        Ok(r) if r.accepted() => {
+            let done = format!("reversed at the platform: {} of {}, responseCode 00", op.as_str(), p.amount);
+            store.complete_reversed(p.reference, answer, &after, actor, (why, &done)).await?;
+            tracing::warn!(reference = p.reference, op = op.as_str(), "authorization reversed: invoice not payable");
+        }
+        Ok(r) => {
+            let note =
+                format!("{why}; reversal ({}) refused with responseCode {}: will retry", op.as_str(), r.response_code);
+            store.note_decision(p.reference, actor, &note).await?;
+        }
+        Err(e) => {
+            let note = format!("{why}; reversal ({}) could not be sent ({e}): will retry", op.as_str());
+            store.note_decision(p.reference, actor, &note).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Asks the platform about a payment whose answer never came, and records what it
+/// says (see the module documentation).
+pub async fn resolve(store: &Store, gateway: &Gateway, p: &InFlight<'_>, actor: &str) -> Result<(), StoreError> {
+    match gateway.lookup(p.reference).await {
+        Ok(Lookup::Found(d)) => record_found(store, gateway, p, &d, actor).await,
+        Ok(Lookup::Unknown) => {
+            let answer =
+                Answer { status: "REFUSED", response_code: "97", acquirer_response_code: "", authorisation_id: None };
+            let detail = "no answer, and unknown to the platform (getTransactionData 25): nothing charged";
+            store.complete_payment(p.reference, &answer, actor, detail).await?;
+            Ok(())
+        }
+        Err(e) => reverse_unknown(store, gateway, p, actor, e).await,
+    }
+}
+
+async fn record_found(
+    store: &Store,
+    gateway: &Gateway,
+    p: &InFlight<'_>,
+    d: &TransactionData,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let detail = format!("answer lost; resolved with getTransactionData (transactionStatus {})", d.status);
+    match d.status.as_str() {
+        "TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED" | "REFUSED" => {
+            record_status(store, gateway, p, &d.status, &d.answer, actor, &detail).await
+        }
+        "CANCELLED" => {
+            // Authorized, then cancelled at the platform before we could record it (a
+            // reversal interrupted by a crash, or the back office).
+            let authorized = answer(success_status(p.capture_mode), &d.answer);
+            let after = Amounts { status: "CANCELLED".into(), current: 0, refunded: 0 };
+            let done = "found cancelled at the platform: nothing will be captured";
+            store.complete_reversed(p.reference, &authorized, &after, actor, (&detail, done)).await?;
+            Ok(())
+        }
+        other => {
+            let note = format!("{detail}: a status this payment cannot be recorded in ({other}); will ask again");
+            tracing::error!(
+                reference = p.reference,
+                status = other,
+                "pending payment in an unexpected platform status"
+            );
+            store.note_decision(p.reference, actor, &note).await
+        }
+    }
+}
+
+/// The outcome cannot be learned: cancel the authorization at the platform, in full.
+async fn reverse_unknown(
+    store: &Store,
+    gateway: &Gateway,
+    p: &InFlight<'_>,
+    actor: &str,
+    lookup_error: GatewayError,
+) -> Result<(), StoreError> {
+    let why = format!("outcome cannot be learned (getTransactionData: {lookup_error})");
+    let req = CashRequest {
+        transaction_reference: p.reference,
+        operation: Operation::Cancel,
+        amount: p.amount,
+        currency: p.currency,
+    };
+    match gateway.cash(&req).await {
+        Ok(r) if r.accepted() => {
+            let authorized = Answer {
+                status: success_status(p.capture_mode),
+                response_code: "00",
+                acquirer_response_code: "",
+                authorisation_id: None,
+            };
+            let after = Amounts { status: "CANCELLED".into(), current: 0, refunded: 0 };
+            let done = format!("reversed: cancel of {} accepted by the platform (responseCode 00)", p.amount);
+            store.complete_reversed(p.reference, &authorized, &after, actor, (&why, &done)).await?;
+            tracing::warn!(reference = p.reference, "payment of unknown outcome reversed");
+        }
+        Ok(r) if r.response_code == "25" => {
+            let answer =
+                Answer { status: "REFUSED", response_code: "97", acquirer_response_code: "", authorisation_id: None };
+            let detail = format!("{why}; reversal answered 25 (unknown to the platform): nothing charged");
+            store.complete_payment(p.reference, &answer, actor, &detail).await?;
+        }
+        Ok(r) => {
+            let note = format!("{why}; reversal refused with responseCode {}: will ask again", r.response_code);
+            store.note_decision(p.reference, actor, &note).await?;
+        }
+        Err(e) => {
+            tracing::warn!(reference = p.reference, error = %e, "payment outcome unknown; left PENDING for recovery");
+            let note = format!("{why}; reversal could not be sent ({e}): will ask again");
+            store.note_decision(p.reference, actor, &note).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves payments left PENDING for longer than `min_age` (a crash between sending
+/// and recording, or a platform that could not be asked). Run at start and
+/// periodically; returns what each became.
+pub async fn recover_pending(
+    store: &Store,
+    gateway: &Gateway,
+    min_age: Duration,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let before = crate::store::now_ms() - min_age.as_millis() as i64;
+    let mut out = Vec::new();
+    for t in store.pending_transactions(before).await? {
+        let Some(p) = InFlight::of(&t) else {
+            tracing::error!(reference = %t.reference, currency = %t.currency, "pending payment with an unknown currency");
+            continue;
+        };
+        resolve(store, gateway, &p, "recovery").await?;
+        let now = store.transaction(&t.reference).await?.map(|t| t.status).unwrap_or_default();
+        tracing::info!(reference = %t.reference, status = %now, "recovery: pending payment resolved");
+        out.push((t.reference, now));
+    }
+    Ok(out)
+}

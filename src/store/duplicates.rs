@@ -1,0 +1,73 @@
+//! Recording a duplicate before it is sent: its own invoice and the PENDING transaction
+//! that pays it, in one database transaction (see `payments::duplicate` for why a
+//! duplicate gets an invoice of its own).
+
+use super::invoices::insert_invoice;
+use super::transactions::{insert_pending, NewPending, Transaction};
+use super::{new_id, Store, StoreError};
+use crate::payments::invoice::{new_payment_code, NewInvoice};
+
+/// A duplicate about to be sent.
+#[derive(Clone, Debug)]
+pub struct NewDuplicate {
+    /// The transaction whose card is charged again.
+    pub from_reference: String,
+    /// Its invoice (the new charge), PAYABLE until the answer.
+    pub invoice: NewInvoice,
+    /// The new transaction (`invoice_id` is filled in here).
+    pub pending: NewPending,
+    /// Who asked (`api:<merchant>`), for the first history row.
+    pub actor: String,
+}
+
+/// What recording found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DuplicateRecorded {
+    /// Recorded: the duplicate may be sent.
+    Recorded(Box<Transaction>),
+    /// The same request was already recorded (same idempotency key): not sent again.
+    Existing(Box<Transaction>),
+}
+
+impl Store {
+    /// Stores the duplicate's invoice and its PENDING transaction together. The same
+    /// idempotency key returns the first transaction; an invoice reference already used
+    /// otherwise is a conflict.
+    pub async fn record_duplicate(&self, d: &NewDuplicate) -> Result<DuplicateRecorded, StoreError> {
+        let key = &d.pending.idempotency_key;
+        for _ in 0..8 {
+            if let Some(t) = self.transaction_by_key(key).await? {
+                return Ok(DuplicateRecorded::Existing(Box::new(t)));
+            }
+            if self.invoice_by_reference(&d.pending.merchant_id, &d.invoice.reference).await?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "invoice reference {} is already used by another invoice",
+                    d.invoice.reference
+                )));
+            }
+            let invoice_id = new_id("inv");
+            let pending = NewPending { invoice_id: invoice_id.clone(), ..d.pending.clone() };
+            let detail = format!("duplicate of {} about to be sent", d.from_reference);
+            let mut tx = self.pool().begin().await?;
+            let written = async {
+                insert_invoice(&mut tx, &d.pending.merchant_id, &d.invoice, &invoice_id, &new_payment_code()).await?;
+                insert_pending(&mut tx, &pending, Some(&d.from_reference), &d.actor, &detail).await
+            }
+            .await;
+            match written {
+                Ok(()) => {
+                    tx.commit().await?;
+                    let t = self.transaction(&pending.reference).await?;
+                    return t
+                        .map(|t| DuplicateRecorded::Recorded(Box::new(t)))
+                        .ok_or_else(|| StoreError::Conflict("duplicate vanished after it was recorded".into()));
+                }
+                // A payment-code collision, or a concurrent request with the same key or
+                // reference: roll back and look again.
+                Err(StoreError::Conflict(_)) => tx.rollback().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict("could not record the duplicate (payment codes kept colliding)".into()))
+    }
+}
