@@ -159,7 +159,7 @@ impl Server {
         }
         tasks.push(tokio::spawn(crate::extranet::serve(
             http,
-            crate::extranet::AppState { store: store.clone() },
+            crate::extranet::AppState::new(store.clone(), &ctx.config),
             rx2.clone(),
         )));
         tasks.push(tokio::spawn(capture_runs(

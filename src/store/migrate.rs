@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "transactions", include_str!("../../migrations/0002_transactions.sql")),
     (3, "notifications", include_str!("../../migrations/0003_notifications.sql")),
     (4, "invoice_code_lookup", include_str!("../../migrations/0004_invoice_code_lookup.sql")),
+    (7, "users_sessions", include_str!("../../migrations/0007_users_sessions.sql")),
 ];
 
 /// Applies what is missing.

@@ -6,10 +6,14 @@
 
 pub mod cash;
 pub mod invoices;
+pub mod login_throttle;
 pub mod merchants;
 mod migrate;
 pub mod notifications;
+pub mod reports;
+pub mod sessions;
 pub mod transactions;
+pub mod users;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
