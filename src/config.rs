@@ -104,8 +104,9 @@ impl Default for StorageConfig {
 pub struct HttpConfig {
     /// Address of the extranet (API and pages).
     pub listen: SocketAddr,
-    /// Mark session cookies `Secure` (sent over HTTPS only). Leave on in production,
-    /// behind a TLS proxy; turn off only for plain-HTTP use on a local machine.
+    /// Mark session cookies `Secure` (sent over HTTPS only; browsers make an exception
+    /// for loopback). Leave on in production, behind a TLS proxy; turn off only to use
+    /// the pages over plain HTTP at a non-loopback address.
     pub secure_cookies: bool,
 }
 

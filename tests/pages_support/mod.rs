@@ -260,8 +260,19 @@ impl Browser {
         self.c.current_url().await.unwrap().path().to_string()
     }
 
+    /// The element, waiting (up to 10 s) for it to appear: a submitted form's answer
+    /// may still be loading.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
     pub async fn text(&self, css: &str) -> String {
-        self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+        self.find(css).await.text().await.unwrap()
     }
 
     pub async fn exists(&self, css: &str) -> bool {
@@ -269,13 +280,25 @@ impl Browser {
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
-        let e = self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        let e = self.find(css).await;
         e.clear().await.unwrap();
         e.send_keys(value).await.unwrap();
     }
 
+    /// Clicks a link or a submit button and waits for the next page to be loaded (a
+    /// click returns before the navigation it starts has finished).
     pub async fn click(&self, css: &str) {
-        self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+        self.js("window.__ivrpayOldPage = true; return null").await;
+        self.find(css).await.click().await.unwrap();
+        for _ in 0..200 {
+            let loaded =
+                self.c.execute("return !window.__ivrpayOldPage && document.readyState === 'complete'", vec![]).await;
+            if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {css} led to no new page");
     }
 
     pub async fn js(&self, script: &str) -> serde_json::Value {

@@ -5,7 +5,7 @@
 //! written atomically (a temporary file renamed over the old one), so a server
 //! starting at that moment reads either the old recording or the new one.
 
-use super::{html, Current, Layout, PageError};
+use super::{html, Current, Lang, Layout, PageError};
 use crate::extranet::AppState;
 use crate::ivr::prompts::{read_wav_8k_mono, PromptError};
 use crate::media::codec::CLOCK_RATE;
@@ -90,8 +90,14 @@ fn describe(spec: &hound::WavSpec) -> String {
     format!("{} Hz {ch} {} bits{float}", spec.sample_rate, spec.bits_per_sample)
 }
 
-fn seconds(samples: u64, rate: u32) -> String {
-    format!("{:.1}", samples as f64 / rate.max(1) as f64)
+/// `1.5` (`1,5` on a French page).
+fn seconds(lang: Lang, samples: u64, rate: u32) -> String {
+    let s = format!("{:.1}", samples as f64 / rate.max(1) as f64);
+    if lang == Lang::Fr {
+        s.replace('.', ",")
+    } else {
+        s
+    }
 }
 
 async fn page(
@@ -116,7 +122,14 @@ async fn page(
                 match hound::WavReader::open(&path) {
                     Ok(r) => {
                         let spec = r.spec();
-                        (true, format!("{} s · {}", seconds(r.duration() as u64, spec.sample_rate), describe(&spec)))
+                        (
+                            true,
+                            format!(
+                                "{} s · {}",
+                                seconds(cur.lang, r.duration() as u64, spec.sample_rate),
+                                describe(&spec)
+                            ),
+                        )
                     }
                     Err(e) => (false, t.prompt_unreadable.replace("{reason}", &e.to_string())),
                 }
@@ -152,7 +165,7 @@ pub async fn list(State(st): State<AppState>, cur: Current, Query(q): Query<List
                 .prompt_replaced
                 .replace("{name}", &q.replaced)
                 .replace("{lang}", &q.lang)
-                .replace("{secs}", &seconds(r.duration() as u64, r.spec().sample_rate))
+                .replace("{secs}", &seconds(cur.lang, r.duration() as u64, r.spec().sample_rate))
                 .replace("{from}", &q.from);
         }
     }
@@ -228,7 +241,7 @@ fn convert(cur: &Current, dir: &FsPath, name: &str, bytes: &[u8]) -> Result<Stri
         other => t.prompt_unreadable.replace("{reason}", &other.to_string()),
     })?;
     if pcm.len() > MAX_SECONDS * CLOCK_RATE as usize {
-        return Err(t.prompt_too_long.replace("{secs}", &seconds(pcm.len() as u64, CLOCK_RATE)));
+        return Err(t.prompt_too_long.replace("{secs}", &seconds(cur.lang, pcm.len() as u64, CLOCK_RATE)));
     }
     if pcm.iter().all(|s| s.unsigned_abs() < 64) {
         return Err(t.prompt_silent.into());
