@@ -275,3 +275,50 @@ async fn an_operator_replaces_a_prompt_and_a_caller_hears_it() {
     let recorded: Vec<i16> = hound::WavReader::open(&wav).unwrap().into_samples::<i16>().map(Result::unwrap).collect();
     assert!(common::find(&recorded, &heard_pcm[..4000], 0).is_some(), "the caller hears the uploaded recording");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_a_merchant_and_its_first_user() {
+    let s = site(false).await;
+    let store = &s.server.ctx().store;
+    let b = browser(&s.url("")).await;
+    b.sign_in("admin@x.test").await;
+    assert_eq!(b.path().await, "/admin/users");
+    b.check_layout("admin-users").await;
+
+    b.goto("/admin/merchants").await;
+    b.fill("#f-name", "Menuiserie Leroy").await;
+    b.fill("#f-capture_day", "9").await;
+    b.click("form[action='/admin/merchants'] button[type=submit]").await;
+    assert_eq!(b.text("#e-phone").await, "est obligatoire");
+    assert_eq!(b.text("#e-capture_day").await, "un nombre de 0 à 6");
+    b.fill("#f-phone", "+33 9 70 11 22 33").await;
+    b.fill("#f-capture_day", "2").await;
+    b.click("form[action='/admin/merchants'] button[type=submit]").await;
+    let id = b.text("#new-merchant-id").await;
+    let key = b.text("#api-key").await;
+    assert_eq!(store.merchant_by_api_key(&key).await.unwrap().map(|m| m.id), Some(id.clone()), "the key shown works");
+    b.check_layout("admin-merchants").await;
+
+    b.goto("/admin/users").await;
+    b.fill("#f-email", "compta@leroy.fr").await;
+    b.fill("#f-password", "short").await;
+    b.click("form[action='/admin/users'] button[type=submit]").await;
+    assert_eq!(b.text("#e-password").await, "12 à 128 caractères");
+    assert_eq!(b.text("#e-merchant").await, "choisissez un commerçant pour le rôle commerçant, aucun sinon");
+    b.find("#f-merchant").await.select_by_value(&id).await.unwrap();
+    b.fill("#f-password", "a long enough password").await;
+    b.click("form[action='/admin/users'] button[type=submit]").await;
+    assert_eq!(b.text(".notice").await, "Utilisateur compta@leroy.fr créé.");
+    assert!(b.text("#users").await.contains("Menuiserie Leroy"));
+    b.check_layout("admin-users-created").await;
+    b.click(".account button.link").await;
+    assert_eq!(b.path().await, "/login");
+
+    // The new user signs in and sees its merchant's (empty) dashboard.
+    b.fill("#f-email", "compta@leroy.fr").await;
+    b.fill("#f-password", "a long enough password").await;
+    b.click("form button[type=submit]").await;
+    assert_eq!(b.path().await, "/dashboard");
+    assert_eq!(b.text("#invoices-waiting").await, "0");
+    b.c.clone().close().await.unwrap();
+}

@@ -329,7 +329,10 @@ impl Browser {
                   .map(e => e.name || e.id);
                 return { title: document.title, lang: document.documentElement.lang,
                          inner: window.innerWidth, scroll: document.documentElement.scrollWidth,
-                         h1: (document.querySelector('h1') || {}).textContent || '', unlabelled };"#)
+                         h1: (document.querySelector('h1') || {}).textContent || '', unlabelled,
+                         wide: [...document.querySelectorAll('body *')]
+                           .filter(e => !e.closest('.table-wrap') && e.getBoundingClientRect().right > window.innerWidth + 1)
+                           .map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 6) };"#)
                 .await;
             let shot = self.c.screenshot().await.unwrap();
             std::fs::write(dir.join(format!("{name}-{w}.png")), shot).unwrap();

@@ -6,7 +6,7 @@ use super::forms::FieldErrors;
 use super::{html, ok, Current, Layout, PageError};
 use crate::extranet::AppState;
 use crate::store::merchants::{CaptureMode, Merchant, NewMerchant};
-use crate::store::users::{NewUser, Role, UserError};
+use crate::store::users::{check_password, normalise_email, NewUser, Role, UserError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -147,19 +147,32 @@ pub async fn create_user(
         merchant_id: Some(v.merchant.trim().to_string()).filter(|m| !m.is_empty()),
         password: v.password.clone(),
     };
-    match st.store.create_user(&new).await {
-        Ok(u) => {
-            tracing::info!(by = %cur.session.user.email, email = %u.email, role = u.role.as_str(), "user created");
-            return Ok(
-                Redirect::to(&format!("/admin/users?created={}", super::format::url_encode(&u.email))).into_response()
-            );
+    // Every problem at once, not only the first the store would find.
+    if normalise_email(&new.email).is_err() {
+        errors.add("email", t.bad_email);
+    }
+    if check_password(&new.password).is_err() {
+        errors.add("password", t.weak_password);
+    }
+    if (role == Role::Merchant) != new.merchant_id.is_some() {
+        errors.add("merchant", t.merchant_mismatch);
+    }
+    if errors.is_empty() {
+        match st.store.create_user(&new).await {
+            Ok(u) => {
+                tracing::info!(by = %cur.session.user.email, email = %u.email, role = u.role.as_str(), "user created");
+                return Ok(Redirect::to(&format!("/admin/users?created={}", super::format::url_encode(&u.email)))
+                    .into_response());
+            }
+            Err(UserError::BadEmail(_)) => errors.add("email", t.bad_email),
+            Err(UserError::EmailTaken(_)) => errors.add("email", t.email_taken),
+            Err(UserError::WeakPassword) => errors.add("password", t.weak_password),
+            Err(UserError::MerchantMismatch | UserError::UnknownMerchant(_)) => {
+                errors.add("merchant", t.merchant_mismatch)
+            }
+            Err(UserError::Hash(e)) => return Err(PageError::BadRequest(e)),
+            Err(UserError::Store(e)) => return Err(e.into()),
         }
-        Err(UserError::BadEmail(_)) => errors.add("email", t.bad_email),
-        Err(UserError::EmailTaken(_)) => errors.add("email", t.email_taken),
-        Err(UserError::WeakPassword) => errors.add("password", t.weak_password),
-        Err(UserError::MerchantMismatch | UserError::UnknownMerchant(_)) => errors.add("merchant", t.merchant_mismatch),
-        Err(UserError::Hash(e)) => return Err(PageError::BadRequest(e)),
-        Err(UserError::Store(e)) => return Err(e.into()),
     }
     let page = users_page(&st, &cur, String::new(), UserForm { password: String::new(), ..v }, errors).await?;
     html(StatusCode::UNPROCESSABLE_ENTITY, &page)
