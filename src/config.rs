@@ -120,11 +120,15 @@ impl Default for StorageConfig {
 pub struct HttpConfig {
     /// Address of the extranet (API and pages).
     pub listen: SocketAddr,
+    /// Mark session cookies `Secure` (sent over HTTPS only; browsers make an exception
+    /// for loopback). Leave on in production, behind a TLS proxy; turn off only to use
+    /// the pages over plain HTTP at a non-loopback address.
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:8080".parse().expect("literal") }
+        HttpConfig { listen: "127.0.0.1:8080".parse().expect("literal"), secure_cookies: true }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod extranet;
 pub mod ivr;
 pub mod media;
 pub mod payments;
+pub mod secret_input;
 pub mod server;
 pub mod sip;
 pub mod store;

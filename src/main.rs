@@ -82,6 +82,18 @@ enum Command {
         #[arg(long, global = true)]
         database: Option<String>,
     },
+    /// Manage extranet users (the password is read from the terminal or stdin, never
+    /// from an argument; there is no default account).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        /// Configuration file, for `storage.database`.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        /// Database URL, overriding the configuration.
+        #[arg(long, global = true)]
+        database: Option<String>,
+    },
     /// Run the payment simulator as an HTTP server speaking Sips Office JSON.
     Simulator {
         /// Address to listen on.
@@ -221,6 +233,37 @@ enum OperatorAction {
     },
 }
 
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user; the password is prompted for (twice) or read from stdin.
+    Create {
+        /// Sign-in e-mail address.
+        #[arg(long)]
+        email: String,
+        /// admin, operator or merchant.
+        #[arg(long)]
+        role: String,
+        /// The merchant a merchant user belongs to (merchant_id=... from `merchant create`).
+        #[arg(long)]
+        merchant: Option<String>,
+    },
+    /// Set a new password (ends the user's sessions); read like `create`.
+    Password {
+        /// Sign-in e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Disable a user (ends its sessions) or, with --enable, enable it again.
+    Disable {
+        /// Sign-in e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Enable instead.
+        #[arg(long)]
+        enable: bool,
+    },
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum TransportArg {
     Udp,
@@ -248,6 +291,7 @@ fn main() -> ExitCode {
             Command::Simulator { listen, secret, latency_ms } => simulator(listen, secret, latency_ms).await,
             Command::Merchant { action, config, database } => merchant(action, config, database).await,
             Command::Operator { action, config, database } => operator(action, config, database).await,
+            Command::User { action, config, database } => user(action, config, database).await,
             Command::Call {
                 uri,
                 dtmf,
@@ -412,6 +456,39 @@ async fn operator(action: OperatorAction, config: Option<PathBuf>, database: Opt
                 return Err(format!("no live operator key with id '{id}'"));
             }
             println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn user(action: UserAction, config: Option<PathBuf>, database: Option<String>) -> Result<(), String> {
+    use ivrpay::secret_input::read_new_password;
+    use ivrpay::store::users::{NewUser, Role};
+    let cfg = load_config(config)?;
+    let store =
+        ivrpay::store::Store::open(&database.unwrap_or(cfg.storage.database)).await.map_err(|e| e.to_string())?;
+    match action {
+        UserAction::Create { email, role, merchant } => {
+            let role =
+                Role::parse(&role).ok_or_else(|| format!("--role: '{role}' is not admin, operator or merchant"))?;
+            let password = read_new_password("Password").map_err(|e| e.to_string())?;
+            let u = store
+                .create_user(&NewUser { email, role, merchant_id: merchant, password })
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("user_id={}", u.id);
+            println!("email={} role={}", u.email, u.role.as_str());
+        }
+        UserAction::Password { email } => {
+            let u = store.user_by_email(&email).await.map_err(|e| e.to_string())?.ok_or(format!("no user {email}"))?;
+            let password = read_new_password("New password").map_err(|e| e.to_string())?;
+            store.set_user_password(&u.id, &password).await.map_err(|e| e.to_string())?;
+            println!("password changed for {}; its sessions were ended", u.email);
+        }
+        UserAction::Disable { email, enable } => {
+            let u = store.user_by_email(&email).await.map_err(|e| e.to_string())?.ok_or(format!("no user {email}"))?;
+            store.set_user_disabled(&u.id, !enable).await.map_err(|e| e.to_string())?;
+            println!("{} {}", u.email, if enable { "enabled" } else { "disabled; its sessions were ended" });
         }
     }
     Ok(())

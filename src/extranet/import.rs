@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::payments::import::{self, RowError};
 use crate::store::invoices::Created;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -25,18 +25,42 @@ pub struct ImportQuery {
     valid_rows: bool,
 }
 
-/// The handler.
-pub async fn import(
-    State(st): State<AppState>,
-    ApiMerchant(m): ApiMerchant,
-    Query(q): Query<ImportQuery>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadBody("the file must be UTF-8 text".into()))?;
+/// One invoice of an imported file, new or already there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportedRow {
+    /// Line in the file.
+    pub line: u64,
+    pub id: String,
+    pub reference: String,
+    pub payment_code: String,
+    /// False when the reference already existed with the same content.
+    pub new: bool,
+}
+
+/// What an import did, shared by the API and the extranet pages.
+#[derive(Clone, Debug, Default)]
+pub struct ImportReport {
+    /// Whether rows were stored: false when bad rows stopped the whole file.
+    pub applied: bool,
+    /// Rows stored now.
+    pub imported: u64,
+    /// Rows whose reference already existed with the same content.
+    pub existing: u64,
+    /// Every bad row, by line.
+    pub rejected: Vec<RowError>,
+    /// The invoices of the file, in file order.
+    pub invoices: Vec<ImportedRow>,
+    /// Rows that would be stored if the valid ones were asked for.
+    pub valid_rows: u64,
+}
+
+/// Checks a whole file and stores its rows: all of them, or none if any is bad, unless
+/// `valid_rows` asks for the good ones. The one import both the API and the pages use.
+pub async fn run(store: &Store, merchant_id: &str, text: &str, valid_rows: bool) -> Result<ImportReport, StoreError> {
     let mut parsed = import::parse(text, chrono::Utc::now().date_naive());
     // A reference already used for a different invoice is a bad row too.
     for (line, inv) in &parsed.rows {
-        if let Some(existing) = st.store.invoice_by_reference(&m.id, &inv.reference).await? {
+        if let Some(existing) = store.invoice_by_reference(merchant_id, &inv.reference).await? {
             if existing.amount != inv.amount
                 || existing.currency != inv.currency
                 || existing.due_date != inv.due_date
@@ -52,29 +76,58 @@ pub async fn import(
     }
     parsed.errors.sort_by_key(|e| e.line);
     let bad_lines: std::collections::HashSet<u64> = parsed.errors.iter().map(|e| e.line).collect();
-    if !parsed.errors.is_empty() && !q.valid_rows {
-        let body = json!({"error": {"code": "invalid_rows", "field": "file", "message": format!("{} problem(s) found; nothing was imported (add ?valid_rows=true to import the valid rows)", parsed.errors.len()), "rows": parsed.errors}});
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+    let good = parsed.rows.iter().filter(|(l, _)| !bad_lines.contains(l)).count() as u64;
+    let mut report = ImportReport { valid_rows: good, ..ImportReport::default() };
+    if !parsed.errors.is_empty() && !valid_rows {
+        report.rejected = parsed.errors;
+        return Ok(report);
     }
-    let (mut imported, mut existing, mut created) = (0, 0, Vec::new());
+    report.applied = true;
     for (line, inv) in parsed.rows.iter().filter(|(l, _)| !bad_lines.contains(l)) {
-        match st.store.create_invoice(&m.id, inv).await {
+        let row = |i: crate::store::invoices::Invoice, new| ImportedRow {
+            line: *line,
+            id: i.id,
+            reference: i.reference,
+            payment_code: i.payment_code,
+            new,
+        };
+        match store.create_invoice(merchant_id, inv).await {
             Ok(Created::New(i)) => {
-                imported += 1;
-                created
-                    .push(json!({"line": line, "id": i.id, "reference": i.reference, "payment_code": i.payment_code}));
+                report.imported += 1;
+                report.invoices.push(row(i, true));
             }
             Ok(Created::Existing(i)) => {
-                existing += 1;
-                created
-                    .push(json!({"line": line, "id": i.id, "reference": i.reference, "payment_code": i.payment_code}));
+                report.existing += 1;
+                report.invoices.push(row(i, false));
             }
             Err(StoreError::Conflict(reason)) => {
                 parsed.errors.push(RowError { line: *line, field: "reference".into(), reason })
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
-    let body = json!({"imported": imported, "existing": existing, "rejected": parsed.errors, "invoices": created, "phone_number": m.phone_number});
+    report.rejected = parsed.errors;
+    Ok(report)
+}
+
+/// The handler.
+pub async fn import(
+    State(st): State<AppState>,
+    ApiMerchant(m): ApiMerchant,
+    Query(q): Query<ImportQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadBody("the file must be UTF-8 text".into()))?;
+    let r = run(&st.store, &m.id, text, q.valid_rows).await?;
+    if !r.applied {
+        let body = json!({"error": {"code": "invalid_rows", "field": "file", "message": format!("{} problem(s) found; nothing was imported (add ?valid_rows=true to import the valid rows)", r.rejected.len()), "rows": r.rejected}});
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+    }
+    let created: Vec<_> = r
+        .invoices
+        .iter()
+        .map(|i| json!({"line": i.line, "id": i.id, "reference": i.reference, "payment_code": i.payment_code}))
+        .collect();
+    let body = json!({"imported": r.imported, "existing": r.existing, "rejected": r.rejected, "invoices": created, "phone_number": m.phone_number});
     Ok((StatusCode::OK, Json(body)).into_response())
 }

@@ -1,5 +1,7 @@
 //! The invoice extranet: the merchants' HTTP API (JSON, versioned under `/api/v1`,
-//! authenticated by API key). Served by the same process as the phone line.
+//! authenticated by API key) and the server-rendered pages for merchants, operators and
+//! admins (`pages`, signed in with a password). Served by the same process as the
+//! phone line.
 
 mod auth;
 pub mod error;
@@ -7,13 +9,17 @@ pub mod import;
 pub mod invoices;
 pub mod operations;
 pub mod operator;
+pub mod pages;
 pub mod transactions;
 
+use crate::config::Config;
 use crate::payments::gateway::Gateway;
 use crate::store::Store;
 use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -28,6 +34,37 @@ pub struct AppState {
     pub gateway: Gateway,
     /// Sips `orderChannel` for duplicates (as for phone payments).
     pub order_channel: String,
+    /// What the pages need from the configuration.
+    pub pages: Arc<PagesConfig>,
+}
+
+/// The part of the configuration the pages use, copied once at start.
+#[derive(Clone, Debug)]
+pub struct PagesConfig {
+    /// `[http] secure_cookies`: session cookies only over HTTPS.
+    pub secure_cookies: bool,
+    /// `[prompts] dir`: where operators' replacement recordings are written.
+    pub prompts_dir: PathBuf,
+    /// `[prompts] default_language`: the language whose recordings fill the gaps.
+    pub default_prompt_language: String,
+}
+
+impl AppState {
+    /// The state for a server running `config`.
+    pub fn new(store: Store, config: &Config, gateway: Gateway, operator: Option<operator::Operator>) -> AppState {
+        let pages = PagesConfig {
+            secure_cookies: config.http.secure_cookies,
+            prompts_dir: config.prompts.dir.clone(),
+            default_prompt_language: config.prompts.default_language.clone(),
+        };
+        AppState {
+            store,
+            gateway,
+            order_channel: config.payments.order_channel.clone(),
+            operator,
+            pages: Arc::new(pages),
+        }
+    }
 }
 
 /// Every route of the extranet.
@@ -47,8 +84,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/operator/calls", get(operator::calls))
         .route("/api/v1/operator/calls/live", get(operator::live))
         .route("/api/v1/openapi.json", get(openapi))
-        .fallback(|| async { error::ApiError::NotFound })
+        .merge(pages::router(state.clone()))
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// Unknown paths: JSON under the API, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    if uri.path().starts_with("/api/") {
+        axum::response::IntoResponse::into_response(error::ApiError::NotFound)
+    } else {
+        axum::response::IntoResponse::into_response(pages::PageError::NotFound)
+    }
 }
 
 /// The OpenAPI description of the API, published for merchants' developers.
@@ -70,6 +117,8 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
     let stop = async move {
         let _ = shutdown.changed().await;
     };
+    // The peer address feeds the per-address sign-in throttling.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
         tracing::error!(error = %e, "extranet HTTP server stopped");
     }

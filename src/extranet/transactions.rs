@@ -6,7 +6,9 @@ use super::error::ApiError;
 use super::AppState;
 use crate::payments::invoice::FieldError;
 use crate::payments::money::Currency;
+use crate::store::merchants::Merchant;
 use crate::store::transactions::{HistoryEntry, Transaction};
+use crate::store::{Store, StoreError};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -63,11 +65,15 @@ pub fn transaction_json(t: &Transaction, history: Option<&[HistoryEntry]>) -> Va
 /// Date range parameters (`YYYY-MM-DD`, `to` inclusive); default the last 30 days.
 #[derive(Debug, Default, Deserialize)]
 pub struct Range {
-    from: Option<String>,
-    to: Option<String>,
+    /// First day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    pub to: Option<String>,
 }
 
-fn range(r: &Range) -> Result<(i64, i64), ApiError> {
+/// The `[from, to)` instants of a day range, defaulting to the last 30 days; errors
+/// name the field (shared with the pages, which show them beside it).
+pub fn range(r: &Range) -> Result<(i64, i64), ApiError> {
     let day = |field: &'static str, v: &Option<String>| -> Result<Option<i64>, FieldError> {
         match v.as_deref().filter(|s| !s.is_empty()) {
             None => Ok(None),
@@ -141,19 +147,15 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// GET /api/v1/journal.csv?from=&to=
-pub async fn journal(
-    State(st): State<AppState>,
-    ApiMerchant(m): ApiMerchant,
-    Query(r): Query<Range>,
-) -> Result<Response, ApiError> {
-    let (from, to) = range(&r)?;
+/// The transaction journal of a merchant for `[from, to)` (UTC ms) as CSV, the same for
+/// the API and the extranet pages: Sips column names, masked card numbers only.
+pub async fn journal_csv(store: &Store, m: &Merchant, from: i64, to: i64) -> Result<String, StoreError> {
     let mut out = JOURNAL_COLUMNS.join(",");
     out.push_str("\r\n");
-    for t in st.store.list_transactions(&m.id, from, to).await? {
+    for t in store.list_transactions(&m.id, from, to).await? {
         let created = chrono::DateTime::from_timestamp_millis(t.created_at).unwrap_or_default();
         let capture = chrono::DateTime::from_timestamp_millis(t.capture_at).unwrap_or_default();
-        let invoice_ref = st.store.invoice(&m.id, &t.invoice_id).await?.map(|i| i.reference).unwrap_or_default();
+        let invoice_ref = store.invoice(&m.id, &t.invoice_id).await?.map(|i| i.reference).unwrap_or_default();
         let currency = Currency::parse(&t.currency).map(|c| c.numeric()).unwrap_or("");
         let row = [
             t.reference.clone(),
@@ -180,7 +182,22 @@ pub async fn journal(
         out.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");
     }
+    Ok(out)
+}
+
+/// The download headers of a journal file.
+pub fn journal_response(csv: String) -> Response {
     let name = format!("attachment; filename=\"journal-{}.csv\"", chrono::Utc::now().format("%Y%m%d"));
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], out)
-        .into_response())
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], csv)
+        .into_response()
+}
+
+/// GET /api/v1/journal.csv?from=&to=
+pub async fn journal(
+    State(st): State<AppState>,
+    ApiMerchant(m): ApiMerchant,
+    Query(r): Query<Range>,
+) -> Result<Response, ApiError> {
+    let (from, to) = range(&r)?;
+    Ok(journal_response(journal_csv(&st.store, &m, from, to).await?))
 }

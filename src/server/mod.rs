@@ -214,12 +214,8 @@ impl Server {
             let max = ctx.config.sip.max_tcp_connections;
             tasks.push(tokio::spawn(transport::run_tcp(tcp, outbound, handler, max, rx)));
         }
-        let state = crate::extranet::AppState {
-            store: store.clone(),
-            gateway: gateway.clone(),
-            order_channel: ctx.config.payments.order_channel.clone(),
-            operator: Some(crate::extranet::operator::Operator { dialplans, prompts, live }),
-        };
+        let operator = crate::extranet::operator::Operator { dialplans, prompts, live };
+        let state = crate::extranet::AppState::new(store.clone(), &ctx.config, gateway.clone(), Some(operator));
         tasks.push(tokio::spawn(crate::extranet::serve(http, state, rx2.clone())));
         tasks.push(tokio::spawn(capture_runs(
             store,

@@ -8,11 +8,15 @@ pub mod calls;
 pub mod cash;
 pub mod duplicates;
 pub mod invoices;
+pub mod login_throttle;
 pub mod merchants;
 mod migrate;
 pub mod notifications;
 pub mod operator_keys;
+pub mod reports;
+pub mod sessions;
 pub mod transactions;
+pub mod users;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};

@@ -120,11 +120,11 @@ pub enum Completion {
     },
 }
 
-const COLUMNS: &str = "reference, merchant_id, invoice_id, amount, currency, masked_pan, brand, expiry_month, channel, order_channel, \
+pub(crate) const COLUMNS: &str = "reference, merchant_id, invoice_id, amount, currency, masked_pan, brand, expiry_month, channel, order_channel, \
     response_code, acquirer_response_code, authorisation_id, guarantee_indicator, capture_mode, capture_day, status, caller, call_id, created_at, updated_at, \
     current_amount, refunded_amount, capture_at, duplicated_from";
 
-fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
+pub(crate) fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
     Ok(Transaction {
         reference: get_str(r, "reference")?,
         merchant_id: get_str(r, "merchant_id")?,

@@ -1,0 +1,92 @@
+//! The transaction journal: a merchant picks a date range, sees its transactions and
+//! downloads them as CSV, the same file the API produces (`transactions::journal_csv`).
+
+use super::forms::FieldErrors;
+use super::{format, Current, Layout, PageError};
+use crate::extranet::error::ApiError;
+use crate::extranet::transactions::{journal_csv, journal_response, range, Range};
+use crate::extranet::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+/// A line of the on-screen journal.
+pub struct Row {
+    pub time: String,
+    pub reference: String,
+    pub invoice_id: String,
+    pub invoice_ref: String,
+    pub amount: String,
+    pub card: String,
+    pub status: &'static str,
+    pub status_code: String,
+}
+
+#[derive(Template)]
+#[template(path = "journal.html")]
+struct JournalPage {
+    l: Layout,
+    from: String,
+    to: String,
+    query: String,
+    errors: FieldErrors,
+    rows: Vec<Row>,
+}
+
+/// The range as the API reads it, or the field errors to show.
+fn checked(cur: &Current, r: &Range) -> Result<(i64, i64), FieldErrors> {
+    match range(r) {
+        Ok(x) => Ok(x),
+        Err(ApiError::Invalid(errs)) => Err(FieldErrors::from_core(cur.lang, &errs)),
+        Err(_) => Err(FieldErrors::default()),
+    }
+}
+
+/// GET /journal?from=&to=
+pub async fn show(State(st): State<AppState>, cur: Current, Query(r): Query<Range>) -> Result<Response, PageError> {
+    let merchant = cur.merchant_id()?;
+    let from = r.from.clone().unwrap_or_default();
+    let to = r.to.clone().unwrap_or_default();
+    let (errors, rows) = match checked(&cur, &r) {
+        Ok((a, b)) => {
+            let mut rows = Vec::new();
+            for t in st.store.list_transactions(merchant, a, b).await? {
+                let invoice_ref =
+                    st.store.invoice(merchant, &t.invoice_id).await?.map(|i| i.reference).unwrap_or_default();
+                rows.push(Row {
+                    time: format::datetime(t.created_at),
+                    invoice_id: t.invoice_id.clone(),
+                    invoice_ref,
+                    amount: format::money(cur.lang, t.amount, &t.currency),
+                    card: t.masked_pan.clone(),
+                    status: format::status(cur.lang, &t.status),
+                    status_code: t.status.to_ascii_lowercase(),
+                    reference: t.reference,
+                });
+            }
+            (FieldErrors::default(), rows)
+        }
+        Err(e) => (e, Vec::new()),
+    };
+    let page = JournalPage {
+        l: Layout::new(&cur, cur.lang.texts().t_journal, "/journal"),
+        query: format::query(&[("from", &from), ("to", &to)]),
+        from,
+        to,
+        errors,
+        rows,
+    };
+    let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    super::html(status, &page)
+}
+
+/// GET /journal.csv?from=&to=
+pub async fn download(State(st): State<AppState>, cur: Current, Query(r): Query<Range>) -> Result<Response, PageError> {
+    let merchant_id = cur.merchant_id()?;
+    let m = st.store.merchant(merchant_id).await?.ok_or(PageError::NotFound)?;
+    match checked(&cur, &r) {
+        Ok((from, to)) => Ok(journal_response(journal_csv(&st.store, &m, from, to).await?)),
+        Err(errs) => Err(PageError::BadRequest(errs.get("from").to_string() + errs.get("to"))),
+    }
+}

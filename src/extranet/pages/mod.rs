@@ -1,0 +1,242 @@
+//! The extranet pages: server-rendered HTML (askama templates in `templates/`), one
+//! small embedded stylesheet, no JavaScript. Merchants create and follow invoices and
+//! payments; operators manage voice prompts; admins manage users and merchants. Every
+//! page is in French and English, works at phone and desktop widths, and every form
+//! carries the session's CSRF token, checked before any handler runs.
+//!
+//! Operator pages still to come, once the call flow provides what they show:
+//! - TODO(call-flow): `/operator/dialplans` (view, validate, reload) needs the dialplan
+//!   engine's parser and a reload entry point in the server context.
+//! - TODO(call-flow): `/operator/calls` (calls in progress with their step; call records
+//!   with outcome filters) needs the call records table and a live view of the calls.
+//! - TODO(call-flow): the "prompts of the manifest missing per language" view needs the
+//!   manifest module; see `prompts.rs` for the live replacement hook.
+//!
+//! Neither has a route or a menu entry until then.
+
+mod admin;
+mod auth;
+mod cash;
+mod csrf;
+mod dashboard;
+mod format;
+mod forms;
+pub mod i18n;
+mod import;
+mod invoices;
+mod journal;
+mod prompts;
+mod session;
+mod texts;
+
+use super::AppState;
+use crate::store::users::Role;
+use askama::Template;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+pub use i18n::Lang;
+pub use session::Current;
+use texts::Texts;
+
+/// Largest request body a page accepts (a prompt recording or an import file).
+pub const MAX_UPLOAD_BYTES: usize = 12 * 1024 * 1024;
+
+/// Every page route, behind the CSRF check and the security headers.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/ivrpay.css", get(stylesheet))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/account/language", post(auth::language))
+        .route("/dashboard", get(dashboard::show))
+        .route("/invoices", get(invoices::list))
+        .route("/invoices/new", get(invoices::new_form).post(invoices::create))
+        .route("/invoices/{id}", get(invoices::show))
+        .route("/invoices/{id}/created", get(invoices::created))
+        .route("/invoices/{id}/cancel", get(invoices::cancel_form).post(invoices::cancel))
+        .route("/transactions/{reference}/{operation}", get(cash::confirm).post(cash::apply))
+        .route("/import", get(import::form).post(import::upload))
+        .route("/import/valid-rows", post(import::valid_rows))
+        .route("/journal", get(journal::show))
+        .route("/journal.csv", get(journal::download))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}/{action}", post(admin::user_action))
+        .route("/admin/merchants", get(admin::merchants).post(admin::create_merchant))
+        .route("/operator/prompts", get(prompts::list))
+        .route("/operator/prompts/{lang}/{file}", get(prompts::audio).post(prompts::upload))
+        .layer(middleware::from_fn_with_state(state, csrf::check))
+        .layer(middleware::map_response(security_headers))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+}
+
+/// Headers on every page: no framing, no sniffing, nothing but our own resources (the
+/// pages have no scripts at all), and no caching of pages that show payments.
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
+}
+
+/// The one stylesheet, embedded in the binary.
+const CSS: &str = include_str!("../../../static/ivrpay.css");
+
+async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], CSS).into_response()
+}
+
+/// `/`: each role's first page.
+async fn home(cur: Current) -> Redirect {
+    Redirect::to(match cur.session.user.role {
+        Role::Merchant => "/dashboard",
+        Role::Operator => "/operator/prompts",
+        Role::Admin => "/admin/users",
+    })
+}
+
+/// A menu entry.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// What the common frame of every page shows (`templates/base.html`).
+pub struct Layout {
+    /// Texts in the page's language.
+    pub t: &'static Texts,
+    pub lang: Lang,
+    /// The `<title>` and the main heading.
+    pub title: String,
+    /// Signed-in user's e-mail, if any.
+    pub user: Option<String>,
+    pub nav: Vec<NavItem>,
+    /// The token every form of the page carries.
+    pub csrf: String,
+    /// This page's path, where the language switch comes back to.
+    pub path: String,
+}
+
+impl Layout {
+    /// The frame for a signed-in user, with the menu of its role.
+    pub fn new(cur: &Current, title: impl Into<String>, path: &str) -> Layout {
+        let t = cur.lang.texts();
+        let items: &[(&'static str, &'static str)] = match cur.session.user.role {
+            Role::Merchant => &[
+                ("/dashboard", t.nav_dashboard),
+                ("/invoices", t.nav_invoices),
+                ("/invoices/new", t.nav_new_invoice),
+                ("/import", t.nav_import),
+                ("/journal", t.nav_journal),
+            ],
+            Role::Operator => &[("/operator/prompts", t.nav_prompts)],
+            Role::Admin => &[("/admin/users", t.nav_users), ("/admin/merchants", t.nav_merchants)],
+        };
+        let nav = items.iter().map(|&(href, label)| NavItem { href, label, current: path == href }).collect();
+        Layout {
+            t,
+            lang: cur.lang,
+            title: title.into(),
+            user: Some(cur.session.user.email.clone()),
+            nav,
+            csrf: cur.session.csrf.clone(),
+            path: path.to_string(),
+        }
+    }
+}
+
+/// Why a page could not be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// Not signed in (or the session expired): go to the sign-in page.
+    #[error("sign-in required")]
+    SignIn,
+    /// Signed in, but the role does not allow this page.
+    #[error("forbidden")]
+    Forbidden,
+    /// Nothing here (also for another merchant's data: not even its existence shows).
+    #[error("not found")]
+    NotFound,
+    /// A form arrived without its session's token: forged, or from an old page.
+    #[error("missing or wrong CSRF token")]
+    Csrf,
+    /// The request itself is malformed (not a form the pages produce).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The database failed; details go to the log only.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A template failed to render.
+    #[error("template: {0}")]
+    Render(#[from] askama::Error),
+}
+
+/// The error page: both languages, since an error can come before we know the user's.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    fr: &'static str,
+    en: &'static str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, fr, en) = match &self {
+            PageError::SignIn => return Redirect::to("/login").into_response(),
+            PageError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Votre compte n'a pas accès à cette page.",
+                "Your account does not have access to this page.",
+            ),
+            PageError::NotFound => (StatusCode::NOT_FOUND, "Cette page n'existe pas.", "This page does not exist."),
+            PageError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Ce formulaire a expiré ou ne vient pas de l'extranet. Rechargez la page et recommencez.",
+                "This form has expired or did not come from the extranet. Reload the page and try again.",
+            ),
+            PageError::BadRequest(_) => {
+                (StatusCode::BAD_REQUEST, "La requête est incorrecte.", "The request is malformed.")
+            }
+            PageError::Store(_) | PageError::Render(_) => {
+                tracing::error!(error = %self, "extranet page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Une erreur interne est survenue ; réessayez plus tard.",
+                    "An internal error occurred; try again later.",
+                )
+            }
+        };
+        let page = ErrorPage { status: status.as_u16(), fr, en };
+        match page.render() {
+            Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+            Err(_) => (status, en).into_response(),
+        }
+    }
+}
+
+/// Renders a page as HTML with a status.
+pub fn html<T: Template>(status: StatusCode, page: &T) -> Result<Response, PageError> {
+    let body = page.render()?;
+    Ok((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+}
+
+/// Renders a page as `200 OK`.
+pub fn ok<T: Template>(page: &T) -> Result<Response, PageError> {
+    html(StatusCode::OK, page)
+}

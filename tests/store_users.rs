@@ -1,0 +1,125 @@
+//! Extranet accounts in storage, on SQLite and PostgreSQL: users and their rules,
+//! sessions stored as hashes that end on expiry, sign-out, password change and
+//! disabling, sign-in throttling counters, and the read-only summaries of the pages.
+
+mod common;
+
+use common::{fixtures, TestDb};
+use ivrpay::store::login_throttle::ThrottleKey;
+use ivrpay::store::merchants::CaptureMode;
+use ivrpay::store::users::{NewUser, Role, UserError};
+use ivrpay::store::Store;
+
+async fn accounts(store: &Store, db: &str) {
+    let (m, _) = store.create_merchant(&fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
+    let new = |email: &str, role, merchant_id: Option<&str>| NewUser {
+        email: email.into(),
+        role,
+        merchant_id: merchant_id.map(str::to_string),
+        password: "correct horse battery".into(),
+    };
+    let u = store.create_user(&new(" Compta@Dupont.FR ", Role::Merchant, Some(&m.id))).await.unwrap();
+    assert_eq!(
+        (u.email.as_str(), u.role, u.merchant_id.as_deref()),
+        ("compta@dupont.fr", Role::Merchant, Some(m.id.as_str()))
+    );
+    assert!(
+        matches!(
+            store.create_user(&new("compta@dupont.fr", Role::Merchant, Some(&m.id))).await,
+            Err(UserError::EmailTaken(_))
+        ),
+        "{db}"
+    );
+    assert!(matches!(
+        store.create_user(&new("a@x.test", Role::Merchant, None)).await,
+        Err(UserError::MerchantMismatch)
+    ));
+    assert!(matches!(
+        store.create_user(&new("a@x.test", Role::Operator, Some(&m.id))).await,
+        Err(UserError::MerchantMismatch)
+    ));
+    assert!(matches!(
+        store.create_user(&new("a@x.test", Role::Merchant, Some("mer_nope"))).await,
+        Err(UserError::UnknownMerchant(_))
+    ));
+    let weak = NewUser { password: "short".into(), ..new("a@x.test", Role::Admin, None) };
+    assert!(matches!(store.create_user(&weak).await, Err(UserError::WeakPassword)));
+    // The password is stored hashed, and checked.
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(&u.id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("horse"), "{db}: {hash}");
+    assert_eq!(
+        store.check_credentials("COMPTA@dupont.fr", "correct horse battery").await.unwrap().map(|u| u.id),
+        Some(u.id.clone())
+    );
+    assert!(store.check_credentials("compta@dupont.fr", "correct horse batterie").await.unwrap().is_none());
+    assert!(store.check_credentials("nobody@dupont.fr", "correct horse battery").await.unwrap().is_none());
+
+    // Sessions: the token opens it, only its hash is stored, sign-out ends it.
+    let s = store.create_session(&u.id).await.unwrap();
+    let live = store.session(&s.token).await.unwrap().expect("live session");
+    assert_eq!((live.user.id.as_str(), live.csrf.as_str()), (u.id.as_str(), s.csrf.as_str()));
+    let (stored,): (String,) = sqlx::query_as("SELECT token_hash FROM sessions").fetch_one(store.pool()).await.unwrap();
+    assert_ne!(stored, s.token);
+    store.delete_session(&s.token).await.unwrap();
+    assert!(store.session(&s.token).await.unwrap().is_none());
+    // Expired sessions do not open.
+    let s = store.create_session(&u.id).await.unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = 1").execute(store.pool()).await.unwrap();
+    assert!(store.session(&s.token).await.unwrap().is_none(), "{db}: expired");
+    // A password change and disabling end the sessions.
+    let s = store.create_session(&u.id).await.unwrap();
+    assert!(store.set_user_password(&u.id, "another long password").await.unwrap());
+    assert!(store.session(&s.token).await.unwrap().is_none());
+    assert!(store.check_credentials("compta@dupont.fr", "another long password").await.unwrap().is_some());
+    let s = store.create_session(&u.id).await.unwrap();
+    store.set_user_disabled(&u.id, true).await.unwrap();
+    assert!(store.session(&s.token).await.unwrap().is_none());
+    assert!(store.check_credentials("compta@dupont.fr", "another long password").await.unwrap().is_none(), "disabled");
+    store.set_user_disabled(&u.id, false).await.unwrap();
+    store.set_user_language(&u.id, "en").await.unwrap();
+    assert_eq!(store.user(&u.id).await.unwrap().unwrap().language.as_deref(), Some("en"));
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+
+    // Throttling counters.
+    let keys = [ThrottleKey::Account("compta@dupont.fr".into()), ThrottleKey::Address("192.0.2.1".into())];
+    for _ in 0..4 {
+        store.record_login_failure(&keys).await.unwrap();
+    }
+    assert_eq!(store.login_locked(&keys).await.unwrap(), None, "{db}: four failures are free");
+    store.record_login_failure(&keys).await.unwrap();
+    let wait = store.login_locked(&keys).await.unwrap().expect("locked after five");
+    assert!((29_000..=30_000).contains(&wait), "{db}: {wait}");
+    store.record_login_failure(&keys).await.unwrap();
+    assert!(store.login_locked(&keys[..1]).await.unwrap().unwrap() > 59_000, "doubled");
+    assert_eq!(store.login_locked(&keys[1..]).await.unwrap(), None, "the address has 20 free failures");
+    store.clear_login_failures(&keys[0]).await.unwrap();
+    assert_eq!(store.login_locked(&keys[..1]).await.unwrap(), None);
+
+    // The pages' summaries.
+    let inv = fixtures::stored_invoice(store, &m, "S-1", 1000).await;
+    fixtures::stored_invoice(store, &m, "S-2", 2000).await;
+    let counts = store.invoice_counts(&m.id, chrono::NaiveDate::from_ymd_opt(2030, 1, 2).unwrap()).await.unwrap();
+    assert_eq!((counts.payable, counts.overdue), (2, 2), "{db}");
+    let (gw, _) = fixtures::simulator();
+    fixtures::pay(store, &gw, &m, &inv, "4100000000000605", "k-refused").await.unwrap();
+    fixtures::pay(store, &gw, &m, &inv, fixtures::ACCEPTED_CARD, "k-ok").await.unwrap();
+    let attempts: Vec<String> =
+        store.invoice_transactions(&m.id, &inv.id).await.unwrap().into_iter().map(|t| t.status).collect();
+    assert_eq!(attempts, ["REFUSED", "TO_CAPTURE"], "{db}");
+    assert!(store.invoice_transactions("mer_other", &inv.id).await.unwrap().is_empty());
+    assert_eq!(store.list_merchants().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_sessions_and_throttling_on_both_databases() {
+    for db in TestDb::all().await {
+        let store = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
+        accounts(&store, db.name).await;
+        store.close().await;
+        db.drop_pg().await;
+    }
+}
