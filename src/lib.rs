@@ -8,6 +8,7 @@
 
 pub mod call;
 pub mod caller;
+pub mod cli;
 pub mod config;
 pub mod extranet;
 pub mod ivr;
