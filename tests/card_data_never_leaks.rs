@@ -12,14 +12,6 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let t = std::net::TcpListener::bind(s.local_addr().unwrap()).ok();
-    let port = s.local_addr().unwrap().port();
-    drop((s, t));
-    port
-}
-
 /// An American Express number the simulator accepts (its last two digits are the
 /// response code), with random middle digits so it is unlike anything else logged.
 fn amex_card() -> String {
@@ -91,7 +83,7 @@ async fn a_paying_call_leaves_no_card_data_in_logs_or_database() {
     let dir = std::env::temp_dir().join(format!("ivrpay-pci-{}-{}", std::process::id(), rand::random::<u32>()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("ivrpay.db");
-    let (sip, http) = (free_port(), free_port());
+    let (sip, http) = (common::free_port(), common::free_port());
     let mut server = serve(&dir, sip, http, &db).await;
 
     let out = Command::new(bin())

@@ -6,15 +6,6 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-/// A port nobody listens on right now, for SIPp's own SIP and media sockets.
-fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let t = std::net::TcpListener::bind(s.local_addr().unwrap()).ok();
-    let port = s.local_addr().unwrap().port();
-    drop((s, t));
-    port
-}
-
 /// Runs one scenario to completion (`-m calls`), asserts SIPp reports success, and
 /// returns SIPp's message trace.
 async fn sipp(scenario: &str, target: std::net::SocketAddr, extra: &[&str], calls: u32) -> String {
@@ -37,7 +28,14 @@ async fn sipp_in(
     cmd.arg(target.to_string())
         .arg("-sf")
         .arg(&path)
-        .args(["-i", "127.0.0.1", "-p", &free_port().to_string(), "-mp", &(free_port() & !1).to_string()])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &common::free_port().to_string(),
+            "-mp",
+            &(common::free_port() & !1).to_string(),
+        ])
         .args([
             "-m",
             &calls.to_string(),

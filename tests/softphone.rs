@@ -12,10 +12,6 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn heard(lib: &PromptLibrary, name: &str) -> Vec<i16> {
     let enc = lib.get("fr", name).unwrap().encoded(Codec::Pcmu).to_vec();
     let mut pcm = vec![0i16; enc.len()];
@@ -47,8 +43,8 @@ async fn baresip_hears_the_greeting_and_its_digits_read_back() {
     let server = common::start(common::config()).await;
     let dir = std::env::temp_dir().join(format!("ivrpay-baresip-{}-{}", std::process::id(), rand::random::<u32>()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cons_port = free_port();
-    write_config(&dir, free_port(), cons_port);
+    let cons_port = common::free_port();
+    write_config(&dir, common::free_port(), cons_port);
     let mut phone = tokio::process::Command::new("baresip")
         .arg("-f")
         .arg(&dir)

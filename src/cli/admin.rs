@@ -2,16 +2,22 @@
 //! extranet users (passwords read from the terminal or stdin, never from arguments).
 
 use super::{load_config, KeyAction, MerchantAction, OperatorAction, UserAction};
+use crate::store::Store;
 use std::path::PathBuf;
+
+/// The database of `--database`, else of the configuration's `storage.database`.
+async fn open_store(config: Option<PathBuf>, database: Option<String>) -> Result<Store, String> {
+    let cfg = load_config(config)?;
+    let url = database.unwrap_or(cfg.storage.database);
+    Store::open(&url).await.map_err(|e| e.to_string())
+}
 
 pub(super) async fn merchant(
     action: MerchantAction,
     config: Option<PathBuf>,
     database: Option<String>,
 ) -> Result<(), String> {
-    let cfg = load_config(config)?;
-    let url = database.unwrap_or(cfg.storage.database);
-    let store = crate::store::Store::open(&url).await.map_err(|e| e.to_string())?;
+    let store = open_store(config, database).await?;
     match action {
         MerchantAction::Create { name, phone, brands, capture_mode, capture_day, notification_url } => {
             let capture_mode = crate::store::merchants::CaptureMode::parse(&capture_mode)
@@ -90,9 +96,7 @@ pub(super) async fn operator(
     config: Option<PathBuf>,
     database: Option<String>,
 ) -> Result<(), String> {
-    let cfg = load_config(config)?;
-    let url = database.unwrap_or(cfg.storage.database);
-    let store = crate::store::Store::open(&url).await.map_err(|e| e.to_string())?;
+    let store = open_store(config, database).await?;
     match action {
         OperatorAction::KeyCreate { label } => {
             let key = store.issue_operator_key(&label).await.map_err(|e| e.to_string())?;

@@ -261,3 +261,12 @@ pub async fn completed_calls(store: &ivrpay::store::Store, n: usize) -> Vec<ivrp
     }
     panic!("fewer than {n} completed call records after 10 s");
 }
+
+/// A port nobody listens on right now (UDP and TCP), for a peer's own sockets.
+pub fn free_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = std::net::TcpListener::bind(s.local_addr().unwrap()).ok();
+    let port = s.local_addr().unwrap().port();
+    drop((s, t));
+    port
+}

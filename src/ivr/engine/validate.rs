@@ -6,18 +6,6 @@ use crate::payments::card::{check_card, Brand, CardError, CardNumber, Expiry, Se
 use crate::payments::check_digit;
 use chrono::NaiveDate;
 
-/// Every brand the card module knows, for checks made before the merchant is known.
-const ALL_BRANDS: [Brand; 8] = [
-    Brand::Cb,
-    Brand::Visa,
-    Brand::Mastercard,
-    Brand::Amex,
-    Brand::Maestro,
-    Brand::Diners,
-    Brand::Discover,
-    Brand::Jcb,
-];
-
 /// The card being typed: each field in its wiping type, or absent.
 #[derive(Debug, Default)]
 pub struct CardSlot {
@@ -92,7 +80,7 @@ pub fn accept_card_field(
             let card = CardNumber::parse(digits).map_err(reason_of)?;
             let accepted: Vec<Brand> = match ctx.accepted {
                 Some(names) => names.iter().filter_map(|n| Brand::from_sips(n)).collect(),
-                None => ALL_BRANDS.to_vec(),
+                None => Brand::ALL.to_vec(),
             };
             check_card(&card, &accepted).map_err(reason_of)?;
             *slot = CardSlot { number: Some(card), expiry: None, csc: None };
