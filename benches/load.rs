@@ -200,9 +200,12 @@ fn main() {
     std::fs::write(
         &config,
         format!(
-            "[sip]\nlisten = \"127.0.0.1:{port}\"\nmax_calls = {}\n[media]\nrtp_port_min = 20000\nrtp_port_max = 39998\ninactivity_timeout_s = 3600\n[prompts]\ndir = \"{}\"\n",
+            "[sip]\nlisten = \"127.0.0.1:{port}\"\nmax_calls = {}\n[media]\nrtp_port_min = 20000\nrtp_port_max = 39998\ninactivity_timeout_s = 3600\n[prompts]\ndir = \"{}\"\n\
+             [dialplans]\ndir = \"{}\"\n[storage]\ndatabase = \"sqlite://{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
             a.calls + a.listeners + 10,
-            root().join("prompts").display()
+            root().join("prompts").display(),
+            root().join("dialplans").display(),
+            dir.join("bench.db").display()
         ),
     )
     .unwrap();
