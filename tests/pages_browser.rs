@@ -1,6 +1,7 @@
 //! The extranet as people use it, in headless Chromium driven through chromedriver:
 //! a merchant signs in, creates an invoice (after fixing the fields the form points
-//! at), imports a CSV with one bad row, sees a payment appear with its masked card and
+//! at), imports a CSV with one bad row, and once the customer has paid it by phone (a
+//! real call to the server's payment line) sees the payment with its masked card and
 //! refunds it; an operator sees what is left to record, listens to a prompt, replaces
 //! it, and the next caller of the same server hears the new recording; an operator
 //! validates a broken dialplan (its line shown), has its reload refused while the old
@@ -12,7 +13,7 @@ mod common;
 mod pages_support;
 
 use common::fixtures;
-use ivrpay::caller::{self, CallOptions};
+use ivrpay::caller::{self, CallOptions, EndedBy};
 use ivrpay::media::g711;
 use pages_support::{browser, site, tempdir};
 use std::time::Duration;
@@ -98,14 +99,32 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     assert_eq!(b.c.find_all(fantoccini::Locator::Css("#invoices tbody tr")).await.unwrap().len(), 3);
     b.check_layout("invoices").await;
 
-    // A card payment is taken (through the payments core until the phone flow lands).
-    // TODO(call-flow): pay with `ivrpay call` typing the code and card once the payment
-    // dialplan answers calls.
-    let gw = s.server.ctx().gateway.clone();
-    let tx = match fixtures::pay(store, &gw, &s.merchant, &inv, fixtures::ACCEPTED_CARD, "browser-1").await.unwrap() {
-        ivrpay::payments::authorize::PaymentOutcome::Accepted(t) => t,
-        other => panic!("{other:?}"),
-    };
+    // The customer calls the payment line of this server and types French (1), the code
+    // read from the slip, 1 to pay this invoice, the card, #, its expiry and security
+    // code, then 1 once the summary has been heard.
+    let call = caller::run(&CallOptions {
+        target: format!("sip:pay@{}", s.server.sip_addr()),
+        dtmf: format!("1{code}1{}#1230737;1", fixtures::ACCEPTED_CARD),
+        from_user: "+33612345678".into(),
+        wait: Duration::from_millis(800),
+        digit: Duration::from_millis(100),
+        gap: Duration::from_millis(120),
+        hangup_after: Duration::from_millis(1000),
+        wait_for_bye: true,
+        max_duration: Duration::from_secs(150),
+        ..CallOptions::default()
+    })
+    .await
+    .expect("the call completes");
+    assert_eq!((call.status, call.ended_by), (200, EndedBy::Server), "the flow says goodbye: {call}");
+    let rec = common::completed_calls(store, 1).await.into_iter().find(|c| c.call_id == call.call_id).unwrap();
+    assert_eq!(rec.outcome.as_deref(), Some("paid"), "{rec:?}");
+    assert_eq!(rec.invoice_id.as_deref(), Some(inv.id.as_str()));
+    let tx = store.transaction(rec.transaction_reference.as_deref().expect("a transaction")).await.unwrap().unwrap();
+    assert_eq!(
+        (tx.invoice_id.as_str(), tx.amount, tx.caller.as_deref()),
+        (inv.id.as_str(), 12345, Some("+33612345678"))
+    );
     b.goto("/dashboard").await;
     assert_eq!(b.text("#payments-today").await, "1");
     assert_eq!(b.text("#invoices-waiting").await, "2");
