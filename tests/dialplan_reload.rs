@@ -71,6 +71,10 @@ async fn a_reload_serves_new_calls_and_lets_calls_in_progress_finish_on_their_ve
     assert_eq!(old.status, 200);
 
     let calls = common::completed_calls(&store, 2).await;
+    // Ended and recorded: no longer in progress, although the SIP legs linger for their
+    // transaction timers.
+    let (_, live) = http(api, "GET", "/api/v1/operator/calls/live", Some(&key), None).await;
+    assert_eq!(live["calls"], serde_json::json!([]), "{live}");
     let version_of = |call_id: &str| {
         calls.iter().find(|c| c.call_id == call_id).and_then(|c| c.flow_version.clone()).expect("recorded")
     };

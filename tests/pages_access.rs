@@ -133,7 +133,14 @@ async fn sign_in_is_throttled_per_account_and_per_address() {
 async fn each_role_reaches_only_its_pages() {
     let s = site(false).await;
     let merchant = ["/dashboard", "/invoices", "/invoices/new", "/import", "/journal"];
-    let operator = ["/operator/prompts", "/operator/prompts/fr/goodbye.wav"];
+    let operator = [
+        "/operator/prompts",
+        "/operator/prompts/fr/goodbye.wav",
+        "/operator/dialplans",
+        "/operator/dialplans/validate",
+        "/operator/dialplans/files/invoice-payment.toml",
+        "/operator/calls",
+    ];
     let admin = ["/admin/users", "/admin/merchants"];
     let mut anon = Web::new(s.addr());
     for p in merchant.iter().chain(&operator).chain(&admin) {
@@ -198,4 +205,60 @@ async fn sessions_are_secure_cookies_that_end_on_sign_out_and_when_disabled() {
     store.set_user_disabled(&u.id, true).await.unwrap();
     assert_eq!(w.get("/dashboard").await.status, 303);
     assert_eq!(w.sign_in("merchant@a.test", PASSWORD).await.status, 401, "disabled users cannot sign in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dialplan_reload_from_the_pages_needs_an_operator_and_its_csrf_token() {
+    let s = site(false).await;
+    let ctx = s.server.ctx().clone();
+    let answers_3901 = || ctx.dialplans.current().for_number("3901").is_some();
+    // The file on disk answers one more number; only a reload puts it in force.
+    let file = s.dialplans.join("invoice-payment.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("\"3900\"", "\"3900\", \"3901\"")).unwrap();
+
+    let mut anon = Web::new(s.addr());
+    assert_eq!(anon.post("/operator/dialplans/reload", &[]).await.status, 403, "anonymous, no token");
+    let mut op = Web::new(s.addr());
+    op.sign_in("operator@x.test", PASSWORD).await;
+    let token = op.get("/operator/dialplans").await.csrf();
+    let r = op.post("/operator/dialplans/reload", &[]).await;
+    assert_eq!(r.status, 403, "no token");
+    assert!(r.body.contains("formulaire a expiré"), "{}", r.body);
+    assert_eq!(op.post("/operator/dialplans/reload", &[("csrf", "f00d")]).await.status, 403, "forged token");
+    let mut other = Web::new(s.addr());
+    other.sign_in("operator@x.test", PASSWORD).await;
+    let theirs = other.get("/operator/calls").await.csrf();
+    assert_eq!(op.post("/operator/dialplans/reload", &[("csrf", &theirs)]).await.status, 403, "another session's");
+    for email in ["merchant@a.test", "admin@x.test"] {
+        let mut w = Web::new(s.addr());
+        w.sign_in(email, PASSWORD).await;
+        let own = w.get("/").await;
+        let own = w.get(own.header("location").unwrap()).await.csrf();
+        assert_eq!(w.post("/operator/dialplans/reload", &[("csrf", &own)]).await.status, 403, "{email}");
+    }
+    assert!(!answers_3901(), "nothing reloaded by a refused form");
+
+    let r = op.post("/operator/dialplans/reload", &[("csrf", &token)]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/operator/dialplans?reloaded=1")), "{}", r.body);
+    assert!(answers_3901(), "reloaded");
+    let page = op.get("/operator/dialplans?reloaded=1").await;
+    assert!(page.body.contains("Scénarios rechargés") && page.body.contains("pay, 3900, 3901"), "{}", page.body);
+
+    // Only the directory's own .toml files are shown, whatever the path asks for.
+    std::fs::write(s.dialplans.join("notes.txt"), "not a flow").unwrap();
+    for path in [
+        "/operator/dialplans/files/notes.txt",
+        "/operator/dialplans/files/..%2F..%2Fetc%2Fpasswd",
+        "/operator/dialplans/files/missing.toml",
+    ] {
+        assert_eq!(op.get(path).await.status, 404, "{path}");
+    }
+    // The calls page reads its filters as the operator API does, errors beside the field.
+    let r = op.get("/operator/calls?to=31-12-2026&outcome=paid").await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"e-to\">utilisez le format AAAA-MM-JJ"), "{}", r.body);
+    let r = op.get("/operator/calls?outcome=lost").await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"e-outcome\">choisissez une issue de la liste"), "{}", r.body);
 }

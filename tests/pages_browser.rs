@@ -1,15 +1,19 @@
 //! The extranet as people use it, in headless Chromium driven through chromedriver:
 //! a merchant signs in, creates an invoice (after fixing the fields the form points
-//! at), imports a CSV with one bad row, sees a payment appear with its masked card and
-//! refunds it; an operator listens to a prompt, replaces it, and a caller hears the new
-//! recording. Every page is checked at phone and desktop widths and photographed into
+//! at), imports a CSV with one bad row, and once the customer has paid it by phone (a
+//! real call to the server's payment line) sees the payment with its masked card and
+//! refunds it; an operator sees what is left to record, listens to a prompt, replaces
+//! it, and the next caller of the same server hears the new recording; an operator
+//! validates a broken dialplan (its line shown), has its reload refused while the old
+//! version serves, reloads the fixed one, and follows a call in progress and its record.
+//! Every page is checked at phone and desktop widths and photographed into
 //! `target/screenshots/`.
 
 mod common;
 mod pages_support;
 
 use common::fixtures;
-use ivrpay::caller::{self, CallOptions};
+use ivrpay::caller::{self, CallOptions, EndedBy};
 use ivrpay::media::g711;
 use pages_support::{browser, site, tempdir};
 use std::time::Duration;
@@ -95,14 +99,32 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     assert_eq!(b.c.find_all(fantoccini::Locator::Css("#invoices tbody tr")).await.unwrap().len(), 3);
     b.check_layout("invoices").await;
 
-    // A card payment is taken (through the payments core until the phone flow lands).
-    // TODO(call-flow): pay with `ivrpay call` typing the code and card once the payment
-    // dialplan answers calls.
-    let gw = s.server.ctx().gateway.clone();
-    let tx = match fixtures::pay(store, &gw, &s.merchant, &inv, fixtures::ACCEPTED_CARD, "browser-1").await.unwrap() {
-        ivrpay::payments::authorize::PaymentOutcome::Accepted(t) => t,
-        other => panic!("{other:?}"),
-    };
+    // The customer calls the payment line of this server and types French (1), the code
+    // read from the slip, 1 to pay this invoice, the card, #, its expiry and security
+    // code, then 1 once the summary has been heard.
+    let call = caller::run(&CallOptions {
+        target: format!("sip:pay@{}", s.server.sip_addr()),
+        dtmf: format!("1{code}1{}#1230737;1", fixtures::ACCEPTED_CARD),
+        from_user: "+33612345678".into(),
+        wait: Duration::from_millis(800),
+        digit: Duration::from_millis(100),
+        gap: Duration::from_millis(120),
+        hangup_after: Duration::from_millis(1000),
+        wait_for_bye: true,
+        max_duration: Duration::from_secs(150),
+        ..CallOptions::default()
+    })
+    .await
+    .expect("the call completes");
+    assert_eq!((call.status, call.ended_by), (200, EndedBy::Server), "the flow says goodbye: {call}");
+    let rec = common::completed_calls(store, 1).await.into_iter().find(|c| c.call_id == call.call_id).unwrap();
+    assert_eq!(rec.outcome.as_deref(), Some("paid"), "{rec:?}");
+    assert_eq!(rec.invoice_id.as_deref(), Some(inv.id.as_str()));
+    let tx = store.transaction(rec.transaction_reference.as_deref().expect("a transaction")).await.unwrap().unwrap();
+    assert_eq!(
+        (tx.invoice_id.as_str(), tx.amount, tx.caller.as_deref()),
+        (inv.id.as_str(), 12345, Some("+33612345678"))
+    );
     b.goto("/dashboard").await;
     assert_eq!(b.text("#payments-today").await, "1");
     assert_eq!(b.text("#invoices-waiting").await, "2");
@@ -193,12 +215,23 @@ fn tone_wav(path: &std::path::Path) {
     w.finalize().unwrap();
 }
 
+/// Adds a prompt to a language's manifest, as whoever writes the flows does.
+fn describe_prompt(prompts: &std::path::Path, lang: &str, name: &str, text: &str) {
+    let path = prompts.join(lang).join("manifest.toml");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{manifest}{name} = \"{text}\"\n")).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_replaces_a_prompt_and_a_caller_hears_it() {
+async fn an_operator_records_what_is_missing_replaces_a_prompt_and_the_next_caller_hears_it() {
     let s = site(false).await;
     let b = browser(&s.url("")).await;
     b.sign_in("operator@x.test").await;
     assert_eq!(b.path().await, "/operator/prompts");
+    assert_eq!(
+        b.text("#to-record-summary").await,
+        "Chaque message du manifeste fr/manifest.toml est enregistré dans cette langue."
+    );
     // The browser plays what callers hear: 8 kHz WAV decoded by Chromium itself.
     let duration = b
         .c
@@ -250,17 +283,47 @@ async fn an_operator_replaces_a_prompt_and_a_caller_hears_it() {
     let stored: Vec<i16> = r.into_samples::<i16>().map(Result::unwrap).collect();
     assert_eq!(stored, expected, "converted by the phone line's own reader");
     b.check_layout("prompts-replaced").await;
+
+    // A new prompt in both manifests: each language lists it with the text to record and
+    // what callers hear meanwhile.
+    describe_prompt(&s.prompts, "fr", "closing_notice", "La ligne sera fermée le 25 décembre.");
+    describe_prompt(&s.prompts, "en", "closing_notice", "The line will be closed on 25 December.");
+    b.goto("/operator/prompts?lang=fr").await;
+    assert_eq!(
+        b.text("#to-record-summary").await,
+        "1 message(s) du manifeste fr/manifest.toml sans enregistrement dans cette langue :"
+    );
+    let missing = b.text("#missing-closing_notice").await;
+    assert!(missing.contains("La ligne sera fermée le 25 décembre."), "{missing}");
+    assert!(missing.contains("aucun enregistrement dans aucune langue"), "{missing}");
+    b.check_layout("prompts-to-record").await;
+    // Recorded from its row (the list links to it), it is in force for new calls at once.
+    assert_eq!(
+        b.js("return document.querySelector('#missing-closing_notice a').getAttribute('href')").await,
+        "#prompt-closing_notice"
+    );
+    b.c.find(fantoccini::Locator::Css("#prompt-closing_notice input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(dir.join("welcome16k.wav").to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("#prompt-closing_notice button[type=submit]").await;
+    let notice = b.text("#prompt-notice").await;
+    assert!(notice.contains("Les nouveaux appels l'entendent dès maintenant"), "{notice}");
+    assert!(!b.exists("#missing-closing_notice").await);
+    assert!(s.server.ctx().prompts.current().has("fr", "closing_notice"));
+    b.goto("/operator/prompts?lang=en").await;
+    let missing = b.text("#missing-closing_notice").await;
+    assert!(missing.contains("The line will be closed on 25 December."), "{missing}");
+    assert!(missing.contains("en attendant, la version fr est jouée"), "{missing}");
+    b.check_layout("prompts-to-record-en").await;
     b.c.clone().close().await.unwrap();
 
-    // A caller hears the new recording.
-    // TODO(call-flow): with a swappable prompt library in the server context, this call
-    // goes to the running server instead of one started on the same prompts.
-    let mut c = common::config();
-    c.prompts.dir = s.prompts.clone();
-    let line = common::start(c).await;
+    // The next caller of the same server hears the new recording, without a restart.
     let wav = dir.join("heard.wav");
     let opts = CallOptions {
-        target: format!("sip:echo@{}", line.sip_addr()),
+        target: format!("sip:echo@{}", s.server.sip_addr()),
         record: Some(wav.clone()),
         wait: Duration::from_millis(2000),
         hangup_after: Duration::from_millis(0),
@@ -277,6 +340,154 @@ async fn an_operator_replaces_a_prompt_and_a_caller_hears_it() {
     g711::decode_frame(codec, &enc, &mut heard_pcm);
     let recorded: Vec<i16> = hound::WavReader::open(&wav).unwrap().into_samples::<i16>().map(Result::unwrap).collect();
     assert!(common::find(&recorded, &heard_pcm[..4000], 0).is_some(), "the caller hears the uploaded recording");
+}
+
+/// A call to `number` that types nothing and hangs up after `hangup_after_ms`.
+fn quiet_call(s: &pages_support::Site, number: &str, hangup_after_ms: u64) -> CallOptions {
+    CallOptions {
+        target: format!("sip:{number}@{}", s.server.sip_addr()),
+        from_user: "+33612345678".into(),
+        wait: Duration::from_millis(300),
+        hangup_after: Duration::from_millis(hangup_after_ms),
+        ..CallOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
+    let s = site(false).await;
+    let ctx = s.server.ctx().clone();
+    let store = &ctx.store;
+    let b = browser(&s.url("")).await;
+    b.sign_in("operator@x.test").await;
+    let menu = b.js("return [...document.querySelectorAll('.top nav a')].map(a => a.getAttribute('href'))").await;
+    assert_eq!(menu, serde_json::json!(["/operator/prompts", "/operator/dialplans", "/operator/calls"]));
+
+    // The flows in force.
+    b.click(".top nav a[href='/operator/dialplans']").await;
+    let v1 = ctx.dialplans.current().plans()[0].version.clone();
+    let steps = ctx.dialplans.current().plans()[0].steps.len();
+    assert_eq!(b.text("#flow-invoice-payment .numbers").await, "pay, 3900");
+    assert_eq!(b.text("#flow-invoice-payment .file").await, "invoice-payment.toml");
+    assert_eq!(b.text("#flow-invoice-payment .version").await, v1);
+    assert_eq!(b.text("#flow-invoice-payment .steps").await, steps.to_string());
+    b.check_layout("dialplans").await;
+    b.click("#flow-invoice-payment a.file").await;
+    let file = s.dialplans.join("invoice-payment.toml");
+    let shipped = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(b.text("#L1 code").await, shipped.lines().next().unwrap().trim_end());
+    assert_eq!(b.js("return document.querySelectorAll('#source tbody tr').length").await, shipped.lines().count());
+    assert_eq!((b.text("#version-in-force").await, b.text("#version-on-disk").await), (v1.clone(), v1.clone()));
+    assert!(b.exists("#file-clean").await && !b.exists("#edited").await);
+    b.check_layout("dialplan-file").await;
+
+    // A bad edit: "validate" shows its file and line, changing nothing.
+    let bad = shipped.replace("next = \"choose_language\"", "next = \"nowhere\"");
+    let line = bad.lines().position(|l| l.contains("next = \"nowhere\"")).unwrap() + 1;
+    std::fs::write(&file, &bad).unwrap();
+    b.goto("/operator/dialplans").await;
+    b.click("#validate").await;
+    assert_eq!(b.text("#report-summary").await, "1 problème(s) : un rechargement serait refusé.");
+    let problem = b.text("#problems li").await;
+    assert!(problem.starts_with(&format!("invoice-payment.toml:{line} — ")), "{problem}");
+    assert!(problem.contains("nowhere"), "{problem}");
+    assert_eq!(ctx.dialplans.current().plans()[0].version, v1, "validating changes nothing");
+    b.check_layout("dialplans-invalid").await;
+    // Its link opens the file at that line, the problem under it.
+    b.click("#problems li a").await;
+    assert_eq!(b.c.current_url().await.unwrap().fragment(), Some(format!("L{line}").as_str()));
+    assert!(b.exists(&format!("#L{line}.bad")).await);
+    assert!(b.text(&format!("#L{line} .error")).await.contains("nowhere"));
+    assert!(b.exists("#edited").await, "the file on disk is not the version in force");
+    b.check_layout("dialplan-file-invalid").await;
+
+    // "Reload" refuses it; the old version keeps answering calls.
+    b.goto("/operator/dialplans").await;
+    b.click("#reload button").await;
+    assert_eq!(
+        b.text("#report-summary").await,
+        "Rechargement refusé, 1 problème(s) : les versions en service continuent de servir."
+    );
+    assert!(b.text("#problems li").await.starts_with(&format!("invoice-payment.toml:{line} — ")));
+    assert_eq!(b.text("#flow-invoice-payment .version").await, v1);
+    b.check_layout("dialplans-refused").await;
+    let served = caller::run(&quiet_call(&s, "pay", 300)).await.unwrap();
+    assert_eq!(served.status, 200, "{served}");
+    let rec = common::completed_calls(store, 1).await;
+    assert_eq!(rec[0].flow_version.as_deref(), Some(v1.as_str()), "served by the version in force");
+
+    // Fixed (and answering one more number): valid, then in force.
+    let fixed = shipped.replace("\"3900\"", "\"3900\", \"3901\"");
+    std::fs::write(&file, &fixed).unwrap();
+    b.click("#validate").await;
+    assert_eq!(b.text("#report-summary").await, "Valide : un rechargement mettrait en service les versions suivantes.");
+    let validated = b.text("#validated tbody tr").await;
+    assert!(validated.contains("(nouvelle version)"), "{validated}");
+    b.click("#reload button").await;
+    assert_eq!(b.path().await, "/operator/dialplans");
+    assert_eq!(
+        b.text("#dialplan-notice").await,
+        "Scénarios rechargés : les nouveaux appels utilisent les versions ci-dessous."
+    );
+    let v2 = ctx.dialplans.current().plans()[0].version.clone();
+    assert_ne!(v2, v1);
+    assert!(validated.contains(&v2), "validation showed the version the reload put in force: {validated}");
+    assert_eq!(b.text("#flow-invoice-payment .version").await, v2);
+    assert_eq!(b.text("#flow-invoice-payment .numbers").await, "pay, 3900, 3901");
+    b.check_layout("dialplans-reloaded").await;
+
+    // A call in progress on the new number, with the step its caller is in.
+    let long = tokio::spawn(caller::run_owned(quiet_call(&s, "3901", 8000)));
+    let mut live = Vec::new();
+    for _ in 0..100 {
+        live = ctx.live.snapshot();
+        if live.iter().any(|c| !c.step.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(live.iter().any(|c| c.service == "3901" && !c.step.is_empty()), "{live:?}");
+    b.click(".top nav a[href='/operator/calls']").await;
+    assert_eq!(b.c.find_all(fantoccini::Locator::Css("#live tbody tr")).await.unwrap().len(), 1);
+    assert_eq!(b.text("#live .caller").await, "+33612345678");
+    assert_eq!(b.text("#live .service").await, "3901");
+    let step = b.text("#live .step").await;
+    assert!(ctx.dialplans.current().plans()[0].step_id(&step).is_some(), "a step of the flow: {step}");
+    b.check_layout("calls-live").await;
+
+    // Once ended, its record, found with the filters.
+    let ended = long.await.unwrap().unwrap();
+    assert_eq!(ended.status, 200, "{ended}");
+    let records = common::completed_calls(store, 2).await;
+    let rec = records.iter().find(|c| c.call_id == ended.call_id).expect("recorded");
+    assert_eq!(rec.outcome.as_deref(), Some("abandoned"));
+    b.goto("/operator/calls").await;
+    assert!(b.exists("#no-live").await, "no call in progress any more");
+    b.find("#f-outcome").await.select_by_value("abandoned").await.unwrap();
+    b.fill("#f-service", "3901").await;
+    b.click("form.filters button[type=submit]").await;
+    assert_eq!(b.c.find_all(fantoccini::Locator::Css("#records tbody tr")).await.unwrap().len(), 1);
+    let row = format!("#records tr[data-call-id='{}']", ended.call_id);
+    assert_eq!(b.text(&format!("{row} .service")).await, "3901");
+    assert_eq!(b.text(&format!("{row} .caller")).await, "+33612345678");
+    assert_eq!(b.text(&format!("{row} .outcome")).await, "Abandonné");
+    assert_eq!(b.text(&format!("{row} .flow")).await, format!("invoice-payment · {v2}"));
+    assert_eq!(b.text(&format!("{row} .language")).await, "fr");
+    assert_eq!(b.text(&format!("{row} .steps summary")).await, format!("{} étape(s)", rec.steps.len()));
+    let duration = b.text(&format!("{row} .duration")).await;
+    assert!(duration.ends_with(" s") && duration != "0 s", "{duration}");
+    b.check_layout("calls-records").await;
+    // Both calls were abandoned; neither was paid.
+    b.goto("/operator/calls?outcome=abandoned").await;
+    assert_eq!(b.c.find_all(fantoccini::Locator::Css("#records tbody tr")).await.unwrap().len(), 2);
+    b.goto("/operator/calls?outcome=paid").await;
+    assert!(b.exists("#no-records").await);
+    b.goto("/operator/calls?outcome=abandoned").await;
+    b.click("button[name=lang][value=en]").await;
+    assert_eq!(b.text("h1").await, "Calls");
+    assert_eq!(b.text(&format!("{row} .outcome")).await, "Abandoned");
+    b.check_layout("calls-records-en").await;
+    b.c.clone().close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -236,6 +236,9 @@ async fn run(
         if let Some(end) = ending.as_ref().filter(|_| authorizations_in_flight == 0) {
             if let Some(r) = recorder.take() {
                 r.finish(answered_at, end.reason.as_str(), app.outcome(), app.report());
+                // Ended for the caller and recorded: no longer "in progress" for the
+                // operator, although the SIP leg may linger for its transaction timers.
+                ctx.live.remove(&call_id);
             }
             if leg.is_finished(now) {
                 return Ok(());

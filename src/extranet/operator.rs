@@ -6,12 +6,13 @@ use super::auth::ApiOperator;
 use super::error::ApiError;
 use super::AppState;
 use crate::call::live::LiveCalls;
-use crate::ivr::dialplan::registry::DialplanRegistry;
+use crate::ivr::dialplan::registry::{DialplanRegistry, Dialplans};
+use crate::ivr::dialplan::DialplanError;
 use crate::ivr::prompt_store::PromptStore;
 use crate::store::calls::CallFilter;
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -26,40 +27,73 @@ pub struct Operator {
     pub live: Arc<LiveCalls>,
 }
 
+/// A flow as operators see it in the list of flows (API and pages alike).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlowSummary {
+    /// Short name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Content hash of the file it was loaded from.
+    pub version: String,
+    /// The file, as configured (`dialplans/invoice-payment.toml`).
+    pub file: String,
+    /// Service numbers it answers.
+    pub numbers: Vec<String>,
+    /// How many steps it has.
+    pub steps: usize,
+}
+
+impl FlowSummary {
+    fn of(set: &Dialplans) -> Vec<FlowSummary> {
+        set.plans()
+            .iter()
+            .map(|p| FlowSummary {
+                name: p.name.clone(),
+                description: p.description.clone(),
+                version: p.version.clone(),
+                file: p.path.display().to_string(),
+                numbers: p.numbers.clone(),
+                steps: p.steps.len(),
+            })
+            .collect()
+    }
+}
+
+impl Operator {
+    /// The flows serving new calls, by file name.
+    pub fn flows(&self) -> Vec<FlowSummary> {
+        FlowSummary::of(&self.dialplans.current())
+    }
+
+    /// What a reload would put in force now, checked against the prompts in force,
+    /// without switching: the flows it would load, or every problem with its file and line.
+    pub fn validate(&self) -> Result<Vec<FlowSummary>, DialplanError> {
+        self.dialplans.validate(&self.prompts.current()).map(|set| FlowSummary::of(&set))
+    }
+
+    /// Reads the flows again for new calls; on error the flows in force keep serving.
+    pub fn reload(&self) -> Result<Vec<FlowSummary>, DialplanError> {
+        self.dialplans.reload(&self.prompts.current())?;
+        Ok(self.flows())
+    }
+}
+
 fn operator(state: &AppState) -> Result<&Operator, ApiError> {
     state.operator.as_ref().ok_or(ApiError::NotFound)
 }
 
-fn flows_json(reg: &DialplanRegistry) -> Value {
-    let set = reg.current();
-    let flows: Vec<Value> = set
-        .plans()
-        .iter()
-        .map(|p| {
-            json!({
-                "name": p.name,
-                "description": p.description,
-                "version": p.version,
-                "file": p.path.display().to_string(),
-                "numbers": p.numbers,
-                "steps": p.steps.len(),
-            })
-        })
-        .collect();
-    json!({ "flows": flows })
-}
-
 /// The flows serving new calls.
 pub async fn dialplans(_: ApiOperator, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(flows_json(&operator(&state)?.dialplans)))
+    Ok(Json(json!({ "flows": operator(&state)?.flows() })))
 }
 
 /// Reads `dialplans/` again; new calls take the new versions. A bad file is a 422
 /// naming the file and line, and the flows in force keep serving.
 pub async fn reload(_: ApiOperator, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let op = operator(&state)?;
-    match op.dialplans.reload(&op.prompts.current()) {
-        Ok(_) => Ok(Json(flows_json(&op.dialplans))),
+    match op.reload() {
+        Ok(flows) => Ok(Json(json!({ "flows": flows }))),
         Err(e) => {
             let (file, line) = e.location();
             let file = file.display().to_string();
@@ -78,16 +112,39 @@ pub async fn live(_: ApiOperator, State(state): State<AppState>) -> Result<Json<
     Ok(Json(json!({ "calls": operator(&state)?.live.snapshot() })))
 }
 
-/// Query of `GET /api/v1/operator/calls`.
+/// Query of `GET /api/v1/operator/calls` (the operator's calls page builds one too).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallsQuery {
-    outcome: Option<String>,
-    service: Option<String>,
-    /// RFC 3339 or YYYY-MM-DD (UTC).
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<u32>,
+    /// One of [`CallOutcome`](crate::ivr::app::CallOutcome)'s stored names.
+    pub outcome: Option<String>,
+    /// Service number called.
+    pub service: Option<String>,
+    /// Started at or after: RFC 3339 or YYYY-MM-DD (UTC midnight).
+    pub from: Option<String>,
+    /// Started before: RFC 3339 or YYYY-MM-DD (UTC midnight).
+    pub to: Option<String>,
+    /// How many records at most (100 by default, 1000 at most).
+    pub limit: Option<u32>,
+}
+
+/// The store's filter for a query, or the fields at fault (shared with the pages, which
+/// show them beside their field).
+pub fn call_filter(q: &CallsQuery) -> Result<CallFilter, ApiError> {
+    if let Some(o) = &q.outcome {
+        if crate::ivr::app::CallOutcome::parse(o).is_none() {
+            return Err(ApiError::Invalid(vec![crate::payments::invoice::FieldError::new(
+                "outcome",
+                "use paid, refused, abandoned, invalid_invoice, platform_error or completed",
+            )]));
+        }
+    }
+    Ok(CallFilter {
+        outcome: q.outcome.clone(),
+        service: q.service.clone(),
+        from: instant("from", &q.from)?,
+        to: instant("to", &q.to)?,
+    })
 }
 
 fn instant(field: &'static str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
@@ -111,20 +168,7 @@ pub async fn calls(
     q: Result<Query<CallsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::BadBody(e.body_text()))?;
-    if let Some(o) = &q.outcome {
-        if crate::ivr::app::CallOutcome::parse(o).is_none() {
-            return Err(ApiError::Invalid(vec![crate::payments::invoice::FieldError::new(
-                "outcome",
-                "use paid, refused, abandoned, invalid_invoice, platform_error or completed",
-            )]));
-        }
-    }
-    let filter = CallFilter {
-        outcome: q.outcome.clone(),
-        service: q.service.clone(),
-        from: instant("from", &q.from)?,
-        to: instant("to", &q.to)?,
-    };
+    let filter = call_filter(&q)?;
     let calls = state.store.list_calls(&filter, q.limit.unwrap_or(100)).await?;
     Ok(Json(json!({ "calls": calls })))
 }

@@ -1,7 +1,8 @@
-//! Helpers for the extranet page tests: a server with a private copy of the prompts,
-//! accounts of every role, a cookie-keeping HTTP client for the checks that need no
-//! browser, and headless Chromium driven through chromedriver (fantoccini) for the
-//! ones that do, taking screenshots into `target/screenshots/`.
+//! Helpers for the extranet page tests: a server with private copies of the prompts and
+//! the dialplans (tests edit them), accounts of every role, a cookie-keeping HTTP client
+//! for the checks that need no browser, and headless Chromium driven through
+//! chromedriver (fantoccini) for the ones that do, taking screenshots into
+//! `target/screenshots/`.
 #![allow(dead_code)]
 
 use crate::common;
@@ -22,6 +23,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Site {
     pub server: Server,
     pub prompts: PathBuf,
+    pub dialplans: PathBuf,
     pub merchant: Merchant,
     pub other_merchant: Merchant,
 }
@@ -65,6 +67,9 @@ pub async fn site(secure_cookies: bool) -> Site {
     let prompts = tempdir("prompts");
     copy_dir(&common::root().join("prompts"), &prompts);
     c.prompts.dir = prompts.clone();
+    let dialplans = tempdir("dialplans");
+    copy_dir(&common::root().join("dialplans"), &dialplans);
+    c.dialplans.dir = dialplans.clone();
     let server = common::start(c).await;
     let store = &server.ctx().store;
     let (merchant, _) =
@@ -84,7 +89,7 @@ pub async fn site(secure_cookies: bool) -> Site {
             .await
             .unwrap();
     }
-    Site { server, prompts, merchant, other_merchant }
+    Site { server, prompts, dialplans, merchant, other_merchant }
 }
 
 /// An answer: status, headers (lower-case names) and body.

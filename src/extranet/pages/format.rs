@@ -31,6 +31,39 @@ pub fn datetime(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 
+/// `2026-11-23 14:05:09 UTC`: calls last seconds, not days.
+pub fn datetime_s(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// A call's length: `42 s`, `3 min 05 s`, `1 h 02 min` (the same in both languages).
+pub fn duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// A call's outcome in words (`None`: the call is in progress or its end was never
+/// recorded).
+pub fn outcome(lang: Lang, o: Option<&str>) -> &'static str {
+    let t = lang.texts();
+    match o {
+        Some("paid") => t.outcome_paid,
+        Some("refused") => t.outcome_refused,
+        Some("abandoned") => t.outcome_abandoned,
+        Some("invalid_invoice") => t.outcome_invalid_invoice,
+        Some("platform_error") => t.outcome_platform_error,
+        Some("completed") => t.outcome_completed,
+        Some(_) => "?",
+        None => t.outcome_none,
+    }
+}
+
 /// `2026-11-23`.
 pub fn date(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()
@@ -101,5 +134,9 @@ mod tests {
         assert_eq!(datetime(0), "1970-01-01 00:00 UTC");
         assert_eq!(query(&[("status", "PAID"), ("reference", "F 1&2"), ("x", "")]), "?status=PAID&reference=F%201%262");
         assert_eq!(status(Lang::Fr, "CREDITED"), "Remboursée");
+        assert_eq!(datetime_s(1_500), "1970-01-01 00:00:01 UTC");
+        assert_eq!([duration(42_900), duration(185_000), duration(3_720_000)], ["42 s", "3 min 05 s", "1 h 02 min"]);
+        assert_eq!(outcome(Lang::Fr, Some("invalid_invoice")), "Facture non payable");
+        assert_eq!(outcome(Lang::En, None), "In progress or interrupted");
     }
 }

@@ -64,7 +64,7 @@ pub fn message(lang: Lang, en: &str) -> String {
     if lang == Lang::En {
         return en.to_string();
     }
-    const FIXED: [(&str, &str); 14] = [
+    const FIXED: [(&str, &str); 16] = [
         ("is required", "est obligatoire"),
         ("is required (in minor units, e.g. 12345 for 123.45)", "est obligatoire"),
         ("use up to 35 letters, digits, '-' or '_'", "jusqu'à 35 lettres, chiffres, « - » ou « _ »"),
@@ -79,6 +79,11 @@ pub fn message(lang: Lang, en: &str) -> String {
         ("required column missing", "colonne obligatoire absente"),
         ("must be on or before 'to'", "doit précéder ou égaler la date de fin"),
         ("the transaction changed meanwhile; retry", "la transaction a changé entre-temps ; recommencez"),
+        ("use YYYY-MM-DD or RFC 3339", "utilisez le format AAAA-MM-JJ"),
+        (
+            "use paid, refused, abandoned, invalid_invoice, platform_error or completed",
+            "choisissez une issue de la liste",
+        ),
     ];
     if let Some((_, fr)) = FIXED.iter().find(|(e, _)| *e == en) {
         return fr.to_string();

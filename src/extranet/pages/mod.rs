@@ -1,24 +1,21 @@
 //! The extranet pages: server-rendered HTML (askama templates in `templates/`), one
 //! small embedded stylesheet, no JavaScript. Merchants create and follow invoices and
-//! payments; operators manage voice prompts; admins manage users and merchants. Every
+//! payments; operators manage the phone line; admins manage users and merchants. Every
 //! page is in French and English, works at phone and desktop widths, and every form
 //! carries the session's CSRF token, checked before any handler runs.
 //!
-//! Operator pages still to come, once the call flow provides what they show:
-//! - TODO(call-flow): `/operator/dialplans` (view, validate, reload) needs the dialplan
-//!   engine's parser and a reload entry point in the server context.
-//! - TODO(call-flow): `/operator/calls` (calls in progress with their step; call records
-//!   with outcome filters) needs the call records table and a live view of the calls.
-//! - TODO(call-flow): the "prompts of the manifest missing per language" view needs the
-//!   manifest module; see `prompts.rs` for the live replacement hook.
-//!
-//! Neither has a route or a menu entry until then.
+//! Operators have three pages: the voice prompts (listen, replace, see what is left to
+//! record per language), the dialplans (the flows in force, each file with its problems
+//! by line, validate, reload) and the calls (in progress with their step; records with
+//! filters). Their logic is the operator API's (`extranet::operator`), shared, not copied.
 
 mod admin;
 mod auth;
+mod calls;
 mod cash;
 mod csrf;
 mod dashboard;
+mod dialplans;
 mod format;
 mod forms;
 pub mod i18n;
@@ -28,6 +25,7 @@ mod journal;
 mod prompts;
 mod session;
 mod texts;
+mod to_record;
 
 use super::AppState;
 use crate::store::users::Role;
@@ -69,6 +67,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/merchants", get(admin::merchants).post(admin::create_merchant))
         .route("/operator/prompts", get(prompts::list))
         .route("/operator/prompts/{lang}/{file}", get(prompts::audio).post(prompts::upload))
+        .route("/operator/dialplans", get(dialplans::list))
+        .route("/operator/dialplans/validate", get(dialplans::validate))
+        .route("/operator/dialplans/reload", post(dialplans::reload))
+        .route("/operator/dialplans/files/{file}", get(dialplans::file))
+        .route("/operator/calls", get(calls::list))
         .layer(middleware::from_fn_with_state(state, csrf::check))
         .layer(middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
@@ -144,7 +147,11 @@ impl Layout {
                 ("/import", t.nav_import),
                 ("/journal", t.nav_journal),
             ],
-            Role::Operator => &[("/operator/prompts", t.nav_prompts)],
+            Role::Operator => &[
+                ("/operator/prompts", t.nav_prompts),
+                ("/operator/dialplans", t.nav_dialplans),
+                ("/operator/calls", t.nav_calls),
+            ],
             Role::Admin => &[("/admin/users", t.nav_users), ("/admin/merchants", t.nav_merchants)],
         };
         let nav = items.iter().map(|&(href, label)| NavItem { href, label, current: path == href }).collect();

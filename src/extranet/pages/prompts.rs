@@ -3,11 +3,14 @@
 //! uploaded WAV. An upload is checked and converted with the phone line's own reader
 //! (`ivr::prompts::read_wav_8k_mono`), refused with the reason when it cannot be, and
 //! written atomically (a temporary file renamed over the old one), so a server
-//! starting at that moment reads either the old recording or the new one.
+//! starting at that moment reads either the old recording or the new one; it also
+//! replaces the prompt in the library serving calls, so new calls hear it at once.
+//! Each language's page lists what its manifest says is left to record (`to_record`).
 
+use super::to_record::{to_record, ToRecord};
 use super::{html, Current, Lang, Layout, PageError};
 use crate::extranet::AppState;
-use crate::ivr::prompts::{read_wav_8k_mono, PromptError};
+use crate::ivr::prompts::{read_wav_8k_mono, Prompt, PromptError};
 use crate::media::codec::CLOCK_RATE;
 use crate::store::users::Role;
 use askama::Template;
@@ -25,6 +28,8 @@ pub const MAX_SECONDS: usize = 120;
 /// A prompt of the current language.
 pub struct PromptRow {
     pub name: String,
+    /// What it says, from the language's manifest ("" when not described).
+    pub says: String,
     pub present: bool,
     /// Duration and format, or why it is missing or unreadable.
     pub info: String,
@@ -39,6 +44,7 @@ struct PromptsPage {
     languages: Vec<String>,
     lang: String,
     notice: String,
+    record: ToRecord,
     prompts: Vec<PromptRow>,
 }
 
@@ -109,15 +115,24 @@ async fn page(
 ) -> Result<PromptsPage, PageError> {
     let t = cur.lang.texts();
     let dir = st.pages.prompts_dir.clone();
-    let (languages, names) = inventory(&dir);
-    let lang =
-        if languages.iter().any(|l| l == lang) { lang.to_string() } else { st.pages.default_prompt_language.clone() };
+    let default = &st.pages.default_prompt_language;
+    let (languages, mut names) = inventory(&dir);
+    let lang = if languages.iter().any(|l| l == lang) { lang.to_string() } else { default.clone() };
+    let record = to_record(st, cur, &lang);
+    // Prompts the manifest describes but nobody recorded yet get a row too (to upload).
+    names.extend(record.texts.keys().filter(|n| safe_name(n)).cloned());
+    names.sort();
+    names.dedup();
     let prompts = names
         .into_iter()
         .map(|name| {
             let path = dir.join(&lang).join(format!("{name}.wav"));
             let (present, info) = if !path.exists() {
-                (false, t.prompt_missing.replace("{lang}", &st.pages.default_prompt_language))
+                if dir.join(default).join(format!("{name}.wav")).exists() && lang != *default {
+                    (false, t.prompt_missing.replace("{lang}", default))
+                } else {
+                    (false, t.prompt_nowhere.to_string())
+                }
             } else {
                 match hound::WavReader::open(&path) {
                     Ok(r) => {
@@ -135,10 +150,11 @@ async fn page(
                 }
             };
             let error = failed.as_ref().filter(|(n, _)| *n == name).map(|(_, e)| e.clone()).unwrap_or_default();
-            PromptRow { name, present, info, error }
+            let says = record.texts.get(&name).cloned().unwrap_or_default();
+            PromptRow { name, says, present, info, error }
         })
         .collect();
-    Ok(PromptsPage { l: Layout::new(cur, t.t_prompts, "/operator/prompts"), languages, lang, notice, prompts })
+    Ok(PromptsPage { l: Layout::new(cur, t.t_prompts, "/operator/prompts"), languages, lang, notice, record, prompts })
 }
 
 /// `?lang=` and the notice after a replacement.
@@ -159,14 +175,16 @@ pub async fn list(State(st): State<AppState>, cur: Current, Query(q): Query<List
     if safe_name(&q.replaced) && safe_name(&q.lang) {
         let path = st.pages.prompts_dir.join(&q.lang).join(format!("{}.wav", q.replaced));
         if let Ok(r) = hound::WavReader::open(&path) {
-            notice = cur
-                .lang
-                .texts()
+            let t = cur.lang.texts();
+            let when = if st.operator.is_some() { t.prompt_in_force_now } else { t.prompt_in_force_next_start };
+            notice = t
                 .prompt_replaced
                 .replace("{name}", &q.replaced)
                 .replace("{lang}", &q.lang)
                 .replace("{secs}", &seconds(cur.lang, r.duration() as u64, r.spec().sample_rate))
-                .replace("{from}", &q.from);
+                .replace("{from}", &q.from)
+                + " "
+                + when;
         }
     }
     html(StatusCode::OK, &page(&st, &cur, &q.lang, notice, None).await?)
@@ -223,8 +241,10 @@ pub async fn audio(
     Ok(([(header::CONTENT_TYPE, "audio/wav"), (header::CACHE_CONTROL, "no-cache")], bytes).into_response())
 }
 
-/// What an upload turned into, or why it was refused (in the page's language).
-fn convert(cur: &Current, dir: &FsPath, name: &str, bytes: &[u8]) -> Result<String, String> {
+/// What an upload turned into (the format it came in, and the 8 kHz mono samples the
+/// phone line reads from the file written), or why it was refused (in the page's
+/// language).
+fn convert(cur: &Current, dir: &FsPath, name: &str, bytes: &[u8]) -> Result<(String, Vec<i16>), String> {
     let t = cur.lang.texts();
     let from = match hound::WavReader::new(std::io::Cursor::new(bytes)) {
         Ok(r) => describe(&r.spec()),
@@ -248,13 +268,14 @@ fn convert(cur: &Current, dir: &FsPath, name: &str, bytes: &[u8]) -> Result<Stri
     }
     let data = wav_bytes(&pcm).map_err(|e| t.prompt_unreadable.replace("{reason}", &e.to_string()))?;
     let tmp = dir.join(format!(".{name}.wav.tmp"));
+    let path = dir.join(format!("{name}.wav"));
     std::fs::write(&tmp, data)
-        .and_then(|_| std::fs::rename(&tmp, dir.join(format!("{name}.wav"))))
+        .and_then(|_| std::fs::rename(&tmp, &path))
         .map_err(|e| t.prompt_unreadable.replace("{reason}", &e.to_string()))?;
-    // TODO(call-flow): once the server context holds a swappable prompt library, insert
-    // `Prompt::from_pcm(name, lang, pcm)` into it here so calls hear the new recording
-    // at once; until then the phone line loads it at its next start (the page says so).
-    Ok(from)
+    // The samples as the phone line loads them from the file (its reader rescales), so
+    // calls hear now exactly what they would hear after a restart.
+    let loaded = read_wav_8k_mono(&path).map_err(|e| t.prompt_unreadable.replace("{reason}", &e.to_string()))?;
+    Ok((from, loaded))
 }
 
 /// POST /operator/prompts/{lang}/{name}.wav (multipart `file`).
@@ -266,8 +287,11 @@ pub async fn upload(
 ) -> Result<Response, PageError> {
     cur.require(Role::Operator)?;
     let (dir, name) = prompt_path(&st, &lang, &file)?;
+    // A prompt recorded in some language, or one the language's manifest describes.
     let (_, names) = inventory(&st.pages.prompts_dir);
-    if !names.contains(&name) {
+    let described =
+        || crate::ivr::manifest::Manifest::load(&st.pages.prompts_dir, &lang).is_ok_and(|m| m.get(&name).is_some());
+    if !names.contains(&name) && !described() {
         return Err(PageError::NotFound);
     }
     let t = cur.lang.texts();
@@ -288,7 +312,11 @@ pub async fn upload(
         }
     };
     match outcome {
-        Ok(from) => {
+        Ok((from, pcm)) => {
+            // New calls take the new recording at once; calls in progress keep theirs.
+            if let Some(op) = &st.operator {
+                op.prompts.replace(Prompt::from_pcm(&name, &lang, pcm));
+            }
             tracing::info!(user = %cur.session.user.email, %lang, prompt = %name, %from, "prompt replaced");
             let q = super::format::query(&[("lang", &lang), ("replaced", &name), ("from", &from)]);
             Ok(Redirect::to(&format!("/operator/prompts{q}")).into_response())

@@ -40,6 +40,31 @@ impl DialplanError {
     fn line(&self) -> usize {
         self.location().1
     }
+
+    /// Each single problem, in the order reported (a `Several` opened up), so a page can
+    /// show one per line with its own file and line.
+    pub fn problems(&self) -> Vec<&DialplanError> {
+        match self {
+            DialplanError::Several(v) => v.iter().flat_map(DialplanError::problems).collect(),
+            other => vec![other],
+        }
+    }
+
+    /// What is wrong, without the file and line (which [`location`](Self::location)
+    /// gives), for display beside a link to the line.
+    pub fn message(&self) -> String {
+        match self {
+            DialplanError::Io { source, .. } => source.to_string(),
+            DialplanError::Invalid { message, .. } => message.clone(),
+            DialplanError::Several(v) => v.iter().map(DialplanError::message).collect::<Vec<_>>().join("\n"),
+        }
+    }
+}
+
+/// The version a file's text gets once loaded (a short content hash), so the operator
+/// pages can tell whether a file on disk is the one serving calls.
+pub fn version_of(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..6])
 }
 
 /// Variables the engine sets itself, and how they may be said.
@@ -281,7 +306,7 @@ pub fn parse(path: &Path, text: &str, prompt_exists: &dyn Fn(&str) -> bool) -> R
         }
     }
     check_card_flow(&ctx, &file, &steps)?;
-    let version = hex::encode(&Sha256::digest(text.as_bytes())[..6]);
+    let version = version_of(text);
     Ok(Dialplan {
         name: header.name.get_ref().clone(),
         description: header.description.clone().unwrap_or_default(),

@@ -176,7 +176,7 @@ impl DialplanRegistry {
     /// Reads the directory again. On any error the set in force keeps serving and the
     /// error (with file and line) is returned.
     pub fn reload(&self, prompts: &PromptLibrary) -> Result<Reloaded, DialplanError> {
-        let set = match Dialplans::load_dir(&self.dir, prompts, &self.reserved) {
+        let set = match self.validate(prompts) {
             Ok(set) => set,
             Err(e) => {
                 tracing::error!(error = %e, "dialplan reload refused; the flows in force keep serving");
@@ -189,8 +189,62 @@ impl DialplanRegistry {
         Ok(Reloaded { plans })
     }
 
+    /// Loads and checks the directory exactly as [`reload`](Self::reload) would, without
+    /// putting the result in force: operators see what a reload would do (the flows and
+    /// their versions, or every problem with its file and line) before doing it.
+    pub fn validate(&self, prompts: &PromptLibrary) -> Result<Dialplans, DialplanError> {
+        Dialplans::load_dir(&self.dir, prompts, &self.reserved)
+    }
+
     /// The directory the flows come from.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn validate_reports_every_problem_and_changes_nothing() {
+        let prompts = PromptLibrary::load(&root().join("prompts"), "fr").unwrap();
+        let dir =
+            std::env::temp_dir().join(format!("ivrpay-validate-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let shipped = std::fs::read_to_string(root().join("dialplans/invoice-payment.toml")).unwrap();
+        let file = dir.join("invoice-payment.toml");
+        std::fs::write(&file, &shipped).unwrap();
+        let reg = DialplanRegistry::load(&dir, &prompts, vec!["echo".into()]).unwrap();
+        let v1 = reg.current().plans()[0].version.clone();
+        assert_eq!(v1, super::super::parse::version_of(&shipped));
+
+        let bad = shipped
+            .replace("next = \"choose_language\"", "next = \"nowhere\"")
+            .replace("kind = \"hangup\"", "kind = \"hang_up\"");
+        std::fs::write(&file, &bad).unwrap();
+        let err = reg.validate(&prompts).unwrap_err();
+        let lines: Vec<usize> = err.problems().iter().map(|p| p.location().1).collect();
+        let line_of = |needle: &str| bad.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let mut want = vec![line_of("next = \"nowhere\""), line_of("kind = \"hang_up\"")];
+        want.sort();
+        assert_eq!(lines, want, "{err}");
+        assert!(err.problems().iter().all(|p| p.location().0 == file));
+        assert!(
+            err.problems()[0].message().contains("nowhere") || err.problems()[1].message().contains("nowhere"),
+            "{err}"
+        );
+        assert_eq!(reg.current().plans()[0].version, v1, "validating puts nothing in force");
+
+        let fixed = shipped.replace("\"3900\"", "\"3901\"");
+        std::fs::write(&file, &fixed).unwrap();
+        let set = reg.validate(&prompts).unwrap();
+        assert_eq!(set.plans()[0].version, super::super::parse::version_of(&fixed));
+        assert_eq!(reg.current().plans()[0].version, v1, "still not in force until a reload");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
