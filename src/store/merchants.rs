@@ -104,6 +104,28 @@ pub enum RevokeError {
     Store(#[from] StoreError),
 }
 
+/// A key about to be stored: its secret (shown once), the hash kept in its place and the
+/// prefix that lets its owner recognise it in a list.
+pub(super) struct NewKey {
+    pub id: String,
+    pub secret: String,
+    pub hash: String,
+    pub prefix: String,
+}
+
+impl NewKey {
+    /// A random key `<kind>_<40 hex>` with an id `<id_prefix>_...`.
+    pub fn generate(kind: &str, id_prefix: &str) -> NewKey {
+        let secret = format!("{kind}_{}", hex::encode(rand::random::<[u8; 20]>()));
+        NewKey { id: new_id(id_prefix), hash: hash_key(&secret), prefix: secret[..12].to_string(), secret }
+    }
+
+    /// What the caller shows once.
+    pub fn issued(self) -> IssuedKey {
+        IssuedKey { id: self.id, secret: self.secret }
+    }
+}
+
 pub(super) fn hash_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -137,19 +159,18 @@ impl Store {
 
     /// Issues another API key for a merchant.
     pub async fn issue_api_key(&self, merchant_id: &str, label: &str) -> Result<IssuedKey, StoreError> {
-        let secret = format!("ivp_{}", hex::encode(rand::random::<[u8; 20]>()));
-        let id = new_id("key");
+        let key = NewKey::generate("ivp", "key");
         sqlx::query("INSERT INTO api_keys (id, merchant_id, key_hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&id)
+            .bind(&key.id)
             .bind(merchant_id)
-            .bind(hash_key(&secret))
-            .bind(&secret[..12])
+            .bind(&key.hash)
+            .bind(&key.prefix)
             .bind(label)
             .bind(now_ms())
             .execute(self.pool())
             .await
             .map_err(StoreError::from_write)?;
-        Ok(IssuedKey { id, secret })
+        Ok(key.issued())
     }
 
     /// A merchant's keys, oldest first.

@@ -2,24 +2,23 @@
 //! (dialplan reload, calls in progress). Shown once at creation; only the SHA-256 is
 //! kept, like merchant keys.
 
-use super::merchants::{hash_key, IssuedKey};
-use super::{new_id, now_ms, Store, StoreError};
+use super::merchants::{hash_key, IssuedKey, NewKey};
+use super::{now_ms, Store, StoreError};
 
 impl Store {
     /// Issues an operator key.
     pub async fn issue_operator_key(&self, label: &str) -> Result<IssuedKey, StoreError> {
-        let secret = format!("ivo_{}", hex::encode(rand::random::<[u8; 20]>()));
-        let id = new_id("opk");
+        let key = NewKey::generate("ivo", "opk");
         sqlx::query("INSERT INTO operator_keys (id, key_hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&id)
-            .bind(hash_key(&secret))
-            .bind(&secret[..12])
+            .bind(&key.id)
+            .bind(&key.hash)
+            .bind(&key.prefix)
             .bind(label)
             .bind(now_ms())
             .execute(self.pool())
             .await
             .map_err(StoreError::from_write)?;
-        Ok(IssuedKey { id, secret })
+        Ok(key.issued())
     }
 
     /// Whether a presented key is a live operator key.
