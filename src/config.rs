@@ -63,8 +63,12 @@ impl Default for DialplansConfig {
 pub struct PaymentsConfig {
     /// `simulator` (built in, the default) or `sips` (Office JSON connector).
     pub gateway: String,
-    /// Sips base URL (e.g. the local `ivrpay simulator`, or the platform behind a TLS proxy).
+    /// Sips base URL: the platform's `https://` address, or a local `ivrpay simulator`.
     pub sips_base_url: String,
+    /// PEM file of extra CA certificates trusted for `https://` calls (the Sips platform,
+    /// merchants' notification URLs) beside the built-in Mozilla roots: a test
+    /// platform's or an egress proxy's private CA.
+    pub tls_ca_file: Option<PathBuf>,
     /// Sips merchant id.
     pub sips_merchant_id: String,
     /// Sips secret key.
@@ -88,6 +92,7 @@ impl Default for PaymentsConfig {
         PaymentsConfig {
             gateway: "simulator".into(),
             sips_base_url: "http://127.0.0.1:7070".into(),
+            tls_ca_file: None,
             sips_merchant_id: String::new(),
             sips_secret_key: String::new(),
             sips_key_version: "1".into(),

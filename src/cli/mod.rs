@@ -110,6 +110,12 @@ pub enum Command {
         /// operations and diagnostics are answered from the books at once.
         #[arg(long, default_value_t = 300)]
         latency_ms: u64,
+        /// PEM certificate chain: serve HTTPS instead of HTTP (with --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Prompt recordings: list what the manifests describe but nobody recorded, and
     /// generate stand-ins for them with espeak-ng.
@@ -288,7 +294,9 @@ pub async fn run(command: Command) -> Result<(), String> {
         Command::Serve { config, listen } => run::serve(config, listen).await,
         Command::Check { config } => run::check(config),
         Command::Prompts { action } => run::prompts(action),
-        Command::Simulator { listen, secret, latency_ms } => run::simulator(listen, secret, latency_ms).await,
+        Command::Simulator { listen, secret, latency_ms, tls_cert, tls_key } => {
+            run::simulator(listen, secret, latency_ms, tls_cert.zip(tls_key)).await
+        }
         Command::Merchant { action, config, database } => admin::merchant(action, config, database).await,
         Command::Operator { action, config, database } => admin::operator(action, config, database).await,
         Command::User { action, config, database } => admin::user(action, config, database).await,

@@ -7,13 +7,32 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub(super) async fn simulator(listen: SocketAddr, secret: String, latency_ms: u64) -> Result<(), String> {
-    use crate::payments::{gateway::Simulator, sips_sim};
+pub(super) async fn simulator(
+    listen: SocketAddr,
+    secret: String,
+    latency_ms: u64,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> Result<(), String> {
+    use crate::payments::{gateway::Simulator, sips_sim, tls as ptls};
     let sim = Simulator::new(Duration::from_millis(latency_ms), Duration::from_secs(60));
     let state = sips_sim::SimServer { simulator: sim, secret: secret.clone(), answer_secret: secret };
+    let acceptor = match &tls {
+        Some((cert, key)) => Some(ptls::acceptor(cert, key).map_err(|e| e.to_string())?),
+        None => None,
+    };
     let l = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    eprintln!("payment simulator (Sips Office JSON) on http://{listen}/rs-services/v2/");
-    axum::serve(l, sips_sim::router(state)).with_graceful_shutdown(wait_for_signal()).await.map_err(|e| e.to_string())
+    let app = sips_sim::router(state);
+    match acceptor {
+        Some(acceptor) => {
+            eprintln!("payment simulator (Sips Office JSON) on https://{listen}/rs-services/v2/");
+            let l = ptls::TlsListener::new(l, acceptor).map_err(|e| e.to_string())?;
+            axum::serve(l, app).with_graceful_shutdown(wait_for_signal()).await.map_err(|e| e.to_string())
+        }
+        None => {
+            eprintln!("payment simulator (Sips Office JSON) on http://{listen}/rs-services/v2/");
+            axum::serve(l, app).with_graceful_shutdown(wait_for_signal()).await.map_err(|e| e.to_string())
+        }
+    }
 }
 
 pub(super) fn check(config: Option<PathBuf>) -> Result<(), String> {

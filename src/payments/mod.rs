@@ -23,3 +23,4 @@ pub mod simulator;
 pub mod simulator_rules;
 pub mod sips;
 pub mod sips_sim;
+pub mod tls;

@@ -41,6 +41,9 @@ pub enum ServerError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// `[payments] tls_ca_file` could not be used.
+    #[error("payments.tls_ca_file: {0}")]
+    Tls(#[from] crate::payments::tls::TlsError),
 }
 
 /// Shared state of the server, visible to the dispatcher and every call task.
@@ -166,6 +169,9 @@ impl Server {
             .map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
         let http_addr = http.local_addr().map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
         let p = &config.payments;
+        if let Some(ca) = &p.tls_ca_file {
+            crate::payments::tls::trust_ca_file(ca)?;
+        }
         let gateway = if p.gateway == "sips" {
             let mut c =
                 crate::payments::sips::SipsConfig::new(&p.sips_base_url, &p.sips_merchant_id, &p.sips_secret_key);
