@@ -131,9 +131,20 @@ async fn exercise(store: &Store, backend: &str) {
     assert!(store.history(&l.reference).await.unwrap()[1].detail.contains("getTransactionData"));
     assert_eq!(store.invoice(&m.id, &inv4.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
 
-    // No answer and unknown to the platform: nothing charged.
+    // No answer and unknown to the platform: it may still be processing it, so the
+    // payment stays PENDING and holds the invoice; recovery, once the grace period is
+    // over (here: at once), takes "unknown" for "nothing charged".
     let inv5 = invoice(store, &m, "A-5").await;
-    let PaymentOutcome::Refused(n) = pay(store, &gw, &m, &inv5, NO_ANSWER_CARD, "k-7").await.unwrap() else { panic!() };
+    let PaymentOutcome::Unresolved(n) = pay(store, &gw, &m, &inv5, NO_ANSWER_CARD, "k-7").await.unwrap() else {
+        panic!("{backend}")
+    };
+    assert_eq!(n.status, "PENDING");
+    assert!(matches!(pay(store, &gw, &m, &inv5, ACCEPTED, "k-7b").await, Err(PayError::InvoiceNotPayable)));
+    let h = store.history(&n.reference).await.unwrap();
+    assert!(h.last().unwrap().detail.contains("may still be processing"), "{h:?}");
+    let settled = recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap();
+    assert_eq!(settled, vec![(n.reference.clone(), "REFUSED".to_string())], "{backend}");
+    let n = store.transaction(&n.reference).await.unwrap().unwrap();
     assert_eq!(n.response_code.as_deref(), Some("97"));
     assert_eq!(store.invoice(&m.id, &inv5.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
 

@@ -103,14 +103,22 @@ impl SipsConnector {
     async fn call(&self, path: &str, body: Zeroizing<String>) -> Result<Map<String, Value>, GatewayError> {
         let url = format!("{}/rs-services/v2/{path}", self.cfg.base_url);
         let (status, bytes) = post(&url, &[], body.as_bytes(), self.cfg.timeout).await.map_err(|e| match e {
-            PostError::Timeout => GatewayError::Timeout,
+            // Only a connection that was never made proves the platform did nothing.
             PostError::Connect(_) | PostError::BadUrl(_) => GatewayError::Unavailable,
+            PostError::Timeout => GatewayError::Timeout,
+            PostError::Lost(why) => GatewayError::AnswerLost(why),
         })?;
-        if status >= 500 {
-            return Err(GatewayError::Unavailable);
+        drop(body);
+        // Past this point the platform had the request: whatever is wrong with the
+        // answer, it may have acted on it.
+        if status >= 400 {
+            return Err(GatewayError::AnswerLost(format!("HTTP status {status}")));
         }
-        let v: Value = serde_json::from_slice(&bytes).map_err(|_| GatewayError::Unavailable)?;
-        let Value::Object(map) = v else { return Err(GatewayError::Unavailable) };
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| GatewayError::AnswerLost(format!("unreadable answer (HTTP {status}): {e}")))?;
+        let Value::Object(map) = v else {
+            return Err(GatewayError::AnswerLost(format!("answer is not a JSON object (HTTP {status})")));
+        };
         if let Err(e) = verify_seal(&map, &self.cfg.secret_key) {
             tracing::error!(path, error = ?e, "Sips answer refused: its seal does not verify");
             return Err(GatewayError::BadSeal);
@@ -140,7 +148,8 @@ impl SipsConnector {
     }
 
     /// `cashManagement/validate|cancel|refund`. A refusal (24 wrong status, 25 unknown
-    /// transaction, ...) is an answer; 90/99 mean the platform is unavailable.
+    /// transaction, ...) is an answer; 90 means the platform did nothing, 99 that the
+    /// outcome is unknown (see [`platform_failure`]).
     pub async fn cash(&self, req: &CashRequest<'_>) -> Result<CashResponse, GatewayError> {
         let path = match req.operation {
             Operation::Validate => "cashManagement/validate",
@@ -161,9 +170,7 @@ impl SipsConnector {
         let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
         let r = self.call(path, body).await?;
         let code = text(&r, "responseCode");
-        if code == "90" || code == "99" {
-            return Err(GatewayError::Unavailable);
-        }
+        platform_failure(&code)?;
         Ok(CashResponse {
             response_code: code,
             acquirer_response_code: text(&r, "acquirerResponseCode"),
@@ -229,12 +236,21 @@ impl SipsConnector {
     }
 }
 
-/// The answer to a cardOrder or a duplicate; 90/99 mean the platform is unavailable.
+/// A sealed answer saying the platform did not process the request: 90 (service
+/// unavailable) means it did nothing; 99 (server problem) does not say whether it did,
+/// so it is an unknown outcome to resolve.
+fn platform_failure(code: &str) -> Result<(), GatewayError> {
+    match code {
+        "90" => Err(GatewayError::Unavailable),
+        "99" => Err(GatewayError::AnswerLost("responseCode 99 (server problem)".into())),
+        _ => Ok(()),
+    }
+}
+
+/// The answer to a cardOrder or a duplicate (see [`platform_failure`]).
 fn authorization_answer(r: &Map<String, Value>) -> Result<AuthorizationResponse, GatewayError> {
     let code = text(r, "responseCode");
-    if code == "90" || code == "99" {
-        return Err(GatewayError::Unavailable);
-    }
+    platform_failure(&code)?;
     Ok(AuthorizationResponse {
         response_code: code,
         acquirer_response_code: text(r, "acquirerResponseCode"),
