@@ -349,3 +349,28 @@ async fn nothing_captured_gives_the_invoice_back_on_sqlite_and_postgres() {
         db.drop_pg().await;
     }
 }
+
+/// Every CB card is co-badged VISA or MASTERCARD and its number is in their ranges: a
+/// merchant accepting only CB takes them; other brands stay refused before sending.
+#[tokio::test]
+async fn a_cb_merchant_takes_co_badged_cards() {
+    let dbs = common::TestDb::all().await;
+    let store = Store::open(&dbs[0].url).await.unwrap();
+    let (gw, sim) = common::fixtures::simulator();
+    let mut cb = common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None);
+    cb.accepted_brands = vec!["CB".into()];
+    let (m, _) = store.create_merchant(&cb).await.unwrap();
+    for (i, pan) in [ACCEPTED, "5100000000000107"].into_iter().enumerate() {
+        let inv = invoice(&store, &m, &format!("CB-{i}")).await;
+        let got = pay(&store, &gw, &m, &inv, pan, &format!("cb-{i}")).await.unwrap();
+        assert!(matches!(got, PaymentOutcome::Accepted(_)), "{got:?}");
+    }
+    let amex = CardNumber::parse("340000000000009").unwrap();
+    let checked = ivrpay::payments::card::check_card(&amex, &authorize::accepted_brands(&m));
+    assert!(matches!(checked, Err(ivrpay::payments::card::CardError::BrandNotAccepted(_))), "{checked:?}");
+    assert_eq!(sim.calls(), 2);
+    store.close().await;
+    for db in dbs {
+        db.drop_pg().await;
+    }
+}

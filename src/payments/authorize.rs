@@ -75,8 +75,21 @@ pub fn new_transaction_reference(today: chrono::NaiveDate) -> String {
     format!("IVR{}{:012X}", today.format("%Y%m%d"), rand::random::<u64>() & 0xFFFF_FFFF_FFFF)
 }
 
-fn accepted_brands(m: &Merchant) -> Vec<Brand> {
-    m.accepted_brands.iter().filter_map(|b| Brand::from_sips(b)).collect()
+/// The brands a merchant's card check lets through. A CB card is always co-badged with
+/// Visa or Mastercard and its number falls in their ranges (detection never says CB),
+/// so a merchant accepting CB accepts VISA and MASTERCARD numbers: a card outside its
+/// contract is then refused by the bank, not by us. Unknown names cannot be stored
+/// (`NewMerchant::validate`).
+pub fn accepted_brands(m: &Merchant) -> Vec<Brand> {
+    let mut brands: Vec<Brand> = m.accepted_brands.iter().filter_map(|b| Brand::from_sips(b)).collect();
+    if brands.contains(&Brand::Cb) {
+        for co_badged in [Brand::Visa, Brand::Mastercard] {
+            if !brands.contains(&co_badged) {
+                brands.push(co_badged);
+            }
+        }
+    }
+    brands
 }
 
 /// Takes the payment (see the module documentation).

@@ -37,6 +37,9 @@ pub enum StoreError {
     /// A unique constraint was hit (duplicate reference, code collision).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A merchant as given fails its checks (the error names the field).
+    #[error("invalid merchant: {0}")]
+    InvalidMerchant(#[from] merchants::MerchantError),
     /// A stored value could not be read back (corruption or a newer schema).
     #[error("invalid stored value in {column}: {value}")]
     Corrupt { column: &'static str, value: String },
