@@ -16,10 +16,11 @@ use super::http::{post, PostError};
 use super::seal::{compute_seal, verify_seal};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
-/// Connection settings (from `[payments]` in the configuration).
-#[derive(Clone, Debug)]
+/// Connection settings (from `[payments]` in the configuration). Its `Debug` never
+/// shows the secret key.
+#[derive(Clone)]
 pub struct SipsConfig {
     /// e.g. `https://office-server.sips-services.com` (here: the local simulator).
     pub base_url: String,
@@ -39,6 +40,22 @@ pub struct SipsConfig {
     pub operation_origin: String,
     /// How long to wait for an answer.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SipsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipsConfig")
+            .field("base_url", &self.base_url)
+            .field("merchant_id", &self.merchant_id)
+            .field("secret_key", &"<redacted>")
+            .field("key_version", &self.key_version)
+            .field("checkout_interface", &self.checkout_interface)
+            .field("diagnostic_interface", &self.diagnostic_interface)
+            .field("cash_interface", &self.cash_interface)
+            .field("operation_origin", &self.operation_origin)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl SipsConfig {
@@ -64,11 +81,34 @@ pub struct SipsConnector {
     cfg: SipsConfig,
 }
 
-fn sealed(mut fields: Map<String, Value>, secret: &str) -> Map<String, Value> {
-    let seal = compute_seal(&fields, secret);
+/// Room reserved for a request body up front, so serializing never reallocates (a
+/// reallocation would free a copy of the card digits without wiping it).
+const BODY_CAPACITY: usize = 4096;
+
+/// Seals `fields` and serializes them into a wiping buffer, then wipes every string
+/// left in `fields` (a cardOrder's card number and security code are among them).
+fn sealed_body(fields: &mut Map<String, Value>, secret: &str) -> Zeroizing<String> {
+    let seal = compute_seal(fields, secret);
     fields.insert("sealAlgorithm".into(), json!("HMAC-SHA-256"));
     fields.insert("seal".into(), json!(seal));
-    fields
+    let mut bytes = Zeroizing::new(Vec::with_capacity(BODY_CAPACITY));
+    serde_json::to_writer(&mut *bytes, &*fields).unwrap_or_else(|_| unreachable!("a map of JSON values serializes"));
+    for v in fields.values_mut() {
+        wipe_strings(v);
+    }
+    // serde_json writes valid UTF-8; moving the bytes keeps their allocation.
+    let text = String::from_utf8(std::mem::take(&mut *bytes)).unwrap_or_else(|_| unreachable!("JSON is UTF-8"));
+    Zeroizing::new(text)
+}
+
+/// Overwrites every string inside `v` (the strings of a message once sent).
+pub(crate) fn wipe_strings(v: &mut Value) {
+    match v {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_strings),
+        Value::Object(m) => m.values_mut().for_each(wipe_strings),
+        _ => {}
+    }
 }
 
 fn object(v: Value) -> Map<String, Value> {
@@ -128,7 +168,7 @@ impl SipsConnector {
 
     /// `checkout/cardOrder`.
     pub async fn authorize(&self, req: &AuthorizationRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
-        let fields = object(json!({
+        let mut fields = object(json!({
             "amount": req.amount,
             "currencyCode": req.currency.numeric(),
             "merchantId": self.cfg.merchant_id,
@@ -142,7 +182,7 @@ impl SipsConnector {
             "captureDay": req.capture_day,
             "orderChannel": req.order_channel,
         }));
-        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let body = sealed_body(&mut fields, &self.cfg.secret_key);
         let r = self.call("checkout/cardOrder", body).await?;
         authorization_answer(&r)
     }
@@ -158,7 +198,7 @@ impl SipsConnector {
             // Not a cash operation on an existing transaction: see `duplicate`.
             Operation::Duplicate => return Ok(CashResponse::refused("40")),
         };
-        let fields = object(json!({
+        let mut fields = object(json!({
             "merchantId": self.cfg.merchant_id,
             "interfaceVersion": self.cfg.cash_interface,
             "keyVersion": self.cfg.key_version,
@@ -167,7 +207,7 @@ impl SipsConnector {
             "currencyCode": req.currency.numeric(),
             "operationOrigin": self.cfg.operation_origin,
         }));
-        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let body = sealed_body(&mut fields, &self.cfg.secret_key);
         let r = self.call(path, body).await?;
         let code = text(&r, "responseCode");
         platform_failure(&code)?;
@@ -181,7 +221,7 @@ impl SipsConnector {
 
     /// `cashManagement/duplicate`: a new transaction on the card of an existing one.
     pub async fn duplicate(&self, req: &DuplicateRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
-        let fields = object(json!({
+        let mut fields = object(json!({
             "merchantId": self.cfg.merchant_id,
             "fromMerchantId": self.cfg.merchant_id,
             "interfaceVersion": self.cfg.cash_interface,
@@ -195,20 +235,20 @@ impl SipsConnector {
             "orderChannel": req.order_channel,
             "operationOrigin": self.cfg.operation_origin,
         }));
-        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let body = sealed_body(&mut fields, &self.cfg.secret_key);
         let r = self.call("cashManagement/duplicate", body).await?;
         authorization_answer(&r)
     }
 
     /// `diagnostic/getTransactionData`.
     pub async fn lookup(&self, reference: &str) -> Result<Lookup, GatewayError> {
-        let fields = object(json!({
+        let mut fields = object(json!({
             "merchantId": self.cfg.merchant_id,
             "interfaceVersion": self.cfg.diagnostic_interface,
             "keyVersion": self.cfg.key_version,
             "transactionReference": reference,
         }));
-        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let body = sealed_body(&mut fields, &self.cfg.secret_key);
         let r = self.call("diagnostic/getTransactionData", body).await?;
         match text(&r, "responseCode").as_str() {
             "25" => Ok(Lookup::Unknown),
@@ -260,4 +300,34 @@ fn authorization_answer(r: &Map<String, Value>) -> Result<AuthorizationResponse,
             .unwrap_or_else(|| "N".into()),
         brand: text(r, "paymentMeanBrand"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_key_never_prints() {
+        let cfg = SipsConfig::new("http://127.0.0.1:1", "011223344550000", "s3cr3t-k3y");
+        let shown = format!("{cfg:?} {:?}", SipsConnector::new(cfg.clone()));
+        assert!(!shown.contains("s3cr3t-k3y") && shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn the_fields_are_wiped_once_serialized() {
+        let mut fields = object(json!({
+            "cardNumber": "4100000000000100",
+            "cardCSCValue": "737",
+            "amount": 2500,
+            "customerContact": {"phone": "0601020304"},
+        }));
+        let body = sealed_body(&mut fields, "k");
+        assert!(body.contains("\"cardNumber\":\"4100000000000100\"") && body.contains("\"seal\":"), "{}", *body);
+        let seal = compute_seal(&serde_json::from_str::<Map<String, Value>>(&body).unwrap(), "k");
+        assert!(body.contains(&seal), "the body carries the seal of its own fields");
+        assert_eq!(fields["cardNumber"], json!(""));
+        assert_eq!(fields["cardCSCValue"], json!(""));
+        assert_eq!(fields["customerContact"]["phone"], json!(""));
+        assert_eq!(fields["amount"], json!(2500));
+    }
 }

@@ -15,6 +15,7 @@ use super::gateway::{DuplicateRequest, GatewayError, Lookup, SimOutcome, Simulat
 use super::money::Currency;
 use super::seal::{compute_seal, verify_seal};
 use super::simulator::Terms;
+use super::sips::wipe_strings;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -145,8 +146,10 @@ fn terms(m: &Map<String, Value>) -> (i64, String, u8) {
     (int(m, "amount").unwrap_or(0), field(m, "captureMode"), day)
 }
 
-async fn card_order(State(s): State<SimServer>, Json(req): Json<Value>) -> Response {
-    let m = match admit(&s, &req, "IR_WS_") {
+async fn card_order(State(s): State<SimServer>, Json(mut req): Json<Value>) -> Response {
+    let admitted = admit(&s, &req, "IR_WS_");
+    wipe_strings(&mut req);
+    let mut m = match admitted {
         Ok(m) => m,
         Err(refusal) => return refusal.into_response(),
     };
@@ -156,6 +159,11 @@ async fn card_order(State(s): State<SimServer>, Json(req): Json<Value>) -> Respo
     let decision = s.simulator.decide(&reference, &pan, Terms { amount, capture_mode: &capture_mode, capture_day });
     let masked = sips_mask(&pan);
     drop(pan);
+    for card_field in ["cardNumber", "cardCSCValue"] {
+        if let Some(v) = m.get_mut(card_field) {
+            wipe_strings(v);
+        }
+    }
     authorization(&s, &reference, Some(masked), &m, decision).await
 }
 
