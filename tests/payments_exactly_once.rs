@@ -360,15 +360,20 @@ async fn a_cb_merchant_takes_co_badged_cards() {
     let mut cb = common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None);
     cb.accepted_brands = vec!["CB".into()];
     let (m, _) = store.create_merchant(&cb).await.unwrap();
-    for (i, pan) in [ACCEPTED, "5100000000000107"].into_iter().enumerate() {
+    // The recorded brand is the platform's (paymentMeanBrand): the SIMU prefix 420000
+    // is a co-badged card routed on CB, though its number is in the VISA range.
+    for (i, (pan, brand)) in
+        [(ACCEPTED, "VISA"), ("5100000000000107", "MASTERCARD"), ("4200000000090100", "CB")].into_iter().enumerate()
+    {
         let inv = invoice(&store, &m, &format!("CB-{i}")).await;
         let got = pay(&store, &gw, &m, &inv, pan, &format!("cb-{i}")).await.unwrap();
-        assert!(matches!(got, PaymentOutcome::Accepted(_)), "{got:?}");
+        let PaymentOutcome::Accepted(t) = got else { panic!("{got:?}") };
+        assert_eq!(t.brand, brand, "{pan}");
     }
     let amex = CardNumber::parse("340000000000009").unwrap();
     let checked = ivrpay::payments::card::check_card(&amex, &authorize::accepted_brands(&m));
     assert!(matches!(checked, Err(ivrpay::payments::card::CardError::BrandNotAccepted(_))), "{checked:?}");
-    assert_eq!(sim.calls(), 2);
+    assert_eq!(sim.calls(), 3);
     store.close().await;
     for db in dbs {
         db.drop_pg().await;

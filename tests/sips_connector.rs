@@ -256,6 +256,27 @@ async fn cash_management_over_the_wire() {
     assert_eq!(c.duplicate(&dup("NOPE", "CM3")).await.unwrap().response_code, "25");
     assert_eq!(c.duplicate(&dup("CM1", "CM2")).await.unwrap().response_code, "94", "a reference is used once");
     assert_eq!(simulator.calls(), calls + 3);
+    // A duplicate in another currency; one without its currency is a format error.
+    let usd = DuplicateRequest { currency: Currency::Usd, ..dup("CM1", "CM4") };
+    assert!(c.duplicate(&usd).await.unwrap().accepted());
+    let mut fields = serde_json::json!({
+        "merchantId": "011223344550000", "fromMerchantId": "011223344550000", "interfaceVersion": "CR_WS_2.55",
+        "fromTransactionReference": "CM1", "transactionReference": "CM5", "amount": 100,
+        "captureMode": "AUTHOR_CAPTURE", "captureDay": 0, "orderChannel": "MOTO", "operationOrigin": "T",
+    });
+    let seal = ivrpay::payments::seal::compute_seal(fields.as_object().unwrap(), "k");
+    fields["seal"] = serde_json::json!(seal);
+    let (_, bytes) = ivrpay::payments::http::post(
+        &format!("{url}/rs-services/v2/cashManagement/duplicate"),
+        &[],
+        fields.to_string().as_bytes(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((v["responseCode"].as_str(), v["errorFieldName"].as_str()), (Some("30"), Some("currencyCode")));
+    assert_eq!(simulator.calls(), calls + 4);
     // The platform down: unavailable, nothing applied.
     simulator.set_down(true);
     assert_eq!(c.cash(&cash("CM2", Operation::Cancel, 700)).await, Err(GatewayError::Unavailable));

@@ -25,6 +25,7 @@
 //! time-outs), so one still in flight is never touched and one the platform has not
 //! heard of by then is taken as never charged.
 
+use super::card::Brand;
 use super::cash::{self, Amounts, Operation};
 use super::gateway::{AuthorizationResponse, CashRequest, Gateway, GatewayError, Lookup, TransactionData};
 use super::money::Currency;
@@ -110,6 +111,10 @@ async fn record_status(
     actor: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
+    if let Some(brand) = Brand::from_sips(&resp.brand) {
+        // The platform's word on the brand beats our guess from the number.
+        store.set_pending_brand(p.reference, brand.as_sips()).await?;
+    }
     let answer = answer(status, resp);
     let detail =
         format!("{detail}: responseCode {} acquirerResponseCode {}", resp.response_code, resp.acquirer_response_code);

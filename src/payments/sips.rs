@@ -313,6 +313,64 @@ mod tests {
         assert!(!shown.contains("s3cr3t-k3y") && shown.contains("<redacted>"), "{shown}");
     }
 
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_badly_sealed_answer_is_refused_and_logged_without_card_data() {
+        use super::super::card::{CardNumber, Expiry, SecurityCode};
+        use super::super::gateway::Simulator;
+        use super::super::money::Currency;
+        use super::super::sips_sim::{self, SimServer};
+        let logs = Logs::default();
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
+        let got = tracing::subscriber::with_default(subscriber, || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let simulator = Simulator::new(Duration::ZERO, Duration::from_secs(5));
+                let state = SimServer { simulator, secret: "k".into(), answer_secret: "not-k".into() };
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}", l.local_addr().unwrap());
+                tokio::spawn(async move { axum::serve(l, sips_sim::router(state)).await.unwrap() });
+                let mut cfg = SipsConfig::new(&url, "011223344550000", "k");
+                cfg.timeout = Duration::from_secs(5);
+                let card = CardNumber::parse("4100000000000100").unwrap();
+                let csc = SecurityCode::parse("737", card.brand().unwrap()).unwrap();
+                let req = AuthorizationRequest {
+                    transaction_reference: "SEAL1",
+                    amount: 100,
+                    currency: Currency::Eur,
+                    card: &card,
+                    expiry: Expiry::parse_mmyy("1230").unwrap(),
+                    csc: &csc,
+                    capture_mode: "AUTHOR_CAPTURE",
+                    capture_day: 0,
+                    order_channel: "MOTO",
+                };
+                SipsConnector::new(cfg).authorize(&req).await
+            })
+        });
+        assert_eq!(got, Err(GatewayError::BadSeal));
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("ERROR") && text.contains("seal does not verify") && text.contains("checkout/cardOrder"),
+            "{text}"
+        );
+        assert!(!text.contains("4100000000000100") && !text.contains("737"), "{text}");
+    }
+
     #[test]
     fn the_fields_are_wiped_once_serialized() {
         let mut fields = object(json!({

@@ -176,11 +176,16 @@ async fn duplicate(State(s): State<SimServer>, Json(req): Json<Value>) -> Respon
     let from = field(&m, "fromTransactionReference");
     let (amount, capture_mode, capture_day) = terms(&m);
     let channel = field(&m, "orderChannel");
+    let code = field(&m, "currencyCode");
+    let Some(currency) = Currency::ALL.into_iter().find(|c| c.numeric() == code) else {
+        return sealed(json!({"responseCode": "30", "errorFieldName": "currencyCode"}), &s.answer_secret)
+            .into_response();
+    };
     let req = DuplicateRequest {
         from_transaction_reference: &from,
         transaction_reference: &reference,
         amount,
-        currency: Currency::Eur,
+        currency,
         capture_mode: &capture_mode,
         capture_day,
         order_channel: &channel,
