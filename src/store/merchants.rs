@@ -370,7 +370,8 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         assert_eq!(new().validate(), Ok(()));
-        let cases: [(fn(&mut NewMerchant), &str); 6] = [
+        type Spoil = fn(&mut NewMerchant);
+        let cases: [(Spoil, &str); 6] = [
             (|m| m.name = " ".into(), "name"),
             (|m| m.phone_number = String::new(), "phone_number"),
             (|m| m.capture_day = 7, "capture_day"),
