@@ -57,8 +57,8 @@ impl Default for DialplansConfig {
     }
 }
 
-/// `[payments]`
-#[derive(Clone, Debug, Deserialize)]
+/// `[payments]` (its `Debug` never shows the Sips secret key).
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentsConfig {
     /// `simulator` (built in, the default) or `sips` (Office JSON connector).
@@ -87,6 +87,23 @@ pub struct PaymentsConfig {
     pub notify_interval_ms: u64,
 }
 
+impl std::fmt::Debug for PaymentsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentsConfig")
+            .field("gateway", &self.gateway)
+            .field("sips_base_url", &self.sips_base_url)
+            .field("sips_merchant_id", &self.sips_merchant_id)
+            .field("sips_secret_key", &"<redacted>")
+            .field("sips_key_version", &self.sips_key_version)
+            .field("order_channel", &self.order_channel)
+            .field("simulator_latency_ms", &self.simulator_latency_ms)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("capture_interval_s", &self.capture_interval_s)
+            .field("notify_interval_ms", &self.notify_interval_ms)
+            .finish()
+    }
+}
+
 impl Default for PaymentsConfig {
     fn default() -> Self {
         PaymentsConfig {
@@ -109,7 +126,8 @@ impl Default for PaymentsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
-    /// `sqlite://FILE` (embedded default) or `postgres://USER@HOST/DB` (shared by nodes).
+    /// `sqlite://FILE` or a bare file path (embedded default) or `postgres://USER@HOST/DB`
+    /// (shared by nodes).
     pub database: String,
 }
 

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use common::fixtures;
 use ivrpay::payments::authorize::PaymentOutcome;
-use ivrpay::payments::notify::{self, SIGNATURE_HEADER};
+use ivrpay::payments::notify::{self, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER};
 use ivrpay::store::merchants::{CaptureMode, Merchant};
 use ivrpay::store::{now_ms, Store};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -19,14 +19,24 @@ type Received = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A merchant endpoint that fails its first `fail_first` requests with 500.
 async fn receiver(fail_first: u32) -> (String, Received) {
+    slow_receiver(fail_first, Duration::ZERO).await.0
+}
+
+/// The same, taking `delay` to answer each request, and also keeping the
+/// `Ivrpay-Notification-Id` header of each.
+async fn slow_receiver(fail_first: u32, delay: Duration) -> ((String, Received), Arc<Mutex<Vec<String>>>) {
     let got: Received = Arc::default();
+    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
     let count = Arc::new(AtomicU32::new(0));
-    let (g, c) = (got.clone(), count.clone());
+    let (g, c, i) = (got.clone(), count.clone(), ids.clone());
     let app = axum::Router::new().route(
         "/hook",
         post(move |headers: HeaderMap, body: String| async move {
-            let sig = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let sig = header(SIGNATURE_HEADER);
+            i.lock().unwrap().push(header(NOTIFICATION_ID_HEADER));
             g.lock().unwrap().push((sig, body));
+            tokio::time::sleep(delay).await;
             if c.fetch_add(1, Ordering::SeqCst) < fail_first {
                 StatusCode::INTERNAL_SERVER_ERROR
             } else {
@@ -37,7 +47,7 @@ async fn receiver(fail_first: u32) -> (String, Received) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    (url, got)
+    ((url, got), ids)
 }
 
 async fn pay_one(store: &Store, m: &Merchant, reference: &str) {
@@ -90,6 +100,8 @@ async fn notices_are_signed_and_retried_until_acknowledged() {
         (Some("transaction.created"), Some("TO_CAPTURE"))
     );
     assert_eq!(v["transaction"]["masked_pan"], "410000######0100");
+    assert!(v["id"].as_str().is_some_and(|id| id.starts_with("ntf")), "{v}");
+    assert_eq!(received[0].1, received[1].1, "a retry sends the same notice, same id");
     assert!(!body.contains("4100000000000100"), "never the card number");
     store.close().await;
     let _ = std::fs::remove_file(db);
@@ -123,4 +135,49 @@ async fn a_notice_survives_a_restart() {
     assert_eq!(got.lock().unwrap().len(), 1);
     store.close().await;
     let _ = std::fs::remove_file(db);
+}
+
+/// Two nodes deliver from one PostgreSQL database at the same time: every notice reaches
+/// the merchant once, with its id in the header and the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_send_the_same_notice() {
+    let dbs = common::TestDb::all().await;
+    let pg = dbs.iter().find(|d| d.name == "postgres").unwrap();
+    let ((url, got), ids) = slow_receiver(0, Duration::from_millis(20)).await;
+    let node_a = Store::open(&pg.url).await.unwrap();
+    let node_b = Store::open(&pg.url).await.unwrap();
+    let (m, _) = node_a.create_merchant(&merchant(&url)).await.unwrap();
+    const N: usize = 12;
+    for i in 0..N {
+        pay_one(&node_a, &m, &format!("P-{i}")).await;
+    }
+    assert_eq!(node_a.undelivered_notifications().await.unwrap(), N as i64);
+    let deliver = |store: Store| async move {
+        let mut delivered = 0;
+        for _ in 0..200 {
+            if store.undelivered_notifications().await.unwrap() == 0 {
+                break;
+            }
+            delivered += notify::deliver_due(&store, now_ms(), Duration::from_secs(5)).await.unwrap().0;
+        }
+        delivered
+    };
+    let (a, b) = tokio::join!(tokio::spawn(deliver(node_a.clone())), tokio::spawn(deliver(node_b.clone())));
+    assert_eq!(a.unwrap() + b.unwrap(), N as u32, "each delivered by one node");
+    let received = got.lock().unwrap().clone();
+    let ids = ids.lock().unwrap().clone();
+    assert_eq!(received.len(), N, "the merchant got each notice once");
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), N, "{ids:?}");
+    for ((_, body), id) in received.iter().zip(&ids) {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["id"].as_str(), Some(id.as_str()), "the header names the body's notice");
+    }
+    node_a.close().await;
+    node_b.close().await;
+    for db in &dbs {
+        db.drop_pg().await;
+    }
 }

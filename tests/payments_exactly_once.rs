@@ -131,9 +131,20 @@ async fn exercise(store: &Store, backend: &str) {
     assert!(store.history(&l.reference).await.unwrap()[1].detail.contains("getTransactionData"));
     assert_eq!(store.invoice(&m.id, &inv4.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
 
-    // No answer and unknown to the platform: nothing charged.
+    // No answer and unknown to the platform: it may still be processing it, so the
+    // payment stays PENDING and holds the invoice; recovery, once the grace period is
+    // over (here: at once), takes "unknown" for "nothing charged".
     let inv5 = invoice(store, &m, "A-5").await;
-    let PaymentOutcome::Refused(n) = pay(store, &gw, &m, &inv5, NO_ANSWER_CARD, "k-7").await.unwrap() else { panic!() };
+    let PaymentOutcome::Unresolved(n) = pay(store, &gw, &m, &inv5, NO_ANSWER_CARD, "k-7").await.unwrap() else {
+        panic!("{backend}")
+    };
+    assert_eq!(n.status, "PENDING");
+    assert!(matches!(pay(store, &gw, &m, &inv5, ACCEPTED, "k-7b").await, Err(PayError::InvoiceNotPayable)));
+    let h = store.history(&n.reference).await.unwrap();
+    assert!(h.last().unwrap().detail.contains("may still be processing"), "{h:?}");
+    let settled = recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap();
+    assert_eq!(settled, vec![(n.reference.clone(), "REFUSED".to_string())], "{backend}");
+    let n = store.transaction(&n.reference).await.unwrap().unwrap();
     assert_eq!(n.response_code.as_deref(), Some("97"));
     assert_eq!(store.invoice(&m.id, &inv5.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
 
@@ -239,6 +250,132 @@ async fn payments_happen_exactly_once_on_sqlite_and_postgres() {
                 assert!(!bytes.windows(4).any(|w| w == b"=737" || w == b"\"737"), "security code in {file}");
             }
         }
+        db.drop_pg().await;
+    }
+}
+
+/// A payment that ends with nothing captured (cancelled in full, expired unvalidated)
+/// gives its invoice back: payable again (its code kept, or a new one if another
+/// payable invoice took it meanwhile), or expired if its expiry passed.
+async fn nothing_captured_gives_the_invoice_back(store: &Store, backend: &str) {
+    use ivrpay::payments::check_digit::is_valid;
+    let sim = Simulator::new(Duration::from_millis(2), Duration::from_millis(50));
+    let gw = Gateway::Simulator(sim.clone());
+    let new_m = |mode| NewMerchant {
+        name: "Dupont".into(),
+        accepted_brands: vec!["VISA".into()],
+        capture_mode: mode,
+        capture_day: 0,
+        phone_number: "+33970000000".into(),
+        notification_url: None,
+    };
+    let (m, _) = store.create_merchant(&new_m(CaptureMode::AuthorCapture)).await.unwrap();
+    let status = |inv: &Invoice| {
+        let (store, m, id) = (store.clone(), m.clone(), inv.id.clone());
+        async move { store.invoice(&m.id, &id).await.unwrap().unwrap() }
+    };
+    let cancel_all = |reference: String| {
+        let (store, gw, m) = (store.clone(), gw.clone(), m.clone());
+        async move {
+            operations::cash_operation(&store, &gw, &m.id, &reference, Operation::Cancel, None, "api:test")
+                .await
+                .unwrap()
+        }
+    };
+
+    // Cancelled in full: payable again with its code, and payable by another card.
+    let inv = invoice(store, &m, "N-1").await;
+    let PaymentOutcome::Accepted(t) = pay(store, &gw, &m, &inv, ACCEPTED, "n-1").await.unwrap() else { panic!() };
+    assert_eq!(status(&inv).await.status, InvoiceStatus::Paid);
+    assert_eq!(cancel_all(t.reference.clone()).await.status, "CANCELLED");
+    let back = status(&inv).await;
+    assert_eq!(
+        (back.status, back.payment_code.as_str()),
+        (InvoiceStatus::Payable, inv.payment_code.as_str()),
+        "{backend}"
+    );
+    let h = store.history(&t.reference).await.unwrap();
+    assert!(h.last().unwrap().detail.contains("N-1 is PAYABLE again"), "{backend}: {h:?}");
+    assert!(matches!(pay(store, &gw, &m, &back, ACCEPTED, "n-1b").await.unwrap(), PaymentOutcome::Accepted(_)));
+
+    // Its code taken meanwhile by another payable invoice: a new code is drawn.
+    let inv = invoice(store, &m, "N-2").await;
+    let PaymentOutcome::Accepted(t) = pay(store, &gw, &m, &inv, ACCEPTED, "n-2").await.unwrap() else { panic!() };
+    let other = invoice(store, &m, "N-3").await;
+    sqlx::query("UPDATE invoices SET payment_code = $1 WHERE id = $2")
+        .bind(&inv.payment_code)
+        .bind(&other.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    cancel_all(t.reference.clone()).await;
+    let back = status(&inv).await;
+    assert_eq!(back.status, InvoiceStatus::Payable, "{backend}");
+    assert!(back.payment_code != inv.payment_code && is_valid(&back.payment_code), "{backend}: {back:?}");
+    assert!(store.history(&t.reference).await.unwrap().last().unwrap().detail.contains("new payment code"));
+
+    // Past its expiry: EXPIRED rather than payable.
+    let inv = invoice(store, &m, "N-4").await;
+    let PaymentOutcome::Accepted(t) = pay(store, &gw, &m, &inv, ACCEPTED, "n-4").await.unwrap() else { panic!() };
+    sqlx::query("UPDATE invoices SET expires_at = 1 WHERE id = $1").bind(&inv.id).execute(store.pool()).await.unwrap();
+    cancel_all(t.reference.clone()).await;
+    assert_eq!(status(&inv).await.status, InvoiceStatus::Expired, "{backend}");
+
+    // A partial cancel leaves it paid.
+    let inv = invoice(store, &m, "N-5").await;
+    let PaymentOutcome::Accepted(t) = pay(store, &gw, &m, &inv, ACCEPTED, "n-5").await.unwrap() else { panic!() };
+    operations::cash_operation(store, &gw, &m.id, &t.reference, Operation::Cancel, Some(45), "api:test").await.unwrap();
+    assert_eq!(status(&inv).await.status, InvoiceStatus::Paid, "{backend}");
+
+    // VALIDATION, never validated: expired by the capture run, the invoice payable.
+    let (v, _) = store.create_merchant(&new_m(CaptureMode::Validation)).await.unwrap();
+    let inv = invoice(store, &v, "N-6").await;
+    let PaymentOutcome::Accepted(t) = pay(store, &gw, &v, &inv, ACCEPTED, "n-6").await.unwrap() else { panic!() };
+    assert_eq!(t.status, "TO_VALIDATE");
+    let (captured, expired) = store.run_capture(ivrpay::store::now_ms() + 3 * 86_400_000).await.unwrap();
+    assert!(captured >= 1 && expired == 1, "{backend}: {captured} {expired}");
+    assert_eq!(store.transaction(&t.reference).await.unwrap().unwrap().status, "EXPIRED");
+    assert_eq!(store.invoice(&v.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Payable, "{backend}");
+    let h = store.history(&t.reference).await.unwrap();
+    assert_eq!(h.last().unwrap().actor, "capture-run");
+}
+
+#[tokio::test]
+async fn nothing_captured_gives_the_invoice_back_on_sqlite_and_postgres() {
+    for db in common::TestDb::all().await {
+        let store = Store::open(&db.url).await.unwrap();
+        nothing_captured_gives_the_invoice_back(&store, db.name).await;
+        store.close().await;
+        db.drop_pg().await;
+    }
+}
+
+/// Every CB card is co-badged VISA or MASTERCARD and its number is in their ranges: a
+/// merchant accepting only CB takes them; other brands stay refused before sending.
+#[tokio::test]
+async fn a_cb_merchant_takes_co_badged_cards() {
+    let dbs = common::TestDb::all().await;
+    let store = Store::open(&dbs[0].url).await.unwrap();
+    let (gw, sim) = common::fixtures::simulator();
+    let mut cb = common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None);
+    cb.accepted_brands = vec!["CB".into()];
+    let (m, _) = store.create_merchant(&cb).await.unwrap();
+    // The recorded brand is the platform's (paymentMeanBrand): the SIMU prefix 420000
+    // is a co-badged card routed on CB, though its number is in the VISA range.
+    for (i, (pan, brand)) in
+        [(ACCEPTED, "VISA"), ("5100000000000107", "MASTERCARD"), ("4200000000090100", "CB")].into_iter().enumerate()
+    {
+        let inv = invoice(&store, &m, &format!("CB-{i}")).await;
+        let got = pay(&store, &gw, &m, &inv, pan, &format!("cb-{i}")).await.unwrap();
+        let PaymentOutcome::Accepted(t) = got else { panic!("{got:?}") };
+        assert_eq!(t.brand, brand, "{pan}");
+    }
+    let amex = CardNumber::parse("340000000000009").unwrap();
+    let checked = ivrpay::payments::card::check_card(&amex, &authorize::accepted_brands(&m));
+    assert!(matches!(checked, Err(ivrpay::payments::card::CardError::BrandNotAccepted(_))), "{checked:?}");
+    assert_eq!(sim.calls(), 3);
+    store.close().await;
+    for db in dbs {
         db.drop_pg().await;
     }
 }

@@ -148,12 +148,42 @@ async fn an_unreachable_platform_is_asked_again(store: &Store, backend: &str) {
     assert_eq!(sim.calls(), 1, "never sent twice");
 }
 
+/// The platform authorizes after the client's time-out: the live flow leaves the
+/// payment PENDING (its invoice held), and recovery after the grace period records the
+/// authorization and pays the invoice; one authorization at the platform.
+async fn a_late_authorization_is_not_taken_for_nothing(store: &Store, backend: &str) {
+    use ivrpay::payments::simulator_rules::{LATE_CHARGE_AFTER, LATE_CHARGE_CARD};
+    let (gw, sim) = fixtures::simulator();
+    let (m, _) = store.create_merchant(&fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
+    let inv = fixtures::stored_invoice(store, &m, "L-1", 5100).await;
+    let got = fixtures::pay(store, &gw, &m, &inv, LATE_CHARGE_CARD, "k-late").await.unwrap();
+    let PaymentOutcome::Unresolved(t) = got else { panic!("{backend}: {got:?}") };
+    assert_eq!(t.status, "PENDING", "{backend}");
+    assert_eq!(platform_status(&sim, &t.reference), "unknown", "the platform is still processing it");
+    // The invoice is held: nobody pays it twice meanwhile.
+    let other = fixtures::pay(store, &gw, &m, &inv, fixtures::ACCEPTED_CARD, "k-late-2").await;
+    assert!(matches!(other, Err(authorize::PayError::InvoiceNotPayable)), "{backend}: {other:?}");
+    assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
+    // Within the grace period recovery leaves it alone.
+    assert!(recover_pending(store, &gw, Duration::from_secs(3600)).await.unwrap().is_empty(), "{backend}");
+    // The platform finishes it; recovery records it and the invoice is paid.
+    sim.advance(LATE_CHARGE_AFTER + Duration::from_secs(1));
+    let done = recover_pending(store, &gw, NOW).await.unwrap();
+    assert_eq!(done, vec![(t.reference.clone(), "TO_CAPTURE".to_string())], "{backend}");
+    assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Paid, "{backend}");
+    assert_eq!(sim.calls(), 1, "{backend}: one authorization at the platform");
+    let steps: Vec<(String, String)> = trail(store, &t.reference).await.into_iter().map(|(s, a, _)| (s, a)).collect();
+    let want = [("PENDING", "ivr"), ("PENDING", "ivr"), ("TO_CAPTURE", "recovery")];
+    assert_eq!(steps, want.map(|(s, a)| (s.to_string(), a.to_string())), "{backend}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_reverses_what_cannot_be_the_invoices_payment_on_sqlite_and_postgres() {
     for db in common::TestDb::all().await {
         let store = Store::open(&db.url).await.unwrap();
         cancelled_invoices_are_not_paid(&store, db.name).await;
         an_unreachable_platform_is_asked_again(&store, db.name).await;
+        a_late_authorization_is_not_taken_for_nothing(&store, db.name).await;
         store.close().await;
         db.drop_pg().await;
     }

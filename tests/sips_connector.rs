@@ -7,7 +7,9 @@ mod common;
 use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, GatewayError, Lookup, Simulator};
 use ivrpay::payments::money::Currency;
-use ivrpay::payments::simulator_rules::{LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD};
+use ivrpay::payments::simulator_rules::{
+    BAD_GATEWAY_AFTER_CHARGE_CARD, DROP_AFTER_CHARGE_CARD, LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD,
+};
 use ivrpay::payments::sips::{SipsConfig, SipsConnector};
 use ivrpay::payments::sips_sim::{self, SimServer};
 use std::time::Duration;
@@ -65,6 +67,68 @@ async fn the_connector_speaks_sealed_sips_json() {
     // A platform nobody listens on is unavailable.
     let gone = connector("http://127.0.0.1:9", "secret123");
     assert_eq!(authorize(&gone, "4100000000000100", "REF6").await, Err(GatewayError::Unavailable));
+}
+
+/// Failures after the request left are unknown outcomes, never "nothing charged".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_sending_is_not_unavailable() {
+    let (url, simulator) = sim("k", "k").await;
+    let c = connector(&url, "k");
+    for (card, reference) in [(DROP_AFTER_CHARGE_CARD, "BRK1"), (BAD_GATEWAY_AFTER_CHARGE_CARD, "BRK2")] {
+        let got = authorize(&c, card, reference).await;
+        assert!(matches!(got, Err(GatewayError::AnswerLost(_))), "{reference}: {got:?}");
+        assert!(matches!(c.lookup(reference).await.unwrap(), Lookup::Found(d) if d.authorized()), "charged");
+    }
+    assert_eq!(simulator.calls(), 2);
+    // A server that reads the whole request, then closes without a word.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mute = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let _ = s.read(&mut buf).await;
+        }
+    });
+    let got = authorize(&connector(&mute, "k"), "4100000000000100", "BRK3").await;
+    assert!(matches!(got, Err(GatewayError::AnswerLost(_))), "{got:?}");
+}
+
+/// Charged, then the connection dropped or a 502: the payment ends charged once and
+/// recorded once, its invoice paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_whose_answer_broke_is_recorded_exactly_once() {
+    use common::fixtures;
+    use ivrpay::payments::authorize::PaymentOutcome;
+    use ivrpay::payments::invoice::InvoiceStatus;
+    use ivrpay::store::merchants::CaptureMode;
+    let (url, simulator) = sim("k", "k").await;
+    let gw = Gateway::Sips(connector(&url, "k"));
+    for db in common::TestDb::all().await {
+        let store = ivrpay::store::Store::open(&db.url).await.unwrap();
+        let (m, _) = store.create_merchant(&fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
+        for (i, card) in [DROP_AFTER_CHARGE_CARD, BAD_GATEWAY_AFTER_CHARGE_CARD].into_iter().enumerate() {
+            let inv = fixtures::stored_invoice(&store, &m, &format!("BRK-{i}"), 2500).await;
+            let calls = simulator.calls();
+            let key = format!("brk-{}-{i}", db.name);
+            let got = fixtures::pay(&store, &gw, &m, &inv, card, &key).await.unwrap();
+            let PaymentOutcome::Accepted(t) = got else { panic!("{}: {card}: {got:?}", db.name) };
+            assert_eq!((t.status.as_str(), t.current_amount), ("TO_CAPTURE", 2500), "{}", db.name);
+            assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
+            let h = store.history(&t.reference).await.unwrap();
+            assert!(h[1].detail.contains("getTransactionData"), "{h:?}");
+            assert_eq!(h.len(), 2, "{}: recorded once: {h:?}", db.name);
+            // The same attempt again: its first outcome, nothing sent.
+            let again = fixtures::pay(&store, &gw, &m, &inv, card, &key).await.unwrap();
+            assert!(matches!(again, PaymentOutcome::Accepted(a) if a.reference == t.reference));
+            assert_eq!(simulator.calls(), calls + 1, "{}: charged once", db.name);
+            assert!(
+                matches!(simulator.lookup_now(&t.reference).unwrap(), Lookup::Found(d) if d.status == "TO_CAPTURE")
+            );
+        }
+        store.close().await;
+        db.drop_pg().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,6 +256,27 @@ async fn cash_management_over_the_wire() {
     assert_eq!(c.duplicate(&dup("NOPE", "CM3")).await.unwrap().response_code, "25");
     assert_eq!(c.duplicate(&dup("CM1", "CM2")).await.unwrap().response_code, "94", "a reference is used once");
     assert_eq!(simulator.calls(), calls + 3);
+    // A duplicate in another currency; one without its currency is a format error.
+    let usd = DuplicateRequest { currency: Currency::Usd, ..dup("CM1", "CM4") };
+    assert!(c.duplicate(&usd).await.unwrap().accepted());
+    let mut fields = serde_json::json!({
+        "merchantId": "011223344550000", "fromMerchantId": "011223344550000", "interfaceVersion": "CR_WS_2.55",
+        "fromTransactionReference": "CM1", "transactionReference": "CM5", "amount": 100,
+        "captureMode": "AUTHOR_CAPTURE", "captureDay": 0, "orderChannel": "MOTO", "operationOrigin": "T",
+    });
+    let seal = ivrpay::payments::seal::compute_seal(fields.as_object().unwrap(), "k");
+    fields["seal"] = serde_json::json!(seal);
+    let (_, bytes) = ivrpay::payments::http::post(
+        &format!("{url}/rs-services/v2/cashManagement/duplicate"),
+        &[],
+        fields.to_string().as_bytes(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!((v["responseCode"].as_str(), v["errorFieldName"].as_str()), (Some("30"), Some("currencyCode")));
+    assert_eq!(simulator.calls(), calls + 4);
     // The platform down: unavailable, nothing applied.
     simulator.set_down(true);
     assert_eq!(c.cash(&cash("CM2", Operation::Cancel, 700)).await, Err(GatewayError::Unavailable));

@@ -5,18 +5,22 @@
 //!    invoice: a duplicate key returns the first outcome without calling the platform.
 //! 3. Send the authorization; wipe the security code as soon as it is sent.
 //! 4. Record the answer and mark the invoice PAID in one database transaction.
-//! 5. No answer: ask the platform (`getTransactionData`) what happened; if it never saw
-//!    the payment, nothing was charged and the transaction is closed as refused; if it
-//!    cannot be asked, the authorization is reversed; if nothing can be done, the
-//!    payment stays PENDING and `payments::recovery` resolves it later (periodically, and
-//!    at start after a crash).
+//! 5. Only a platform that was never reached (no connection, or its sealed "service
+//!    unavailable") means nothing was charged. Any failure once the request was sent
+//!    (time-out, broken connection, HTTP error, unreadable answer, bad seal) is an
+//!    unknown outcome: ask the platform (`getTransactionData`) what happened. Found:
+//!    record it. Not known to it (yet): it may still be processing the request, so the
+//!    payment stays PENDING, holding the invoice, and `payments::recovery` decides once
+//!    the grace period is over. If it cannot be asked, the authorization is reversed; if
+//!    nothing can be done, the payment stays PENDING for recovery too (periodically,
+//!    and at start after a crash).
 //!
 //! An authorization whose invoice was cancelled while it was in flight is reversed
 //! rather than recorded as the invoice's payment (see `payments::recovery`).
 
 use super::card::{check_card, Brand, CardError, CardNumber, Expiry, SecurityCode};
 use super::gateway::{AuthorizationRequest, Gateway, GatewayError};
-use super::recovery::{self, InFlight};
+use super::recovery::{self, Grace, InFlight};
 use crate::store::invoices::Invoice;
 use crate::store::merchants::Merchant;
 use crate::store::transactions::{Answer, NewPending, Pending, Transaction};
@@ -71,8 +75,21 @@ pub fn new_transaction_reference(today: chrono::NaiveDate) -> String {
     format!("IVR{}{:012X}", today.format("%Y%m%d"), rand::random::<u64>() & 0xFFFF_FFFF_FFFF)
 }
 
-fn accepted_brands(m: &Merchant) -> Vec<Brand> {
-    m.accepted_brands.iter().filter_map(|b| Brand::from_sips(b)).collect()
+/// The brands a merchant's card check lets through. A CB card is always co-badged with
+/// Visa or Mastercard and its number falls in their ranges (detection never says CB),
+/// so a merchant accepting CB accepts VISA and MASTERCARD numbers: a card outside its
+/// contract is then refused by the bank, not by us. Unknown names cannot be stored
+/// (`NewMerchant::validate`).
+pub fn accepted_brands(m: &Merchant) -> Vec<Brand> {
+    let mut brands: Vec<Brand> = m.accepted_brands.iter().filter_map(|b| Brand::from_sips(b)).collect();
+    if brands.contains(&Brand::Cb) {
+        for co_badged in [Brand::Visa, Brand::Mastercard] {
+            if !brands.contains(&co_badged) {
+                brands.push(co_badged);
+            }
+        }
+    }
+    brands
 }
 
 /// Takes the payment (see the module documentation).
@@ -140,8 +157,9 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
                 Answer { status: "REFUSED", response_code: "90", acquirer_response_code: "", authorisation_id: None };
             store.complete_payment(&reference, &answer, "ivr", "payment platform unavailable: nothing charged").await?;
         }
-        Err(GatewayError::Timeout | GatewayError::BadSeal) => {
-            recovery::resolve(store, gateway, &in_flight, "ivr").await?
+        Err(e @ (GatewayError::Timeout | GatewayError::AnswerLost(_) | GatewayError::BadSeal)) => {
+            tracing::warn!(reference = %reference, error = %e, "authorization outcome unknown; asking the platform");
+            recovery::resolve(store, gateway, &in_flight, Grace::Running, "ivr").await?
         }
     }
     let t = store.transaction(&reference).await?.ok_or_else(|| StoreError::Conflict("transaction vanished".into()))?;

@@ -189,9 +189,17 @@ fn security_code_length_by_brand() {
 fn wipe_empties_the_security_code() {
     let mut csc = SecurityCode::parse("739", Brand::Visa).unwrap();
     assert_eq!(csc.expose(), "739");
+    let (ptr, capacity) = (csc.digits.as_ptr(), csc.digits.capacity());
     csc.wipe();
     assert!(csc.expose().is_empty());
-    assert!(csc.expose().bytes().all(|b| b == 0));
+    // The code's own buffer, still owned by it, now holds only zeros: the digits were
+    // overwritten in place, not merely forgotten (a `clear()` or a new empty string
+    // would leave "739" in memory).
+    assert_eq!((csc.digits.as_ptr(), csc.digits.capacity()), (ptr, capacity), "same allocation");
+    // SAFETY: `csc.digits` still owns this allocation of `capacity` bytes, and the wipe
+    // wrote every one of them (zeroize zeroes a buffer's whole capacity).
+    let buffer = unsafe { std::slice::from_raw_parts(ptr, capacity) };
+    assert!(capacity >= 3 && buffer.iter().all(|&b| b == 0), "{buffer:?}");
     // Wiping twice is harmless.
     csc.wipe();
     assert_eq!(csc.expose(), "");

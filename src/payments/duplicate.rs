@@ -18,15 +18,16 @@
 //! Exactly once, as for a phone payment: the invoice and the PENDING transaction are
 //! written before the platform is called, with an idempotency key derived from the
 //! invoice reference when the merchant gives one (the same request again returns the
-//! first duplicate without charging again); a lost answer is resolved with
-//! `getTransactionData` (`payments::recovery`).
+//! first duplicate without charging again); only a platform never reached means nothing
+//! was charged; any failure after sending is resolved with `getTransactionData`
+//! (`payments::recovery`), and stays PENDING while the platform does not know it yet.
 
 use super::authorize::new_transaction_reference;
 use super::cash::{self, Operation};
 use super::gateway::{DuplicateRequest, Gateway, GatewayError};
 use super::invoice::{FieldError, InvoiceInput};
 use super::money::Currency;
-use super::recovery::{self, InFlight};
+use super::recovery::{self, Grace, InFlight};
 use crate::store::duplicates::{DuplicateRecorded, NewDuplicate};
 use crate::store::merchants::Merchant;
 use crate::store::transactions::{Answer, NewPending, Transaction};
@@ -202,6 +203,8 @@ async fn send(
                 .await?;
             Ok(())
         }
-        Err(GatewayError::Timeout | GatewayError::BadSeal) => recovery::resolve(store, gateway, &p, actor).await,
+        Err(GatewayError::Timeout | GatewayError::AnswerLost(_) | GatewayError::BadSeal) => {
+            recovery::resolve(store, gateway, &p, Grace::Running, actor).await
+        }
     }
 }

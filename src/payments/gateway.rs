@@ -150,7 +150,13 @@ pub enum GatewayError {
     /// No answer in time: the outcome is unknown and must be resolved.
     #[error("payment platform timed out")]
     Timeout,
-    /// The platform refused the connection or answered 90/99: nothing was done.
+    /// The request was sent, then the connection broke, or the answer was an HTTP
+    /// error or unreadable: the platform may have acted on it, so the outcome is
+    /// unknown and must be resolved, exactly like a time-out.
+    #[error("payment platform answer lost: {0}")]
+    AnswerLost(String),
+    /// Nothing was done: the connection could not be made (no request byte left), or
+    /// the platform answered, sealed, that its service is unavailable (responseCode 90).
     #[error("payment platform unavailable")]
     Unavailable,
     /// The answer's seal did not verify (Sips connector): it cannot be believed.

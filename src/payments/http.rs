@@ -1,25 +1,64 @@
 //! A small HTTP/1.1 client for server-to-server JSON POSTs (merchant notifications, the
 //! Sips connector), built on hyper's client connection, which is already in the tree.
 //! `https://` goes through rustls (`payments::tls`), verifying the server's certificate.
+//!
+//! Errors say whether the request may have reached the server, because a payment
+//! connector must know it: only a failure to connect ([`PostError::Connect`]) proves
+//! nothing was sent. Once the connection is up, a broken write, a broken or missing
+//! answer ([`PostError::Lost`], [`PostError::Timeout`]) leave the outcome unknown.
+//!
+//! The body is copied once into the request buffer, which is wiped when hyper is done
+//! with it (it may hold card data).
 
 use http_body_util::{BodyExt, Full};
 use std::time::Duration;
+use tokio::time::Instant;
+use zeroize::Zeroize;
 
 /// Why a POST did not complete.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PostError {
-    /// The URL is unusable (not http or https, no host).
+    /// The URL is unusable (not http or https, no host). Nothing was sent.
     #[error("bad URL: {0}")]
     BadUrl(String),
-    /// Nobody listens, or the connection broke before an answer.
+    /// Nobody listens, or the connection could not be set up in time. Nothing was sent.
     #[error("connection failed: {0}")]
     Connect(String),
-    /// No answer within the time-out.
+    /// Connected, then writing the request or reading the answer failed: the server
+    /// may have received and acted on the request.
+    #[error("request sent but its answer was lost: {0}")]
+    Lost(String),
+    /// Connected, and no complete answer within the time-out: the server may have
+    /// received and acted on the request.
     #[error("timed out")]
     Timeout,
 }
 
-/// POSTs `body` and returns the status and the response body.
+impl PostError {
+    /// True when the request may have reached the server (its outcome is unknown);
+    /// false when it certainly was not sent.
+    pub fn maybe_sent(&self) -> bool {
+        matches!(self, PostError::Lost(_) | PostError::Timeout)
+    }
+}
+
+/// A request body that wipes its bytes once hyper drops it (after writing them).
+struct WipedBody(Vec<u8>);
+
+impl Drop for WipedBody {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl AsRef<[u8]> for WipedBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// POSTs `body` and returns the status and the response body. `timeout` bounds the
+/// whole exchange, connection included.
 pub async fn post(
     url: &str,
     headers: &[(&str, &str)],
@@ -35,34 +74,44 @@ pub async fn post(
     let host = uri.host().ok_or_else(|| PostError::BadUrl("no host".into()))?.to_string();
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     let path = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-    let work = async {
+    let mut req = hyper::Request::post(path)
+        .header("host", format!("{host}:{port}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("user-agent", concat!("ivrpay/", env!("CARGO_PKG_VERSION")));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let deadline = Instant::now() + timeout;
+    // Before any byte is written: a failure here proves nothing was sent.
+    let connect = async {
         let stream = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| PostError::Connect(e.to_string()))?;
-        let mut sender = if tls {
-            // A name in brackets is an IPv6 literal; rustls wants it bare.
+        if tls {
+            // A name in brackets is an IPv6 literal; rustls wants it bare. A failed
+            // handshake is still "not sent": no request byte has been written.
             let name = host.trim_start_matches('[').trim_end_matches(']');
             let stream = super::tls::connect(name, stream).await.map_err(|e| PostError::Connect(e.to_string()))?;
-            handshake(stream).await?
+            handshake(stream).await
         } else {
-            handshake(stream).await?
-        };
-        let mut req = hyper::Request::post(path)
-            .header("host", format!("{host}:{port}"))
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .header("user-agent", concat!("ivrpay/", env!("CARGO_PKG_VERSION")));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+            handshake(stream).await
         }
-        let req =
-            req.body(Full::new(bytes::Bytes::copy_from_slice(body))).map_err(|e| PostError::BadUrl(e.to_string()))?;
-        let resp = sender.send_request(req).await.map_err(|e| PostError::Connect(e.to_string()))?;
+    };
+    let mut sender = tokio::time::timeout_at(deadline, connect)
+        .await
+        .map_err(|_| PostError::Connect("no connection within the time-out".into()))??;
+    let req = req
+        .body(Full::new(bytes::Bytes::from_owner(WipedBody(body.to_vec()))))
+        .map_err(|e| PostError::BadUrl(e.to_string()))?;
+    // From here on the server may have the request: every failure is an unknown outcome.
+    let exchange = async {
+        let resp = sender.send_request(req).await.map_err(|e| PostError::Lost(e.to_string()))?;
         let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.map_err(|e| PostError::Connect(e.to_string()))?.to_bytes();
+        let bytes = resp.into_body().collect().await.map_err(|e| PostError::Lost(e.to_string()))?.to_bytes();
         Ok((status, bytes.to_vec()))
     };
-    tokio::time::timeout(timeout, work).await.map_err(|_| PostError::Timeout)?
+    tokio::time::timeout_at(deadline, exchange).await.map_err(|_| PostError::Timeout)?
 }
 
 /// HTTP/1.1 over an established (plain or TLS) connection; the connection is driven by

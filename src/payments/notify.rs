@@ -5,6 +5,11 @@
 //! header `t=<unix seconds>,v1=<hex>`, compute HMAC-SHA-256 with the notification secret
 //! over `<t>.<raw body>`, compare in constant time with `v1`, and refuse a `t` more than
 //! five minutes old (replays). [`verify`] is that recipe in Rust.
+//!
+//! Delivery is at least once: a notice is claimed by one node at a time (see
+//! `store::notifications`), but a node can die after the merchant acknowledged and
+//! before it recorded it. Each notice carries its id in the body (`id`) and in the
+//! [`NOTIFICATION_ID_HEADER`] header: the merchant discards an id it already processed.
 
 use crate::store::{now_ms, Store, StoreError};
 use hmac::{Hmac, Mac};
@@ -14,6 +19,11 @@ use tokio::sync::watch;
 
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "Ivrpay-Signature";
+/// Header carrying the notice's id (also in the body), to discard repeats.
+pub const NOTIFICATION_ID_HEADER: &str = "Ivrpay-Notification-Id";
+/// How long a node holds the notices it claimed, beyond its POST time-out: another
+/// node may retry them only after that.
+const LEASE_MARGIN_MS: i64 = 30_000;
 /// Longest wait between attempts.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 
@@ -49,15 +59,23 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (5_000i64 << attempts.clamp(0, 20)).min(MAX_BACKOFF_MS)
 }
 
-/// One pass over the notices due at `now` (UTC ms); returns (delivered, failed).
+/// How many notices one pass claims: all of them are sent within the lease.
+const BATCH: i64 = 20;
+
+/// One pass over the notices due at `now` (UTC ms), claimed for this node; returns
+/// (delivered, failed).
 pub async fn deliver_due(store: &Store, now: i64, timeout: Duration) -> Result<(u32, u32), StoreError> {
     let mut counts = (0, 0);
-    for n in store.due_notifications(now, 50).await? {
+    let lease_until = now + BATCH * timeout.as_millis() as i64 + LEASE_MARGIN_MS;
+    for n in store.claim_due_notifications(now, lease_until, BATCH).await? {
         let secret = store.notification_secret(&n.merchant_id).await?.unwrap_or_default();
         let signature = sign(&secret, now / 1000, &n.payload);
-        match super::http::post(&n.url, &[(SIGNATURE_HEADER, &signature)], n.payload.as_bytes(), timeout).await {
+        let headers = [(SIGNATURE_HEADER, signature.as_str()), (NOTIFICATION_ID_HEADER, n.id.as_str())];
+        match super::http::post(&n.url, &headers, n.payload.as_bytes(), timeout).await {
             Ok((s, _)) if (200..300).contains(&s) => {
-                store.notification_attempted(&n.id, true, now, None).await?;
+                if !store.notification_attempted(&n, true, now, None).await? {
+                    tracing::warn!(notification = %n.id, "notification delivered after its claim lapsed");
+                }
                 counts.0 += 1;
             }
             result => {
@@ -67,7 +85,7 @@ pub async fn deliver_due(store: &Store, now: i64, timeout: Duration) -> Result<(
                 };
                 let next = now + backoff_ms(n.attempts);
                 tracing::info!(notification = %n.id, attempts = n.attempts + 1, %error, "notification not acknowledged; will retry");
-                store.notification_attempted(&n.id, false, next, Some(&error)).await?;
+                store.notification_attempted(&n, false, next, Some(&error)).await?;
                 counts.1 += 1;
             }
         }

@@ -6,7 +6,8 @@
 //! platform's response code, and a notification, in one database transaction. A
 //! refusal or an unreachable platform changes nothing locally.
 //!
-//! When the answer is lost (time-out, bad seal), `getTransactionData` tells whether the
+//! When the answer is lost (time-out, broken connection, HTTP error, unreadable answer,
+//! bad seal: anything after the request was sent), `getTransactionData` tells whether the
 //! operation was applied: if the platform shows the state the operation leads to, it
 //! is recorded; if it shows the state before, nothing happened; otherwise the claim is
 //! kept until it lapses, so nobody repeats an operation whose outcome is unknown.

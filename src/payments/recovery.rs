@@ -9,16 +9,23 @@
 //!   it. A TO_VALIDATE authorization cannot be cancelled (Sips table): it is recorded
 //!   without paying the invoice, left unvalidated, and expires on its capture day with
 //!   nothing captured.
-//! - No answer: ask `getTransactionData`. Found: record the platform's status.
-//!   Unknown (25): nothing was charged; closed as REFUSED with code 97.
+//! - No answer (or a broken one): ask `getTransactionData`. Found: record the
+//!   platform's status. Unknown (25): right after the request ([`Grace::Running`]) the
+//!   platform may still be processing it and authorize it later, so the payment stays
+//!   PENDING (holding its invoice); once older than the grace period ([`Grace::Over`],
+//!   recovery's `min_age`), nothing was charged: closed as REFUSED with code 97.
 //! - The platform cannot be asked (the diagnostic fails or its answer fails the seal):
 //!   the outcome cannot be known, so the authorization is **reversed** with a full
-//!   cancel. Accepted: it existed and is now cancelled. 25: it never existed. Anything
-//!   else: it stays PENDING and is asked about again at the next recovery round.
+//!   cancel. Accepted: it existed and is now cancelled. 25: it does not exist (yet: the
+//!   same grace applies). Anything else: it stays PENDING and is asked about again at
+//!   the next recovery round.
 //!
 //! [`recover_pending`] runs at start and periodically (the server's capture loop), on
-//! payments older than the gateway time-out so one still in flight is never touched.
+//! payments older than the grace period (`server::recovery_min_age`: three gateway
+//! time-outs), so one still in flight is never touched and one the platform has not
+//! heard of by then is taken as never charged.
 
+use super::card::Brand;
 use super::cash::{self, Amounts, Operation};
 use super::gateway::{AuthorizationResponse, CashRequest, Gateway, GatewayError, Lookup, TransactionData};
 use super::money::Currency;
@@ -51,6 +58,16 @@ impl<'a> InFlight<'a> {
             currency: Currency::parse(&t.currency)?,
         })
     }
+}
+
+/// Whether "unknown to the platform" (responseCode 25) may be taken for "not charged".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grace {
+    /// The request was sent moments ago: the platform may still be processing it and
+    /// authorize it later. Unknown keeps the payment PENDING.
+    Running,
+    /// The payment is older than the grace period: unknown means never charged.
+    Over,
 }
 
 /// The status an accepted authorization starts in, by capture mode.
@@ -94,6 +111,10 @@ async fn record_status(
     actor: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
+    if let Some(brand) = Brand::from_sips(&resp.brand) {
+        // The platform's word on the brand beats our guess from the number.
+        store.set_pending_brand(p.reference, brand.as_sips()).await?;
+    }
     let answer = answer(status, resp);
     let detail =
         format!("{detail}: responseCode {} acquirerResponseCode {}", resp.response_code, resp.acquirer_response_code);
@@ -154,18 +175,48 @@ async fn reverse_authorized(
 
 /// Asks the platform about a payment whose answer never came, and records what it
 /// says (see the module documentation).
-pub async fn resolve(store: &Store, gateway: &Gateway, p: &InFlight<'_>, actor: &str) -> Result<(), StoreError> {
+pub async fn resolve(
+    store: &Store,
+    gateway: &Gateway,
+    p: &InFlight<'_>,
+    grace: Grace,
+    actor: &str,
+) -> Result<(), StoreError> {
     match gateway.lookup(p.reference).await {
         Ok(Lookup::Found(d)) => record_found(store, gateway, p, &d, actor).await,
         Ok(Lookup::Unknown) => {
+            let why = "no answer, and unknown to the platform (getTransactionData 25)";
+            unknown_to_the_platform(store, p, grace, actor, why).await
+        }
+        Err(e) => reverse_unknown(store, gateway, p, grace, actor, e).await,
+    }
+}
+
+/// The platform says it does not know the payment: not charged once the grace period
+/// is over; until then it may still be processing it, so the payment stays PENDING.
+async fn unknown_to_the_platform(
+    store: &Store,
+    p: &InFlight<'_>,
+    grace: Grace,
+    actor: &str,
+    why: &str,
+) -> Result<(), StoreError> {
+    match grace {
+        Grace::Over => {
             let answer =
                 Answer { status: "REFUSED", response_code: "97", acquirer_response_code: "", authorisation_id: None };
-            let detail = "no answer, and unknown to the platform (getTransactionData 25): nothing charged";
-            store.complete_payment(p.reference, &answer, actor, detail).await?;
-            Ok(())
+            let detail = format!("{why}, after the grace period: nothing charged");
+            store.complete_payment(p.reference, &answer, actor, &detail).await?;
         }
-        Err(e) => reverse_unknown(store, gateway, p, actor, e).await,
+        Grace::Running => {
+            tracing::warn!(reference = p.reference, "payment not known to the platform yet; kept PENDING for recovery");
+            let detail = format!(
+                "{why}: the platform may still be processing it; kept PENDING (its invoice held) until recovery decides after the grace period"
+            );
+            store.note_decision(p.reference, actor, &detail).await?;
+        }
     }
+    Ok(())
 }
 
 async fn record_found(
@@ -206,6 +257,7 @@ async fn reverse_unknown(
     store: &Store,
     gateway: &Gateway,
     p: &InFlight<'_>,
+    grace: Grace,
     actor: &str,
     lookup_error: GatewayError,
 ) -> Result<(), StoreError> {
@@ -230,10 +282,8 @@ async fn reverse_unknown(
             tracing::warn!(reference = p.reference, "payment of unknown outcome reversed");
         }
         Ok(r) if r.response_code == "25" => {
-            let answer =
-                Answer { status: "REFUSED", response_code: "97", acquirer_response_code: "", authorisation_id: None };
-            let detail = format!("{why}; reversal answered 25 (unknown to the platform): nothing charged");
-            store.complete_payment(p.reference, &answer, actor, &detail).await?;
+            let why = format!("{why}; reversal answered 25 (unknown to the platform)");
+            unknown_to_the_platform(store, p, grace, actor, &why).await?;
         }
         Ok(r) => {
             let note = format!("{why}; reversal refused with responseCode {}: will ask again", r.response_code);
@@ -249,8 +299,10 @@ async fn reverse_unknown(
 }
 
 /// Resolves payments left PENDING for longer than `min_age` (a crash between sending
-/// and recording, or a platform that could not be asked). Run at start and
-/// periodically; returns what each became.
+/// and recording, a platform that could not be asked, or one that did not know the
+/// payment yet). `min_age` is the grace period: past it, a payment unknown to the
+/// platform is taken as never charged. Run at start and periodically; returns what
+/// each became.
 pub async fn recover_pending(
     store: &Store,
     gateway: &Gateway,
@@ -263,7 +315,7 @@ pub async fn recover_pending(
             tracing::error!(reference = %t.reference, currency = %t.currency, "pending payment with an unknown currency");
             continue;
         };
-        resolve(store, gateway, &p, "recovery").await?;
+        resolve(store, gateway, &p, Grace::Over, "recovery").await?;
         let now = store.transaction(&t.reference).await?.map(|t| t.status).unwrap_or_default();
         tracing::info!(reference = %t.reference, status = %now, "recovery: pending payment resolved");
         out.push((t.reference, now));

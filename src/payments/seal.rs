@@ -35,6 +35,7 @@
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -60,8 +61,8 @@ pub enum SealError {
 /// seal mismatch can be diagnosed against the gateway's documentation.
 ///
 /// Never log it for a cardOrder request: the request's `cardNumber` and
-/// `cardCSCValue` are part of it.
-pub fn seal_string(fields: &Map<String, Value>) -> String {
+/// `cardCSCValue` are part of it; it wipes itself when dropped.
+pub fn seal_string(fields: &Map<String, Value>) -> Zeroizing<String> {
     string_skipping(fields, &NOT_SEALED)
 }
 
@@ -103,9 +104,15 @@ fn mac_over(message: &str, secret: &str) -> HmacSha256 {
     mac
 }
 
-/// The seal string of a top-level object, leaving out the names in `skip`.
-fn string_skipping(fields: &Map<String, Value>, skip: &[&str]) -> String {
-    let mut out = String::new();
+/// Room reserved for a seal string up front, so that building one never reallocates
+/// (a reallocation would free a copy of the card digits without wiping it): a cardOrder
+/// message is a few hundred bytes.
+const SEAL_STRING_CAPACITY: usize = 4096;
+
+/// The seal string of a top-level object, leaving out the names in `skip`; wiped when
+/// dropped.
+fn string_skipping(fields: &Map<String, Value>, skip: &[&str]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(SEAL_STRING_CAPACITY));
     push_object(&mut out, fields, skip);
     out
 }
@@ -178,7 +185,7 @@ mod tests {
     #[test]
     fn published_test_vector() {
         let fields = vector();
-        assert_eq!(seal_string(&fields), VECTOR_STRING);
+        assert_eq!(*seal_string(&fields), VECTOR_STRING);
         assert_eq!(compute_seal(&fields, SECRET), VECTOR_SEAL);
     }
 
@@ -245,7 +252,7 @@ mod tests {
             "customerContact": { "lastname": "Martin", "email": "a@b.fr", "firstname": "Léa" },
             "amount": 1000,
         }));
-        assert_eq!(seal_string(&fields), "1000a@b.frLéaMartinZ");
+        assert_eq!(*seal_string(&fields), "1000a@b.frLéaMartinZ");
     }
 
     #[test]
@@ -257,13 +264,13 @@ mod tests {
             "d": { "seal": "kept", "keyVersion": "kept" },
         }));
         // Exclusions apply at the top level only; arrays keep their order.
-        assert_eq!(seal_string(&fields), "truex123falsekeptkept");
+        assert_eq!(*seal_string(&fields), "truex123falsekeptkept");
     }
 
     #[test]
     fn name_sort_is_bytewise() {
         let fields = object(json!({ "b": "2", "B": "1", "a": "3" }));
         // "B" < "a" < "b" in byte order.
-        assert_eq!(seal_string(&fields), "132");
+        assert_eq!(*seal_string(&fields), "132");
     }
 }

@@ -32,6 +32,9 @@ pub struct Entry {
     pub amounts: Amounts,
     /// When the platform captures (or expires) it, UTC ms.
     pub capture_at: i64,
+    /// Until when (UTC ms) the platform is still processing it: before, it is unknown
+    /// to every query (25), as a late authorization is (`SimBehaviour::LateCharge`).
+    pub visible_at: i64,
 }
 
 /// Why a duplicate cannot be made from a transaction (the responseCode to answer).
@@ -93,13 +96,24 @@ impl Ledger {
             origin_amount: amount,
             amounts: Amounts { status: status.into(), current, refunded: 0 },
             capture_at: cash::capture_instant(now, capture_day as i64),
+            visible_at: now,
         };
         self.entries.insert(reference.to_string(), entry);
     }
 
-    /// The entry with the platform's own capture applied as of `now`.
+    /// Makes a recorded authorization invisible until `until` (UTC ms): the platform
+    /// finishes it late, and its capture is counted from then.
+    pub fn finish_late(&mut self, reference: &str, until: i64) {
+        if let Some(e) = self.entries.get_mut(reference) {
+            e.capture_at += until - e.visible_at;
+            e.visible_at = until;
+        }
+    }
+
+    /// The entry with the platform's own capture applied as of `now` (None while it is
+    /// unknown, or still being processed).
     fn settled(&mut self, reference: &str, now: i64) -> Option<&mut Entry> {
-        let e = self.entries.get_mut(reference)?;
+        let e = self.entries.get_mut(reference).filter(|e| now >= e.visible_at)?;
         if now >= e.capture_at {
             match e.amounts.status.as_str() {
                 "TO_CAPTURE" if e.amounts.current > 0 => e.amounts.status = "CAPTURED".into(),
@@ -234,6 +248,17 @@ mod tests {
         assert_eq!(l.cash("CAP", Operation::Refund, 601, later).response_code, "12", "never more than captured");
         let r = l.cash("CAP", Operation::Refund, 600, later);
         assert_eq!((r.new_status.as_deref(), r.new_amount), (Some("CREDITED"), Some(0)));
+    }
+
+    #[test]
+    fn a_late_authorization_is_unknown_until_the_platform_finishes_it() {
+        let mut l = books();
+        l.record("LATE", answer("00"), card(), 1000, "AUTHOR_CAPTURE", 1, NOW);
+        l.finish_late("LATE", NOW + 20_000);
+        assert_eq!(status(&mut l, "LATE", NOW + 19_999), "unknown");
+        assert_eq!(l.cash("LATE", Operation::Cancel, 1000, NOW).response_code, "25");
+        assert!(l.contains("LATE"), "its reference is taken all the same");
+        assert_eq!(status(&mut l, "LATE", NOW + 20_000), "TO_CAPTURE");
     }
 
     #[test]

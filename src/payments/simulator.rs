@@ -19,12 +19,17 @@ use std::time::Duration;
 pub enum SimOutcome {
     /// It answers.
     Answer(AuthorizationResponse),
-    /// It never answers (and never charged).
+    /// It never answers in time (and has not charged, or not yet: see
+    /// `SimBehaviour::LateCharge`).
     NoAnswer,
     /// It refuses the connection.
     Unavailable,
     /// It charged, then the answer is lost.
     LostAfterCharge,
+    /// It charged, then the connection broke while answering.
+    DroppedAfterCharge,
+    /// It charged, then a proxy answered HTTP 502.
+    BadGatewayAfterCharge,
 }
 
 /// The terms of an authorization that the books need (not the card).
@@ -160,6 +165,20 @@ impl Simulator {
                 charge(&a);
                 (self.latency, SimOutcome::LostAfterCharge)
             }
+            SimBehaviour::DropAfterCharge => {
+                charge(&answer("00", "00"));
+                (self.latency, SimOutcome::DroppedAfterCharge)
+            }
+            SimBehaviour::BadGatewayAfterCharge => {
+                charge(&answer("00", "00"));
+                (self.latency, SimOutcome::BadGatewayAfterCharge)
+            }
+            SimBehaviour::LateCharge => {
+                charge(&answer("00", "00"));
+                let until = self.now() + simulator_rules::LATE_CHARGE_AFTER.as_millis() as i64;
+                self.books().finish_late(reference, until);
+                (self.timeout, SimOutcome::NoAnswer)
+            }
         }
     }
 
@@ -215,6 +234,9 @@ impl Simulator {
             SimOutcome::Answer(a) => Ok(a),
             SimOutcome::NoAnswer | SimOutcome::LostAfterCharge => Err(GatewayError::Timeout),
             SimOutcome::Unavailable => Err(GatewayError::Unavailable),
+            // What the Sips connector reports for the same failures on the wire.
+            SimOutcome::DroppedAfterCharge => Err(GatewayError::AnswerLost("connection closed mid-answer".into())),
+            SimOutcome::BadGatewayAfterCharge => Err(GatewayError::AnswerLost("HTTP status 502".into())),
         }
     }
 

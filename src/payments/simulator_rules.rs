@@ -31,6 +31,9 @@
 //! | `4100 0000 0099 2900` | [`SimBehaviour::NoAnswer`]: never answers; the client's timeout must fire |
 //! | `4100 0000 0099 3700` | [`SimBehaviour::Unavailable`]: platform down (connection refused, responseCode `90` semantics) |
 //! | `4100 0000 0099 4500` | [`SimBehaviour::LostAfterCharge`]: authorised and recorded, but the answer is lost |
+//! | `4100 0000 0099 5200` | [`SimBehaviour::DropAfterCharge`]: authorised and recorded, then the connection is dropped mid-answer |
+//! | `4100 0000 0099 6000` | [`SimBehaviour::BadGatewayAfterCharge`]: authorised and recorded, then HTTP 502 |
+//! | `4100 0000 0099 7800` | [`SimBehaviour::LateCharge`]: no answer in time; authorised after the client gave up, seen by `getTransactionData` only after [`LATE_CHARGE_AFTER`] |
 //!
 //! [`detect_brand`]: super::card::detect_brand
 
@@ -49,6 +52,21 @@ pub const UNAVAILABLE_CARD: &str = "4100000000993700";
 /// Card that is charged but whose answer never reaches us, to test the
 /// recovery through `getTransactionData`.
 pub const LOST_AFTER_CHARGE_CARD: &str = "4100000000994500";
+/// Card that is charged, then the connection breaks while the answer is being sent:
+/// an error after the request was sent is not "nothing charged".
+pub const DROP_AFTER_CHARGE_CARD: &str = "4100000000995200";
+/// Card that is charged, then a proxy in front of the platform answers HTTP 502.
+pub const BAD_GATEWAY_AFTER_CHARGE_CARD: &str = "4100000000996000";
+/// Card that gets no answer in time and is authorised by the platform after the
+/// client gave up: a lookup right after the time-out says "unknown" (25), a later one
+/// finds it authorised. Unknown is therefore not "not charged" until a grace period.
+pub const LATE_CHARGE_CARD: &str = "4100000000997800";
+
+/// How long after the request the platform finishes a [`SimBehaviour::LateCharge`]
+/// authorization (on the simulator's clock): past the client's time-out, shorter than
+/// the grace period recovery waits before taking "unknown" for "not charged" (three
+/// gateway time-outs; see `server::recovery_min_age`) with the default 10 s time-out.
+pub const LATE_CHARGE_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// What the simulated gateway does with one authorisation request.
 ///
@@ -80,14 +98,26 @@ pub enum SimBehaviour {
     /// `getTransactionData`), then drop the answer: the customer is charged
     /// but we never hear it.
     LostAfterCharge,
+    /// Authorise and record, then break the connection while answering: the client
+    /// sees an error after it sent the request.
+    DropAfterCharge,
+    /// Authorise and record, then answer HTTP 502 (a proxy that lost the platform's
+    /// answer).
+    BadGatewayAfterCharge,
+    /// Never answer in time, and authorise after [`LATE_CHARGE_AFTER`]: the platform
+    /// was still processing when the client gave up.
+    LateCharge,
 }
 
 /// The special cards and what they trigger, for documentation and prompts.
-pub const SPECIAL_CARDS: [(&str, SimBehaviour); 4] = [
+pub const SPECIAL_CARDS: [(&str, SimBehaviour); 7] = [
     (SLOW_CARD, SimBehaviour::Slow { delay_ms: SLOW_DELAY_MS }),
     (NO_ANSWER_CARD, SimBehaviour::NoAnswer),
     (UNAVAILABLE_CARD, SimBehaviour::Unavailable),
     (LOST_AFTER_CHARGE_CARD, SimBehaviour::LostAfterCharge),
+    (DROP_AFTER_CHARGE_CARD, SimBehaviour::DropAfterCharge),
+    (BAD_GATEWAY_AFTER_CHARGE_CARD, SimBehaviour::BadGatewayAfterCharge),
+    (LATE_CHARGE_CARD, SimBehaviour::LateCharge),
 ];
 
 /// Every cardOrder `responseCode` Sips defines, with the acquirer code the
@@ -225,6 +255,9 @@ mod tests {
         assert_eq!(behaviour_for(NO_ANSWER_CARD), SimBehaviour::NoAnswer);
         assert_eq!(behaviour_for(UNAVAILABLE_CARD), SimBehaviour::Unavailable);
         assert_eq!(behaviour_for(LOST_AFTER_CHARGE_CARD), SimBehaviour::LostAfterCharge);
+        assert_eq!(behaviour_for(DROP_AFTER_CHARGE_CARD), SimBehaviour::DropAfterCharge);
+        assert_eq!(behaviour_for(BAD_GATEWAY_AFTER_CHARGE_CARD), SimBehaviour::BadGatewayAfterCharge);
+        assert_eq!(behaviour_for(LATE_CHARGE_CARD), SimBehaviour::LateCharge);
     }
 
     #[test]

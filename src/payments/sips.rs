@@ -16,10 +16,11 @@ use super::http::{post, PostError};
 use super::seal::{compute_seal, verify_seal};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
-/// Connection settings (from `[payments]` in the configuration).
-#[derive(Clone, Debug)]
+/// Connection settings (from `[payments]` in the configuration). Its `Debug` never
+/// shows the secret key.
+#[derive(Clone)]
 pub struct SipsConfig {
     /// e.g. `https://office-server.sips-services.com` (here: the local simulator).
     pub base_url: String,
@@ -39,6 +40,22 @@ pub struct SipsConfig {
     pub operation_origin: String,
     /// How long to wait for an answer.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SipsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipsConfig")
+            .field("base_url", &self.base_url)
+            .field("merchant_id", &self.merchant_id)
+            .field("secret_key", &"<redacted>")
+            .field("key_version", &self.key_version)
+            .field("checkout_interface", &self.checkout_interface)
+            .field("diagnostic_interface", &self.diagnostic_interface)
+            .field("cash_interface", &self.cash_interface)
+            .field("operation_origin", &self.operation_origin)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl SipsConfig {
@@ -64,11 +81,34 @@ pub struct SipsConnector {
     cfg: SipsConfig,
 }
 
-fn sealed(mut fields: Map<String, Value>, secret: &str) -> Map<String, Value> {
-    let seal = compute_seal(&fields, secret);
+/// Room reserved for a request body up front, so serializing never reallocates (a
+/// reallocation would free a copy of the card digits without wiping it).
+const BODY_CAPACITY: usize = 4096;
+
+/// Seals `fields` and serializes them into a wiping buffer, then wipes every string
+/// left in `fields` (a cardOrder's card number and security code are among them).
+fn sealed_body(fields: &mut Map<String, Value>, secret: &str) -> Zeroizing<String> {
+    let seal = compute_seal(fields, secret);
     fields.insert("sealAlgorithm".into(), json!("HMAC-SHA-256"));
     fields.insert("seal".into(), json!(seal));
-    fields
+    let mut bytes = Zeroizing::new(Vec::with_capacity(BODY_CAPACITY));
+    serde_json::to_writer(&mut *bytes, &*fields).unwrap_or_else(|_| unreachable!("a map of JSON values serializes"));
+    for v in fields.values_mut() {
+        wipe_strings(v);
+    }
+    // serde_json writes valid UTF-8; moving the bytes keeps their allocation.
+    let text = String::from_utf8(std::mem::take(&mut *bytes)).unwrap_or_else(|_| unreachable!("JSON is UTF-8"));
+    Zeroizing::new(text)
+}
+
+/// Overwrites every string inside `v` (the strings of a message once sent).
+pub(crate) fn wipe_strings(v: &mut Value) {
+    match v {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_strings),
+        Value::Object(m) => m.values_mut().for_each(wipe_strings),
+        _ => {}
+    }
 }
 
 fn object(v: Value) -> Map<String, Value> {
@@ -103,14 +143,22 @@ impl SipsConnector {
     async fn call(&self, path: &str, body: Zeroizing<String>) -> Result<Map<String, Value>, GatewayError> {
         let url = format!("{}/rs-services/v2/{path}", self.cfg.base_url);
         let (status, bytes) = post(&url, &[], body.as_bytes(), self.cfg.timeout).await.map_err(|e| match e {
-            PostError::Timeout => GatewayError::Timeout,
+            // Only a connection that was never made proves the platform did nothing.
             PostError::Connect(_) | PostError::BadUrl(_) => GatewayError::Unavailable,
+            PostError::Timeout => GatewayError::Timeout,
+            PostError::Lost(why) => GatewayError::AnswerLost(why),
         })?;
-        if status >= 500 {
-            return Err(GatewayError::Unavailable);
+        drop(body);
+        // Past this point the platform had the request: whatever is wrong with the
+        // answer, it may have acted on it.
+        if status >= 400 {
+            return Err(GatewayError::AnswerLost(format!("HTTP status {status}")));
         }
-        let v: Value = serde_json::from_slice(&bytes).map_err(|_| GatewayError::Unavailable)?;
-        let Value::Object(map) = v else { return Err(GatewayError::Unavailable) };
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| GatewayError::AnswerLost(format!("unreadable answer (HTTP {status}): {e}")))?;
+        let Value::Object(map) = v else {
+            return Err(GatewayError::AnswerLost(format!("answer is not a JSON object (HTTP {status})")));
+        };
         if let Err(e) = verify_seal(&map, &self.cfg.secret_key) {
             tracing::error!(path, error = ?e, "Sips answer refused: its seal does not verify");
             return Err(GatewayError::BadSeal);
@@ -120,7 +168,7 @@ impl SipsConnector {
 
     /// `checkout/cardOrder`.
     pub async fn authorize(&self, req: &AuthorizationRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
-        let fields = object(json!({
+        let mut fields = object(json!({
             "amount": req.amount,
             "currencyCode": req.currency.numeric(),
             "merchantId": self.cfg.merchant_id,
@@ -134,13 +182,14 @@ impl SipsConnector {
             "captureDay": req.capture_day,
             "orderChannel": req.order_channel,
         }));
-        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let body = sealed_body(&mut fields, &self.cfg.secret_key);
         let r = self.call("checkout/cardOrder", body).await?;
         authorization_answer(&r)
     }
 
     /// `cashManagement/validate|cancel|refund`. A refusal (24 wrong status, 25 unknown
-    /// transaction, ...) is an answer; 90/99 mean the platform is unavailable.
+    /// transaction, ...) is an answer; 90 means the platform did nothing, 99 that the
+    /// outcome is unknown (see [`platform_failure`]).
     pub async fn cash(&self, req: &CashRequest<'_>) -> Result<CashResponse, GatewayError> {
         let path = match req.operation {
             Operation::Validate => "cashManagement/validate",
@@ -149,7 +198,7 @@ impl SipsConnector {
             // Not a cash operation on an existing transaction: see `duplicate`.
             Operation::Duplicate => return Ok(CashResponse::refused("40")),
         };
-        let fields = object(json!({
+        let mut fields = object(json!({
             "merchantId": self.cfg.merchant_id,
             "interfaceVersion": self.cfg.cash_interface,
             "keyVersion": self.cfg.key_version,
@@ -158,12 +207,10 @@ impl SipsConnector {
             "currencyCode": req.currency.numeric(),
             "operationOrigin": self.cfg.operation_origin,
         }));
-        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let body = sealed_body(&mut fields, &self.cfg.secret_key);
         let r = self.call(path, body).await?;
         let code = text(&r, "responseCode");
-        if code == "90" || code == "99" {
-            return Err(GatewayError::Unavailable);
-        }
+        platform_failure(&code)?;
         Ok(CashResponse {
             response_code: code,
             acquirer_response_code: text(&r, "acquirerResponseCode"),
@@ -174,7 +221,7 @@ impl SipsConnector {
 
     /// `cashManagement/duplicate`: a new transaction on the card of an existing one.
     pub async fn duplicate(&self, req: &DuplicateRequest<'_>) -> Result<AuthorizationResponse, GatewayError> {
-        let fields = object(json!({
+        let mut fields = object(json!({
             "merchantId": self.cfg.merchant_id,
             "fromMerchantId": self.cfg.merchant_id,
             "interfaceVersion": self.cfg.cash_interface,
@@ -188,20 +235,20 @@ impl SipsConnector {
             "orderChannel": req.order_channel,
             "operationOrigin": self.cfg.operation_origin,
         }));
-        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let body = sealed_body(&mut fields, &self.cfg.secret_key);
         let r = self.call("cashManagement/duplicate", body).await?;
         authorization_answer(&r)
     }
 
     /// `diagnostic/getTransactionData`.
     pub async fn lookup(&self, reference: &str) -> Result<Lookup, GatewayError> {
-        let fields = object(json!({
+        let mut fields = object(json!({
             "merchantId": self.cfg.merchant_id,
             "interfaceVersion": self.cfg.diagnostic_interface,
             "keyVersion": self.cfg.key_version,
             "transactionReference": reference,
         }));
-        let body = Zeroizing::new(Value::Object(sealed(fields, &self.cfg.secret_key)).to_string());
+        let body = sealed_body(&mut fields, &self.cfg.secret_key);
         let r = self.call("diagnostic/getTransactionData", body).await?;
         match text(&r, "responseCode").as_str() {
             "25" => Ok(Lookup::Unknown),
@@ -229,12 +276,21 @@ impl SipsConnector {
     }
 }
 
-/// The answer to a cardOrder or a duplicate; 90/99 mean the platform is unavailable.
+/// A sealed answer saying the platform did not process the request: 90 (service
+/// unavailable) means it did nothing; 99 (server problem) does not say whether it did,
+/// so it is an unknown outcome to resolve.
+fn platform_failure(code: &str) -> Result<(), GatewayError> {
+    match code {
+        "90" => Err(GatewayError::Unavailable),
+        "99" => Err(GatewayError::AnswerLost("responseCode 99 (server problem)".into())),
+        _ => Ok(()),
+    }
+}
+
+/// The answer to a cardOrder or a duplicate (see [`platform_failure`]).
 fn authorization_answer(r: &Map<String, Value>) -> Result<AuthorizationResponse, GatewayError> {
     let code = text(r, "responseCode");
-    if code == "90" || code == "99" {
-        return Err(GatewayError::Unavailable);
-    }
+    platform_failure(&code)?;
     Ok(AuthorizationResponse {
         response_code: code,
         acquirer_response_code: text(r, "acquirerResponseCode"),
@@ -244,4 +300,92 @@ fn authorization_answer(r: &Map<String, Value>) -> Result<AuthorizationResponse,
             .unwrap_or_else(|| "N".into()),
         brand: text(r, "paymentMeanBrand"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_key_never_prints() {
+        let cfg = SipsConfig::new("http://127.0.0.1:1", "011223344550000", "s3cr3t-k3y");
+        let shown = format!("{cfg:?} {:?}", SipsConnector::new(cfg.clone()));
+        assert!(!shown.contains("s3cr3t-k3y") && shown.contains("<redacted>"), "{shown}");
+    }
+
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_badly_sealed_answer_is_refused_and_logged_without_card_data() {
+        use super::super::card::{CardNumber, Expiry, SecurityCode};
+        use super::super::gateway::Simulator;
+        use super::super::money::Currency;
+        use super::super::sips_sim::{self, SimServer};
+        let logs = Logs::default();
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
+        let got = tracing::subscriber::with_default(subscriber, || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let simulator = Simulator::new(Duration::ZERO, Duration::from_secs(5));
+                let state = SimServer { simulator, secret: "k".into(), answer_secret: "not-k".into() };
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}", l.local_addr().unwrap());
+                tokio::spawn(async move { axum::serve(l, sips_sim::router(state)).await.unwrap() });
+                let mut cfg = SipsConfig::new(&url, "011223344550000", "k");
+                cfg.timeout = Duration::from_secs(5);
+                let card = CardNumber::parse("4100000000000100").unwrap();
+                let csc = SecurityCode::parse("737", card.brand().unwrap()).unwrap();
+                let req = AuthorizationRequest {
+                    transaction_reference: "SEAL1",
+                    amount: 100,
+                    currency: Currency::Eur,
+                    card: &card,
+                    expiry: Expiry::parse_mmyy("1230").unwrap(),
+                    csc: &csc,
+                    capture_mode: "AUTHOR_CAPTURE",
+                    capture_day: 0,
+                    order_channel: "MOTO",
+                };
+                SipsConnector::new(cfg).authorize(&req).await
+            })
+        });
+        assert_eq!(got, Err(GatewayError::BadSeal));
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("ERROR") && text.contains("seal does not verify") && text.contains("checkout/cardOrder"),
+            "{text}"
+        );
+        assert!(!text.contains("4100000000000100") && !text.contains("737"), "{text}");
+    }
+
+    #[test]
+    fn the_fields_are_wiped_once_serialized() {
+        let mut fields = object(json!({
+            "cardNumber": "4100000000000100",
+            "cardCSCValue": "737",
+            "amount": 2500,
+            "customerContact": {"phone": "0601020304"},
+        }));
+        let body = sealed_body(&mut fields, "k");
+        assert!(body.contains("\"cardNumber\":\"4100000000000100\"") && body.contains("\"seal\":"), "{}", *body);
+        let seal = compute_seal(&serde_json::from_str::<Map<String, Value>>(&body).unwrap(), "k");
+        assert!(body.contains(&seal), "the body carries the seal of its own fields");
+        assert_eq!(fields["cardNumber"], json!(""));
+        assert_eq!(fields["cardCSCValue"], json!(""));
+        assert_eq!(fields["customerContact"]["phone"], json!(""));
+        assert_eq!(fields["amount"], json!(2500));
+    }
 }

@@ -1,7 +1,8 @@
 //! The payment simulator as a local HTTP server speaking the Sips Office JSON wire
 //! format, so the real connector (`payments::sips`) is exercised end to end: sealed
 //! requests checked (a bad seal answers responseCode 34, a wrong interface prefix 30),
-//! sealed answers, the special cards' slow, missing, unavailable and lost answers,
+//! sealed answers, the special cards' slow, missing, unavailable (sealed responseCode
+//! 90), lost, broken (connection dropped, HTTP 502) and late answers,
 //! the cash-management calls (validate, cancel, refund, duplicate) against the
 //! simulator's books, and `getTransactionData`. `ivrpay simulator` runs it standalone.
 //! It never logs card data.
@@ -14,8 +15,10 @@ use super::gateway::{DuplicateRequest, GatewayError, Lookup, SimOutcome, Simulat
 use super::money::Currency;
 use super::seal::{compute_seal, verify_seal};
 use super::simulator::Terms;
+use super::sips::wipe_strings;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
@@ -78,6 +81,27 @@ fn admit(s: &SimServer, req: &Value, prefix: &str) -> Result<Map<String, Value>,
     Ok(m.clone())
 }
 
+/// A response body that fails once headers are out: hyper then breaks the connection
+/// mid-answer, as a platform or network failing after the charge would.
+struct BrokenBody;
+
+impl hyper::body::Body for BrokenBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated break"))))
+    }
+}
+
+/// The sealed answer of a platform whose service is unavailable: it did nothing.
+fn unavailable(s: &SimServer) -> Response {
+    sealed(json!({"responseCode": "90"}), &s.answer_secret).into_response()
+}
+
 /// Answers an authorization or a duplicate after its delay.
 async fn authorization(
     s: &SimServer,
@@ -85,10 +109,10 @@ async fn authorization(
     masked: Option<String>,
     m: &Map<String, Value>,
     (delay, outcome): (Duration, SimOutcome),
-) -> Result<Json<Value>, StatusCode> {
+) -> Response {
     tokio::time::sleep(delay).await;
     match outcome {
-        SimOutcome::Answer(a) => Ok(sealed(
+        SimOutcome::Answer(a) => sealed(
             json!({
                 "responseCode": a.response_code,
                 "acquirerResponseCode": a.acquirer_response_code,
@@ -102,12 +126,17 @@ async fn authorization(
                 "captureDay": m.get("captureDay").cloned().unwrap_or(Value::Null),
             }),
             &s.answer_secret,
-        )),
-        SimOutcome::Unavailable => Err(StatusCode::SERVICE_UNAVAILABLE),
-        // The charge may have happened; the answer never leaves.
+        )
+        .into_response(),
+        SimOutcome::Unavailable => unavailable(s),
+        // Charged; the connection breaks while answering.
+        SimOutcome::DroppedAfterCharge => Response::new(axum::body::Body::new(BrokenBody)),
+        // Charged; a proxy lost the answer.
+        SimOutcome::BadGatewayAfterCharge => StatusCode::BAD_GATEWAY.into_response(),
+        // The charge may have happened (or may yet); the answer never leaves.
         SimOutcome::NoAnswer | SimOutcome::LostAfterCharge => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            Err(StatusCode::GATEWAY_TIMEOUT)
+            StatusCode::GATEWAY_TIMEOUT.into_response()
         }
     }
 }
@@ -117,10 +146,12 @@ fn terms(m: &Map<String, Value>) -> (i64, String, u8) {
     (int(m, "amount").unwrap_or(0), field(m, "captureMode"), day)
 }
 
-async fn card_order(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
-    let m = match admit(&s, &req, "IR_WS_") {
+async fn card_order(State(s): State<SimServer>, Json(mut req): Json<Value>) -> Response {
+    let admitted = admit(&s, &req, "IR_WS_");
+    wipe_strings(&mut req);
+    let mut m = match admitted {
         Ok(m) => m,
-        Err(refusal) => return Ok(refusal),
+        Err(refusal) => return refusal.into_response(),
     };
     let reference = field(&m, "transactionReference");
     let (amount, capture_mode, capture_day) = terms(&m);
@@ -128,23 +159,33 @@ async fn card_order(State(s): State<SimServer>, Json(req): Json<Value>) -> Resul
     let decision = s.simulator.decide(&reference, &pan, Terms { amount, capture_mode: &capture_mode, capture_day });
     let masked = sips_mask(&pan);
     drop(pan);
+    for card_field in ["cardNumber", "cardCSCValue"] {
+        if let Some(v) = m.get_mut(card_field) {
+            wipe_strings(v);
+        }
+    }
     authorization(&s, &reference, Some(masked), &m, decision).await
 }
 
-async fn duplicate(State(s): State<SimServer>, Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
+async fn duplicate(State(s): State<SimServer>, Json(req): Json<Value>) -> Response {
     let m = match admit(&s, &req, "CR_WS_") {
         Ok(m) => m,
-        Err(refusal) => return Ok(refusal),
+        Err(refusal) => return refusal.into_response(),
     };
     let reference = field(&m, "transactionReference");
     let from = field(&m, "fromTransactionReference");
     let (amount, capture_mode, capture_day) = terms(&m);
     let channel = field(&m, "orderChannel");
+    let code = field(&m, "currencyCode");
+    let Some(currency) = Currency::ALL.into_iter().find(|c| c.numeric() == code) else {
+        return sealed(json!({"responseCode": "30", "errorFieldName": "currencyCode"}), &s.answer_secret)
+            .into_response();
+    };
     let req = DuplicateRequest {
         from_transaction_reference: &from,
         transaction_reference: &reference,
         amount,
-        currency: Currency::Eur,
+        currency,
         capture_mode: &capture_mode,
         capture_day,
         order_channel: &channel,
@@ -177,7 +218,7 @@ async fn cash(s: SimServer, req: Value, op: Operation) -> Result<Json<Value>, St
             }),
             &s.answer_secret,
         )),
-        Err(GatewayError::Unavailable) => Err(StatusCode::SERVICE_UNAVAILABLE),
+        Err(GatewayError::Unavailable) => Ok(sealed(json!({"responseCode": "90"}), &s.answer_secret)),
         Err(_) => Err(StatusCode::GATEWAY_TIMEOUT),
     }
 }
@@ -213,7 +254,7 @@ async fn transaction_data(State(s): State<SimServer>, Json(req): Json<Value>) ->
             &s.answer_secret,
         )),
         Ok(Lookup::Unknown) => Ok(sealed(json!({"responseCode": "25"}), &s.answer_secret)),
-        Err(_) => Err(StatusCode::SERVICE_UNAVAILABLE),
+        Err(_) => Ok(sealed(json!({"responseCode": "90"}), &s.answer_secret)),
     }
 }
 

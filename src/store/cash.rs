@@ -9,6 +9,9 @@
 //! [`Store::release_cash_operation`] clears it when the platform refused. Two operators
 //! refunding at once therefore never both reach the platform, and cannot refund more
 //! than was captured. A claim left by a crash lapses after [`CLAIM_LEASE_MS`].
+//!
+//! A payment that ends with nothing captured (cancelled in full, expired unvalidated)
+//! gives its invoice back in the same database transaction ([`reopen_invoice`]).
 
 use super::transactions::{history_row, Transaction};
 use super::{now_ms, Store, StoreError};
@@ -56,6 +59,86 @@ pub struct Claim {
     /// What the operation moves (`operationAmount`).
     pub moved: i64,
     token: String,
+}
+
+/// Gives back an invoice whose payment ends with nothing captured (cancelled in full,
+/// or expired unvalidated), inside the database transaction that records it: the
+/// invoice was PAID by this payment only, and nobody was charged. It becomes PAYABLE
+/// again, or EXPIRED if its expiry has passed; a duplicate's own invoice (nobody is
+/// asked to pay it by phone) is CANCELLED. Its payment code is kept when no other
+/// payable invoice took it meanwhile (codes are only unique among payable invoices),
+/// else a new one is drawn. The change is written in the payment's history.
+pub(crate) async fn reopen_invoice(
+    conn: &mut sqlx::AnyConnection,
+    reference: &str,
+    status: &str,
+    actor: &str,
+    why: &str,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT i.id, i.reference, i.status, i.expires_at, i.payment_code, t.duplicated_from \
+         FROM transactions t JOIN invoices i ON i.id = t.invoice_id WHERE t.reference = $1",
+    )
+    .bind(reference)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(()) };
+    let (id, invoice_ref) = (super::get_str(&row, "id")?, super::get_str(&row, "reference")?);
+    if super::get_str(&row, "status")? != "PAID" {
+        // Not this payment's to give back (cancelled by the merchant, or never paid).
+        return Ok(());
+    }
+    let other_live = sqlx::query(
+        "SELECT 1 AS one FROM transactions WHERE invoice_id = $1 AND reference <> $2 \
+         AND status IN ('PENDING', 'TO_CAPTURE', 'TO_VALIDATE', 'CAPTURED')",
+    )
+    .bind(&id)
+    .bind(reference)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if other_live.is_some() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut code = super::get_str(&row, "payment_code")?;
+    let (new_status, note) = if super::get_opt_str(&row, "duplicated_from")?.is_some() {
+        ("CANCELLED", String::new())
+    } else if super::get_i64(&row, "expires_at")? <= now {
+        ("EXPIRED", String::new())
+    } else {
+        let mut note = format!(", payment code {code} payable again");
+        for attempt in 0..9 {
+            let taken = sqlx::query(
+                "SELECT 1 AS one FROM invoices WHERE payment_code = $1 AND status = 'PAYABLE' AND id <> $2",
+            )
+            .bind(&code)
+            .bind(&id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if taken.is_none() {
+                break;
+            }
+            if attempt == 8 {
+                return Err(StoreError::Conflict("could not draw a unique payment code".into()));
+            }
+            code = crate::payments::invoice::new_payment_code();
+            note = format!(", new payment code {code} (the old one now names another invoice)");
+        }
+        ("PAYABLE", note)
+    };
+    sqlx::query(
+        "UPDATE invoices SET status = $1, payment_code = $2, updated_at = $3 WHERE id = $4 AND status = 'PAID'",
+    )
+    .bind(new_status)
+    .bind(&code)
+    .bind(now)
+    .bind(&id)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::from_write)?;
+    let detail = format!("nothing captured ({why}): invoice {invoice_ref} is {new_status} again{note}");
+    history_row(conn, reference, Some(status), status, None, actor, &detail).await?;
+    Ok(())
 }
 
 impl Store {
@@ -125,6 +208,9 @@ impl Store {
         }
         let status = &claim.after.status;
         history_row(&mut tx, reference, Some(&claim.before.status), status, Some(claim.moved), actor, detail).await?;
+        if status == "CANCELLED" {
+            reopen_invoice(&mut tx, reference, status, actor, "cancelled in full").await?;
+        }
         super::notifications::enqueue(&mut tx, reference, "transaction.updated").await?;
         tx.commit().await?;
         self.transaction(reference).await?.ok_or(CashOpError::NotFound)
@@ -173,6 +259,9 @@ impl Store {
                 .await?;
                 if r.rows_affected() == 1 {
                     history_row(&mut tx, &reference, Some(from), to, None, "capture-run", detail).await?;
+                    if to == "EXPIRED" {
+                        reopen_invoice(&mut tx, &reference, to, "capture-run", "expired unvalidated").await?;
+                    }
                     super::notifications::enqueue(&mut tx, &reference, "transaction.updated").await?;
                     tx.commit().await?;
                     if to == "CAPTURED" {

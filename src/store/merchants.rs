@@ -2,6 +2,7 @@
 //! is stored, so a database leak does not leak working credentials.
 
 use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
+use crate::payments::card::Brand;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -61,11 +62,100 @@ pub struct NewMerchant {
     pub notification_url: Option<String>,
 }
 
+/// Why a merchant cannot be created as given; each names the field at fault, so the
+/// CLI, the pages and the store give the same answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MerchantError {
+    /// The name is blank.
+    #[error("name: must not be empty")]
+    NoName,
+    /// The phone number is blank.
+    #[error("phone_number: must not be empty")]
+    NoPhone,
+    /// More than 6: Sips keeps an authorization 6 days.
+    #[error("capture_day: {0} is more than 6 (an authorization lives 6 days)")]
+    CaptureDay(u8),
+    /// No accepted brand: no card could ever pay.
+    #[error("accepted_brands: at least one brand is needed")]
+    NoBrand,
+    /// A brand this product does not know (it would be silently ignored).
+    #[error(
+        "accepted_brands: unknown brand '{0}' (known: CB, VISA, MASTERCARD, AMEX, MAESTRO, DINERS, DISCOVER, JCB)"
+    )]
+    UnknownBrand(String),
+    /// Not an absolute http(s) URL.
+    #[error("notification_url: '{0}' is not an absolute http:// or https:// URL")]
+    NotificationUrl(String),
+}
+
+impl MerchantError {
+    /// The field at fault, as named in the API and the forms.
+    pub fn field(&self) -> &'static str {
+        match self {
+            MerchantError::NoName => "name",
+            MerchantError::NoPhone => "phone_number",
+            MerchantError::CaptureDay(_) => "capture_day",
+            MerchantError::NoBrand | MerchantError::UnknownBrand(_) => "accepted_brands",
+            MerchantError::NotificationUrl(_) => "notification_url",
+        }
+    }
+}
+
+impl NewMerchant {
+    /// Checks every field (the store refuses a merchant that fails it, whoever asks).
+    pub fn validate(&self) -> Result<(), MerchantError> {
+        if self.name.trim().is_empty() {
+            return Err(MerchantError::NoName);
+        }
+        if self.phone_number.trim().is_empty() {
+            return Err(MerchantError::NoPhone);
+        }
+        if self.capture_day > 6 {
+            return Err(MerchantError::CaptureDay(self.capture_day));
+        }
+        if self.accepted_brands.iter().all(|b| b.trim().is_empty()) {
+            return Err(MerchantError::NoBrand);
+        }
+        if let Some(b) = self.accepted_brands.iter().find(|b| Brand::from_sips(b).is_none() && !b.trim().is_empty()) {
+            return Err(MerchantError::UnknownBrand(b.clone()));
+        }
+        if let Some(url) = &self.notification_url {
+            let ok = url
+                .parse::<hyper::Uri>()
+                .ok()
+                .is_some_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+            if !ok {
+                return Err(MerchantError::NotificationUrl(url.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The accepted brands in their Sips spelling, blanks dropped, each once.
+    fn brands(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for b in self.accepted_brands.iter().filter_map(|b| Brand::from_sips(b)) {
+            if !out.contains(&b.as_sips()) {
+                out.push(b.as_sips());
+            }
+        }
+        out
+    }
+}
+
 /// A newly issued key: the only time the secret is visible.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct IssuedKey {
+    /// Names the key in lists and for revocation.
     pub id: String,
+    /// The key itself, shown once.
     pub secret: String,
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedKey").field("id", &self.id).field("secret", &"<redacted>").finish()
+    }
 }
 
 /// An API key as listed (never its secret: only the prefix shown at creation).
@@ -131,8 +221,9 @@ pub(super) fn hash_key(secret: &str) -> String {
 }
 
 impl Store {
-    /// Creates a merchant and its first API key.
+    /// Creates a merchant and its first API key, once [`NewMerchant::validate`] passes.
     pub async fn create_merchant(&self, m: &NewMerchant) -> Result<(Merchant, IssuedKey), StoreError> {
+        m.validate()?;
         let id = new_id("mer");
         let now = now_ms();
         let secret = hex::encode(rand::random::<[u8; 24]>());
@@ -142,7 +233,7 @@ impl Store {
         )
         .bind(&id)
         .bind(&m.name)
-        .bind(m.accepted_brands.join(","))
+        .bind(m.brands().join(","))
         .bind(m.capture_mode.as_str())
         .bind(m.capture_day as i64)
         .bind(&m.phone_number)
@@ -258,5 +349,66 @@ impl Store {
             notification_url: get_opt_str(&r, "notification_url")?,
             created_at: get_i64(&r, "created_at")?,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new() -> NewMerchant {
+        NewMerchant {
+            name: "Dupont".into(),
+            accepted_brands: vec!["cb".into(), " VISA".into()],
+            capture_mode: CaptureMode::AuthorCapture,
+            capture_day: 6,
+            phone_number: "+33970000000".into(),
+            notification_url: Some("https://dupont.example/ivrpay".into()),
+        }
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        assert_eq!(new().validate(), Ok(()));
+        type Spoil = fn(&mut NewMerchant);
+        let cases: [(Spoil, &str); 6] = [
+            (|m| m.name = " ".into(), "name"),
+            (|m| m.phone_number = String::new(), "phone_number"),
+            (|m| m.capture_day = 7, "capture_day"),
+            (|m| m.accepted_brands = vec![" ".into()], "accepted_brands"),
+            (|m| m.accepted_brands.push("PAYPAL".into()), "accepted_brands"),
+            (|m| m.notification_url = Some("ftp://x".into()), "notification_url"),
+        ];
+        for (spoil, field) in cases {
+            let mut m = new();
+            spoil(&mut m);
+            let e = m.validate().unwrap_err();
+            assert_eq!(e.field(), field, "{e}");
+            assert!(e.to_string().starts_with(field), "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_store_refuses_what_validate_refuses_and_spells_brands_as_sips() {
+        let file = std::env::temp_dir().join(format!("ivrpay-mer-{}-{}.db", std::process::id(), rand::random::<u32>()));
+        let store = Store::open(&format!("sqlite://{}", file.display())).await.unwrap();
+        let mut bad = new();
+        bad.capture_day = 9;
+        match store.create_merchant(&bad).await {
+            Err(StoreError::InvalidMerchant(e)) => assert_eq!(e, MerchantError::CaptureDay(9)),
+            other => panic!("{other:?}"),
+        }
+        let mut bad = new();
+        bad.accepted_brands = vec!["VISA".into(), "UNIONPAY".into()];
+        assert!(
+            matches!(store.create_merchant(&bad).await, Err(StoreError::InvalidMerchant(MerchantError::UnknownBrand(b))) if b == "UNIONPAY")
+        );
+        let mut twice = new();
+        twice.accepted_brands.push("visa".into());
+        let (m, key) = store.create_merchant(&twice).await.unwrap();
+        assert_eq!(m.accepted_brands, ["CB", "VISA"]);
+        assert!(!format!("{key:?}").contains(&key.secret), "the key never prints");
+        store.close().await;
+        let _ = std::fs::remove_file(file);
     }
 }

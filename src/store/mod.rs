@@ -26,7 +26,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The URL is neither `sqlite:` nor `postgres:`.
-    #[error("unsupported database URL '{0}': use sqlite://FILE or postgres://...")]
+    #[error("unsupported database URL '{0}': use a file path, sqlite://FILE or postgres://...")]
     BadUrl(String),
     /// The database refused or failed.
     #[error("database error: {0}")]
@@ -37,6 +37,9 @@ pub enum StoreError {
     /// A unique constraint was hit (duplicate reference, code collision).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A merchant as given fails its checks (the error names the field).
+    #[error("invalid merchant: {0}")]
+    InvalidMerchant(#[from] merchants::MerchantError),
     /// A stored value could not be read back (corruption or a newer schema).
     #[error("invalid stored value in {column}: {value}")]
     Corrupt { column: &'static str, value: String },
@@ -54,12 +57,34 @@ impl StoreError {
 
 /// Set on every SQLite connection: WAL lets the phone line read while the extranet
 /// writes; the busy timeout turns lock contention into waiting instead of errors.
+/// `synchronous = FULL`: in WAL mode NORMAL may lose the last commits on a power cut,
+/// and the PENDING row written before an authorization is sent is exactly what must
+/// survive one (exactly-once rests on it).
 const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA journal_mode = WAL",
     "PRAGMA busy_timeout = 5000",
     "PRAGMA foreign_keys = ON",
-    "PRAGMA synchronous = NORMAL",
+    "PRAGMA synchronous = FULL",
 ];
+
+/// The database URL for `[storage] database`: a URL (`sqlite:...`, `postgres://...`)
+/// as given, or a bare file path (`ivrpay.db`, `/var/lib/ivrpay/ivrpay.db`) as the
+/// SQLite file it names. Another scheme is refused.
+pub fn database_url(configured: &str) -> Result<String, StoreError> {
+    let configured = configured.trim();
+    let scheme = configured.split_once(':').map(|(s, _)| s).filter(|s| {
+        let mut chars = s.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            && s.len() > 1
+    });
+    match scheme {
+        Some("sqlite" | "postgres" | "postgresql") => Ok(configured.to_string()),
+        Some(_) => Err(StoreError::BadUrl(configured.to_string())),
+        None if configured.is_empty() => Err(StoreError::BadUrl(configured.to_string())),
+        None => Ok(format!("sqlite://{configured}")),
+    }
+}
 
 /// Connections to PostgreSQL: about two per core. Each is a server process; more of
 /// them than the cores can run only queue in the scheduler, and the preemptions show
@@ -88,10 +113,13 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects and migrates. SQLite files are created if missing and run in WAL mode
-    /// with a busy timeout and foreign keys on.
+    /// Connects and migrates. `url` may also be a bare SQLite file path
+    /// ([`database_url`]). SQLite files are created if missing and run in WAL mode with
+    /// a busy timeout, foreign keys on and full sync.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
+        let url = database_url(url)?;
+        let url = url.as_str();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -174,4 +202,36 @@ pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, Sto
 
 pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64, StoreError> {
     Ok(row.try_get::<i64, _>(col)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_path_is_a_sqlite_file() {
+        assert_eq!(database_url("ivrpay.db").unwrap(), "sqlite://ivrpay.db");
+        assert_eq!(database_url("/var/lib/ivrpay/x.db").unwrap(), "sqlite:///var/lib/ivrpay/x.db");
+        assert_eq!(database_url("./data/x.db").unwrap(), "sqlite://./data/x.db");
+        assert_eq!(database_url("sqlite://a.db").unwrap(), "sqlite://a.db");
+        assert_eq!(database_url("postgres://u@h/db").unwrap(), "postgres://u@h/db");
+        assert!(matches!(database_url("mysql://h/db"), Err(StoreError::BadUrl(_))));
+        assert!(matches!(database_url(" "), Err(StoreError::BadUrl(_))));
+    }
+
+    #[tokio::test]
+    async fn a_file_path_opens_with_full_sync() {
+        let file =
+            std::env::temp_dir().join(format!("ivrpay-path-{}-{}.db", std::process::id(), rand::random::<u32>()));
+        let store = Store::open(file.to_str().unwrap()).await.unwrap();
+        assert_eq!(store.backend(), Backend::Sqlite);
+        let row = sqlx::query("PRAGMA synchronous").fetch_one(store.pool()).await.unwrap();
+        // 2 = FULL (1 = NORMAL).
+        assert_eq!(sqlx::Row::try_get::<i64, _>(&row, 0).unwrap(), 2);
+        store.close().await;
+        assert!(file.exists(), "the file named was created");
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_file(format!("{}-wal", file.display()));
+        let _ = std::fs::remove_file(format!("{}-shm", file.display()));
+    }
 }

@@ -1,24 +1,42 @@
 //! The notification outbox: written in the same database transaction as each status
 //! change, read by the delivery worker (`payments::notify`).
+//!
+//! Several nodes may run the worker on one database: a notice is **claimed** before it
+//! is sent, by a conditional update that moves its `next_attempt_at` to the end of a
+//! lease, so no other node finds it due while it is being sent; that value is the
+//! claim's token, and the attempt is recorded only by the holder of the claim. A node
+//! dying mid-send leaves the notice due again when the lease ends: delivery is at least
+//! once, and every notice carries its id (in the body and the `Ivrpay-Notification-Id`
+//! header) so a merchant can discard a repeat.
 
 use super::transactions::Transaction;
 use super::{get_i64, get_str, new_id, now_ms, Store, StoreError};
 use serde_json::json;
 use sqlx::AnyConnection;
 
-/// One notice waiting for delivery.
+/// One notice claimed for delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
+    /// Also in the body and the `Ivrpay-Notification-Id` header: the merchant's key to
+    /// discard a repeat.
     pub id: String,
+    /// Whose secret signs it.
     pub merchant_id: String,
+    /// Where it goes.
     pub url: String,
+    /// The JSON body, signed as is.
     pub payload: String,
+    /// Attempts so far (the back-off grows with them).
     pub attempts: i64,
+    /// End of this node's claim (UTC ms); the token recording the attempt needs.
+    pub lease_until: i64,
 }
 
-/// The body a merchant receives: the transaction's state after the change.
-pub fn payload(t: &Transaction, event: &str, at: i64) -> String {
+/// The body a merchant receives: the notice's id and the transaction's state after the
+/// change.
+pub fn payload(id: &str, t: &Transaction, event: &str, at: i64) -> String {
     json!({
+        "id": id,
         "event": event,
         "at": chrono::DateTime::from_timestamp_millis(at).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         "transaction": {
@@ -55,14 +73,15 @@ pub(crate) async fn enqueue(conn: &mut AnyConnection, reference: &str, event: &s
         return Ok(());
     };
     let now = now_ms();
+    let id = new_id("ntf");
     sqlx::query(
         "INSERT INTO notifications (id, merchant_id, transaction_reference, url, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
     )
-    .bind(new_id("ntf"))
+    .bind(&id)
     .bind(&t.merchant_id)
     .bind(reference)
     .bind(url)
-    .bind(payload(&t, event, now))
+    .bind(payload(&id, &t, event, now))
     .bind(now)
     .bind(now)
     .execute(conn)
@@ -71,48 +90,72 @@ pub(crate) async fn enqueue(conn: &mut AnyConnection, reference: &str, event: &s
 }
 
 impl Store {
-    /// Notices due for (another) delivery attempt, oldest first.
-    pub async fn due_notifications(&self, now: i64, limit: i64) -> Result<Vec<Notice>, StoreError> {
+    /// Claims up to `limit` notices due at `now` (UTC ms) for this node until
+    /// `lease_until`, oldest first: each is taken by a conditional update, so two nodes
+    /// never hold the same notice at once.
+    pub async fn claim_due_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Notice>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, merchant_id, url, payload, attempts FROM notifications WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY created_at, id LIMIT $2",
+            "SELECT id, merchant_id, url, payload, attempts, next_attempt_at FROM notifications WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY created_at, id LIMIT $2",
         )
         .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Notice {
-                    id: get_str(r, "id")?,
+        let mut claimed = Vec::new();
+        for r in &rows {
+            let id = get_str(r, "id")?;
+            let seen = get_i64(r, "next_attempt_at")?;
+            // Taken only if nobody claimed or delivered it since it was read.
+            let took = sqlx::query(
+                "UPDATE notifications SET next_attempt_at = $1 WHERE id = $2 AND delivered_at IS NULL AND next_attempt_at = $3",
+            )
+            .bind(lease_until)
+            .bind(&id)
+            .bind(seen)
+            .execute(self.pool())
+            .await?;
+            if took.rows_affected() == 1 {
+                claimed.push(Notice {
+                    id,
                     merchant_id: get_str(r, "merchant_id")?,
                     url: get_str(r, "url")?,
                     payload: get_str(r, "payload")?,
                     attempts: get_i64(r, "attempts")?,
-                })
-            })
-            .collect()
+                    lease_until,
+                });
+            }
+        }
+        Ok(claimed)
     }
 
-    /// Records a delivery attempt: delivered, or the next attempt's time and the error.
+    /// Records a delivery attempt of a claimed notice: delivered, or the next attempt's
+    /// time and the error. Nothing is written if the claim lapsed and another node took
+    /// the notice (its own attempt will be recorded); returns whether it was written.
     pub async fn notification_attempted(
         &self,
-        id: &str,
+        notice: &Notice,
         delivered: bool,
         next_attempt_at: i64,
         error: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
-        sqlx::query(
-            "UPDATE notifications SET attempts = attempts + 1, delivered_at = CASE WHEN $1 = 1 THEN $2 ELSE NULL END, next_attempt_at = $3, last_error = $4 WHERE id = $5",
+        let r = sqlx::query(
+            "UPDATE notifications SET attempts = attempts + 1, delivered_at = CASE WHEN $1 = 1 THEN $2 ELSE NULL END, next_attempt_at = $3, last_error = $4 WHERE id = $5 AND delivered_at IS NULL AND next_attempt_at = $6",
         )
         .bind(delivered as i64)
         .bind(now)
         .bind(next_attempt_at)
         .bind(error)
-        .bind(id)
+        .bind(&notice.id)
+        .bind(notice.lease_until)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(r.rows_affected() == 1)
     }
 
     /// The merchant's signing secret.

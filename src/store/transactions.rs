@@ -380,6 +380,18 @@ impl Store {
         Ok(true)
     }
 
+    /// Records on a payment still PENDING the brand the platform reports
+    /// (`paymentMeanBrand`: CB for a co-badged card routed on CB, which the number alone
+    /// cannot tell), before its outcome is written.
+    pub async fn set_pending_brand(&self, reference: &str, brand: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE transactions SET brand = $1 WHERE reference = $2 AND status = 'PENDING' AND brand <> $1")
+            .bind(brand)
+            .bind(reference)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Writes a decision that changes no status (e.g. "platform unreachable, will ask
     /// again") in the history, so every decision about a payment can be read back. The
     /// same decision repeated by each recovery round is written once.
