@@ -19,6 +19,15 @@ pub enum ApiError {
     /// The body is not JSON, or not an object.
     #[error("request body: {0}")]
     BadBody(String),
+    /// A query parameter is malformed (not an integer, unknown, repeated): the
+    /// parameter's name as given and what is wrong.
+    #[error("{message}")]
+    BadQuery {
+        /// The parameter at fault (`query` when the string itself is not URL-encoded).
+        field: String,
+        /// For a person.
+        message: String,
+    },
     /// One or more fields are invalid.
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),
@@ -68,6 +77,10 @@ impl IntoResponse for ApiError {
                 (StatusCode::NOT_FOUND, json!({"error": {"code": "not_found", "message": "no such resource"}}))
             }
             ApiError::BadBody(m) => (StatusCode::BAD_REQUEST, json!({"error": {"code": "bad_body", "message": m}})),
+            ApiError::BadQuery { field, message } => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "invalid_query", "field": field, "message": message}}),
+            ),
             ApiError::Invalid(errs) => {
                 let first = errs.first().map(|e| e.field).unwrap_or("");
                 let fields: Vec<_> = errs.iter().map(|e| json!({"field": e.field, "message": e.message})).collect();

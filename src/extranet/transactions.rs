@@ -9,7 +9,8 @@ use crate::payments::money::Currency;
 use crate::store::merchants::Merchant;
 use crate::store::transactions::{HistoryEntry, Transaction};
 use crate::store::{Store, StoreError};
-use axum::extract::{Path, Query, State};
+use super::query::ApiQuery;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -71,6 +72,22 @@ pub struct Range {
     pub to: Option<String>,
 }
 
+/// The API's form of [`Range`]: an unknown parameter is refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    /// First day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    pub to: Option<String>,
+}
+
+impl From<RangeQuery> for Range {
+    fn from(q: RangeQuery) -> Range {
+        Range { from: q.from, to: q.to }
+    }
+}
+
 /// The `[from, to)` instants of a day range, defaulting to the last 30 days; errors
 /// name the field (shared with the pages, which show them beside it).
 pub fn range(r: &Range) -> Result<(i64, i64), ApiError> {
@@ -97,9 +114,9 @@ pub fn range(r: &Range) -> Result<(i64, i64), ApiError> {
 pub async fn list(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
-    Query(r): Query<Range>,
+    ApiQuery(r): ApiQuery<RangeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (from, to) = range(&r)?;
+    let (from, to) = range(&r.into())?;
     let items: Vec<Value> =
         st.store.list_transactions(&m.id, from, to).await?.iter().map(|t| transaction_json(t, None)).collect();
     Ok(Json(json!({ "items": items })))
@@ -196,8 +213,8 @@ pub fn journal_response(csv: String) -> Response {
 pub async fn journal(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
-    Query(r): Query<Range>,
+    ApiQuery(r): ApiQuery<RangeQuery>,
 ) -> Result<Response, ApiError> {
-    let (from, to) = range(&r)?;
+    let (from, to) = range(&r.into())?;
     Ok(journal_response(journal_csv(&st.store, &m, from, to).await?))
 }
