@@ -50,9 +50,9 @@ fn value<'a>(out: &'a str, name: &str) -> &'a str {
     out.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("no {name}= in {out}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_key_stops_working_and_the_others_go_on() {
-    let config = common::config();
+on_both_backends!(a_revoked_key_stops_working_and_the_others_go_on);
+
+async fn a_revoked_key_stops_working_and_the_others_go_on(config: ivrpay::config::Config) {
     let cli = Cli { database: config.storage.database.clone() };
     let created = cli.ok(&["create", "--name", "Plomberie Dupont", "--phone", "+33970000000"]);
     let merchant = value(&created, "merchant_id").to_string();
