@@ -8,7 +8,7 @@
 mod common;
 
 use common::openapi::{call, check};
-use common::{fixtures, http, http_text};
+use common::{fixtures, http_text};
 use ivrpay::config::Config;
 use ivrpay::payments::authorize::PaymentOutcome;
 use ivrpay::payments::gateway::{Gateway, Simulator};
@@ -30,6 +30,31 @@ const DAYS_4: Duration = Duration::from_secs(4 * 86_400);
 const OP: &str = "/transactions/{reference}/{operation}";
 const DUP: &str = "/transactions/{reference}/duplicate";
 const ONE: &str = "/transactions/{reference}";
+
+/// Every request of these tests, its answer checked against the published document.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let (status, v) = common::http(addr, method, path, key, body).await;
+    check(template_of(path), &method.to_ascii_lowercase(), status, &v);
+    (status, v)
+}
+
+/// The operation of the document a real path is for.
+fn template_of(path: &str) -> &'static str {
+    let p = path.strip_prefix("/api/v1/").unwrap_or(path).split('?').next().unwrap_or("");
+    match p.split('/').collect::<Vec<_>>().as_slice() {
+        ["transactions"] => "/transactions",
+        ["transactions", _] => ONE,
+        ["transactions", _, "duplicate"] => DUP,
+        ["transactions", _, _] => OP,
+        _ => panic!("no documented operation for {path}"),
+    }
+}
 
 async fn server(mut c: Config) -> Server {
     c.payments.simulator_latency_ms = 5;
