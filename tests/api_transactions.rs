@@ -387,4 +387,15 @@ async fn a_duplicate_is_a_new_charge_of_the_same_card_with_an_invoice_of_its_own
         http(api, "POST", "/api/v1/transactions/IVRPENDING1/duplicate", k, Some(r#"{"amount":10}"#)).await;
     check(DUP, "post", status, &e);
     assert_eq!((status, e["error"]["field"].as_str()), (409, Some("status")));
+
+    // The journal names each transaction's own invoice (read in one query for all rows).
+    let (status, csv) = http_text(api, "GET", "/api/v1/journal.csv", k, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(csv.lines().count(), 8, "{csv}");
+    for line in csv.lines().skip(1) {
+        let (reference, invoice) = (line.split(',').next().unwrap(), line.rsplit(',').next().unwrap());
+        let t = store.transaction(reference).await.unwrap().unwrap();
+        assert_eq!(invoice, store.invoice(&m.id, &t.invoice_id).await.unwrap().unwrap().reference, "{line}");
+    }
+    assert!(csv.contains(",IVR,D-1\r\n") && csv.contains(",IVR,D-1-BIS\r\n") && csv.contains(",IVR,D-3\r\n"), "{csv}");
 }

@@ -169,10 +169,11 @@ fn csv_field(s: &str) -> String {
 pub async fn journal_csv(store: &Store, m: &Merchant, from: i64, to: i64) -> Result<String, StoreError> {
     let mut out = JOURNAL_COLUMNS.join(",");
     out.push_str("\r\n");
+    let references = store.invoice_references_paid_between(&m.id, from, to).await?;
     for t in store.list_transactions(&m.id, from, to).await? {
         let created = chrono::DateTime::from_timestamp_millis(t.created_at).unwrap_or_default();
         let capture = chrono::DateTime::from_timestamp_millis(t.capture_at).unwrap_or_default();
-        let invoice_ref = store.invoice(&m.id, &t.invoice_id).await?.map(|i| i.reference).unwrap_or_default();
+        let invoice_ref = references.get(&t.invoice_id).cloned().unwrap_or_default();
         let currency = Currency::parse(&t.currency).map(|c| c.numeric()).unwrap_or("");
         let row = [
             t.reference.clone(),

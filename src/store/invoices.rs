@@ -324,6 +324,28 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The references of the invoices a merchant's transactions created in `[from, to)`
+    /// (UTC ms) were paying, by invoice id: the journal's INVOICE_ID column in one
+    /// query, however many rows the journal has.
+    pub async fn invoice_references_paid_between(
+        &self,
+        merchant_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT i.id AS id, i.reference AS reference FROM invoices i JOIN transactions t ON t.invoice_id = i.id \
+             WHERE t.merchant_id = $1 AND i.merchant_id = $2 AND t.created_at >= $3 AND t.created_at < $4",
+        )
+        .bind(merchant_id)
+        .bind(merchant_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok((get_str(r, "id")?, get_str(r, "reference")?))).collect()
+    }
+
     /// What a caller's payment code designates: the payable invoice with that code, or
     /// else the most recent one that had it (so the line can say "already paid",
     /// "cancelled" or "expired" rather than "unknown"). Expiry is applied as it is read,
