@@ -70,9 +70,15 @@ async fn invoices_through_the_api(config: Config) {
     let (status, err) = call(api, "POST", "/invoices", "/invoices", k, Some(bad)).await;
     assert_eq!(status, 422, "{err}");
     assert!(fields(&err).contains(&"body") && fields(&err).contains(&"amount"), "{err}");
-    let (status, err) =
-        call(api, "POST", "/invoices", "/invoices", k, Some(r#"{"reference":"A1","amount":0,"due_date":"2030-01-01"}"#))
-            .await;
+    let (status, err) = call(
+        api,
+        "POST",
+        "/invoices",
+        "/invoices",
+        k,
+        Some(r#"{"reference":"A1","amount":0,"due_date":"2030-01-01"}"#),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(fields(&err), ["amount", "customer_name"], "{err}");
     let (status, err) = call(api, "POST", "/invoices", "/invoices", k, Some("not json")).await;
@@ -152,7 +158,8 @@ async fn csv_import_reports_every_bad_row_and_is_idempotent(config: Config) {
     let (_, key) = server.ctx().store.create_merchant(&new_merchant("Import SARL")).await.unwrap();
     let api = server.http_addr();
     let k = Some(key.secret.as_str());
-    let count = || async { call(api, "GET", "/invoices", "/invoices", k, None).await.1["items"].as_array().unwrap().len() };
+    let count =
+        || async { call(api, "GET", "/invoices", "/invoices", k, None).await.1["items"].as_array().unwrap().len() };
     let file = "reference,amount,currency,due_date,customer_name\r\nC-1,120.50,EUR,2030-01-31,Jeanne Martin\r\nC-2,abc,EUR,2030-01-31,Paul Durand\r\nC-3,99,EUR,2030-01-31,Luc Petit\r\n";
     // A bad row: nothing imported, the row named with its line and reason.
     let (status, r) = call(api, "POST", IMPORT, IMPORT, k, Some(file)).await;
@@ -181,11 +188,17 @@ async fn csv_import_reports_every_bad_row_and_is_idempotent(config: Config) {
     let stored = format!("{head}E-1,10,EUR,2030-01-31,2030-03-31,Jeanne Martin,janvier\n");
     assert_eq!(call(api, "POST", IMPORT, IMPORT, k, Some(&stored)).await.0, 200);
     let before = count().await;
-    for third in ["E-1,10,EUR,2030-01-31,2030-03-31,Jeanne Martin,février", "E-1,10,EUR,2030-01-31,2030-04-30,Jeanne Martin,janvier"] {
+    for third in [
+        "E-1,10,EUR,2030-01-31,2030-03-31,Jeanne Martin,février",
+        "E-1,10,EUR,2030-01-31,2030-04-30,Jeanne Martin,janvier",
+    ] {
         let file = format!("{head}N-1,1,EUR,2030-01-31,,Paul,\nN-2,2,EUR,2030-01-31,,Luc,\n{third}\n");
         let (status, r) = call(api, "POST", IMPORT, IMPORT, k, Some(&file)).await;
         assert_eq!((status, r["error"]["code"].as_str()), (422, Some("invalid_rows")), "{r}");
-        assert_eq!((r["error"]["rows"][0]["line"].as_i64(), r["error"]["rows"][0]["field"].as_str()), (Some(4), Some("reference")));
+        assert_eq!(
+            (r["error"]["rows"][0]["line"].as_i64(), r["error"]["rows"][0]["field"].as_str()),
+            (Some(4), Some("reference"))
+        );
         assert_eq!(count().await, before, "nothing of the file was stored");
     }
     let file = format!("{head}N-1,1,EUR,2030-01-31,,Paul,\nN-2,2,EUR,2030-01-31,,Luc,\nE-1,10,EUR,2030-01-31,2030-03-31,Jeanne Martin,autre\n");
@@ -216,7 +229,8 @@ async fn malformed_queries_are_json_naming_the_parameter(config: Config) {
         ("/journal.csv", "/journal.csv?until=2030-01-01", "until"),
         ("/invoices/import", "/invoices/import?valid_rows=1x", "valid_rows"),
     ] {
-        let (status, e) = call(api, if path.contains("import") { "POST" } else { "GET" }, template, path, k, None).await;
+        let (status, e) =
+            call(api, if path.contains("import") { "POST" } else { "GET" }, template, path, k, None).await;
         assert_eq!(
             (status, e["error"]["code"].as_str(), e["error"]["field"].as_str()),
             (400, Some("invalid_query"), Some(field)),
@@ -260,7 +274,11 @@ async fn an_invoice_past_its_expiry_reads_as_expired_everywhere(config: Config) 
     assert_eq!(expired["items"][0]["id"].as_str(), Some(old.id.as_str()));
     assert_eq!(expired["items"].as_array().unwrap().len(), 1);
     let (status, e) = call(api, "POST", CANCEL, &format!("{path}/cancel"), k, None).await;
-    assert_eq!((status, e["error"]["field"].as_str()), (409, Some("status")), "an expired invoice cannot be cancelled: {e}");
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (409, Some("status")),
+        "an expired invoice cannot be cancelled: {e}"
+    );
     assert!(e["error"]["message"].as_str().unwrap().contains("EXPIRED"), "{e}");
     assert_eq!(store.invoice_by_payment_code(&old.payment_code).await.unwrap().unwrap().status.as_str(), "EXPIRED");
 

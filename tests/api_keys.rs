@@ -74,7 +74,11 @@ async fn a_revoked_key_stops_working_and_the_others_go_on(config: ivrpay::config
     cli.ok(&["key", "revoke", "--merchant", &merchant, "--key", &second_id]);
     let (status, e) = call(api, "GET", "/invoices", "/invoices", Some(&second), None).await;
     assert_eq!((status, e["error"]["code"].as_str()), (401, Some("unauthorized")), "{e}");
-    assert_eq!(call(api, "GET", "/invoices", "/invoices", Some(&first), None).await.0, 200, "the other key still works");
+    assert_eq!(
+        call(api, "GET", "/invoices", "/invoices", Some(&first), None).await.0,
+        200,
+        "the other key still works"
+    );
     let list = cli.ok(&["key", "list", "--merchant", &merchant]);
     let row = list.lines().find(|l| l.starts_with(&second_id)).unwrap();
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();

@@ -198,7 +198,10 @@ async fn cash_operations_go_through_the_platform_and_follow_the_sips_table(confi
     let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?from=2026-13-01", k, None).await;
     assert_eq!((status, e["error"]["field"].as_str()), (422, Some("from")));
     let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?to=2030-01-01&format=xls", k, None).await;
-    assert_eq!((status, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (400, Some("invalid_query"), Some("format")));
+    assert_eq!(
+        (status, e["error"]["code"].as_str(), e["error"]["field"].as_str()),
+        (400, Some("invalid_query"), Some("format"))
+    );
     let (status, e) = http(api, "POST", &path("cancel"), Some("ivp_not_a_key"), None).await;
     check(OP, "post", status, &e);
     assert_eq!(status, 401);

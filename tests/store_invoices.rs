@@ -151,7 +151,14 @@ async fn batches(store: &Store, backend: &str) {
     let rows = [invoice("B-1", 1), invoice("B-0", 100), invoice("B-0", 5), invoice("B-4", 4)];
     let batch = store.create_invoices(&m.id, &rows, true).await.unwrap();
     assert!(batch.committed, "{backend}");
-    assert!(matches!(&batch.rows[..], [RowOutcome::New(_), RowOutcome::Existing(_), RowOutcome::Conflict(_), RowOutcome::New(_)]), "{backend}: {:?}", batch.rows);
+    assert!(
+        matches!(
+            &batch.rows[..],
+            [RowOutcome::New(_), RowOutcome::Existing(_), RowOutcome::Conflict(_), RowOutcome::New(_)]
+        ),
+        "{backend}: {:?}",
+        batch.rows
+    );
     assert_eq!(count().await, 3, "{backend}: B-0, B-1, B-4");
     // The same batch again: nothing new (idempotent per reference).
     let again = store.create_invoices(&m.id, &[invoice("B-1", 1), invoice("B-4", 4)], false).await.unwrap();

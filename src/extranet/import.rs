@@ -5,13 +5,13 @@
 
 use super::auth::ApiMerchant;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::payments::import::{self, RowError};
 use crate::payments::invoice::NewInvoice;
 use crate::store::invoices::{same_content, Invoice, RowOutcome};
 use crate::store::{Store, StoreError};
 use axum::body::Bytes;
-use super::query::ApiQuery;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

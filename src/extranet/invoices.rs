@@ -4,10 +4,10 @@
 
 use super::auth::ApiMerchant;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::payments::invoice::{FieldError, InvoiceInput, InvoiceStatus};
 use crate::payments::money::Money;
-use super::query::ApiQuery;
 use crate::store::invoices::{parse_cursor, Created, Invoice, InvoiceFilter};
 use crate::store::merchants::Merchant;
 use crate::store::StoreError;

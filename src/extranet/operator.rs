@@ -4,13 +4,13 @@
 
 use super::auth::ApiOperator;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::call::live::LiveCalls;
 use crate::ivr::dialplan::registry::{DialplanRegistry, Dialplans};
 use crate::ivr::dialplan::DialplanError;
 use crate::ivr::prompt_store::PromptStore;
 use crate::store::calls::CallFilter;
-use super::query::ApiQuery;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};

@@ -50,9 +50,11 @@ fn culprit(detail: &str, pairs: &[(String, String)]) -> (String, String) {
             return (name.to_string(), format!("'{value}' is not valid for {name}: {}", friendly(reason)));
         }
     }
-    for (prefix, what) in
-        [("unknown field `", "unknown parameter"), ("missing field `", "required"), ("duplicate field `", "given twice")]
-    {
+    for (prefix, what) in [
+        ("unknown field `", "unknown parameter"),
+        ("missing field `", "required"),
+        ("duplicate field `", "given twice"),
+    ] {
         if let Some(rest) = detail.split(prefix).nth(1) {
             if let Some(name) = rest.split('`').next() {
                 let message = match what {

@@ -3,13 +3,13 @@
 
 use super::auth::ApiMerchant;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::payments::invoice::FieldError;
 use crate::payments::money::Currency;
 use crate::store::merchants::Merchant;
 use crate::store::transactions::{HistoryEntry, Transaction};
 use crate::store::{Store, StoreError};
-use super::query::ApiQuery;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
