@@ -34,11 +34,25 @@ pub enum ApiError {
     /// A conflicting state (reference reused, invoice not payable, operation not
     /// allowed in the transaction's status).
     #[error("{message}")]
-    Conflict { field: Option<&'static str>, message: String },
+    Conflict {
+        /// The field whose value conflicts (reference, status), when there is one.
+        field: Option<&'static str>,
+        /// For a person.
+        message: String,
+    },
     /// A well-formed request the server cannot carry out (e.g. a dialplan that does not
     /// check), with details for the operator.
     #[error("{message}")]
-    Unprocessable { code: &'static str, field: &'static str, message: String, details: serde_json::Value },
+    Unprocessable {
+        /// Machine-readable reason (e.g. `invalid_dialplan`).
+        code: &'static str,
+        /// What was refused.
+        field: &'static str,
+        /// For a person.
+        message: String,
+        /// Everything the operator needs to fix it (paths, lines).
+        details: serde_json::Value,
+    },
     /// The payment platform refused an operation (its responseCode); for a duplicate,
     /// `transaction` names the REFUSED transaction recorded.
     #[error("{message}")]

@@ -33,8 +33,11 @@ pub struct ImportQuery {
 pub struct ImportedRow {
     /// Line in the file.
     pub line: u64,
+    /// The invoice's id, for the API's later calls.
     pub id: String,
+    /// The merchant's reference, to match the row in its own books.
     pub reference: String,
+    /// What the customer types on the phone, to print on the invoice sent.
     pub payment_code: String,
     /// False when the reference already existed with the same content.
     pub new: bool,
