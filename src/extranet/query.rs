@@ -45,28 +45,24 @@ fn bad(field: &str, message: String) -> ApiError {
 /// quoting its name in backticks.
 fn culprit(detail: &str, pairs: &[(String, String)]) -> (String, String) {
     if let Some((name, reason)) = detail.split_once(": ") {
-        if pairs.iter().any(|(k, _)| k == name) {
-            let value = pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
+        if let Some((_, value)) = pairs.iter().find(|(k, _)| k == name) {
+            let value: String = value.chars().take(64).collect();
             return (name.to_string(), format!("'{value}' is not valid for {name}: {}", friendly(reason)));
         }
     }
-    for (prefix, what) in [
-        ("unknown field `", "unknown parameter"),
-        ("missing field `", "required"),
-        ("duplicate field `", "given twice"),
-    ] {
-        if let Some(rest) = detail.split(prefix).nth(1) {
-            if let Some(name) = rest.split('`').next() {
-                let message = match what {
-                    "unknown parameter" => match detail.split_once(", expected ") {
-                        Some((_, expected)) => format!("unknown parameter '{name}'; expected {expected}"),
-                        None => format!("unknown parameter '{name}'"),
-                    },
-                    _ => format!("{name}: {what}"),
-                };
-                return (name.to_string(), message);
-            }
-        }
+    let quoted = |prefix: &str| detail.split(prefix).nth(1).and_then(|rest| rest.split('`').next()).map(str::to_string);
+    if let Some(name) = quoted("unknown field `") {
+        let message = match detail.split_once(", expected ") {
+            Some((_, expected)) => format!("unknown parameter '{name}'; expected {expected}"),
+            None => format!("unknown parameter '{name}'"),
+        };
+        return (name, message);
+    }
+    if let Some(name) = quoted("duplicate field `") {
+        return (name.clone(), format!("{name} is given more than once"));
+    }
+    if let Some(name) = quoted("missing field `") {
+        return (name.clone(), format!("{name} is required"));
     }
     ("query".to_string(), detail.to_string())
 }
