@@ -46,15 +46,29 @@ pub fn config_on(db: &TestDb) -> Config {
 
 /// Runs a server-level test body on a fresh database of `backend`: the body gets a
 /// [`config_on`] configuration; the PostgreSQL database is dropped afterwards (open
-/// connections included). Used through [`on_both_backends!`].
+/// connections included), also when the body fails, whose panic is then passed on.
+/// Used through [`on_both_backends!`].
 pub async fn on_backend<F, Fut>(backend: Backend, body: F)
 where
     F: FnOnce(Config) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::Poll;
     let db = TestDb::new(backend).await;
-    body(config_on(&db)).await;
+    let mut run = Box::pin(body(config_on(&db)));
+    // The body's panic is caught where it is polled, so the database is still dropped.
+    let outcome = std::future::poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+        Err(panic) => Poll::Ready(Err(panic)),
+    })
+    .await;
+    drop(run);
     db.drop_pg().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// For each `async fn name(config: Config)` given, a module `name` with two tests,
