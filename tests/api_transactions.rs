@@ -7,8 +7,9 @@
 
 mod common;
 
-use common::openapi::check;
-use common::{fixtures, http, http_text};
+use common::openapi::{call, check};
+use common::{fixtures, http_text};
+use ivrpay::config::Config;
 use ivrpay::payments::authorize::PaymentOutcome;
 use ivrpay::payments::gateway::{Gateway, Simulator};
 use ivrpay::server::Server;
@@ -17,14 +18,45 @@ use ivrpay::store::Store;
 use serde_json::Value;
 use std::time::Duration;
 
+on_both_backends!(
+    cash_operations_go_through_the_platform_and_follow_the_sips_table,
+    two_operators_refunding_at_once_never_refund_more_than_captured,
+    validation_mode_transactions_are_validated_or_expire,
+    a_duplicate_is_a_new_charge_of_the_same_card_with_an_invoice_of_its_own,
+);
+
 const PAN: &str = fixtures::ACCEPTED_CARD;
 const DAYS_4: Duration = Duration::from_secs(4 * 86_400);
 const OP: &str = "/transactions/{reference}/{operation}";
 const DUP: &str = "/transactions/{reference}/duplicate";
 const ONE: &str = "/transactions/{reference}";
 
-async fn server() -> Server {
-    let mut c = common::config();
+/// Every request of these tests, its answer checked against the published document.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let (status, v) = common::http(addr, method, path, key, body).await;
+    check(template_of(path), &method.to_ascii_lowercase(), status, &v);
+    (status, v)
+}
+
+/// The operation of the document a real path is for.
+fn template_of(path: &str) -> &'static str {
+    let p = path.strip_prefix("/api/v1/").unwrap_or(path).split('?').next().unwrap_or("");
+    match p.split('/').collect::<Vec<_>>().as_slice() {
+        ["transactions"] => "/transactions",
+        ["transactions", _] => ONE,
+        ["transactions", _, "duplicate"] => DUP,
+        ["transactions", _, _] => OP,
+        _ => panic!("no documented operation for {path}"),
+    }
+}
+
+async fn server(mut c: Config) -> Server {
     c.payments.simulator_latency_ms = 5;
     common::start(c).await
 }
@@ -62,9 +94,8 @@ fn steps(t: &Value) -> Vec<&str> {
     t["history"].as_array().unwrap().iter().map(|h| h["to"].as_str().unwrap()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cash_operations_go_through_the_platform_and_follow_the_sips_table() {
-    let server = server().await;
+async fn cash_operations_go_through_the_platform_and_follow_the_sips_table(config: Config) {
+    let server = server(config).await;
     let sim = platform(&server);
     let store = &server.ctx().store;
     let api = server.http_addr();
@@ -157,22 +188,37 @@ async fn cash_operations_go_through_the_platform_and_follow_the_sips_table() {
     // Journal for today: the masked card, never the full number; not guaranteed.
     let today = chrono::Utc::now().date_naive();
     let (status, csv) = http_text(api, "GET", &format!("/api/v1/journal.csv?from={today}&to={today}"), k, None).await;
+    common::openapi::check_media("/journal.csv", "get", status, "text/csv");
     assert_eq!(status, 200);
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("TRANSACTION_ID,MERCHANT_ID,PAYMENT_MEANS"));
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[1].contains("410000######0100") && lines[1].contains(",CREDITED,NO,IVR,T-1"), "{csv}");
     assert!(!csv.contains(PAN));
-    let (status, e) = http(api, "GET", "/api/v1/journal.csv?from=2026-13-01", k, None).await;
+    let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?from=2026-13-01", k, None).await;
     assert_eq!((status, e["error"]["field"].as_str()), (422, Some("from")));
+    let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?to=2030-01-01&format=xls", k, None).await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str(), e["error"]["field"].as_str()),
+        (400, Some("invalid_query"), Some("format"))
+    );
     let (status, e) = http(api, "POST", &path("cancel"), Some("ivp_not_a_key"), None).await;
     check(OP, "post", status, &e);
     assert_eq!(status, 401);
+    // Without a valid key every transaction operation is a documented 401.
+    for (method, template, p) in [
+        ("GET", "/transactions", "/transactions".to_string()),
+        ("GET", ONE, format!("/transactions/{r}")),
+        ("GET", "/journal.csv", "/journal.csv".to_string()),
+        ("POST", DUP, format!("/transactions/{r}/duplicate")),
+    ] {
+        let (status, e) = call(api, method, template, &p, Some("ivp_not_a_key"), None).await;
+        assert_eq!((status, e["error"]["code"].as_str()), (401, Some("unauthorized")), "{p}");
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_operators_refunding_at_once_never_refund_more_than_captured() {
-    let server = server().await;
+async fn two_operators_refunding_at_once_never_refund_more_than_captured(config: Config) {
+    let server = server(config).await;
     let sim = platform(&server);
     let store = &server.ctx().store;
     let api = server.http_addr();
@@ -194,9 +240,8 @@ async fn two_operators_refunding_at_once_never_refund_more_than_captured() {
     assert_eq!((t.status.as_str(), t.refunded_amount), ("CAPTURED", 6000));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn validation_mode_transactions_are_validated_or_expire() {
-    let server = server().await;
+async fn validation_mode_transactions_are_validated_or_expire(config: Config) {
+    let server = server(config).await;
     let sim = platform(&server);
     let store = &server.ctx().store;
     let api = server.http_addr();
@@ -221,13 +266,19 @@ async fn validation_mode_transactions_are_validated_or_expire() {
     assert_eq!(t["status"], "EXPIRED");
     // The platform expired it too: validating it now is refused there as well.
     assert!(!sim.cash_now(&b, ivrpay::payments::cash::Operation::Validate, 1).unwrap().accepted());
-    let (_, list) = http(api, "GET", "/api/v1/transactions", k, None).await;
+    let (status, list) = call(api, "GET", "/transactions", "/transactions", k, None).await;
+    assert_eq!((status, list["items"].as_array().unwrap().len()), (200, 2));
+    let today = chrono::Utc::now().date_naive();
+    let (_, list) = call(api, "GET", "/transactions", &format!("/transactions?from={today}&to={today}"), k, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let (_, list) = call(api, "GET", "/transactions", "/transactions?from=2020-01-01&to=2020-01-31", k, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    let (status, e) = call(api, "GET", "/transactions", "/transactions?to=31-12-2030", k, None).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (422, Some("to")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_is_a_new_charge_of_the_same_card_with_an_invoice_of_its_own() {
-    let server = server().await;
+async fn a_duplicate_is_a_new_charge_of_the_same_card_with_an_invoice_of_its_own(config: Config) {
+    let server = server(config).await;
     let sim = platform(&server);
     let store = &server.ctx().store;
     let api = server.http_addr();
@@ -339,4 +390,15 @@ async fn a_duplicate_is_a_new_charge_of_the_same_card_with_an_invoice_of_its_own
         http(api, "POST", "/api/v1/transactions/IVRPENDING1/duplicate", k, Some(r#"{"amount":10}"#)).await;
     check(DUP, "post", status, &e);
     assert_eq!((status, e["error"]["field"].as_str()), (409, Some("status")));
+
+    // The journal names each transaction's own invoice (read in one query for all rows).
+    let (status, csv) = http_text(api, "GET", "/api/v1/journal.csv", k, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(csv.lines().count(), 8, "{csv}");
+    for line in csv.lines().skip(1) {
+        let (reference, invoice) = (line.split(',').next().unwrap(), line.rsplit(',').next().unwrap());
+        let t = store.transaction(reference).await.unwrap().unwrap();
+        assert_eq!(invoice, store.invoice(&m.id, &t.invoice_id).await.unwrap().unwrap().reference, "{line}");
+    }
+    assert!(csv.contains(",IVR,D-1\r\n") && csv.contains(",IVR,D-1-BIS\r\n") && csv.contains(",IVR,D-3\r\n"), "{csv}");
 }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use ivrpay::payments::check_digit;
 use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
 use ivrpay::payments::money::Currency;
-use ivrpay::store::invoices::{Created, InvoiceFilter};
+use ivrpay::store::invoices::{same_content, Created, InvoiceFilter, RowOutcome};
 use ivrpay::store::merchants::{CaptureMode, NewMerchant};
 use ivrpay::store::{Store, StoreError};
 
@@ -105,10 +105,75 @@ async fn exercise(store: &Store, backend: &str) {
     let Created::New(old) = store.create_invoice(&m.id, &old).await.unwrap() else { panic!() };
     assert_eq!(store.invoice_by_payment_code(&old.payment_code).await.unwrap().unwrap().status, InvoiceStatus::Expired);
 
+    // Read as it is now: past its expiry, EXPIRED for every read (not only the phone
+    // line's), not listed as payable, not cancellable; expire_due writes it down once.
+    assert_eq!(store.invoice(&m.id, &old.id).await.unwrap().unwrap().status, InvoiceStatus::Expired, "{backend}");
+    assert_eq!(old.status, InvoiceStatus::Expired, "{backend}: as created");
+    let payable = InvoiceFilter { status: Some(InvoiceStatus::Payable), ..InvoiceFilter::default() };
+    let listed = store.list_invoices(&m.id, &payable, 50, None).await.unwrap().items;
+    assert!(listed.iter().all(|i| i.id != old.id) && !listed.is_empty(), "{backend}");
+    let expired = InvoiceFilter { status: Some(InvoiceStatus::Expired), ..InvoiceFilter::default() };
+    let listed = store.list_invoices(&m.id, &expired, 50, None).await.unwrap().items;
+    assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [old.id.as_str()], "{backend}");
+    assert_eq!(store.cancel_invoice(&m.id, &old.id).await.unwrap().unwrap().status, InvoiceStatus::Expired);
+    assert_eq!(store.expire_due().await.unwrap(), 1, "{backend}");
+    assert_eq!(store.expire_due().await.unwrap(), 0, "{backend}");
+    assert_eq!(store.invoice(&m.id, &old.id).await.unwrap().unwrap().status, InvoiceStatus::Expired);
+    assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Cancelled);
+
     // Revoked keys stop working.
     let extra = store.issue_api_key(&m.id, "second").await.unwrap();
     assert!(store.revoke_api_key(&m.id, &extra.id).await.unwrap());
     assert!(store.merchant_by_api_key(&extra.secret).await.unwrap().is_none());
+}
+
+/// A CSV import's batch: one transaction. Its third row reuses a reference for a
+/// different invoice, found only at insert: nothing of the batch is stored; asked to
+/// skip such rows, the others are stored and the row reported.
+async fn batches(store: &Store, backend: &str) {
+    let (m, _) = store.create_merchant(&merchant("Batch SARL")).await.unwrap();
+    store.create_invoice(&m.id, &invoice("B-0", 100)).await.unwrap();
+    let mut other_description = invoice("B-0", 100);
+    other_description.description = Some("autre".into());
+    let mut other_expiry = invoice("B-0", 100);
+    other_expiry.expiry_date = NaiveDate::from_ymd_opt(2030, 4, 30).unwrap();
+    let count = || async { store.list_invoices(&m.id, &InvoiceFilter::default(), 50, None).await.unwrap().items.len() };
+    for third in [invoice("B-0", 999), other_description, other_expiry] {
+        assert!(!same_content(&store.invoice_by_reference(&m.id, "B-0").await.unwrap().unwrap(), &third));
+        let rows = [invoice("B-1", 1), invoice("B-2", 2), third, invoice("B-4", 4)];
+        let batch = store.create_invoices(&m.id, &rows, false).await.unwrap();
+        assert!(!batch.committed, "{backend}");
+        assert!(matches!(batch.rows[2], RowOutcome::Conflict(_)), "{backend}: {:?}", batch.rows[2]);
+        assert!(matches!(batch.rows[3], RowOutcome::New(_)), "{backend}: every row is still checked");
+        assert_eq!(count().await, 1, "{backend}: nothing of the batch stored");
+        assert!(store.invoice_by_reference(&m.id, "B-1").await.unwrap().is_none(), "{backend}");
+    }
+    let rows = [invoice("B-1", 1), invoice("B-0", 100), invoice("B-0", 5), invoice("B-4", 4)];
+    let batch = store.create_invoices(&m.id, &rows, true).await.unwrap();
+    assert!(batch.committed, "{backend}");
+    assert!(
+        matches!(
+            &batch.rows[..],
+            [RowOutcome::New(_), RowOutcome::Existing(_), RowOutcome::Conflict(_), RowOutcome::New(_)]
+        ),
+        "{backend}: {:?}",
+        batch.rows
+    );
+    assert_eq!(count().await, 3, "{backend}: B-0, B-1, B-4");
+    // The same batch again: nothing new (idempotent per reference).
+    let again = store.create_invoices(&m.id, &[invoice("B-1", 1), invoice("B-4", 4)], false).await.unwrap();
+    assert!(again.committed && again.rows.iter().all(|r| matches!(r, RowOutcome::Existing(_))), "{backend}");
+    assert_eq!(count().await, 3);
+}
+
+#[tokio::test]
+async fn import_batches_are_all_or_nothing_on_sqlite_and_postgres() {
+    for db in common::TestDb::all().await {
+        let store = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
+        batches(&store, db.name).await;
+        store.close().await;
+        db.drop_pg().await;
+    }
 }
 
 #[tokio::test]

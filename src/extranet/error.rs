@@ -19,17 +19,40 @@ pub enum ApiError {
     /// The body is not JSON, or not an object.
     #[error("request body: {0}")]
     BadBody(String),
+    /// A query parameter is malformed (not an integer, unknown, repeated): the
+    /// parameter's name as given and what is wrong.
+    #[error("{message}")]
+    BadQuery {
+        /// The parameter at fault (`query` when the string itself is not URL-encoded).
+        field: String,
+        /// For a person.
+        message: String,
+    },
     /// One or more fields are invalid.
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),
     /// A conflicting state (reference reused, invoice not payable, operation not
     /// allowed in the transaction's status).
     #[error("{message}")]
-    Conflict { field: Option<&'static str>, message: String },
+    Conflict {
+        /// The field whose value conflicts (reference, status), when there is one.
+        field: Option<&'static str>,
+        /// For a person.
+        message: String,
+    },
     /// A well-formed request the server cannot carry out (e.g. a dialplan that does not
     /// check), with details for the operator.
     #[error("{message}")]
-    Unprocessable { code: &'static str, field: &'static str, message: String, details: serde_json::Value },
+    Unprocessable {
+        /// Machine-readable reason (e.g. `invalid_dialplan`).
+        code: &'static str,
+        /// What was refused.
+        field: &'static str,
+        /// For a person.
+        message: String,
+        /// Everything the operator needs to fix it (paths, lines).
+        details: serde_json::Value,
+    },
     /// The payment platform refused an operation (its responseCode); for a duplicate,
     /// `transaction` names the REFUSED transaction recorded.
     #[error("{message}")]
@@ -68,6 +91,10 @@ impl IntoResponse for ApiError {
                 (StatusCode::NOT_FOUND, json!({"error": {"code": "not_found", "message": "no such resource"}}))
             }
             ApiError::BadBody(m) => (StatusCode::BAD_REQUEST, json!({"error": {"code": "bad_body", "message": m}})),
+            ApiError::BadQuery { field, message } => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "invalid_query", "field": field, "message": message}}),
+            ),
             ApiError::Invalid(errs) => {
                 let first = errs.first().map(|e| e.field).unwrap_or("");
                 let fields: Vec<_> = errs.iter().map(|e| json!({"field": e.field, "message": e.message})).collect();

@@ -5,20 +5,23 @@
 
 use super::auth::ApiMerchant;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::payments::import::{self, RowError};
-use crate::store::invoices::Created;
+use crate::payments::invoice::NewInvoice;
+use crate::store::invoices::{same_content, Invoice, RowOutcome};
 use crate::store::{Store, StoreError};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-/// Query options.
+/// Query options (an unknown one is refused).
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Import the valid rows even if others are bad.
     #[serde(default)]
@@ -30,8 +33,11 @@ pub struct ImportQuery {
 pub struct ImportedRow {
     /// Line in the file.
     pub line: u64,
+    /// The invoice's id, for the API's later calls.
     pub id: String,
+    /// The merchant's reference, to match the row in its own books.
     pub reference: String,
+    /// What the customer types on the phone, to print on the invoice sent.
     pub payment_code: String,
     /// False when the reference already existed with the same content.
     pub new: bool,
@@ -56,16 +62,15 @@ pub struct ImportReport {
 
 /// Checks a whole file and stores its rows: all of them, or none if any is bad, unless
 /// `valid_rows` asks for the good ones. The one import both the API and the pages use.
+/// The rows are written in one database transaction, so a row that turns out bad only
+/// at insert (a reference taken meanwhile by another invoice) leaves nothing stored.
 pub async fn run(store: &Store, merchant_id: &str, text: &str, valid_rows: bool) -> Result<ImportReport, StoreError> {
     let mut parsed = import::parse(text, chrono::Utc::now().date_naive());
-    // A reference already used for a different invoice is a bad row too.
+    // A reference already used for a different invoice is a bad row too (the same
+    // comparison the store makes at insert).
     for (line, inv) in &parsed.rows {
         if let Some(existing) = store.invoice_by_reference(merchant_id, &inv.reference).await? {
-            if existing.amount != inv.amount
-                || existing.currency != inv.currency
-                || existing.due_date != inv.due_date
-                || existing.customer_name != inv.customer_name
-            {
+            if !same_content(&existing, inv) {
                 parsed.errors.push(RowError {
                     line: *line,
                     field: "reference".into(),
@@ -76,36 +81,47 @@ pub async fn run(store: &Store, merchant_id: &str, text: &str, valid_rows: bool)
     }
     parsed.errors.sort_by_key(|e| e.line);
     let bad_lines: std::collections::HashSet<u64> = parsed.errors.iter().map(|e| e.line).collect();
-    let good = parsed.rows.iter().filter(|(l, _)| !bad_lines.contains(l)).count() as u64;
-    let mut report = ImportReport { valid_rows: good, ..ImportReport::default() };
+    let good: Vec<&(u64, NewInvoice)> = parsed.rows.iter().filter(|(l, _)| !bad_lines.contains(l)).collect();
+    let mut report = ImportReport { valid_rows: good.len() as u64, ..ImportReport::default() };
     if !parsed.errors.is_empty() && !valid_rows {
         report.rejected = parsed.errors;
         return Ok(report);
     }
-    report.applied = true;
-    for (line, inv) in parsed.rows.iter().filter(|(l, _)| !bad_lines.contains(l)) {
-        let row = |i: crate::store::invoices::Invoice, new| ImportedRow {
+    let rows: Vec<NewInvoice> = good.iter().map(|(_, inv)| inv.clone()).collect();
+    let batch = store.create_invoices(merchant_id, &rows, valid_rows).await?;
+    for ((line, _), outcome) in good.iter().zip(batch.rows) {
+        let row = |i: Invoice, new| ImportedRow {
             line: *line,
             id: i.id,
             reference: i.reference,
             payment_code: i.payment_code,
             new,
         };
-        match store.create_invoice(merchant_id, inv).await {
-            Ok(Created::New(i)) => {
+        match outcome {
+            RowOutcome::New(i) => {
                 report.imported += 1;
                 report.invoices.push(row(i, true));
             }
-            Ok(Created::Existing(i)) => {
+            RowOutcome::Existing(i) => {
                 report.existing += 1;
                 report.invoices.push(row(i, false));
             }
-            Err(StoreError::Conflict(reason)) => {
+            RowOutcome::Conflict(reason) => {
                 parsed.errors.push(RowError { line: *line, field: "reference".into(), reason })
             }
-            Err(e) => return Err(e),
         }
     }
+    parsed.errors.sort_by_key(|e| e.line);
+    if !batch.committed {
+        // Nothing was stored: report the file as refused, every bad row named.
+        report.valid_rows -= parsed.errors.iter().filter(|e| !bad_lines.contains(&e.line)).count() as u64;
+        report.imported = 0;
+        report.existing = 0;
+        report.invoices.clear();
+        report.rejected = parsed.errors;
+        return Ok(report);
+    }
+    report.applied = true;
     report.rejected = parsed.errors;
     Ok(report)
 }
@@ -114,7 +130,7 @@ pub async fn run(store: &Store, merchant_id: &str, text: &str, valid_rows: bool)
 pub async fn import(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
-    Query(q): Query<ImportQuery>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadBody("the file must be UTF-8 text".into()))?;

@@ -4,14 +4,15 @@
 
 use super::auth::ApiMerchant;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::payments::invoice::{FieldError, InvoiceInput, InvoiceStatus};
 use crate::payments::money::Money;
-use crate::store::invoices::{Created, Invoice, InvoiceFilter};
+use crate::store::invoices::{parse_cursor, Created, Invoice, InvoiceFilter};
 use crate::store::merchants::Merchant;
 use crate::store::StoreError;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -122,8 +123,10 @@ pub async fn get(
     Ok(Json(invoice_json(&i, &m)))
 }
 
-/// Query parameters of the listing.
+/// Query parameters of the listing (an unknown one is refused, so a misspelt filter
+/// does not silently list everything).
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     status: Option<String>,
     reference: Option<String>,
@@ -145,8 +148,15 @@ fn day_start(field: &'static str, s: &str) -> Result<i64, FieldError> {
 pub async fn list(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+    if cursor.is_some_and(|c| parse_cursor(c).is_none()) {
+        return Err(ApiError::BadQuery {
+            field: "cursor".into(),
+            message: "not a cursor this API gave (use next_cursor from the previous page as it is)".into(),
+        });
+    }
     let mut errs = Vec::new();
     let status = match q.status.as_deref() {
         None | Some("") => None,
@@ -178,7 +188,7 @@ pub async fn list(
         min_amount: q.min_amount,
         max_amount: q.max_amount,
     };
-    let page = st.store.list_invoices(&m.id, &filter, limit, q.cursor.as_deref()).await?;
+    let page = st.store.list_invoices(&m.id, &filter, limit, cursor).await?;
     let items: Vec<Value> = page.items.iter().map(|i| invoice_json(i, &m)).collect();
     Ok(Json(json!({"items": items, "next_cursor": page.next})))
 }

@@ -10,6 +10,7 @@ pub mod invoices;
 pub mod operations;
 pub mod operator;
 pub mod pages;
+pub mod query;
 pub mod transactions;
 
 use crate::config::Config;

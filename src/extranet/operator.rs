@@ -4,13 +4,14 @@
 
 use super::auth::ApiOperator;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::call::live::LiveCalls;
 use crate::ivr::dialplan::registry::{DialplanRegistry, Dialplans};
 use crate::ivr::dialplan::DialplanError;
 use crate::ivr::prompt_store::PromptStore;
 use crate::store::calls::CallFilter;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -165,9 +166,8 @@ fn instant(field: &'static str, v: &Option<String>) -> Result<Option<i64>, ApiEr
 pub async fn calls(
     _: ApiOperator,
     State(state): State<AppState>,
-    q: Result<Query<CallsQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<CallsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::BadBody(e.body_text()))?;
     let filter = call_filter(&q)?;
     let calls = state.store.list_calls(&filter, q.limit.unwrap_or(100)).await?;
     Ok(Json(json!({ "calls": calls })))

@@ -3,13 +3,14 @@
 
 use super::auth::ApiMerchant;
 use super::error::ApiError;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::payments::invoice::FieldError;
 use crate::payments::money::Currency;
 use crate::store::merchants::Merchant;
 use crate::store::transactions::{HistoryEntry, Transaction};
 use crate::store::{Store, StoreError};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -71,6 +72,22 @@ pub struct Range {
     pub to: Option<String>,
 }
 
+/// The API's form of [`Range`]: an unknown parameter is refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    /// First day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    pub to: Option<String>,
+}
+
+impl From<RangeQuery> for Range {
+    fn from(q: RangeQuery) -> Range {
+        Range { from: q.from, to: q.to }
+    }
+}
+
 /// The `[from, to)` instants of a day range, defaulting to the last 30 days; errors
 /// name the field (shared with the pages, which show them beside it).
 pub fn range(r: &Range) -> Result<(i64, i64), ApiError> {
@@ -97,9 +114,9 @@ pub fn range(r: &Range) -> Result<(i64, i64), ApiError> {
 pub async fn list(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
-    Query(r): Query<Range>,
+    ApiQuery(r): ApiQuery<RangeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (from, to) = range(&r)?;
+    let (from, to) = range(&r.into())?;
     let items: Vec<Value> =
         st.store.list_transactions(&m.id, from, to).await?.iter().map(|t| transaction_json(t, None)).collect();
     Ok(Json(json!({ "items": items })))
@@ -152,10 +169,11 @@ fn csv_field(s: &str) -> String {
 pub async fn journal_csv(store: &Store, m: &Merchant, from: i64, to: i64) -> Result<String, StoreError> {
     let mut out = JOURNAL_COLUMNS.join(",");
     out.push_str("\r\n");
+    let references = store.invoice_references_paid_between(&m.id, from, to).await?;
     for t in store.list_transactions(&m.id, from, to).await? {
         let created = chrono::DateTime::from_timestamp_millis(t.created_at).unwrap_or_default();
         let capture = chrono::DateTime::from_timestamp_millis(t.capture_at).unwrap_or_default();
-        let invoice_ref = store.invoice(&m.id, &t.invoice_id).await?.map(|i| i.reference).unwrap_or_default();
+        let invoice_ref = references.get(&t.invoice_id).cloned().unwrap_or_default();
         let currency = Currency::parse(&t.currency).map(|c| c.numeric()).unwrap_or("");
         let row = [
             t.reference.clone(),
@@ -196,8 +214,8 @@ pub fn journal_response(csv: String) -> Response {
 pub async fn journal(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
-    Query(r): Query<Range>,
+    ApiQuery(r): ApiQuery<RangeQuery>,
 ) -> Result<Response, ApiError> {
-    let (from, to) = range(&r)?;
+    let (from, to) = range(&r.into())?;
     Ok(journal_response(journal_csv(&st.store, &m, from, to).await?))
 }

@@ -43,6 +43,14 @@ pub struct InvoiceFilter {
     pub max_amount: Option<i64>,
 }
 
+/// The parts of a listing cursor (`<created_at>.<id>`), None when malformed: the API
+/// refuses such a cursor rather than silently starting again from the first page.
+pub fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
+    let (at, id) = cursor.split_once('.')?;
+    let ok_id = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    Some((at.parse::<i64>().ok()?, id)).filter(|_| ok_id)
+}
+
 /// One page of a listing; `next` is the cursor for the following page.
 #[derive(Clone, Debug, Serialize)]
 pub struct Page<T> {
@@ -61,7 +69,19 @@ pub enum Created {
 
 const COLUMNS: &str = "id, merchant_id, reference, amount, currency, due_date, expires_at, customer_name, customer_contact, description, payment_code, status, created_at, updated_at";
 
+/// Reads a row as the invoice is now: a PAYABLE invoice past its expiry reads as
+/// EXPIRED, so the API, the pages and the phone line agree before the periodic job
+/// (`expire_due`) writes it down.
 fn from_row(r: &AnyRow) -> Result<Invoice, StoreError> {
+    let mut inv = stored_row(r)?;
+    if inv.status == InvoiceStatus::Payable && inv.expires_at <= now_ms() {
+        inv.status = InvoiceStatus::Expired;
+    }
+    Ok(inv)
+}
+
+/// Reads a row as stored.
+fn stored_row(r: &AnyRow) -> Result<Invoice, StoreError> {
     let currency = get_str(r, "currency")?;
     let status = get_str(r, "status")?;
     let due = get_str(r, "due_date")?;
@@ -91,10 +111,14 @@ fn expiry_instant(d: NaiveDate) -> i64 {
     (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()
 }
 
-fn same_content(a: &Invoice, b: &NewInvoice) -> bool {
+/// Whether a stored invoice is the one `b` describes, every field compared (expiry
+/// included): the one test of "the same invoice again" for creation, retries and CSV
+/// imports, so the import's check and the store can never disagree.
+pub fn same_content(a: &Invoice, b: &NewInvoice) -> bool {
     a.amount == b.amount
         && a.currency == b.currency
         && a.due_date == b.due_date
+        && a.expires_at == expiry_instant(b.expiry_date)
         && a.customer_name == b.customer_name
         && a.customer_contact == b.customer_contact
         && a.description == b.description
@@ -106,6 +130,85 @@ fn reuse(existing: Invoice, inv: &NewInvoice) -> Result<Created, StoreError> {
         Ok(Created::Existing(existing))
     } else {
         Err(StoreError::Conflict(format!("reference {} already used for a different invoice", inv.reference)))
+    }
+}
+
+/// What one row of a batch came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowOutcome {
+    /// A new invoice (stored only if the batch was committed).
+    New(Invoice),
+    /// The reference already existed with the same content.
+    Existing(Invoice),
+    /// The reference is used for a different invoice (or no payment code could be
+    /// drawn): the reason, for the merchant's report.
+    Conflict(String),
+}
+
+/// What a batch of invoices did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Whether the batch was written: false when a conflicting row rolled the whole
+    /// batch back (nothing of it is stored).
+    pub committed: bool,
+    /// One outcome per row, in the order given.
+    pub rows: Vec<RowOutcome>,
+}
+
+async fn select_by_reference(
+    conn: &mut sqlx::AnyConnection,
+    merchant_id: &str,
+    reference: &str,
+) -> Result<Option<Invoice>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1 AND reference = $2"))
+        .bind(merchant_id)
+        .bind(reference)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// One row of a batch inside its transaction: each insert attempt in a savepoint, so a
+/// unique violation (a payment code drawn twice, a reference already there) undoes
+/// only that attempt, on PostgreSQL as on SQLite. The insert comes before any read, so
+/// on SQLite the transaction holds the write lock from its first row.
+async fn insert_in_batch(
+    conn: &mut sqlx::AnyConnection,
+    merchant_id: &str,
+    inv: &NewInvoice,
+) -> Result<RowOutcome, StoreError> {
+    use sqlx::Connection;
+    for _ in 0..8 {
+        let id = new_id("inv");
+        let mut attempt = conn.begin().await?;
+        match insert_invoice(&mut attempt, merchant_id, inv, &id, &new_payment_code()).await {
+            Ok(()) => {
+                attempt.commit().await?;
+                let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1"))
+                    .bind(&id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                return Ok(RowOutcome::New(from_row(&row)?));
+            }
+            Err(StoreError::Conflict(_)) => {
+                attempt.rollback().await?;
+                if let Some(existing) = select_by_reference(conn, merchant_id, &inv.reference).await? {
+                    return Ok(match reuse(existing, inv) {
+                        Ok(Created::Existing(i) | Created::New(i)) => RowOutcome::Existing(i),
+                        Err(e) => RowOutcome::Conflict(conflict_reason(e)),
+                    });
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(RowOutcome::Conflict("could not draw a unique payment code".into()))
+}
+
+fn conflict_reason(e: StoreError) -> String {
+    match e {
+        StoreError::Conflict(m) => m,
+        other => other.to_string(),
     }
 }
 
@@ -171,6 +274,32 @@ impl Store {
         Err(StoreError::Conflict("could not draw a unique payment code".into()))
     }
 
+    /// Stores a batch of invoices (a CSV import) in one database transaction. A row
+    /// whose reference exists with the same content is `Existing`; one whose reference
+    /// is used for a different invoice is a `Conflict`. With `skip_conflicts` false, any
+    /// conflict rolls the whole batch back (`committed` false, every row still checked
+    /// so all of them can be reported); with it true the other rows are stored. A
+    /// database error rolls everything back and is returned.
+    pub async fn create_invoices(
+        &self,
+        merchant_id: &str,
+        rows: &[NewInvoice],
+        skip_conflicts: bool,
+    ) -> Result<Batch, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for inv in rows {
+            out.push(insert_in_batch(&mut tx, merchant_id, inv).await?);
+        }
+        let conflicts = out.iter().any(|r| matches!(r, RowOutcome::Conflict(_)));
+        if conflicts && !skip_conflicts {
+            tx.rollback().await?;
+            return Ok(Batch { committed: false, rows: out });
+        }
+        tx.commit().await?;
+        Ok(Batch { committed: true, rows: out })
+    }
+
     /// An invoice of this merchant (None for another merchant's: not found, not forbidden).
     pub async fn invoice(&self, merchant_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1 AND merchant_id = $2"))
@@ -195,10 +324,32 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The references of the invoices a merchant's transactions created in `[from, to)`
+    /// (UTC ms) were paying, by invoice id: the journal's INVOICE_ID column in one
+    /// query, however many rows the journal has.
+    pub async fn invoice_references_paid_between(
+        &self,
+        merchant_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT i.id AS id, i.reference AS reference FROM invoices i JOIN transactions t ON t.invoice_id = i.id \
+             WHERE t.merchant_id = $1 AND i.merchant_id = $2 AND t.created_at >= $3 AND t.created_at < $4",
+        )
+        .bind(merchant_id)
+        .bind(merchant_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok((get_str(r, "id")?, get_str(r, "reference")?))).collect()
+    }
+
     /// What a caller's payment code designates: the payable invoice with that code, or
     /// else the most recent one that had it (so the line can say "already paid",
-    /// "cancelled" or "expired" rather than "unknown"). Expiry is applied as it is read
-    /// (the periodic job writes it down), so the phone line never waits on a write.
+    /// "cancelled" or "expired" rather than "unknown"). Expiry is applied as it is read,
+    /// as for every read here, so the phone line never waits on a write.
     pub async fn invoice_by_payment_code(&self, code: &str) -> Result<Option<Invoice>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM invoices WHERE payment_code = $1 ORDER BY CASE WHEN status = 'PAYABLE' THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
@@ -206,13 +357,7 @@ impl Store {
         .bind(code)
         .fetch_optional(self.pool())
         .await?;
-        let mut inv = row.as_ref().map(from_row).transpose()?;
-        if let Some(i) = inv.as_mut() {
-            if i.status == InvoiceStatus::Payable && i.expires_at <= now_ms() {
-                i.status = InvoiceStatus::Expired;
-            }
-        }
-        Ok(inv)
+        row.as_ref().map(from_row).transpose()
     }
 
     /// Lists a merchant's invoices, newest first, `limit` per page.
@@ -229,12 +374,20 @@ impl Store {
             n += 1;
             sql.push_str(&clause.replace('?', &format!("${n}")));
         };
-        let (cur_at, cur_id) = match cursor.and_then(|c| c.split_once('.')) {
-            Some((at, id)) => (at.parse::<i64>().ok(), Some(id.to_string())),
+        // A malformed cursor (checked by the API with `parse_cursor` before it gets
+        // here) starts from the first page.
+        let (cur_at, cur_id) = match cursor.and_then(parse_cursor) {
+            Some((at, id)) => (Some(at), Some(id.to_string())),
             None => (None, None),
         };
-        if f.status.is_some() {
-            next_param(&mut sql, " AND status = ?");
+        // Statuses as they read now: a PAYABLE row past its expiry is EXPIRED.
+        match f.status {
+            None => {}
+            Some(InvoiceStatus::Payable) => next_param(&mut sql, " AND status = 'PAYABLE' AND expires_at > ?"),
+            Some(InvoiceStatus::Expired) => {
+                next_param(&mut sql, " AND (status = 'EXPIRED' OR (status = 'PAYABLE' AND expires_at <= ?))")
+            }
+            Some(_) => next_param(&mut sql, " AND status = ?"),
         }
         if f.reference.is_some() {
             next_param(&mut sql, " AND reference = ?");
@@ -260,8 +413,10 @@ impl Store {
         let _ = n;
         sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", limit + 1));
         let mut q = sqlx::query(&sql).bind(merchant_id);
-        if let Some(s) = f.status {
-            q = q.bind(s.as_str());
+        match f.status {
+            None => {}
+            Some(InvoiceStatus::Payable | InvoiceStatus::Expired) => q = q.bind(now_ms()),
+            Some(s) => q = q.bind(s.as_str()),
         }
         if let Some(r) = &f.reference {
             q = q.bind(r.clone());
@@ -283,12 +438,15 @@ impl Store {
         Ok(Page { items, next })
     }
 
-    /// Cancels a payable invoice. Returns the invoice as it now is, or None if unknown.
+    /// Cancels a payable invoice (not one past its expiry, which reads as EXPIRED).
+    /// Returns the invoice as it now is, or None if unknown.
     pub async fn cancel_invoice(&self, merchant_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
-        sqlx::query("UPDATE invoices SET status = 'CANCELLED', updated_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'PAYABLE'")
-            .bind(now_ms())
+        let now = now_ms();
+        sqlx::query("UPDATE invoices SET status = 'CANCELLED', updated_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'PAYABLE' AND expires_at > $4")
+            .bind(now)
             .bind(id)
             .bind(merchant_id)
+            .bind(now)
             .execute(self.pool())
             .await?;
         self.invoice(merchant_id, id).await

@@ -6,6 +6,7 @@ pub mod pcap;
 
 use ivrpay::config::Config;
 use ivrpay::server::Server;
+pub use ivrpay::store::Backend;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, Ordering};
 
@@ -34,6 +35,61 @@ pub fn config() -> Config {
     let db = std::env::temp_dir().join(format!("ivrpay-srv-{}-{n}-{}.db", std::process::id(), rand::random::<u32>()));
     c.storage.database = format!("sqlite://{}", db.display());
     c
+}
+
+/// [`config`] with its database on `db` (SQLite file or PostgreSQL database).
+pub fn config_on(db: &TestDb) -> Config {
+    let mut c = config();
+    c.storage.database = db.url.clone();
+    c
+}
+
+/// Runs a server-level test body on a fresh database of `backend`: the body gets a
+/// [`config_on`] configuration; the PostgreSQL database is dropped afterwards (open
+/// connections included), also when the body fails, whose panic is then passed on.
+/// Used through [`on_both_backends!`].
+pub async fn on_backend<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::Poll;
+    let db = TestDb::new(backend).await;
+    let mut run = Box::pin(body(config_on(&db)));
+    // The body's panic is caught where it is polled, so the database is still dropped.
+    let outcome = std::future::poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+        Err(panic) => Poll::Ready(Err(panic)),
+    })
+    .await;
+    drop(run);
+    db.drop_pg().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// For each `async fn name(config: Config)` given, a module `name` with two tests,
+/// `name::sqlite` and `name::postgres`, running the body on a fresh database of each
+/// kind (`cargo test name` runs both; `cargo test postgres` every PostgreSQL run).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    $crate::common::on_backend($crate::common::Backend::Sqlite, super::$name).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    $crate::common::on_backend($crate::common::Backend::Postgres, super::$name).await;
+                }
+            }
+        )*
+    };
 }
 
 /// Starts a server with `config`.
@@ -71,20 +127,29 @@ pub fn pg_admin_url() -> String {
 }
 
 impl TestDb {
+    /// A fresh SQLite file and a fresh PostgreSQL database.
     pub async fn all() -> Vec<TestDb> {
+        vec![TestDb::new(Backend::Sqlite).await, TestDb::new(Backend::Postgres).await]
+    }
+
+    /// A fresh database on `backend`: a new SQLite file, or a new PostgreSQL database
+    /// on the test server (so tests running in parallel never share rows).
+    pub async fn new(backend: Backend) -> TestDb {
         sqlx::any::install_default_drivers();
-        let file =
-            std::env::temp_dir().join(format!("ivrpay-test-{}-{}.db", std::process::id(), rand::random::<u32>()));
-        let sqlite = TestDb { name: "sqlite", url: format!("sqlite://{}", file.display()), pg_name: None };
+        if backend == Backend::Sqlite {
+            let file =
+                std::env::temp_dir().join(format!("ivrpay-test-{}-{}.db", std::process::id(), rand::random::<u32>()));
+            return TestDb { name: "sqlite", url: format!("sqlite://{}", file.display()), pg_name: None };
+        }
         let admin = pg_admin_url();
         let db = format!("ivrpay_t_{:08x}", rand::random::<u32>());
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for storage tests ({e}); .ci/run starts it"));
         sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut conn).await.expect("create test database");
+        let _ = <sqlx::AnyConnection as sqlx::Connection>::close(conn).await;
         let base = admin.rsplit_once('/').map(|x| x.0).unwrap_or(&admin).to_string();
-        let pg = TestDb { name: "postgres", url: format!("{base}/{db}"), pg_name: Some(db) };
-        vec![sqlite, pg]
+        TestDb { name: "postgres", url: format!("{base}/{db}"), pg_name: Some(db) }
     }
 
     /// Drops the PostgreSQL database (connections must be closed first).

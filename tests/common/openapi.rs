@@ -66,3 +66,28 @@ pub fn check(path: &str, method: &str, status: u16, body: &Value) {
     assert!(schema.is_object(), "{method} {path} {status} has no JSON schema");
     check_value(&doc, schema, body, &format!("{method} {path} {status}"));
 }
+
+/// Asserts that `status` is documented for `method` on `path` with the media type
+/// `media` (answers that are not JSON: the CSV journal).
+pub fn check_media(path: &str, method: &str, status: u16, media: &str) {
+    let doc = doc();
+    let resp = &doc["paths"][path][method]["responses"][status.to_string()];
+    assert!(resp.is_object(), "{method} {path} answered {status}, which is not documented");
+    assert!(resp["content"][media].is_object(), "{method} {path} {status} is not documented as {media}");
+}
+
+/// One API request through [`super::http`] with its answer checked against the document:
+/// `template` is the operation's path as the document writes it (`/invoices/{id}`),
+/// `path` the real one under `/api/v1`.
+pub async fn call(
+    addr: std::net::SocketAddr,
+    method: &str,
+    template: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let (status, v) = super::http(addr, method, &format!("/api/v1{path}"), key, body).await;
+    check(template, &method.to_ascii_lowercase(), status, &v);
+    (status, v)
+}
