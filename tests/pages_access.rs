@@ -130,6 +130,26 @@ async fn sign_in_is_throttled_per_account_and_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_sent_at_once_are_throttled_like_guesses_in_a_row() {
+    let s = site(false).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let mut w = Web::new(s.addr());
+        let token = w.get("/login").await.csrf();
+        guesses.spawn(async move {
+            let form = [("csrf", token.as_str()), ("email", "merchant@a.test"), ("password", "wrong password!")];
+            w.post("/login", &form).await.status
+        });
+    }
+    let mut statuses = guesses.join_all().await;
+    statuses.sort();
+    // Only the five free failures had their password checked; the rest waited.
+    assert_eq!(statuses, [[401; 5].as_slice(), &[429; 15]].concat(), "{statuses:?}");
+    let mut w = Web::new(s.addr());
+    assert_eq!(w.sign_in("merchant@a.test", PASSWORD).await.status, 429, "the account is locked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_reaches_only_its_pages() {
     let s = site(false).await;
     let merchant = ["/dashboard", "/invoices", "/invoices/new", "/import", "/journal"];
