@@ -90,12 +90,16 @@ async fn cash_operations_only_where_the_status_allows_them() {
     let r = w.get(&format!("/transactions/{tx}/refund")).await;
     assert_eq!(r.status, 409);
     assert!(r.body.contains("pas possible sur une transaction « À remettre »"), "{}", r.body);
+    assert!(!r.body.contains("name=\"confirm\"") && !r.body.contains("name=\"amount\""), "nothing to confirm");
     let r = w.post(&format!("/transactions/{tx}/refund"), &[("csrf", &r.csrf()), ("amount", "10")]).await;
     assert_eq!(r.status, 409);
     // Cancel part of it.
     let c = w.get(&format!("/transactions/{tx}/cancel")).await;
     assert!(c.body.contains("value=\"100.00\""), "the whole amount by default");
-    let r = w.post(&format!("/transactions/{tx}/cancel"), &[("csrf", &c.csrf()), ("amount", "25")]).await;
+    let expected = c.input("expected").expect("the state shown");
+    let r = w
+        .post(&format!("/transactions/{tx}/cancel"), &[("csrf", &c.csrf()), ("expected", &expected), ("amount", "25")])
+        .await;
     assert_eq!(r.status, 303);
     let t = store.transaction(&tx).await.unwrap().unwrap();
     assert_eq!((t.status.as_str(), t.current_amount), ("TO_CAPTURE", 7500));
@@ -124,10 +128,76 @@ async fn cash_operations_only_where_the_status_allows_them() {
             && !page.contains(&format!("/transactions/{vtx}/cancel"))
     );
     let c = v.get(&format!("/transactions/{vtx}/validate")).await;
-    let r = v.post(&format!("/transactions/{vtx}/validate"), &[("csrf", &c.csrf()), ("amount", "80,00")]).await;
+    let form = [("csrf", c.csrf()), ("expected", c.input("expected").unwrap()), ("amount", "80,00".into())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = v.post(&format!("/transactions/{vtx}/validate"), &form).await;
     assert_eq!(r.status, 303);
     let t = store.transaction(&vtx).await.unwrap().unwrap();
     assert_eq!((t.status.as_str(), t.current_amount), ("TO_CAPTURE", 8000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_sent_twice_is_applied_once() {
+    let s = site(false).await;
+    let ctx = s.server.ctx();
+    let store = &ctx.store;
+    let inv = fixtures::stored_invoice(store, &s.merchant, "R-1", 10_000).await;
+    let tx = match fixtures::pay(store, &ctx.gateway, &s.merchant, &inv, fixtures::ACCEPTED_CARD, "R-1").await.unwrap()
+    {
+        PaymentOutcome::Accepted(t) => t.reference,
+        other => panic!("{other:?}"),
+    };
+    if let ivrpay::payments::gateway::Gateway::Simulator(sim) = &ctx.gateway {
+        sim.advance(std::time::Duration::from_secs(2 * 86_400));
+    }
+    assert_eq!(store.run_capture(ivrpay::store::now_ms() + 2 * 86_400_000).await.unwrap(), (1, 0));
+    let mut w = Web::new(s.addr());
+    w.sign_in("merchant@a.test", PASSWORD).await;
+    let refunded = || async { store.transaction(&tx).await.unwrap().unwrap().refunded_amount };
+
+    // The same refund form, sent again (a double click, or the browser's "resend").
+    let c = w.get(&format!("/transactions/{tx}/refund")).await;
+    let (csrf, expected) = (c.csrf(), c.input("expected").unwrap());
+    assert_eq!(expected, "CAPTURED/10000/0");
+    let form = [("csrf", csrf.as_str()), ("expected", expected.as_str()), ("amount", "30")];
+    let first = w.post(&format!("/transactions/{tx}/refund"), &form).await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    let again = w.post(&format!("/transactions/{tx}/refund"), &form).await;
+    assert_eq!(again.status, 409);
+    assert!(again.body.contains("a changé depuis l&#39;affichage de cette page"), "{}", again.body);
+    assert_eq!(refunded().await, 3000, "refunded once");
+    // The answer shows the state as it is now; confirming from it is deliberate.
+    assert_eq!(again.input("expected").as_deref(), Some("CAPTURED/10000/3000"));
+    // Without the state it was shown for, nothing is done either.
+    let bare = w.post(&format!("/transactions/{tx}/refund"), &[("csrf", &csrf), ("amount", "30")]).await;
+    assert_eq!((bare.status, refunded().await), (409, 3000));
+
+    // Sent twice at once: one of them refunds.
+    let c = w.get(&format!("/transactions/{tx}/refund")).await;
+    let form = [("csrf", c.csrf()), ("expected", c.input("expected").unwrap()), ("amount", "10".into())];
+    let mut both = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let (mut w, form, path) =
+            (Web { addr: w.addr, cookies: w.cookies.clone() }, form.clone(), format!("/transactions/{tx}/refund"));
+        both.spawn(async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            w.post(&path, &form).await.status
+        });
+    }
+    let mut statuses = both.join_all().await;
+    statuses.sort();
+    assert_eq!(statuses, [303, 409]);
+    assert_eq!(refunded().await, 4000, "refunded once more");
+    assert_eq!(
+        store
+            .history(&tx)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|h| h.to_status == "CAPTURED" && h.amount == Some(1000))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

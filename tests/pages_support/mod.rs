@@ -105,6 +105,14 @@ impl Answer {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// The value of the first field named `name` on the page (attributes in the order
+    /// the templates write them: `name` then `value`).
+    pub fn input(&self, name: &str) -> Option<String> {
+        let key = format!("name=\"{name}\" value=\"");
+        let at = self.body.find(&key)? + key.len();
+        Some(self.body[at..].split('"').next()?.replace("&#47;", "/").replace("&#x2f;", "/"))
+    }
+
     /// The CSRF token of the first form on the page.
     pub fn csrf(&self) -> String {
         let at = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;

@@ -461,6 +461,8 @@ fn confirm_cancel(cur: &Current, i: &Invoice, status: StatusCode) -> Result<Resp
             (t.col_amount, format::money(cur.lang, i.amount, i.currency.code())),
         ],
         error: error.into(),
+        can_confirm: error.is_empty(),
+        expected: String::new(),
         with_amount: false,
         amount: String::new(),
         amount_error: String::new(),
