@@ -86,6 +86,15 @@ async fn cash_operations_only_where_the_status_allows_them() {
     assert!(
         page.contains(&format!("/transactions/{tx}/cancel")) && !page.contains(&format!("/transactions/{tx}/refund"))
     );
+    assert!(page.contains("<span class=\"mark-unguaranteed\">Non garanti</span> (N)"), "{page}");
+    // The mark follows the platform's indicator: only Y is guaranteed.
+    sqlx::query("UPDATE transactions SET guarantee_indicator = 'Y' WHERE reference = $1")
+        .bind(&tx)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let page = w.get(&format!("/invoices/{}", inv.id)).await.body;
+    assert!(page.contains("<span class=\"mark-guaranteed\">Garanti</span> (Y)") && !page.contains("Non garanti"));
     // Refund is not allowed in TO_CAPTURE: the step says so and the POST is refused.
     let r = w.get(&format!("/transactions/{tx}/refund")).await;
     assert_eq!(r.status, 409);

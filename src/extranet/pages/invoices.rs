@@ -316,7 +316,11 @@ pub struct TxView {
     pub card: String,
     pub brand: String,
     pub expiry: String,
+    /// The platform's guarantee indicator as it answered (`Y`, `N`, ...).
     pub guarantee: String,
+    /// Only `Y` means the payment is guaranteed; anything else (a voice-server payment
+    /// normally gets `N`) is marked "not guaranteed".
+    pub guaranteed: bool,
     pub response: String,
     pub acquirer: String,
     pub authorisation: String,
@@ -400,6 +404,7 @@ pub async fn show(
             card: tx.masked_pan.clone(),
             brand: tx.brand.clone(),
             expiry,
+            guaranteed: tx.guarantee_indicator == "Y",
             guarantee: tx.guarantee_indicator.clone(),
             response: tx.response_code.clone().unwrap_or_else(|| "—".into()),
             acquirer: tx.acquirer_response_code.clone().unwrap_or_else(|| "—".into()),

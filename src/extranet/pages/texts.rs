@@ -109,6 +109,7 @@ texts! {
     card_expiry: "exp.", "exp.";
     guarantee: "Garantie de paiement", "Payment guarantee";
     not_guaranteed: "Non garanti", "Not guaranteed";
+    guaranteed: "Garanti", "Guaranteed";
     response_code: "Code réponse", "Response code";
     acquirer_code: "Code réponse banque", "Bank response code";
     authorisation_id: "N° d'autorisation", "Authorisation number";
