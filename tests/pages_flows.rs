@@ -209,6 +209,52 @@ async fn a_confirmation_sent_twice_is_applied_once() {
     );
 }
 
+/// A call to pay `invoice` that ended with its card refused, as the phone line records it.
+async fn refused_call(store: &ivrpay::store::Store, invoice_id: &str, transaction: Option<&str>) {
+    let id = ivrpay::store::Store::new_call_id();
+    let now = ivrpay::store::now_ms();
+    store.call_started(&id, &format!("{id}@test"), "+33612345678", "pay", now).await.unwrap();
+    let end = ivrpay::store::calls::CallEnd {
+        answered_at: Some(now),
+        ended_at: now + 1,
+        end_reason: "bye".into(),
+        outcome: "refused".into(),
+        invoice_id: Some(invoice_id.into()),
+        transaction_reference: transaction.map(str::to_string),
+        ..Default::default()
+    };
+    store.call_ended(&id, &end).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_attempts_count_cards_our_checks_refused() {
+    let s = site(false).await;
+    let ctx = s.server.ctx();
+    let store = &ctx.store;
+    let inv = fixtures::stored_invoice(store, &s.merchant, "F-1", 4200).await;
+    let theirs = fixtures::stored_invoice(store, &s.other_merchant, "F-2", 4200).await;
+    // Refused by the bank: a REFUSED transaction, and its call names it.
+    let refused = match fixtures::pay(store, &ctx.gateway, &s.merchant, &inv, "4100000000000605", "F-1").await.unwrap()
+    {
+        PaymentOutcome::Refused(t) => t.reference,
+        other => panic!("{other:?}"),
+    };
+    refused_call(store, &inv.id, Some(&refused)).await;
+    // Refused by our checks (a wrong expiry, say): only the call says so.
+    refused_call(store, &inv.id, None).await;
+    refused_call(store, &theirs.id, None).await;
+    let mut w = Web::new(s.addr());
+    w.sign_in("merchant@a.test", PASSWORD).await;
+    let dash = w.get("/dashboard").await.body;
+    assert!(dash.contains("id=\"refused-today\">2<"), "one by the bank, one by our checks: {dash}");
+    assert_eq!(dash.matches("Refusée avant la banque").count(), 1, "{dash}");
+    let page = w.get(&format!("/invoices/{}", inv.id)).await.body;
+    let calls =
+        page.split("id=\"refused-calls\"").nth(1).expect("the refused call listed").split("</section>").next().unwrap();
+    assert_eq!(calls.matches("<li>").count(), 1, "{calls}");
+    assert!(page.contains(&format!("id=\"tx-{refused}\"")));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_language_follows_the_browser_then_the_user_choice() {
     let s = site(false).await;

@@ -145,6 +145,24 @@ async fn accounts(store: &Store, db: &str) {
         store.invoice_transactions(&m.id, &inv.id).await.unwrap().into_iter().map(|t| t.status).collect();
     assert_eq!(attempts, ["REFUSED", "TO_CAPTURE"], "{db}");
     assert!(store.invoice_transactions("mer_other", &inv.id).await.unwrap().is_empty());
+    // Refused calls: the one whose card our checks refused, not the one the bank refused.
+    let refused = store.invoice_transactions(&m.id, &inv.id).await.unwrap()[0].reference.clone();
+    for (id, tx) in [("call_bank", Some(refused)), ("call_checks", None)] {
+        store.call_started(id, id, "+33612345678", "pay", 1_000).await.unwrap();
+        let end = ivrpay::store::calls::CallEnd {
+            ended_at: 2_000,
+            outcome: "refused".into(),
+            invoice_id: Some(inv.id.clone()),
+            transaction_reference: tx,
+            ..Default::default()
+        };
+        store.call_ended(id, &end).await.unwrap();
+    }
+    let calls = store.refused_calls(&m.id, 0, 1_001).await.unwrap();
+    assert_eq!(calls.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["call_checks"], "{db}");
+    assert!(store.refused_calls(&m.id, 1_001, 5_000).await.unwrap().is_empty(), "{db}: by start time");
+    assert_eq!(store.invoice_refused_calls(&m.id, &inv.id).await.unwrap(), calls, "{db}");
+    assert!(store.invoice_refused_calls("mer_other", &inv.id).await.unwrap().is_empty(), "{db}");
     assert_eq!(store.list_merchants().await.unwrap().len(), 1);
 }
 

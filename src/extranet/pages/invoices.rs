@@ -350,6 +350,8 @@ struct InvoicePage {
     created: String,
     cancellable: bool,
     txs: Vec<TxView>,
+    /// Attempts whose card our checks refused (no transaction): when they happened.
+    refused_calls: Vec<String>,
 }
 
 /// `?done=` after an operation.
@@ -420,6 +422,13 @@ pub async fn show(
             history,
         });
     }
+    let refused_calls = st
+        .store
+        .invoice_refused_calls(&i.merchant_id, &i.id)
+        .await?
+        .into_iter()
+        .map(|c| t.refused_call_at.replace("{at}", &format::datetime(c.started_at)))
+        .collect();
     let notice = match d.done.as_str() {
         "validate" => t.op_done_validate,
         "cancel" => t.op_done_cancel,
@@ -439,6 +448,7 @@ pub async fn show(
         created: format::datetime(i.created_at),
         cancellable: i.status == InvoiceStatus::Payable,
         txs,
+        refused_calls,
         i,
     };
     ok(&page)

@@ -109,6 +109,9 @@ texts! {
     card_expiry: "exp.", "exp.";
     guarantee: "Garantie de paiement", "Payment guarantee";
     not_guaranteed: "Non garanti", "Not guaranteed";
+    refused_before_bank: "Refusée avant la banque", "Refused before the bank";
+    refused_calls: "Cartes refusées par nos contrôles (numéro, date d'expiration ou cryptogramme), sans transaction :", "Cards refused by our checks (number, expiry date or security code), with no transaction:";
+    refused_call_at: "Appel du {at}", "Call at {at}";
     guaranteed: "Garanti", "Guaranteed";
     response_code: "Code réponse", "Response code";
     acquirer_code: "Code réponse banque", "Bank response code";
