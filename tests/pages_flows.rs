@@ -177,6 +177,7 @@ async fn a_confirmation_sent_twice_is_applied_once() {
     assert_eq!(refunded().await, 3000, "refunded once");
     // The answer shows the state as it is now; confirming from it is deliberate.
     assert_eq!(again.input("expected").as_deref(), Some("CAPTURED/10000/3000"));
+    assert_eq!(again.input("next"), Some(format!("/transactions/{tx}/refund")), "the language switch stays here");
     // Without the state it was shown for, nothing is done either.
     let bare = w.post(&format!("/transactions/{tx}/refund"), &[("csrf", &csrf), ("amount", "30")]).await;
     assert_eq!((bare.status, refunded().await), (409, 3000));
@@ -274,7 +275,17 @@ async fn the_language_follows_the_browser_then_the_user_choice() {
     again.sign_in("merchant@a.test", PASSWORD).await;
     again.cookies.insert("ivrpay_lang".into(), "en".into());
     assert!(again.get("/dashboard").await.body.contains("<h1>Tableau de bord</h1>"));
+    // The switch comes back to the page as it was asked for, filters included.
+    let list = w.get("/invoices?status=PAID&reference=A-1").await;
+    let here = list.input("next").unwrap().replace("&#38;", "&").replace("&amp;", "&");
+    assert_eq!(here, "/invoices?status=PAID&reference=A-1");
+    let r = w.post("/account/language", &[("csrf", &token), ("lang", "en"), ("next", &here)]).await;
+    assert_eq!(r.header("location"), Some(here.as_str()));
     // Never a redirect to another site.
-    let r = w.post("/account/language", &[("csrf", &token), ("lang", "en"), ("next", "//evil.example/")]).await;
-    assert_eq!(r.header("location"), Some("/"));
+    for evil in
+        ["//evil.example/", "/\\evil.example", "/\t/evil.example", "/\r\n/evil.example", "https://evil.example/"]
+    {
+        let r = w.post("/account/language", &[("csrf", &token), ("lang", "en"), ("next", evil)]).await;
+        assert_eq!(r.header("location"), Some("/"), "{evil:?}");
+    }
 }

@@ -27,7 +27,7 @@ struct LoginPage {
 
 fn anonymous_layout(lang: Lang, csrf: &str) -> Layout {
     let t: &'static Texts = lang.texts();
-    Layout { t, lang, title: t.t_login.into(), user: None, nav: Vec::new(), csrf: csrf.into(), path: "/login".into() }
+    Layout { t, lang, title: t.t_login.into(), user: None, nav: Vec::new(), csrf: csrf.into(), here: "/login".into() }
 }
 
 /// `?lang=` on the sign-in page.
@@ -135,11 +135,7 @@ pub async fn language(
     let lang = Lang::parse(&f.lang).ok_or_else(|| PageError::BadRequest("unknown language".into()))?;
     st.store.set_user_language(&cur.session.user.id, lang.code()).await?;
     // Only a path of this site: never an open redirect.
-    let next = if f.next.starts_with('/') && !f.next.starts_with("//") && !f.next.contains('\\') {
-        f.next.as_str()
-    } else {
-        "/"
-    };
+    let next = session::local_path(&f.next).unwrap_or("/");
     let mut r = Redirect::to(next).into_response();
     r.headers_mut()
         .append(header::SET_COOKIE, set_cookie(LANG_COOKIE, lang.code(), 365 * 86_400, st.pages.secure_cookies));

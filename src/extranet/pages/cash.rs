@@ -123,14 +123,15 @@ fn page(
     };
     let money = |a| format::money(cur.lang, a, &t.currency);
     let can_confirm = cash::allowed(&t.status, op);
+    let action = format!("/transactions/{}/{}", t.reference, op.as_str());
     let error = if error.is_empty() && !can_confirm {
         x.op_not_allowed.replace("{status}", format::status(cur.lang, &t.status))
     } else {
         error
     };
     ConfirmPage {
-        l: Layout::new(cur, title.replace("{ref}", &t.reference), "/invoices"),
-        action: format!("/transactions/{}/{}", t.reference, op.as_str()),
+        l: Layout::new(cur, title.replace("{ref}", &t.reference), "/invoices").back_to(&action),
+        action,
         question: question.into(),
         facts: vec![
             (x.col_card, t.masked_pan.clone()),

@@ -468,7 +468,8 @@ fn confirm_cancel(cur: &Current, i: &Invoice, status: StatusCode) -> Result<Resp
     let t = cur.lang.texts();
     let error = if i.status == InvoiceStatus::Payable { "" } else { t.invoice_not_cancellable };
     let page = super::cash::ConfirmPage {
-        l: Layout::new(cur, t.t_cancel_invoice.replace("{ref}", &i.reference), "/invoices"),
+        l: Layout::new(cur, t.t_cancel_invoice.replace("{ref}", &i.reference), "/invoices")
+            .back_to(&format!("/invoices/{}/cancel", i.id)),
         action: format!("/invoices/{}/cancel", i.id),
         question: t.q_cancel_invoice.into(),
         facts: vec![

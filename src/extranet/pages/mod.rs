@@ -114,8 +114,11 @@ async fn home(cur: Current) -> Redirect {
 
 /// A menu entry.
 pub struct NavItem {
+    /// Where it leads.
     pub href: &'static str,
+    /// Its text in the page's language.
     pub label: &'static str,
+    /// Whether the page belongs to this entry (marked `aria-current`).
     pub current: bool,
 }
 
@@ -123,21 +126,26 @@ pub struct NavItem {
 pub struct Layout {
     /// Texts in the page's language.
     pub t: &'static Texts,
+    /// The page's language (`<html lang>`, the switch's pressed button).
     pub lang: Lang,
     /// The `<title>` and the main heading.
     pub title: String,
     /// Signed-in user's e-mail, if any.
     pub user: Option<String>,
+    /// The menu of the user's role.
     pub nav: Vec<NavItem>,
     /// The token every form of the page carries.
     pub csrf: String,
-    /// This page's path, where the language switch comes back to.
-    pub path: String,
+    /// Where the language switch comes back to: this page with its query (filters,
+    /// page of a list), a path of this site only.
+    pub here: String,
 }
 
 impl Layout {
-    /// The frame for a signed-in user, with the menu of its role.
-    pub fn new(cur: &Current, title: impl Into<String>, path: &str) -> Layout {
+    /// The frame for a signed-in user, with the menu of its role; `section` is the menu
+    /// entry the page belongs to, and the language switch's return address when the
+    /// request was not a GET (see [`Layout::back_to`] for pages that know better).
+    pub fn new(cur: &Current, title: impl Into<String>, section: &str) -> Layout {
         let t = cur.lang.texts();
         let items: &[(&'static str, &'static str)] = match cur.session.user.role {
             Role::Merchant => &[
@@ -154,7 +162,7 @@ impl Layout {
             ],
             Role::Admin => &[("/admin/users", t.nav_users), ("/admin/merchants", t.nav_merchants)],
         };
-        let nav = items.iter().map(|&(href, label)| NavItem { href, label, current: path == href }).collect();
+        let nav = items.iter().map(|&(href, label)| NavItem { href, label, current: section == href }).collect();
         Layout {
             t,
             lang: cur.lang,
@@ -162,8 +170,17 @@ impl Layout {
             user: Some(cur.session.user.email.clone()),
             nav,
             csrf: cur.session.csrf.clone(),
-            path: path.to_string(),
+            here: cur.here.clone().unwrap_or_else(|| section.to_string()),
         }
+    }
+
+    /// Sets the language switch's return address (a page shown in answer to a POST
+    /// that has a GET address of its own), if it is a path of this site.
+    pub fn back_to(mut self, here: &str) -> Layout {
+        if let Some(p) = session::local_path(here) {
+            self.here = p.to_string();
+        }
+        self
     }
 }
 
