@@ -210,6 +210,42 @@ async fn a_confirmation_sent_twice_is_applied_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn french_pages_say_the_core_errors_in_french_without_internals() {
+    let s = site(false).await;
+    let ctx = s.server.ctx();
+    let store = &ctx.store;
+    let mut w = Web::new(s.addr());
+    w.sign_in("merchant@a.test", PASSWORD).await;
+    // A short row in an import.
+    let token = w.get("/import").await.csrf();
+    let csv = "reference,amount,due_date,customer_name\r\nC-1,10\r\nC-2,12.50,2030-01-31,Luc Petit\r\n";
+    let r = w.post("/import/valid-rows", &[("csrf", &token), ("content", csv)]).await;
+    assert!(r.body.contains("<td>ligne</td><td>2 champ(s), l&#39;en-tête en a 4</td>"), "{}", r.body);
+    // The platform down during a cash operation: said plainly, nothing changed.
+    let inv = fixtures::stored_invoice(store, &s.merchant, "D-1", 5000).await;
+    let tx = match fixtures::pay(store, &ctx.gateway, &s.merchant, &inv, fixtures::ACCEPTED_CARD, "D-1").await.unwrap()
+    {
+        PaymentOutcome::Accepted(t) => t.reference,
+        other => panic!("{other:?}"),
+    };
+    let ivrpay::payments::gateway::Gateway::Simulator(sim) = &ctx.gateway else { panic!("the simulator") };
+    let c = w.get(&format!("/transactions/{tx}/cancel")).await;
+    sim.set_down(true);
+    let form = [("csrf", c.csrf()), ("expected", c.input("expected").unwrap()), ("amount", "10".into())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = w.post(&format!("/transactions/{tx}/cancel"), &form).await;
+    sim.set_down(false);
+    assert_eq!(r.status, 502);
+    assert!(
+        r.body.contains("La plateforme de paiement n&#39;a pas pu être jointe ; rien n&#39;a été modifié."),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("reached") && !r.body.contains("unavailable"), "no English, no internals: {}", r.body);
+    assert_eq!(store.transaction(&tx).await.unwrap().unwrap().current_amount, 5000);
+}
+
 /// A call to pay `invoice` that ended with its card refused, as the phone line records it.
 async fn refused_call(store: &ivrpay::store::Store, invoice_id: &str, transaction: Option<&str>) {
     let id = ivrpay::store::Store::new_call_id();
