@@ -17,6 +17,9 @@ async fn invoices_a_page_at_a_time_and_cancelled_after_confirmation() {
     for i in 0..25 {
         fixtures::stored_invoice(store, &s.merchant, &format!("P-{i:02}"), 1000 + i).await;
     }
+    // One that is no longer payable, for the status filter to leave out.
+    let gone = fixtures::stored_invoice(store, &s.merchant, "X-1", 1010).await;
+    store.cancel_invoice(&s.merchant.id, &gone.id).await.unwrap();
     let mut w = Web::new(s.addr());
     w.sign_in("merchant@a.test", PASSWORD).await;
     let first = w.get("/invoices?status=PAYABLE").await;
@@ -37,6 +40,12 @@ async fn invoices_a_page_at_a_time_and_cancelled_after_confirmation() {
     let second = w.get(&next).await;
     assert_eq!(second.body.matches("<tr><td><a href=\"/invoices/").count(), 5);
     assert!(!second.body.contains("rel=\"next\"") && second.body.contains("Première page"));
+    assert!(!first.body.contains(">X-1<") && !second.body.contains(">X-1<"), "not payable");
+    let cancelled = w.get("/invoices?status=CANCELLED").await.body;
+    assert_eq!(cancelled.matches("<tr><td><a href=\"/invoices/").count(), 1);
+    assert!(cancelled.contains(">X-1<"), "{cancelled}");
+    let any_status = w.get("/invoices?reference=X-1").await.body;
+    assert_eq!(any_status.matches("<tr><td><a href=\"/invoices/").count(), 1, "without a status filter");
     let amounts = w.get("/invoices?min_amount=10,20&max_amount=10.22").await;
     assert_eq!(amounts.body.matches("<tr><td><a href=\"/invoices/").count(), 3, "10,20 to 10.22 EUR");
     let bad = w.get("/invoices?created_from=31/12/2030&min_amount=abc").await;
