@@ -3,9 +3,10 @@
 //! at), imports a CSV with one bad row, and once the customer has paid it by phone (a
 //! real call to the server's payment line, placed by the `ivrpay call` binary) sees the
 //! payment with its masked card and refunds it; an operator sees what is left to
-//! record, listens to a prompt, replaces it, and the next caller of the same server hears the new recording; an operator
-//! validates a broken dialplan (its line shown), has its reload refused while the old
-//! version serves, reloads the fixed one, and follows a call in progress and its record.
+//! record, listens to a prompt, replaces it, and the next caller of the same server
+//! hears the new recording; an operator validates a broken dialplan (its line shown),
+//! has its reload refused while the old version serves, reloads the fixed one, and
+//! follows a call in progress and its record.
 //! Every page is checked at phone and desktop widths, in French and English, and
 //! photographed into `target/screenshots/`.
 
