@@ -307,6 +307,10 @@ async fn the_language_follows_the_browser_then_the_user_choice() {
     let mut w = Web::new(s.addr());
     let fr = w.get("/login").await;
     assert!(fr.body.contains("<html lang=\"fr\">") && fr.body.contains("Se connecter"));
+    assert!(
+        fr.body.contains("autocomplete=\"username\"") && fr.body.contains("autocomplete=\"current-password\""),
+        "password managers fill the sign-in form"
+    );
     let r = w.send("GET", "/login?lang=en", None, "").await;
     assert!(r.body.contains("<html lang=\"en\">") && r.body.contains("Sign in"));
     assert!(w.get("/login").await.body.contains("<html lang=\"en\">"), "kept in a cookie");
