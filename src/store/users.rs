@@ -44,9 +44,11 @@ impl Role {
 /// A user as stored (never with the password hash, which stays in this module).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
+    /// Stable id (`usr_...`), what sessions point at.
     pub id: String,
     /// Lower-case; the sign-in name.
     pub email: String,
+    /// What the user may do.
     pub role: Role,
     /// Set for merchant users only: the one merchant whose data they see.
     pub merchant_id: Option<String>,
@@ -54,6 +56,7 @@ pub struct User {
     pub language: Option<String>,
     /// Disabled users cannot sign in and lose their sessions.
     pub disabled: bool,
+    /// When the account was created (UTC milliseconds).
     pub created_at: i64,
 }
 
@@ -86,9 +89,13 @@ pub enum UserError {
 /// What is needed to create a user.
 #[derive(Clone)]
 pub struct NewUser {
+    /// The sign-in name (normalised before it is stored).
     pub email: String,
+    /// What the user may do.
     pub role: Role,
+    /// The merchant of a merchant user; none for other roles.
     pub merchant_id: Option<String>,
+    /// In clear only until it is hashed; never stored.
     pub password: String,
 }
 

@@ -27,9 +27,11 @@ use serde::Deserialize;
 #[derive(Template)]
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
+    /// The common frame.
     pub l: Layout,
     /// Where the confirmation is posted.
     pub action: String,
+    /// What will happen, asked before it does.
     pub question: String,
     /// What the operation concerns, as label and value.
     pub facts: Vec<(&'static str, String)>,

@@ -13,12 +13,19 @@ use std::collections::BTreeMap;
 
 /// A line of the day's attempts.
 pub struct Row {
+    /// When the attempt was made.
     pub time: String,
+    /// The invoice's id, for its link.
     pub invoice_id: String,
+    /// The merchant's reference of the invoice.
     pub invoice_ref: String,
+    /// The amount, formatted for the page's language.
     pub amount: String,
+    /// The masked card number (a dash when our checks refused the card).
     pub card: String,
+    /// The status in the page's language.
     pub status: &'static str,
+    /// The status's code, for its colour.
     pub status_code: String,
 }
 

@@ -26,10 +26,15 @@ struct UploadPage {
 
 /// An invoice of the report.
 pub struct ImportedView {
+    /// The line of the file it came from.
     pub line: u64,
+    /// The invoice's id, for its link.
     pub id: String,
+    /// The merchant's reference.
     pub reference: String,
+    /// The payment code to give the customer, grouped for reading.
     pub code: String,
+    /// New, or already there from an earlier import.
     pub state: &'static str,
 }
 

@@ -27,9 +27,11 @@ pub const MAX_SECONDS: usize = 120;
 
 /// A prompt of the current language.
 pub struct PromptRow {
+    /// The prompt's name (its file without `.wav`).
     pub name: String,
     /// What it says, from the language's manifest ("" when not described).
     pub says: String,
+    /// Whether this language has a recording of it.
     pub present: bool,
     /// Duration and format, or why it is missing or unreadable.
     pub info: String,
