@@ -94,7 +94,7 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
             },
         ));
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     let refused = txs.iter().filter(|t| t.status == "REFUSED").count() + refused_calls.len();
     let page = Dashboard {
         l: Layout::new(&cur, cur.lang.texts().t_dashboard, "/dashboard"),
