@@ -33,6 +33,15 @@ async fn a_merchant_sees_only_its_own_invoices_and_transactions() {
         assert_eq!(r.status, 404, "{path}");
         assert!(!r.body.contains("B-1") && !r.body.contains("Jeanne"), "{path} leaks: {}", r.body);
     }
+    // The error page speaks the user's language first.
+    let fr = a.get(&format!("/invoices/{}", theirs.id)).await.body;
+    assert!(fr.contains("<html lang=\"fr\">") && fr.contains("<p>Cette page n&#39;existe pas.</p>"), "{fr}");
+    let mut en = Web::new(s.addr());
+    en.cookies.insert("ivrpay_lang".into(), "en".into());
+    en.sign_in("merchant@a.test", PASSWORD).await;
+    let body = en.get(&format!("/invoices/{}", theirs.id)).await.body;
+    assert!(body.contains("<html lang=\"en\">") && body.contains("<p>This page does not exist.</p>"), "{body}");
+    assert!(body.contains("<p lang=\"fr\">Cette page"), "the other language below: {body}");
     let token = a.get("/dashboard").await.csrf();
     let r = a.post(&format!("/transactions/{paid}/cancel"), &[("csrf", &token), ("amount", "10")]).await;
     assert_eq!(r.status, 404);
@@ -130,6 +139,26 @@ async fn sign_in_is_throttled_per_account_and_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_sent_at_once_are_throttled_like_guesses_in_a_row() {
+    let s = site(false).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let mut w = Web::new(s.addr());
+        let token = w.get("/login").await.csrf();
+        guesses.spawn(async move {
+            let form = [("csrf", token.as_str()), ("email", "merchant@a.test"), ("password", "wrong password!")];
+            w.post("/login", &form).await.status
+        });
+    }
+    let mut statuses = guesses.join_all().await;
+    statuses.sort();
+    // Only the five free failures had their password checked; the rest waited.
+    assert_eq!(statuses, [[401; 5].as_slice(), &[429; 15]].concat(), "{statuses:?}");
+    let mut w = Web::new(s.addr());
+    assert_eq!(w.sign_in("merchant@a.test", PASSWORD).await.status, 429, "the account is locked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_reaches_only_its_pages() {
     let s = site(false).await;
     let merchant = ["/dashboard", "/invoices", "/invoices/new", "/import", "/journal"];
@@ -221,6 +250,11 @@ async fn a_dialplan_reload_from_the_pages_needs_an_operator_and_its_csrf_token()
     assert_eq!(anon.post("/operator/dialplans/reload", &[]).await.status, 403, "anonymous, no token");
     let mut op = Web::new(s.addr());
     op.sign_in("operator@x.test", PASSWORD).await;
+    // A link cannot put its own words into the prompts page's notice.
+    let spoofed = op.get("/operator/prompts?lang=fr&replaced=echo_welcome&from=Appelez+le+0800+000+000").await.body;
+    assert!(!spoofed.contains("Appelez le") && !spoofed.contains("prompt-notice"), "{spoofed}");
+    let genuine = op.get("/operator/prompts?lang=fr&replaced=echo_welcome&from=16000+Hz+stereo+16+bits").await.body;
+    assert!(genuine.contains("id=\"prompt-notice\"") && genuine.contains("16000 Hz stereo 16 bits"), "{genuine}");
     let token = op.get("/operator/dialplans").await.csrf();
     let r = op.post("/operator/dialplans/reload", &[]).await;
     assert_eq!(r.status, 403, "no token");

@@ -1,19 +1,20 @@
 //! The extranet as people use it, in headless Chromium driven through chromedriver:
 //! a merchant signs in, creates an invoice (after fixing the fields the form points
 //! at), imports a CSV with one bad row, and once the customer has paid it by phone (a
-//! real call to the server's payment line) sees the payment with its masked card and
-//! refunds it; an operator sees what is left to record, listens to a prompt, replaces
-//! it, and the next caller of the same server hears the new recording; an operator
-//! validates a broken dialplan (its line shown), has its reload refused while the old
-//! version serves, reloads the fixed one, and follows a call in progress and its record.
-//! Every page is checked at phone and desktop widths and photographed into
-//! `target/screenshots/`.
+//! real call to the server's payment line, placed by the `ivrpay call` binary) sees the
+//! payment with its masked card and refunds it; an operator sees what is left to
+//! record, listens to a prompt, replaces it, and the next caller of the same server
+//! hears the new recording; an operator validates a broken dialplan (its line shown),
+//! has its reload refused while the old version serves, reloads the fixed one, and
+//! follows a call in progress and its record.
+//! Every page is checked at phone and desktop widths, in French and English, and
+//! photographed into `target/screenshots/`.
 
 mod common;
 mod pages_support;
 
 use common::fixtures;
-use ivrpay::caller::{self, CallOptions, EndedBy};
+use ivrpay::caller::{self, CallOptions};
 use ivrpay::media::g711;
 use pages_support::{browser, site, tempdir};
 use std::time::Duration;
@@ -26,14 +27,15 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
 
     // Sign in (French from the browser's Accept-Language).
     b.goto("/login").await;
-    b.check_layout("login").await;
+    b.check_layout("login", "fr").await;
     b.sign_in("merchant@a.test").await;
     assert_eq!(b.path().await, "/dashboard");
     assert_eq!(b.text("h1").await, "Tableau de bord");
-    b.check_layout("dashboard-empty").await;
+    b.check_layout("dashboard-empty", "fr").await;
 
     // The invoice form shows each problem beside its field, and keeps what was typed.
     b.goto("/invoices/new").await;
+    b.check_layout("invoice-form", "fr").await;
     b.fill("#f-reference", "FAC 2026/42").await;
     b.fill("#f-amount", "12x").await;
     b.fill("#f-customer_name", "Jeanne Martin").await;
@@ -43,7 +45,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     assert_eq!(b.text("#e-due_date").await, "est obligatoire");
     assert!(!b.exists("#e-customer_name").await);
     assert_eq!(b.js("return document.querySelector('#f-customer_name').value").await, "Jeanne Martin");
-    b.check_layout("invoice-form-errors").await;
+    b.check_layout("invoice-form-errors", "fr").await;
     b.fill("#f-reference", "FAC-2026-0042").await;
     b.fill("#f-amount", "123,45").await;
     // The date picker's typing order follows the browser's locale; set its value instead.
@@ -59,7 +61,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     );
     let message = b.js("return document.querySelector('#message').value").await;
     assert!(message.as_str().unwrap().contains(&b.text("#payment-code").await), "{message}");
-    b.check_layout("invoice-created").await;
+    b.check_layout("invoice-created", "fr").await;
 
     // CSV import with one bad row: nothing imported, the row named; then the valid rows.
     let dir = tempdir("csv");
@@ -70,7 +72,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     )
     .unwrap();
     b.goto("/import").await;
-    b.check_layout("import").await;
+    b.check_layout("import", "fr").await;
     b.c.find(fantoccini::Locator::Css("#f-file")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
     b.click("form button[type=submit]").await;
     assert!(
@@ -81,7 +83,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     let row = b.text("#rejected tbody tr").await;
     assert!(row.starts_with("3 amount") && row.contains("« abc » n'est pas un montant en EUR"), "{row}");
     assert!(store.invoice_by_reference(&s.merchant.id, "C-1").await.unwrap().is_none(), "nothing half-imported");
-    b.check_layout("import-rejected").await;
+    b.check_layout("import-rejected", "fr").await;
     b.click("form[action='/import/valid-rows'] button[type=submit]").await;
     assert!(
         b.text("#import-summary").await.starts_with("2 facture(s) importée(s)"),
@@ -90,45 +92,50 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     );
     assert_eq!(b.c.find_all(fantoccini::Locator::Css("#imported tbody tr")).await.unwrap().len(), 2);
     assert!(store.invoice_by_reference(&s.merchant.id, "C-3").await.unwrap().is_some());
-    b.check_layout("import-done").await;
+    b.check_layout("import-done", "fr").await;
 
     // The list filters by status and reference.
     b.goto("/invoices?reference=C-3").await;
     assert_eq!(b.c.find_all(fantoccini::Locator::Css("#invoices tbody tr")).await.unwrap().len(), 1);
     b.goto("/invoices").await;
     assert_eq!(b.c.find_all(fantoccini::Locator::Css("#invoices tbody tr")).await.unwrap().len(), 3);
-    b.check_layout("invoices").await;
+    b.check_layout("invoices", "fr").await;
 
     // The customer calls the payment line of this server and types French (1), the code
     // read from the slip, 1 to pay this invoice, the card, #, its expiry and security
     // code, then 1 once the summary has been heard.
-    let call = caller::run(&CallOptions {
-        target: format!("sip:pay@{}", s.server.sip_addr()),
-        dtmf: format!("1{code}1{}#1230737;1", fixtures::ACCEPTED_CARD),
-        from_user: "+33612345678".into(),
-        wait: Duration::from_millis(800),
-        digit: Duration::from_millis(100),
-        gap: Duration::from_millis(120),
-        hangup_after: Duration::from_millis(1000),
-        wait_for_bye: true,
-        max_duration: Duration::from_secs(150),
-        ..CallOptions::default()
-    })
-    .await
-    .expect("the call completes");
-    assert_eq!((call.status, call.ended_by), (200, EndedBy::Server), "the flow says goodbye: {call}");
-    let rec = common::completed_calls(store, 1).await.into_iter().find(|c| c.call_id == call.call_id).unwrap();
+    let dtmf = format!("1{code}1{}#1230737;1", fixtures::ACCEPTED_CARD);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ivrpay"))
+        .args(["call", &format!("sip:pay@{}", s.server.sip_addr()), "--dtmf", &dtmf, "--wait-for-bye"])
+        .args(["--wait-ms", "800", "--digit-ms", "100", "--gap-ms", "120", "--hangup-after-ms", "1000"])
+        .args(["--max-seconds", "150"])
+        .output()
+        .await
+        .expect("ivrpay call runs");
+    let summary = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "ivrpay call: {summary} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!summary.contains(fixtures::ACCEPTED_CARD), "the card typed is never printed: {summary}");
+    let field = |name: &str| {
+        summary.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).unwrap_or("").to_string()
+    };
+    assert_eq!(
+        (field("status"), field("ended_by")),
+        ("200".into(), "Server".into()),
+        "the flow says goodbye: {summary}"
+    );
+    let call_id = field("call-id");
+    let rec = common::completed_calls(store, 1).await.into_iter().find(|c| c.call_id == call_id).unwrap();
     assert_eq!(rec.outcome.as_deref(), Some("paid"), "{rec:?}");
     assert_eq!(rec.invoice_id.as_deref(), Some(inv.id.as_str()));
     let tx = store.transaction(rec.transaction_reference.as_deref().expect("a transaction")).await.unwrap().unwrap();
     assert_eq!(
         (tx.invoice_id.as_str(), tx.amount, tx.caller.as_deref()),
-        (inv.id.as_str(), 12345, Some("+33612345678"))
+        (inv.id.as_str(), 12345, Some("ivrpay-caller"))
     );
     b.goto("/dashboard").await;
     assert_eq!(b.text("#payments-today").await, "1");
     assert_eq!(b.text("#invoices-waiting").await, "2");
-    b.check_layout("dashboard").await;
+    b.check_layout("dashboard", "fr").await;
     b.goto(&format!("/invoices/{}", inv.id)).await;
     let card = b.text(&format!("#tx-{} .pan", tx.reference)).await;
     assert_eq!(card, "410000######0100");
@@ -140,7 +147,18 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
         .js("return [...document.querySelectorAll('.tx .actions a')].map(a => a.getAttribute('href').split('/').pop())")
         .await;
     assert_eq!(ops, serde_json::json!(["cancel"]));
-    b.check_layout("invoice-paid").await;
+    b.check_layout("invoice-paid", "fr").await;
+    b.click(".tx .actions a[href$='/cancel']").await;
+    assert!(b.exists("button[name=confirm]").await);
+    b.check_layout("cancel-confirm", "fr").await;
+    // Refund is not possible yet: its step says why and has nothing to confirm.
+    b.goto(&format!("/transactions/{}/refund", tx.reference)).await;
+    assert!(b.text(".error.banner").await.contains("pas possible"));
+    assert!(!b.exists("button[name=confirm]").await && !b.exists("#f-amount").await);
+    b.check_layout("refund-not-allowed", "fr").await;
+    let c3 = store.invoice_by_reference(&s.merchant.id, "C-3").await.unwrap().unwrap();
+    b.goto(&format!("/invoices/{}/cancel", c3.id)).await;
+    b.check_layout("invoice-cancel-confirm", "fr").await;
 
     // Captured, it can be refunded: partly, then the rest, each after a confirmation.
     if let ivrpay::payments::gateway::Gateway::Simulator(sim) = &s.server.ctx().gateway {
@@ -150,7 +168,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     b.goto(&format!("/invoices/{}", inv.id)).await;
     b.click(".tx .actions a[href$='/refund']").await;
     assert_eq!(b.js("return document.querySelector('#f-amount').value").await, "123.45");
-    b.check_layout("refund-confirm").await;
+    b.check_layout("refund-confirm", "fr").await;
     b.fill("#f-amount", "200").await;
     b.click("button[name=confirm]").await;
     assert_eq!(b.text("#e-amount").await, "le montant doit être compris entre 0,01 EUR et 123,45 EUR");
@@ -170,7 +188,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     );
     assert!(b.exists(".tx .status.s-credited").await);
     assert!(!b.exists(".tx .actions").await, "nothing more to do on a refunded transaction");
-    b.check_layout("invoice-refunded").await;
+    b.check_layout("invoice-refunded", "fr").await;
 
     // The journal lists it; the download link carries the range.
     let today = chrono::Utc::now().date_naive().to_string();
@@ -180,7 +198,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
         b.js("return document.querySelector('#download').getAttribute('href')").await,
         format!("/journal.csv?from={today}&to={today}")
     );
-    b.check_layout("journal").await;
+    b.check_layout("journal", "fr").await;
 
     // English, and the same layout.
     b.click("button[name=lang][value=en]").await;
@@ -188,11 +206,21 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     assert_eq!(b.js("return document.documentElement.lang").await, "en");
     b.goto(&format!("/invoices/{}", inv.id)).await;
     assert_eq!(b.text(".mark-unguaranteed").await, "Not guaranteed");
-    b.check_layout("invoice-refunded-en").await;
+    b.check_layout("invoice-refunded-en", "en").await;
     b.goto("/invoices/new").await;
     b.click("form button[type=submit]").await;
     assert_eq!(b.text("#e-reference").await, "is required");
-    b.check_layout("invoice-form-errors-en").await;
+    b.check_layout("invoice-form-errors-en", "en").await;
+    b.goto(&format!("/journal?from={today}&to={today}")).await;
+    b.check_layout("journal-en", "en").await;
+    b.goto("/dashboard").await;
+    assert_eq!(b.text("h1").await, "Dashboard");
+    b.check_layout("dashboard-en", "en").await;
+    b.goto("/import").await;
+    b.check_layout("import-en", "en").await;
+    b.click(".account button.link").await;
+    assert_eq!(b.text("h1").await, "Sign in to the extranet");
+    b.check_layout("login-en", "en").await;
     b.c.clone().close().await.unwrap();
 }
 
@@ -244,7 +272,7 @@ async fn an_operator_records_what_is_missing_replaces_a_prompt_and_the_next_call
         .await
         .unwrap();
     assert!(duration.as_f64().unwrap() > 0.5, "audio element plays the prompt: {duration}");
-    b.check_layout("prompts").await;
+    b.check_layout("prompts", "fr").await;
 
     // Something that is not a WAV is refused beside its prompt, and nothing changes.
     let dir = tempdir("upload");
@@ -261,7 +289,7 @@ async fn an_operator_records_what_is_missing_replaces_a_prompt_and_the_next_call
     let err = b.text("#error-echo_welcome").await;
     assert!(err.starts_with("Refusé : ce n'est pas un fichier WAV lisible"), "{err}");
     assert_eq!(std::fs::read(s.prompts.join("fr/echo_welcome.wav")).unwrap(), before);
-    b.check_layout("prompts-refused").await;
+    b.check_layout("prompts-refused", "fr").await;
 
     // A 16 kHz stereo recording is converted to 8 kHz mono 16-bit and replaces it.
     tone_wav(&dir.join("welcome16k.wav"));
@@ -282,7 +310,7 @@ async fn an_operator_records_what_is_missing_replaces_a_prompt_and_the_next_call
     let expected = ivrpay::ivr::prompts::read_wav_8k_mono(&dir.join("welcome16k.wav")).unwrap();
     let stored: Vec<i16> = r.into_samples::<i16>().map(Result::unwrap).collect();
     assert_eq!(stored, expected, "converted by the phone line's own reader");
-    b.check_layout("prompts-replaced").await;
+    b.check_layout("prompts-replaced", "fr").await;
 
     // A new prompt in both manifests: each language lists it with the text to record and
     // what callers hear meanwhile.
@@ -296,7 +324,7 @@ async fn an_operator_records_what_is_missing_replaces_a_prompt_and_the_next_call
     let missing = b.text("#missing-closing_notice").await;
     assert!(missing.contains("La ligne sera fermée le 25 décembre."), "{missing}");
     assert!(missing.contains("aucun enregistrement dans aucune langue"), "{missing}");
-    b.check_layout("prompts-to-record").await;
+    b.check_layout("prompts-to-record", "fr").await;
     // Recorded from its row (the list links to it), it is in force for new calls at once.
     assert_eq!(
         b.js("return document.querySelector('#missing-closing_notice a').getAttribute('href')").await,
@@ -317,7 +345,7 @@ async fn an_operator_records_what_is_missing_replaces_a_prompt_and_the_next_call
     let missing = b.text("#missing-closing_notice").await;
     assert!(missing.contains("The line will be closed on 25 December."), "{missing}");
     assert!(missing.contains("en attendant, la version fr est jouée"), "{missing}");
-    b.check_layout("prompts-to-record-en").await;
+    b.check_layout("prompts-to-record-en", "fr").await;
     b.c.clone().close().await.unwrap();
 
     // The next caller of the same server hears the new recording, without a restart.
@@ -371,7 +399,7 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     assert_eq!(b.text("#flow-invoice-payment .file").await, "invoice-payment.toml");
     assert_eq!(b.text("#flow-invoice-payment .version").await, v1);
     assert_eq!(b.text("#flow-invoice-payment .steps").await, steps.to_string());
-    b.check_layout("dialplans").await;
+    b.check_layout("dialplans", "fr").await;
     b.click("#flow-invoice-payment a.file").await;
     let file = s.dialplans.join("invoice-payment.toml");
     let shipped = std::fs::read_to_string(&file).unwrap();
@@ -379,7 +407,7 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     assert_eq!(b.js("return document.querySelectorAll('#source tbody tr').length").await, shipped.lines().count());
     assert_eq!((b.text("#version-in-force").await, b.text("#version-on-disk").await), (v1.clone(), v1.clone()));
     assert!(b.exists("#file-clean").await && !b.exists("#edited").await);
-    b.check_layout("dialplan-file").await;
+    b.check_layout("dialplan-file", "fr").await;
 
     // A bad edit: "validate" shows its file and line, changing nothing.
     let bad = shipped.replace("next = \"choose_language\"", "next = \"nowhere\"");
@@ -392,14 +420,14 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     assert!(problem.starts_with(&format!("invoice-payment.toml:{line} — ")), "{problem}");
     assert!(problem.contains("nowhere"), "{problem}");
     assert_eq!(ctx.dialplans.current().plans()[0].version, v1, "validating changes nothing");
-    b.check_layout("dialplans-invalid").await;
+    b.check_layout("dialplans-invalid", "fr").await;
     // Its link opens the file at that line, the problem under it.
     b.click("#problems li a").await;
     assert_eq!(b.c.current_url().await.unwrap().fragment(), Some(format!("L{line}").as_str()));
     assert!(b.exists(&format!("#L{line}.bad")).await);
     assert!(b.text(&format!("#L{line} .error")).await.contains("nowhere"));
     assert!(b.exists("#edited").await, "the file on disk is not the version in force");
-    b.check_layout("dialplan-file-invalid").await;
+    b.check_layout("dialplan-file-invalid", "fr").await;
 
     // "Reload" refuses it; the old version keeps answering calls.
     b.goto("/operator/dialplans").await;
@@ -410,7 +438,7 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     );
     assert!(b.text("#problems li").await.starts_with(&format!("invoice-payment.toml:{line} — ")));
     assert_eq!(b.text("#flow-invoice-payment .version").await, v1);
-    b.check_layout("dialplans-refused").await;
+    b.check_layout("dialplans-refused", "fr").await;
     let served = caller::run(&quiet_call(&s, "pay", 300)).await.unwrap();
     assert_eq!(served.status, 200, "{served}");
     let rec = common::completed_calls(store, 1).await;
@@ -434,7 +462,7 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     assert!(validated.contains(&v2), "validation showed the version the reload put in force: {validated}");
     assert_eq!(b.text("#flow-invoice-payment .version").await, v2);
     assert_eq!(b.text("#flow-invoice-payment .numbers").await, "pay, 3900, 3901");
-    b.check_layout("dialplans-reloaded").await;
+    b.check_layout("dialplans-reloaded", "fr").await;
 
     // A call in progress on the new number, with the step its caller is in.
     let long = tokio::spawn(caller::run_owned(quiet_call(&s, "3901", 8000)));
@@ -453,7 +481,7 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     assert_eq!(b.text("#live .service").await, "3901");
     let step = b.text("#live .step").await;
     assert!(ctx.dialplans.current().plans()[0].step_id(&step).is_some(), "a step of the flow: {step}");
-    b.check_layout("calls-live").await;
+    b.check_layout("calls-live", "fr").await;
 
     // Once ended, its record, found with the filters.
     let ended = long.await.unwrap().unwrap();
@@ -476,7 +504,7 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     assert_eq!(b.text(&format!("{row} .steps summary")).await, format!("{} étape(s)", rec.steps.len()));
     let duration = b.text(&format!("{row} .duration")).await;
     assert!(duration.ends_with(" s") && duration != "0 s", "{duration}");
-    b.check_layout("calls-records").await;
+    b.check_layout("calls-records", "fr").await;
     // Both calls were abandoned; neither was paid.
     b.goto("/operator/calls?outcome=abandoned").await;
     assert_eq!(b.c.find_all(fantoccini::Locator::Css("#records tbody tr")).await.unwrap().len(), 2);
@@ -486,7 +514,11 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     b.click("button[name=lang][value=en]").await;
     assert_eq!(b.text("h1").await, "Calls");
     assert_eq!(b.text(&format!("{row} .outcome")).await, "Abandoned");
-    b.check_layout("calls-records-en").await;
+    b.check_layout("calls-records-en", "en").await;
+    b.goto("/operator/prompts").await;
+    b.check_layout("prompts-en", "en").await;
+    b.goto("/operator/dialplans").await;
+    b.check_layout("dialplans-en", "en").await;
     b.c.clone().close().await.unwrap();
 }
 
@@ -497,7 +529,7 @@ async fn an_admin_creates_a_merchant_and_its_first_user() {
     let b = browser(&s.url("")).await;
     b.sign_in("admin@x.test").await;
     assert_eq!(b.path().await, "/admin/users");
-    b.check_layout("admin-users").await;
+    b.check_layout("admin-users", "fr").await;
 
     b.goto("/admin/merchants").await;
     b.fill("#f-name", "Menuiserie Leroy").await;
@@ -511,7 +543,7 @@ async fn an_admin_creates_a_merchant_and_its_first_user() {
     let id = b.text("#new-merchant-id").await;
     let key = b.text("#api-key").await;
     assert_eq!(store.merchant_by_api_key(&key).await.unwrap().map(|m| m.id), Some(id.clone()), "the key shown works");
-    b.check_layout("admin-merchants").await;
+    b.check_layout("admin-merchants", "fr").await;
 
     b.goto("/admin/users").await;
     b.fill("#f-email", "compta@leroy.fr").await;
@@ -524,7 +556,12 @@ async fn an_admin_creates_a_merchant_and_its_first_user() {
     b.click("form[action='/admin/users'] button[type=submit]").await;
     assert_eq!(b.text(".notice").await, "Utilisateur compta@leroy.fr créé.");
     assert!(b.text("#users").await.contains("Menuiserie Leroy"));
-    b.check_layout("admin-users-created").await;
+    b.check_layout("admin-users-created", "fr").await;
+    b.click("button[name=lang][value=en]").await;
+    assert_eq!(b.text("h1").await, "Users");
+    b.check_layout("admin-users-en", "en").await;
+    b.goto("/admin/merchants").await;
+    b.check_layout("admin-merchants-en", "en").await;
     b.click(".account button.link").await;
     assert_eq!(b.path().await, "/login");
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{fixtures, TestDb};
-use ivrpay::store::login_throttle::ThrottleKey;
+use ivrpay::store::login_throttle::{Attempt, ThrottleKey};
 use ivrpay::store::merchants::CaptureMode;
 use ivrpay::store::users::{NewUser, Role, UserError};
 use ivrpay::store::Store;
@@ -84,20 +84,54 @@ async fn accounts(store: &Store, db: &str) {
     assert_eq!(store.user(&u.id).await.unwrap().unwrap().language.as_deref(), Some("en"));
     assert_eq!(store.list_users().await.unwrap().len(), 1);
 
-    // Throttling counters.
+    // Throttling counters: an attempt is counted before its password is checked.
     let keys = [ThrottleKey::Account("compta@dupont.fr".into()), ThrottleKey::Address("192.0.2.1".into())];
+    let failures = |key: &'static str| async move {
+        sqlx::query_as::<_, (i64,)>("SELECT failures FROM login_failures WHERE throttle_key = $1")
+            .bind(key)
+            .fetch_optional(store.pool())
+            .await
+            .unwrap()
+            .map(|r| r.0)
+            .unwrap_or(0)
+    };
     for _ in 0..4 {
-        store.record_login_failure(&keys).await.unwrap();
+        assert!(matches!(store.begin_login_attempt(&keys).await.unwrap(), Attempt::Counted(_)), "{db}");
     }
     assert_eq!(store.login_locked(&keys).await.unwrap(), None, "{db}: four failures are free");
-    store.record_login_failure(&keys).await.unwrap();
+    assert!(matches!(store.begin_login_attempt(&keys).await.unwrap(), Attempt::Counted(_)), "{db}: the fifth");
     let wait = store.login_locked(&keys).await.unwrap().expect("locked after five");
     assert!((29_000..=30_000).contains(&wait), "{db}: {wait}");
-    store.record_login_failure(&keys).await.unwrap();
+    let Attempt::Locked(wait) = store.begin_login_attempt(&keys).await.unwrap() else { panic!("{db}: locked") };
+    assert!((29_000..=30_000).contains(&wait), "{db}: {wait}");
+    assert_eq!((failures("account:compta@dupont.fr").await, failures("ip:192.0.2.1").await), (5, 5), "{db}");
+    // Once the wait is over, one more attempt, and the next wait doubles.
+    sqlx::query("UPDATE login_failures SET locked_until = 0").execute(store.pool()).await.unwrap();
+    let Attempt::Counted(sixth) = store.begin_login_attempt(&keys).await.unwrap() else { panic!("{db}: unlocked") };
     assert!(store.login_locked(&keys[..1]).await.unwrap().unwrap() > 59_000, "doubled");
     assert_eq!(store.login_locked(&keys[1..]).await.unwrap(), None, "the address has 20 free failures");
-    store.clear_login_failures(&keys[0]).await.unwrap();
-    assert_eq!(store.login_locked(&keys[..1]).await.unwrap(), None);
+    // That one succeeded: the account is free again, the address's count taken back.
+    store.login_succeeded(&sixth).await.unwrap();
+    assert_eq!(store.login_locked(&keys).await.unwrap(), None, "{db}");
+    assert_eq!((failures("account:compta@dupont.fr").await, failures("ip:192.0.2.1").await), (0, 5), "{db}");
+    // Refused because of a locked address: nothing stays counted on the account.
+    let from_locked = [ThrottleKey::Account("a@x.test".into()), ThrottleKey::Address("192.0.2.9".into())];
+    for _ in 0..20 {
+        store.begin_login_attempt(&from_locked[1..]).await.unwrap();
+    }
+    assert!(matches!(store.begin_login_attempt(&from_locked).await.unwrap(), Attempt::Locked(_)), "{db}");
+    assert_eq!(failures("account:a@x.test").await, 0, "{db}");
+    // Twenty guesses at once: exactly the five free ones may go on to the password check.
+    let guesses = [ThrottleKey::Account("guessed@dupont.fr".into()), ThrottleKey::Address("192.0.2.7".into())];
+    let mut all = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (store, guesses) = (store.clone(), guesses.clone());
+        all.spawn(async move { store.begin_login_attempt(&guesses).await.unwrap() });
+    }
+    let attempts = all.join_all().await;
+    let counted = attempts.iter().filter(|a| matches!(a, Attempt::Counted(_))).count();
+    assert_eq!(counted, 5, "{db}: {attempts:?}");
+    assert_eq!(failures("account:guessed@dupont.fr").await, 5, "{db}");
 
     // The pages' summaries.
     let inv = fixtures::stored_invoice(store, &m, "S-1", 1000).await;
@@ -111,6 +145,24 @@ async fn accounts(store: &Store, db: &str) {
         store.invoice_transactions(&m.id, &inv.id).await.unwrap().into_iter().map(|t| t.status).collect();
     assert_eq!(attempts, ["REFUSED", "TO_CAPTURE"], "{db}");
     assert!(store.invoice_transactions("mer_other", &inv.id).await.unwrap().is_empty());
+    // Refused calls: the one whose card our checks refused, not the one the bank refused.
+    let refused = store.invoice_transactions(&m.id, &inv.id).await.unwrap()[0].reference.clone();
+    for (id, tx) in [("call_bank", Some(refused)), ("call_checks", None)] {
+        store.call_started(id, id, "+33612345678", "pay", 1_000).await.unwrap();
+        let end = ivrpay::store::calls::CallEnd {
+            ended_at: 2_000,
+            outcome: "refused".into(),
+            invoice_id: Some(inv.id.clone()),
+            transaction_reference: tx,
+            ..Default::default()
+        };
+        store.call_ended(id, &end).await.unwrap();
+    }
+    let calls = store.refused_calls(&m.id, 0, 1_001).await.unwrap();
+    assert_eq!(calls.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["call_checks"], "{db}");
+    assert!(store.refused_calls(&m.id, 1_001, 5_000).await.unwrap().is_empty(), "{db}: by start time");
+    assert_eq!(store.invoice_refused_calls(&m.id, &inv.id).await.unwrap(), calls, "{db}");
+    assert!(store.invoice_refused_calls("mer_other", &inv.id).await.unwrap().is_empty(), "{db}");
     assert_eq!(store.list_merchants().await.unwrap().len(), 1);
 }
 

@@ -3,6 +3,9 @@
 //! them each failure doubles the wait (30 s, 1 min, 2 min, ... up to an hour), which
 //! makes guessing a password online hopeless while a person who mistyped is barely
 //! slowed. Failures are forgotten an hour after the last one.
+//!
+//! An attempt is counted before its password is checked (and taken back if it
+//! succeeds), so concurrent guesses cannot all slip in between a check and a count.
 
 use super::{get_i64, now_ms, Store, StoreError};
 
@@ -51,7 +54,112 @@ pub fn wait_ms(failures: i64, free: i64) -> i64 {
     FIRST_WAIT_MS.saturating_mul(1i64 << doublings).min(MAX_WAIT_MS)
 }
 
+/// The `locked_until` a key gets once its count reaches `failures`, as SQL: a CASE over
+/// the count (the doubling computed here, since SQLite and PostgreSQL share no power
+/// function), so that counting an attempt and locking the key are one statement.
+fn lock_expression(count: &str, free: i64, now: i64) -> String {
+    let mut sql = format!("CASE WHEN {count} < {free} THEN 0");
+    let mut n = free;
+    loop {
+        let wait = wait_ms(n, free);
+        if wait >= MAX_WAIT_MS {
+            break;
+        }
+        sql.push_str(&format!(" WHEN {count} = {n} THEN {}", now + wait));
+        n += 1;
+    }
+    sql.push_str(&format!(" ELSE {} END", now + MAX_WAIT_MS));
+    sql
+}
+
+/// Whether a sign-in attempt may go on to the password check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted against every key; the password may be checked.
+    Counted(Counted),
+    /// A key is locked: milliseconds until it may try again. Nothing stays counted.
+    Locked(i64),
+}
+
+/// An attempt counted against its keys, with the count each key reached (which tells,
+/// when it is taken back, whether it was this attempt that locked the key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counted {
+    keys: Vec<(ThrottleKey, i64)>,
+}
+
 impl Store {
+    /// Counts a sign-in attempt against each key *before* its password is checked, and
+    /// locks a key in the same statement when the count reaches its free failures. The
+    /// count and the lock are one atomic UPSERT per key (which SQLite and PostgreSQL
+    /// both serialise on the row), so N parallel guesses get N different counts and
+    /// only the free ones go on to the password check; the others are refused as
+    /// throttled. An attempt refused on one key is taken back from the keys that had
+    /// counted it. After a successful sign-in, [`Store::login_succeeded`] takes the
+    /// attempt back.
+    pub async fn begin_login_attempt(&self, keys: &[ThrottleKey]) -> Result<Attempt, StoreError> {
+        let now = now_ms();
+        let mut counted: Vec<(ThrottleKey, i64)> = Vec::with_capacity(keys.len());
+        for k in keys {
+            let free = k.free_failures();
+            let count = format!(
+                "(CASE WHEN login_failures.last_failure_at <= {forget} THEN 1 ELSE login_failures.failures + 1 END)",
+                forget = now - FORGET_AFTER_MS
+            );
+            let sql = format!(
+                "INSERT INTO login_failures (throttle_key, failures, last_failure_at, locked_until) VALUES ($1, 1, $2, $3) \
+                 ON CONFLICT (throttle_key) DO UPDATE SET failures = {count}, last_failure_at = $2, locked_until = {lock} \
+                 WHERE login_failures.locked_until <= $2 RETURNING failures",
+                lock = lock_expression(&count, free, now),
+            );
+            let row = sqlx::query(&sql)
+                .bind(k.stored())
+                .bind(now)
+                .bind(now + wait_ms(1, free))
+                .fetch_optional(self.pool())
+                .await?;
+            let Some(row) = row else {
+                for (c, n) in &counted {
+                    self.take_back_attempt(c, *n).await?;
+                }
+                let wait = self.login_locked(std::slice::from_ref(k)).await?.unwrap_or(1);
+                return Ok(Attempt::Locked(wait));
+            };
+            counted.push((k.clone(), get_i64(&row, "failures")?));
+        }
+        Ok(Attempt::Counted(Counted { keys: counted }))
+    }
+
+    /// After a successful sign-in: the account's failures are forgotten, and the
+    /// attempt counted against the other keys (the client address) is taken back.
+    pub async fn login_succeeded(&self, attempt: &Counted) -> Result<(), StoreError> {
+        for (k, n) in &attempt.keys {
+            match k {
+                ThrottleKey::Account(_) => self.clear_login_failures(k).await?,
+                ThrottleKey::Address(_) => self.take_back_attempt(k, *n).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Uncounts one attempt that had brought the key to `count`. The key's lock is
+    /// lifted when fewer than its free failures remain, or when this attempt was the
+    /// last one counted (then it set the lock itself: while a key is locked, no later
+    /// attempt is counted).
+    async fn take_back_attempt(&self, k: &ThrottleKey, count: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE login_failures SET failures = failures - 1, \
+             locked_until = CASE WHEN failures - 1 < $2 OR failures = $3 THEN 0 ELSE locked_until END \
+             WHERE throttle_key = $1 AND failures > 0",
+        )
+        .bind(k.stored())
+        .bind(k.free_failures())
+        .bind(count)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Milliseconds until any of `keys` may try again, or None if none is locked.
     pub async fn login_locked(&self, keys: &[ThrottleKey]) -> Result<Option<i64>, StoreError> {
         let now = now_ms();
@@ -69,33 +177,6 @@ impl Store {
             }
         }
         Ok(longest)
-    }
-
-    /// Counts a failed sign-in against each key and sets its lock.
-    pub async fn record_login_failure(&self, keys: &[ThrottleKey]) -> Result<(), StoreError> {
-        let now = now_ms();
-        for k in keys {
-            let row = sqlx::query("SELECT failures, last_failure_at FROM login_failures WHERE throttle_key = $1")
-                .bind(k.stored())
-                .fetch_optional(self.pool())
-                .await?;
-            let failures = match row {
-                Some(r) if now - get_i64(&r, "last_failure_at")? < FORGET_AFTER_MS => get_i64(&r, "failures")? + 1,
-                _ => 1,
-            };
-            let locked_until = now + wait_ms(failures, k.free_failures());
-            sqlx::query(
-                "INSERT INTO login_failures (throttle_key, failures, last_failure_at, locked_until) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (throttle_key) DO UPDATE SET failures = $2, last_failure_at = $3, locked_until = $4",
-            )
-            .bind(k.stored())
-            .bind(failures)
-            .bind(now)
-            .bind(locked_until)
-            .execute(self.pool())
-            .await?;
-        }
-        Ok(())
     }
 
     /// Forgets the failures of a key (after a successful sign-in on that account).
@@ -121,5 +202,13 @@ mod tests {
         assert_eq!(wait_ms(f + 3, f), 240_000);
         assert_eq!(wait_ms(f + 7, f), MAX_WAIT_MS);
         assert_eq!(wait_ms(i64::MAX, f), MAX_WAIT_MS);
+    }
+
+    #[test]
+    fn the_lock_expression_follows_the_back_off() {
+        let sql = lock_expression("n", 5, 1000);
+        assert!(sql.starts_with("CASE WHEN n < 5 THEN 0 WHEN n = 5 THEN 31000 WHEN n = 6 THEN 61000"), "{sql}");
+        assert!(sql.ends_with(&format!("ELSE {} END", 1000 + MAX_WAIT_MS)), "{sql}");
+        assert!(!sql.contains(&format!("THEN {}", 1000 + 2 * MAX_WAIT_MS)), "{sql}");
     }
 }

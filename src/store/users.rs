@@ -44,9 +44,11 @@ impl Role {
 /// A user as stored (never with the password hash, which stays in this module).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
+    /// Stable id (`usr_...`), what sessions point at.
     pub id: String,
     /// Lower-case; the sign-in name.
     pub email: String,
+    /// What the user may do.
     pub role: Role,
     /// Set for merchant users only: the one merchant whose data they see.
     pub merchant_id: Option<String>,
@@ -54,6 +56,7 @@ pub struct User {
     pub language: Option<String>,
     /// Disabled users cannot sign in and lose their sessions.
     pub disabled: bool,
+    /// When the account was created (UTC milliseconds).
     pub created_at: i64,
 }
 
@@ -86,9 +89,13 @@ pub enum UserError {
 /// What is needed to create a user.
 #[derive(Clone)]
 pub struct NewUser {
+    /// The sign-in name (normalised before it is stored).
     pub email: String,
+    /// What the user may do.
     pub role: Role,
+    /// The merchant of a merchant user; none for other roles.
     pub merchant_id: Option<String>,
+    /// In clear only until it is hashed; never stored.
     pub password: String,
 }
 
@@ -138,6 +145,23 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password(&hex::encode(rand::random::<[u8; 16]>())).unwrap_or_default())
 }
 
+/// Password hashes computed at once: half the cores (at least one). argon2 is meant to
+/// be slow and memory-hungry, so a flood of sign-ins would otherwise take every core
+/// (and 19 MiB each) from the phone line; past this bound they wait their turn.
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
+/// Runs an argon2 computation on a blocking thread, once a permit is free.
+async fn with_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = argon2_permits().acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 const COLUMNS: &str = "id, email, role, merchant_id, language, disabled_at, created_at";
 
 pub(crate) fn user_from_row(r: &AnyRow) -> Result<User, StoreError> {
@@ -168,9 +192,9 @@ impl Store {
             }
         }
         let password = u.password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        let hash = with_argon2(move || hash_password(&password))
             .await
-            .map_err(|e| UserError::Hash(e.to_string()))??;
+            .ok_or_else(|| UserError::Hash("the hashing task failed".into()))??;
         let id = new_id("usr");
         let r = sqlx::query(
             "INSERT INTO users (id, email, password_hash, role, merchant_id, language, disabled_at, created_at) VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6)",
@@ -207,7 +231,7 @@ impl Store {
     }
 
     /// The enabled user with this e-mail and password, or None. Takes the same time
-    /// whether the address exists or not.
+    /// whether the address exists or not; only a few checks run at once (half the cores).
     pub async fn check_credentials(&self, email: &str, password: &str) -> Result<Option<User>, StoreError> {
         let email = email.trim().to_lowercase();
         let row = sqlx::query(&format!("SELECT password_hash, {COLUMNS} FROM users WHERE email = $1"))
@@ -215,11 +239,12 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         let (phc, user) = match &row {
-            Some(r) => (get_str(r, "password_hash")?, Some(user_from_row(r)?)),
-            None => (decoy_hash().to_string(), None),
+            Some(r) => (Some(get_str(r, "password_hash")?), Some(user_from_row(r)?)),
+            None => (None, None),
         };
         let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || {
+        let ok = with_argon2(move || {
+            let phc = phc.unwrap_or_else(|| decoy_hash().to_string());
             password.chars().count() <= MAX_PASSWORD_CHARS && verify_password(&password, &phc)
         })
         .await
@@ -257,9 +282,9 @@ impl Store {
     pub async fn set_user_password(&self, user_id: &str, password: &str) -> Result<bool, UserError> {
         check_password(password)?;
         let password = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        let hash = with_argon2(move || hash_password(&password))
             .await
-            .map_err(|e| UserError::Hash(e.to_string()))??;
+            .ok_or_else(|| UserError::Hash("the hashing task failed".into()))??;
         let mut tx = self.pool().begin().await.map_err(StoreError::Db)?;
         let r = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)

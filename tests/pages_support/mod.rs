@@ -105,6 +105,14 @@ impl Answer {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// The value of the first field named `name` on the page (attributes in the order
+    /// the templates write them: `name` then `value`).
+    pub fn input(&self, name: &str) -> Option<String> {
+        let key = format!("name=\"{name}\" value=\"");
+        let at = self.body.find(&key)? + key.len();
+        Some(self.body[at..].split('"').next()?.replace("&#47;", "/").replace("&#x2f;", "/"))
+    }
+
     /// The CSRF token of the first form on the page.
     pub fn csrf(&self) -> String {
         let at = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
@@ -317,10 +325,10 @@ impl Browser {
         self.click("form button[type=submit]").await;
     }
 
-    /// At a phone's and a desktop's width: the page has a title, every visible field a
-    /// label, nothing wider than the window; a screenshot of each is kept in
-    /// `target/screenshots/<name>-<width>.png`.
-    pub async fn check_layout(&self, name: &str) {
+    /// At a phone's and a desktop's width: the page is in `lang`, its title is its
+    /// heading, every visible field has a label, nothing is wider than the window; a
+    /// screenshot of each is kept in `target/screenshots/<name>-<width>.png`.
+    pub async fn check_layout(&self, name: &str, lang: &str) {
         let dir = common::root().join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         for (w, h) in WIDTHS {
@@ -341,9 +349,13 @@ impl Browser {
                 .await;
             let shot = self.c.screenshot().await.unwrap();
             std::fs::write(dir.join(format!("{name}-{w}.png")), shot).unwrap();
-            assert!(v["title"].as_str().is_some_and(|t| t.len() > "ivrpay".len()), "{name} at {w}px: no title: {v}");
-            assert!(!v["h1"].as_str().unwrap_or("").is_empty(), "{name} at {w}px: no heading: {v}");
+            assert_eq!(v["inner"].as_i64(), Some(i64::from(w)), "{name}: the window is {w}px wide: {v}");
+            assert_eq!(v["lang"].as_str(), Some(lang), "{name} at {w}px: <html lang>: {v}");
+            let h1 = v["h1"].as_str().unwrap_or("").trim();
+            assert!(!h1.is_empty(), "{name} at {w}px: no heading: {v}");
+            assert_eq!(v["title"].as_str(), Some(format!("{h1} · ivrpay").as_str()), "{name} at {w}px: title: {v}");
             assert_eq!(v["unlabelled"], serde_json::json!([]), "{name} at {w}px: fields without a label");
+            assert_eq!(v["wide"], serde_json::json!([]), "{name} at {w}px: wider than the window: {v}");
             assert!(
                 v["scroll"].as_i64().unwrap() <= v["inner"].as_i64().unwrap(),
                 "{name} at {w}px: the page scrolls sideways: {v}"

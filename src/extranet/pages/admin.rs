@@ -16,13 +16,19 @@ use serde::Deserialize;
 
 /// A line of the users table.
 pub struct UserRow {
+    /// The user's id, for the enable/disable form.
     pub id: String,
+    /// The sign-in name.
     pub email: String,
+    /// The role, in the page's language.
     pub role: &'static str,
+    /// The merchant's name for a merchant user, else empty.
     pub merchant: String,
+    /// Enabled or disabled, in the page's language.
     pub state: &'static str,
     /// `disable` or `enable`.
     pub action: &'static str,
+    /// The action's button text.
     pub action_label: &'static str,
     /// An admin cannot lock itself out.
     pub is_self: bool,

@@ -1,13 +1,13 @@
 //! Signing in and out, and the language switch. Sign-in is throttled per account and
-//! per client address (see `store::login_throttle`); a locked account is refused
-//! before its password is even checked, so guessing costs the attacker time, not us
-//! CPU. The sign-in form is protected by a double-submit token (a cookie and a hidden
+//! per client address (see `store::login_throttle`): each attempt is counted before
+//! its password is checked, and a locked account is refused without a check, so
+//! guessing costs the attacker time, not us CPU, however many guesses run at once. The sign-in form is protected by a double-submit token (a cookie and a hidden
 //! field that must match), as there is no session yet.
 
 use super::session::{self, set_cookie, Current, LANG_COOKIE, PRELOGIN_COOKIE, SESSION_COOKIE};
 use super::{html, texts::Texts, Lang, Layout, PageError};
 use crate::extranet::AppState;
-use crate::store::login_throttle::ThrottleKey;
+use crate::store::login_throttle::{Attempt, ThrottleKey};
 use crate::store::sessions::{random_token, SESSION_TTL_MS};
 use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
@@ -27,7 +27,7 @@ struct LoginPage {
 
 fn anonymous_layout(lang: Lang, csrf: &str) -> Layout {
     let t: &'static Texts = lang.texts();
-    Layout { t, lang, title: t.t_login.into(), user: None, nav: Vec::new(), csrf: csrf.into(), path: "/login".into() }
+    Layout { t, lang, title: t.t_login.into(), user: None, nav: Vec::new(), csrf: csrf.into(), here: "/login".into() }
 }
 
 /// `?lang=` on the sign-in page.
@@ -82,21 +82,23 @@ pub async fn login(
         html(status, &page)
     };
     let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
-    let account = ThrottleKey::Account(f.email.clone());
-    let keys = [account.clone(), ThrottleKey::Address(address.clone())];
-    if let Some(wait_ms) = st.store.login_locked(&keys).await? {
-        let secs = (wait_ms + 999) / 1000;
-        tracing::warn!(email = %f.email, %address, secs, "sign-in refused: throttled");
-        let mut r = again(StatusCode::TOO_MANY_REQUESTS, t.login_throttled.replace("{n}", &secs.to_string()))?;
-        r.headers_mut().insert(header::RETRY_AFTER, secs.into());
-        return Ok(r);
-    }
+    let keys = [ThrottleKey::Account(f.email.clone()), ThrottleKey::Address(address.clone())];
+    // Counted before the password is checked: parallel guesses cannot all pass.
+    let attempt = match st.store.begin_login_attempt(&keys).await? {
+        Attempt::Counted(a) => a,
+        Attempt::Locked(wait_ms) => {
+            let secs = (wait_ms + 999) / 1000;
+            tracing::warn!(email = %f.email, %address, secs, "sign-in refused: throttled");
+            let mut r = again(StatusCode::TOO_MANY_REQUESTS, t.login_throttled.replace("{n}", &secs.to_string()))?;
+            r.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            return Ok(r);
+        }
+    };
     let Some(user) = st.store.check_credentials(&f.email, &f.password).await? else {
-        st.store.record_login_failure(&keys).await?;
         tracing::info!(email = %f.email, %address, "sign-in failed");
         return again(StatusCode::UNAUTHORIZED, t.login_failed.into());
     };
-    st.store.clear_login_failures(&account).await?;
+    st.store.login_succeeded(&attempt).await?;
     let s = st.store.create_session(&user.id).await?;
     tracing::info!(email = %user.email, role = user.role.as_str(), "signed in");
     let secure = st.pages.secure_cookies;
@@ -133,11 +135,7 @@ pub async fn language(
     let lang = Lang::parse(&f.lang).ok_or_else(|| PageError::BadRequest("unknown language".into()))?;
     st.store.set_user_language(&cur.session.user.id, lang.code()).await?;
     // Only a path of this site: never an open redirect.
-    let next = if f.next.starts_with('/') && !f.next.starts_with("//") && !f.next.contains('\\') {
-        f.next.as_str()
-    } else {
-        "/"
-    };
+    let next = session::local_path(&f.next).unwrap_or("/");
     let mut r = Redirect::to(next).into_response();
     r.headers_mut()
         .append(header::SET_COOKIE, set_cookie(LANG_COOKIE, lang.code(), 365 * 86_400, st.pages.secure_cookies));

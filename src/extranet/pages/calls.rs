@@ -41,27 +41,45 @@ pub struct Filters {
 
 /// A call in progress.
 pub struct LiveRow {
+    /// Who is calling (the From number).
     pub caller: String,
+    /// The number called.
     pub service: String,
+    /// When the call started.
     pub since: String,
+    /// How long it has lasted so far.
     pub elapsed: String,
+    /// The dialplan step the caller is in now.
     pub step: String,
 }
 
 /// A call record.
 pub struct RecordRow {
+    /// SIP Call-ID, to find the call in the logs.
     pub call_id: String,
+    /// When the call started.
     pub start: String,
+    /// How long it lasted.
     pub duration: String,
+    /// Who called (the From number).
     pub caller: String,
+    /// The number called.
     pub service: String,
+    /// The flow and version that answered, or a dash.
     pub flow: String,
+    /// The language the call ended in.
     pub language: String,
+    /// The outcome in the page's language.
     pub outcome: &'static str,
+    /// The outcome's code, for its colour and the tests.
     pub outcome_code: String,
+    /// The invoice the caller paid or tried to, if any.
     pub invoice: String,
+    /// The transaction the call made, if any.
     pub transaction: String,
+    /// "N step(s)", the summary of the steps' list.
     pub steps_count: String,
+    /// The steps entered, in order.
     pub steps: String,
 }
 

@@ -3,8 +3,14 @@
 //! remaining amount by default). Only operations the Sips table allows for the
 //! transaction's status are offered, and the operation itself is the one the JSON API
 //! calls (`Store::cash_operation`), so both follow the same rules and the same gateway.
+//!
+//! A confirmation form carries the state of the transaction it was shown for (status
+//! and amounts); a POST whose transaction has changed since (a double click, a form
+//! sent again from the browser's history) is refused and the fresh state shown, so an
+//! operation is never applied twice by mistake. Within this process the check and the
+//! operation on one transaction run one at a time.
 
-use super::{format, i18n, Current, Layout, PageError};
+use super::{format, Current, Layout, PageError};
 use crate::extranet::AppState;
 use crate::payments::cash::{self, CashError, Operation};
 use crate::payments::money::{parse_decimal, Currency};
@@ -21,22 +27,64 @@ use serde::Deserialize;
 #[derive(Template)]
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
+    /// The common frame.
     pub l: Layout,
     /// Where the confirmation is posted.
     pub action: String,
+    /// What will happen, asked before it does.
     pub question: String,
     /// What the operation concerns, as label and value.
     pub facts: Vec<(&'static str, String)>,
     /// Why it cannot be done, if so.
     pub error: String,
+    /// Whether the operation can be confirmed at all (else neither the amount nor the
+    /// button is shown: there is nothing to confirm).
+    pub can_confirm: bool,
+    /// The state the page shows, sent back with the confirmation (see [`state`]);
+    /// empty when the operation needs none.
+    pub expected: String,
+    /// Whether the operation takes an amount (cash operations do, cancelling an invoice
+    /// does not).
     pub with_amount: bool,
+    /// The amount as typed (or the default: all that remains).
     pub amount: String,
+    /// What is wrong with the amount, shown beside it.
     pub amount_error: String,
+    /// The most the amount may be.
     pub amount_hint: String,
     /// The confirm button.
     pub confirm: &'static str,
     /// Where "go back" leads.
     pub back: String,
+}
+
+/// The state of a transaction a confirmation was shown for: an operation applied since
+/// changes the status or an amount, and with them this value.
+pub fn state(t: &Transaction) -> String {
+    format!("{}/{}/{}", t.status, t.current_amount, t.refunded_amount)
+}
+
+/// Transactions with an operation being checked and applied by this process.
+fn in_progress() -> &'static std::sync::Mutex<std::collections::HashSet<String>> {
+    static SET: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> = std::sync::OnceLock::new();
+    SET.get_or_init(Default::default)
+}
+
+/// One transaction's turn: held from the state check to the end of the operation.
+struct Turn(String);
+
+impl Turn {
+    /// The turn, or None if another request is already operating on the transaction.
+    fn take(reference: &str) -> Option<Turn> {
+        let mut set = in_progress().lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(reference.to_string()).then(|| Turn(reference.to_string()))
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        in_progress().lock().unwrap_or_else(|e| e.into_inner()).remove(&self.0);
+    }
 }
 
 fn operation(segment: &str) -> Result<Operation, PageError> {
@@ -76,14 +124,16 @@ fn page(
         _ => (x.t_op_refund, x.q_op_refund, x.op_refund),
     };
     let money = |a| format::money(cur.lang, a, &t.currency);
-    let error = if error.is_empty() && !cash::allowed(&t.status, op) {
+    let can_confirm = cash::allowed(&t.status, op);
+    let action = format!("/transactions/{}/{}", t.reference, op.as_str());
+    let error = if error.is_empty() && !can_confirm {
         x.op_not_allowed.replace("{status}", format::status(cur.lang, &t.status))
     } else {
         error
     };
     ConfirmPage {
-        l: Layout::new(cur, title.replace("{ref}", &t.reference), "/invoices"),
-        action: format!("/transactions/{}/{}", t.reference, op.as_str()),
+        l: Layout::new(cur, title.replace("{ref}", &t.reference), "/invoices").back_to(&action),
+        action,
         question: question.into(),
         facts: vec![
             (x.col_card, t.masked_pan.clone()),
@@ -93,6 +143,8 @@ fn page(
             (x.refunded_amount, money(t.refunded_amount)),
         ],
         error,
+        can_confirm,
+        expected: state(t),
         with_amount: true,
         amount,
         amount_error,
@@ -121,6 +173,9 @@ pub async fn confirm(
 pub struct OperationForm {
     #[serde(default)]
     amount: String,
+    /// The state the confirmation was shown for.
+    #[serde(default)]
+    expected: String,
 }
 
 /// POST /transactions/{reference}/{operation}
@@ -131,16 +186,29 @@ pub async fn apply(
     Form(f): Form<OperationForm>,
 ) -> Result<Response, PageError> {
     let op = operation(&op)?;
+    let x = cur.lang.texts();
+    let Some(_turn) = Turn::take(&reference) else {
+        // The same form sent twice at once: the first one does it.
+        let t = merchant_transaction(&st, &cur, &reference).await?;
+        return super::html(
+            StatusCode::CONFLICT,
+            &page(&cur, &t, op, f.amount.clone(), String::new(), x.op_changed.into()),
+        );
+    };
     let t = merchant_transaction(&st, &cur, &reference).await?;
     let again = |status, amount_error: String, error: String| {
         super::html(status, &page(&cur, &t, op, f.amount.clone(), amount_error, error))
     };
+    if f.expected != state(&t) {
+        tracing::info!(user = %cur.session.user.email, %reference, op = op.as_str(), "cash operation refused: the transaction changed since its confirmation was shown");
+        return again(StatusCode::CONFLICT, String::new(), x.op_changed.into());
+    }
     let currency = Currency::parse(&t.currency).unwrap_or(Currency::Eur);
     let amount = match f.amount.trim() {
         "" => None,
         a => match parse_decimal(a, currency) {
             Some(v) => Some(v),
-            None => return again(StatusCode::UNPROCESSABLE_ENTITY, cur.lang.texts().bad_amount.into(), String::new()),
+            None => return again(StatusCode::UNPROCESSABLE_ENTITY, x.bad_amount.into(), String::new()),
         },
     };
     match operations::cash_operation(&st.store, &st.gateway, &t.merchant_id, &t.reference, op, amount, &cur.actor())
@@ -152,28 +220,28 @@ pub async fn apply(
         }
         Err(OperationError::NotFound) => Err(PageError::NotFound),
         Err(OperationError::Rule(e @ CashError::BadAmount { .. })) => {
-            let msg = cur
-                .lang
-                .texts()
+            let msg = x
                 .op_bad_amount
                 .replace("{min}", &format::money(cur.lang, 1, &t.currency))
                 .replace("{max}", &format::money(cur.lang, max_amount(&t, op), &t.currency));
             tracing::debug!(error = %e, "cash operation refused");
             again(StatusCode::UNPROCESSABLE_ENTITY, msg, String::new())
         }
-        Err(OperationError::Rule(e @ CashError::NotAllowed { .. })) => {
-            again(StatusCode::CONFLICT, String::new(), i18n::message(cur.lang, &e.to_string()))
-        }
-        Err(OperationError::Concurrent) => again(
+        Err(OperationError::Rule(CashError::NotAllowed { .. })) => again(
             StatusCode::CONFLICT,
             String::new(),
-            i18n::message(cur.lang, "the transaction changed meanwhile; retry"),
+            x.op_not_allowed.replace("{status}", format::status(cur.lang, &t.status)),
         ),
-        Err(e @ OperationError::Refused { .. }) => {
-            again(StatusCode::CONFLICT, String::new(), i18n::message(cur.lang, &e.to_string()))
+        Err(OperationError::Concurrent) => again(StatusCode::CONFLICT, String::new(), x.op_changed.into()),
+        // The platform's answer: its response code helps the merchant's bank; how we
+        // reached it (addresses, timeouts) stays in the log.
+        Err(OperationError::Refused { response_code, .. }) => {
+            again(StatusCode::CONFLICT, String::new(), x.op_refused.replace("{code}", &response_code))
         }
-        Err(e @ OperationError::Unavailable { .. }) => {
-            again(StatusCode::BAD_GATEWAY, String::new(), i18n::message(cur.lang, &e.to_string()))
+        Err(OperationError::Unavailable { reason, consequence, .. }) => {
+            tracing::warn!(%reason, %reference, consequence, "cash operation: platform unavailable");
+            let msg = if consequence.contains("unknown") { x.op_unresolved } else { x.op_unavailable };
+            again(StatusCode::BAD_GATEWAY, String::new(), msg.into())
         }
         Err(OperationError::Store(e)) => Err(e.into()),
     }

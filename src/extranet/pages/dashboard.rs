@@ -1,6 +1,7 @@
 //! A merchant's day at a glance: payments accepted today and their amounts per
-//! currency, invoices still waiting (and how many are overdue), refused attempts, and
-//! today's attempts one by one.
+//! currency, invoices still waiting (and how many are overdue), refused attempts (by
+//! the bank, and by our own card checks, which leave only a call record), and today's
+//! attempts one by one.
 
 use super::format;
 use super::{ok, Current, Layout, PageError};
@@ -12,12 +13,19 @@ use std::collections::BTreeMap;
 
 /// A line of the day's attempts.
 pub struct Row {
+    /// When the attempt was made.
     pub time: String,
+    /// The invoice's id, for its link.
     pub invoice_id: String,
+    /// The merchant's reference of the invoice.
     pub invoice_ref: String,
+    /// The amount, formatted for the page's language.
     pub amount: String,
+    /// The masked card number (a dash when our checks refused the card).
     pub card: String,
+    /// The status in the page's language.
     pub status: &'static str,
+    /// The status's code, for its colour.
     pub status_code: String,
 }
 
@@ -53,19 +61,41 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
     for t in &accepted {
         *sums.entry(t.currency.as_str()).or_default() += t.amount;
     }
-    let mut rows = Vec::with_capacity(txs.len());
-    for t in txs.iter().rev() {
+    let refused_calls = st.store.refused_calls(merchant, start, now.timestamp_millis() + 1).await?;
+    let mut rows: Vec<(i64, Row)> = Vec::with_capacity(txs.len() + refused_calls.len());
+    for t in &txs {
         let invoice_ref = st.store.invoice(merchant, &t.invoice_id).await?.map(|i| i.reference).unwrap_or_default();
-        rows.push(Row {
-            time: format::datetime(t.created_at),
-            invoice_id: t.invoice_id.clone(),
-            invoice_ref,
-            amount: format::money(cur.lang, t.amount, &t.currency),
-            card: t.masked_pan.clone(),
-            status: format::status(cur.lang, &t.status),
-            status_code: t.status.to_ascii_lowercase(),
-        });
+        rows.push((
+            t.created_at,
+            Row {
+                time: format::datetime(t.created_at),
+                invoice_id: t.invoice_id.clone(),
+                invoice_ref,
+                amount: format::money(cur.lang, t.amount, &t.currency),
+                card: t.masked_pan.clone(),
+                status: format::status(cur.lang, &t.status),
+                status_code: t.status.to_ascii_lowercase(),
+            },
+        ));
     }
+    // Cards refused by our own checks left no transaction, only their call's record.
+    for c in &refused_calls {
+        let Some(i) = st.store.invoice(merchant, &c.invoice_id).await? else { continue };
+        rows.push((
+            c.started_at,
+            Row {
+                time: format::datetime(c.started_at),
+                invoice_id: i.id.clone(),
+                invoice_ref: i.reference,
+                amount: format::money(cur.lang, i.amount, i.currency.code()),
+                card: "—".into(),
+                status: cur.lang.texts().refused_before_bank,
+                status_code: "refused".into(),
+            },
+        ));
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let refused = txs.iter().filter(|t| t.status == "REFUSED").count() + refused_calls.len();
     let page = Dashboard {
         l: Layout::new(&cur, cur.lang.texts().t_dashboard, "/dashboard"),
         today: today.to_string(),
@@ -73,8 +103,8 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
         amounts: sums.iter().map(|(c, a)| format::money(cur.lang, *a, c)).collect(),
         waiting: counts.payable,
         overdue: counts.overdue,
-        refused: txs.iter().filter(|t| t.status == "REFUSED").count(),
-        rows,
+        refused,
+        rows: rows.into_iter().map(|(_, r)| r).collect(),
     };
     ok(&page)
 }

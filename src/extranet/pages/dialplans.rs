@@ -20,12 +20,17 @@ use std::path::Path as FsPath;
 
 /// A flow of the list.
 pub struct FlowRow {
+    /// The flow's name.
     pub name: String,
+    /// What the flow is for, from its file.
     pub description: String,
+    /// The numbers it answers, comma-separated.
     pub numbers: String,
     /// File name inside the dialplans directory.
     pub file: String,
+    /// The version in force (or that a reload would put in force).
     pub version: String,
+    /// How many steps the flow has.
     pub steps: usize,
     /// For a validation: whether a reload would change this flow ("" in the list in force).
     pub change: &'static str,
@@ -37,6 +42,7 @@ pub struct ProblemRow {
     pub location: String,
     /// The file page at the line, when the file is one of the directory's.
     pub href: String,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -46,9 +52,11 @@ pub struct Report {
     pub heading: &'static str,
     /// Valid, or how many problems.
     pub summary: String,
+    /// Whether a reload would be accepted.
     pub valid: bool,
     /// What a reload would put in force (when valid).
     pub flows: Vec<FlowRow>,
+    /// What makes it refused (when not valid).
     pub problems: Vec<ProblemRow>,
 }
 
@@ -198,8 +206,11 @@ pub async fn reload(State(st): State<AppState>, cur: Current) -> Result<Response
 
 /// A line of a file, with the problems found on it.
 pub struct SourceLine {
+    /// Its number, from 1 (the anchor `#L<n>`).
     pub n: usize,
+    /// Its text.
     pub text: String,
+    /// The problems found on it.
     pub problems: Vec<String>,
 }
 

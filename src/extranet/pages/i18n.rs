@@ -59,9 +59,40 @@ impl Lang {
 }
 
 /// French for the English messages of the payments core (invoice validation, CSV
-/// import, cash operations); any message not listed is shown as it is.
+/// import, cash operations); any message not listed is shown as it is. A few are
+/// reworded in English too: the CSV reader's errors (byte offsets mean nothing to a
+/// person), amounts "in minor units" (pages take decimals) and the payment platform's
+/// errors (how it was reached stays in the log).
 pub fn message(lang: Lang, en: &str) -> String {
-    if lang == Lang::En {
+    let fr = lang == Lang::Fr;
+    if en.starts_with("CSV ") {
+        return if fr {
+            "cette ligne n'a pas pu être lue comme du CSV (vérifiez ses guillemets)"
+        } else {
+            "this line could not be read as CSV (check its quotes)"
+        }
+        .into();
+    }
+    if en.starts_with("is required (in minor units") {
+        return if fr { "est obligatoire" } else { "is required" }.into();
+    }
+    if let Some(rest) = en.strip_prefix("the payment platform refused the ") {
+        let code = rest.split("responseCode ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or("");
+        return if fr {
+            format!("la plateforme de paiement a refusé l'opération (code réponse {code})")
+        } else {
+            format!("the payment platform refused the operation (response code {code})")
+        };
+    }
+    if en.starts_with("the payment platform could not be reached") {
+        return if fr {
+            "la plateforme de paiement n'a pas pu être jointe ; réessayez plus tard"
+        } else {
+            "the payment platform could not be reached; try again later"
+        }
+        .into();
+    }
+    if !fr {
         return en.to_string();
     }
     const FIXED: [(&str, &str); 16] = [
@@ -97,6 +128,11 @@ pub fn message(lang: Lang, en: &str) -> String {
     if let Some(line) = en.strip_prefix("already used on line ").and_then(|r| r.strip_suffix(" of this file")) {
         return format!("déjà utilisée à la ligne {line} de ce fichier");
     }
+    if let Some((n, m)) = en.split_once(" fields, the header has ") {
+        if n.parse::<u32>().is_ok() && m.parse::<u32>().is_ok() {
+            return format!("{n} champ(s), l'en-tête en a {m}");
+        }
+    }
     if let Some(rest) = en.strip_prefix("unknown column; use ") {
         return format!("colonne inconnue ; utilisez {rest}");
     }
@@ -112,6 +148,16 @@ pub fn message(lang: Lang, en: &str) -> String {
         }
     }
     en.to_string()
+}
+
+/// A CSV report's field column: a column name as the file has it, or the whole row or
+/// header in the page's language.
+pub fn field(lang: Lang, name: &str) -> String {
+    match (lang, name) {
+        (Lang::Fr, "row") => "ligne".into(),
+        (Lang::Fr, "header") => "en-tête".into(),
+        _ => name.into(),
+    }
 }
 
 #[cfg(test)]
@@ -140,5 +186,20 @@ mod tests {
             "« abc » n'est pas un montant en EUR (par ex. 123,45)"
         );
         assert_eq!(message(Lang::Fr, "something new"), "something new");
+        assert_eq!(message(Lang::Fr, "3 fields, the header has 4"), "3 champ(s), l'en-tête en a 4");
+        assert_eq!(message(Lang::En, "3 fields, the header has 4"), "3 fields, the header has 4");
+        let csv =
+            "CSV error: record 2 (line: 3, byte: 57): found record with 3 fields, but the previous record has 4 fields";
+        assert_eq!(message(Lang::Fr, csv), "cette ligne n'a pas pu être lue comme du CSV (vérifiez ses guillemets)");
+        assert_eq!(message(Lang::En, csv), "this line could not be read as CSV (check its quotes)");
+        let refused = "the payment platform refused the refund: responseCode 05 (refused by the card issuer)";
+        assert_eq!(message(Lang::Fr, refused), "la plateforme de paiement a refusé l'opération (code réponse 05)");
+        let down = "the payment platform could not be reached for the refund (connection refused by 10.0.0.7:443); nothing was changed; retry later";
+        for lang in Lang::ALL {
+            assert!(!message(lang, down).contains("10.0.0.7"), "no internals");
+        }
+        assert_eq!(field(Lang::Fr, "row"), "ligne");
+        assert_eq!(field(Lang::En, "row"), "row");
+        assert_eq!(field(Lang::Fr, "amount"), "amount");
     }
 }

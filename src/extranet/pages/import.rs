@@ -26,10 +26,15 @@ struct UploadPage {
 
 /// An invoice of the report.
 pub struct ImportedView {
+    /// The line of the file it came from.
     pub line: u64,
+    /// The invoice's id, for its link.
     pub id: String,
+    /// The merchant's reference.
     pub reference: String,
+    /// The payment code to give the customer, grouped for reading.
     pub code: String,
+    /// New, or already there from an earlier import.
     pub state: &'static str,
 }
 
@@ -117,7 +122,11 @@ async fn import(st: &AppState, cur: &Current, text: String, valid_rows: bool) ->
         l: Layout::new(cur, t.t_import_report, "/import"),
         applied: r.applied,
         summary,
-        rejected: r.rejected.iter().map(|e| (e.line, e.field.clone(), i18n::message(cur.lang, &e.reason))).collect(),
+        rejected: r
+            .rejected
+            .iter()
+            .map(|e| (e.line, i18n::field(cur.lang, &e.field), i18n::message(cur.lang, &e.reason)))
+            .collect(),
         valid_rows: r.valid_rows,
         valid_question: t.import_valid_question.replace("{n}", &r.valid_rows.to_string()),
         content: if r.applied { String::new() } else { text },

@@ -43,13 +43,21 @@ pub struct Filters {
 
 /// A line of the list.
 pub struct Row {
+    /// The invoice's id, for its link.
     pub id: String,
+    /// The merchant's reference.
     pub reference: String,
+    /// The customer's name.
     pub customer: String,
+    /// The amount, formatted for the page's language.
     pub amount: String,
+    /// The due date.
     pub due: String,
+    /// The status in the page's language.
     pub status: &'static str,
+    /// The status's code, for its colour.
     pub status_code: String,
+    /// When it was created.
     pub created: String,
 }
 
@@ -300,34 +308,60 @@ pub async fn created(State(st): State<AppState>, cur: Current, Path(id): Path<St
 
 /// A status change as the page shows it.
 pub struct HistoryRow {
+    /// When the change happened.
     pub at: String,
+    /// From which status to which.
     pub change: String,
+    /// The amount it moved, if any.
     pub amount: String,
+    /// Who made it (`ivr`, `capture-run`, `extranet:<e-mail>`, ...).
     pub by: String,
+    /// The platform's answer or other details.
     pub detail: String,
 }
 
 /// A payment attempt as the page shows it (card only masked).
 pub struct TxView {
+    /// The transaction's reference.
     pub reference: String,
+    /// The status in the page's language.
     pub status: &'static str,
+    /// The status's code, for its colour.
     pub status_code: String,
+    /// When the attempt was made.
     pub created: String,
+    /// The masked card number (never more).
     pub card: String,
+    /// The card brand.
     pub brand: String,
+    /// The card's expiry, MM/YY.
     pub expiry: String,
+    /// The platform's guarantee indicator as it answered (`Y`, `N`, ...).
     pub guarantee: String,
+    /// Only `Y` means the payment is guaranteed; anything else (a voice-server payment
+    /// normally gets `N`) is marked "not guaranteed".
+    pub guaranteed: bool,
+    /// The platform's response code, or a dash.
     pub response: String,
+    /// The acquirer's response code, or a dash.
     pub acquirer: String,
+    /// The authorisation id, or a dash.
     pub authorisation: String,
+    /// The amount authorised.
     pub amount: String,
+    /// The amount to capture or captured now.
     pub current: String,
+    /// The amount refunded so far.
     pub refunded: String,
+    /// How it is captured (AUTHOR_CAPTURE, VALIDATION).
     pub capture_mode: String,
+    /// The day it is (or was) captured.
     pub capture_at: String,
+    /// How it was paid (voice server, MOTO).
     pub channel: String,
     /// Cash operations the status allows: (path segment, label).
     pub ops: Vec<(&'static str, &'static str)>,
+    /// Every status change, oldest first.
     pub history: Vec<HistoryRow>,
 }
 
@@ -346,6 +380,8 @@ struct InvoicePage {
     created: String,
     cancellable: bool,
     txs: Vec<TxView>,
+    /// Attempts whose card our checks refused (no transaction): when they happened.
+    refused_calls: Vec<String>,
 }
 
 /// `?done=` after an operation.
@@ -400,6 +436,7 @@ pub async fn show(
             card: tx.masked_pan.clone(),
             brand: tx.brand.clone(),
             expiry,
+            guaranteed: tx.guarantee_indicator == "Y",
             guarantee: tx.guarantee_indicator.clone(),
             response: tx.response_code.clone().unwrap_or_else(|| "—".into()),
             acquirer: tx.acquirer_response_code.clone().unwrap_or_else(|| "—".into()),
@@ -415,6 +452,13 @@ pub async fn show(
             history,
         });
     }
+    let refused_calls = st
+        .store
+        .invoice_refused_calls(&i.merchant_id, &i.id)
+        .await?
+        .into_iter()
+        .map(|c| t.refused_call_at.replace("{at}", &format::datetime(c.started_at)))
+        .collect();
     let notice = match d.done.as_str() {
         "validate" => t.op_done_validate,
         "cancel" => t.op_done_cancel,
@@ -434,6 +478,7 @@ pub async fn show(
         created: format::datetime(i.created_at),
         cancellable: i.status == InvoiceStatus::Payable,
         txs,
+        refused_calls,
         i,
     };
     ok(&page)
@@ -453,7 +498,8 @@ fn confirm_cancel(cur: &Current, i: &Invoice, status: StatusCode) -> Result<Resp
     let t = cur.lang.texts();
     let error = if i.status == InvoiceStatus::Payable { "" } else { t.invoice_not_cancellable };
     let page = super::cash::ConfirmPage {
-        l: Layout::new(cur, t.t_cancel_invoice.replace("{ref}", &i.reference), "/invoices"),
+        l: Layout::new(cur, t.t_cancel_invoice.replace("{ref}", &i.reference), "/invoices")
+            .back_to(&format!("/invoices/{}/cancel", i.id)),
         action: format!("/invoices/{}/cancel", i.id),
         question: t.q_cancel_invoice.into(),
         facts: vec![
@@ -461,6 +507,8 @@ fn confirm_cancel(cur: &Current, i: &Invoice, status: StatusCode) -> Result<Resp
             (t.col_amount, format::money(cur.lang, i.amount, i.currency.code())),
         ],
         error: error.into(),
+        can_confirm: error.is_empty(),
+        expected: String::new(),
         with_amount: false,
         amount: String::new(),
         amount_error: String::new(),

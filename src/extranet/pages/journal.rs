@@ -13,13 +13,21 @@ use axum::response::Response;
 
 /// A line of the on-screen journal.
 pub struct Row {
+    /// When the payment was made.
     pub time: String,
+    /// The transaction's reference.
     pub reference: String,
+    /// The invoice's id, for its link.
     pub invoice_id: String,
+    /// The merchant's reference of the invoice.
     pub invoice_ref: String,
+    /// The amount, formatted for the page's language.
     pub amount: String,
+    /// The masked card number.
     pub card: String,
+    /// The status in the page's language.
     pub status: &'static str,
+    /// The status's code, for its colour.
     pub status_code: String,
 }
 

@@ -72,7 +72,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/operator/dialplans/reload", post(dialplans::reload))
         .route("/operator/dialplans/files/{file}", get(dialplans::file))
         .route("/operator/calls", get(calls::list))
-        .layer(middleware::from_fn_with_state(state, csrf::check))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::check))
+        .layer(middleware::from_fn_with_state(state, error_language))
         .layer(middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
 }
@@ -114,8 +115,11 @@ async fn home(cur: Current) -> Redirect {
 
 /// A menu entry.
 pub struct NavItem {
+    /// Where it leads.
     pub href: &'static str,
+    /// Its text in the page's language.
     pub label: &'static str,
+    /// Whether the page belongs to this entry (marked `aria-current`).
     pub current: bool,
 }
 
@@ -123,21 +127,26 @@ pub struct NavItem {
 pub struct Layout {
     /// Texts in the page's language.
     pub t: &'static Texts,
+    /// The page's language (`<html lang>`, the switch's pressed button).
     pub lang: Lang,
     /// The `<title>` and the main heading.
     pub title: String,
     /// Signed-in user's e-mail, if any.
     pub user: Option<String>,
+    /// The menu of the user's role.
     pub nav: Vec<NavItem>,
     /// The token every form of the page carries.
     pub csrf: String,
-    /// This page's path, where the language switch comes back to.
-    pub path: String,
+    /// Where the language switch comes back to: this page with its query (filters,
+    /// page of a list), a path of this site only.
+    pub here: String,
 }
 
 impl Layout {
-    /// The frame for a signed-in user, with the menu of its role.
-    pub fn new(cur: &Current, title: impl Into<String>, path: &str) -> Layout {
+    /// The frame for a signed-in user, with the menu of its role; `section` is the menu
+    /// entry the page belongs to, and the language switch's return address when the
+    /// request was not a GET (see [`Layout::back_to`] for pages that know better).
+    pub fn new(cur: &Current, title: impl Into<String>, section: &str) -> Layout {
         let t = cur.lang.texts();
         let items: &[(&'static str, &'static str)] = match cur.session.user.role {
             Role::Merchant => &[
@@ -154,7 +163,7 @@ impl Layout {
             ],
             Role::Admin => &[("/admin/users", t.nav_users), ("/admin/merchants", t.nav_merchants)],
         };
-        let nav = items.iter().map(|&(href, label)| NavItem { href, label, current: path == href }).collect();
+        let nav = items.iter().map(|&(href, label)| NavItem { href, label, current: section == href }).collect();
         Layout {
             t,
             lang: cur.lang,
@@ -162,8 +171,17 @@ impl Layout {
             user: Some(cur.session.user.email.clone()),
             nav,
             csrf: cur.session.csrf.clone(),
-            path: path.to_string(),
+            here: cur.here.clone().unwrap_or_else(|| section.to_string()),
         }
+    }
+
+    /// Sets the language switch's return address (a page shown in answer to a POST
+    /// that has a GET address of its own), if it is a path of this site.
+    pub fn back_to(mut self, here: &str) -> Layout {
+        if let Some(p) = session::local_path(here) {
+            self.here = p.to_string();
+        }
+        self
     }
 }
 
@@ -193,13 +211,61 @@ pub enum PageError {
     Render(#[from] askama::Error),
 }
 
-/// The error page: both languages, since an error can come before we know the user's.
+/// The error page: in the request's language, the other one below it, since an error
+/// can come before we know the user's (see [`error_language`]).
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
     status: u16,
+    lang: &'static str,
+    main: &'static str,
+    home: &'static str,
+    other_lang: &'static str,
+    other: &'static str,
+    other_home: &'static str,
+}
+
+/// An error page's texts, kept on its response so that it can be shown again in the
+/// language of the request, which `into_response` does not see.
+#[derive(Clone, Copy, Debug)]
+struct ErrorTexts {
+    status: StatusCode,
     fr: &'static str,
     en: &'static str,
+}
+
+impl ErrorTexts {
+    fn render(self, lang: Lang) -> Response {
+        let (fr, en) = ((self.fr, "fr", "Accueil"), (self.en, "en", "Home"));
+        let ((main, code, home), (other, other_lang, other_home)) = if lang == Lang::En { (en, fr) } else { (fr, en) };
+        let page = ErrorPage { status: self.status.as_u16(), lang: code, main, home, other_lang, other, other_home };
+        let mut r = match page.render() {
+            Ok(html) => (self.status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+            Err(_) => (self.status, self.en).into_response(),
+        };
+        r.extensions_mut().insert(self);
+        r
+    }
+}
+
+/// Shows error pages in the request's language: the user's choice when signed in, else
+/// the language cookie or the browser's.
+async fn error_language(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let headers = req.headers().clone();
+    let r = next.run(req).await;
+    let Some(e) = r.extensions().get::<ErrorTexts>().copied() else { return r };
+    let lang = match session::resolve(&st, &headers).await {
+        Ok(Some(cur)) => cur.lang,
+        _ => session::request_lang(&headers),
+    };
+    if lang == Lang::Fr {
+        return r;
+    }
+    e.render(lang)
 }
 
 impl IntoResponse for PageError {
@@ -229,11 +295,7 @@ impl IntoResponse for PageError {
                 )
             }
         };
-        let page = ErrorPage { status: status.as_u16(), fr, en };
-        match page.render() {
-            Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
-            Err(_) => (status, en).into_response(),
-        }
+        ErrorTexts { status, fr, en }.render(Lang::Fr)
     }
 }
 

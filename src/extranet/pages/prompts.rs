@@ -27,9 +27,11 @@ pub const MAX_SECONDS: usize = 120;
 
 /// A prompt of the current language.
 pub struct PromptRow {
+    /// The prompt's name (its file without `.wav`).
     pub name: String,
     /// What it says, from the language's manifest ("" when not described).
     pub says: String,
+    /// Whether this language has a recording of it.
     pub present: bool,
     /// Duration and format, or why it is missing or unreadable.
     pub info: String,
@@ -94,6 +96,31 @@ fn describe(spec: &hound::WavSpec) -> String {
     };
     let float = if spec.sample_format == hound::SampleFormat::Float { " float" } else { "" };
     format!("{} Hz {ch} {} bits{float}", spec.sample_rate, spec.bits_per_sample)
+}
+
+/// `from` if it is a format [`describe`] writes (what the upload's redirect carries),
+/// so that a link cannot put words of its own into the page's notice.
+fn known_format(from: &str) -> bool {
+    let words: Vec<&str> = from.split(' ').collect();
+    let Some((rate, rest)) = words.split_first() else { return false };
+    let Ok(sample_rate) = rate.parse::<u32>() else { return false };
+    let (channels, rest) = match rest {
+        ["Hz", "mono", r @ ..] => (1, r),
+        ["Hz", "stereo", r @ ..] => (2, r),
+        ["Hz", n, "ch", r @ ..] => match n.parse::<u16>() {
+            Ok(n) => (n, r),
+            Err(_) => return false,
+        },
+        _ => return false,
+    };
+    let (bits, float) = match rest {
+        [b, "bits"] => (b, false),
+        [b, "bits", "float"] => (b, true),
+        _ => return false,
+    };
+    let Ok(bits_per_sample) = bits.parse::<u16>() else { return false };
+    let sample_format = if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int };
+    describe(&hound::WavSpec { channels, sample_rate, bits_per_sample, sample_format }) == from
 }
 
 /// `1.5` (`1,5` on a French page).
@@ -172,7 +199,7 @@ pub struct ListQuery {
 pub async fn list(State(st): State<AppState>, cur: Current, Query(q): Query<ListQuery>) -> Result<Response, PageError> {
     cur.require(Role::Operator)?;
     let mut notice = String::new();
-    if safe_name(&q.replaced) && safe_name(&q.lang) {
+    if safe_name(&q.replaced) && safe_name(&q.lang) && known_format(&q.from) {
         let path = st.pages.prompts_dir.join(&q.lang).join(format!("{}.wav", q.replaced));
         if let Ok(r) = hound::WavReader::open(&path) {
             let t = cur.lang.texts();
@@ -267,11 +294,13 @@ fn convert(cur: &Current, dir: &FsPath, name: &str, bytes: &[u8]) -> Result<(Str
         return Err(t.prompt_silent.into());
     }
     let data = wav_bytes(&pcm).map_err(|e| t.prompt_unreadable.replace("{reason}", &e.to_string()))?;
-    let tmp = dir.join(format!(".{name}.wav.tmp"));
+    // Unique, so that two uploads of the same prompt at once cannot mix their bytes.
+    let tmp = dir.join(format!(".{name}.{:016x}.wav.tmp", rand::random::<u64>()));
     let path = dir.join(format!("{name}.wav"));
-    std::fs::write(&tmp, data)
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| t.prompt_unreadable.replace("{reason}", &e.to_string()))?;
+    std::fs::write(&tmp, data).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        t.prompt_unreadable.replace("{reason}", &e.to_string())
+    })?;
     // The samples as the phone line loads them from the file (its reader rescales), so
     // calls hear now exactly what they would hear after a restart.
     let loaded = read_wav_8k_mono(&path).map_err(|e| t.prompt_unreadable.replace("{reason}", &e.to_string()))?;
@@ -324,6 +353,23 @@ pub async fn upload(
         Err(reason) => {
             tracing::info!(user = %cur.session.user.email, %lang, prompt = %name, %reason, "prompt upload refused");
             html(StatusCode::UNPROCESSABLE_ENTITY, &page(&st, &cur, &lang, String::new(), Some((&name, reason))).await?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_formats_an_upload_reports_reach_the_notice() {
+        for ok in ["16000 Hz stereo 16 bits", "8000 Hz mono 8 bits", "44100 Hz 6 ch 32 bits float"] {
+            assert!(known_format(ok), "{ok}");
+        }
+        for bad in
+            ["", "16000 Hz stereo", "Call 0800 000 000 now", "16000 Hz stereo 16 bits, call 0800", "x Hz mono 16 bits"]
+        {
+            assert!(!known_format(bad), "{bad}");
         }
     }
 }

@@ -43,8 +43,13 @@ pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> Head
 /// The signed-in user making the request, and the language to answer in.
 #[derive(Clone, Debug)]
 pub struct Current {
+    /// The signed-in session and its user.
     pub session: Session,
+    /// The language pages are shown in: the user's choice, else the browser's.
     pub lang: Lang,
+    /// The page asked for (path and query) when it was a GET, for the language switch
+    /// to come back to; None for a form's POST, whose address shows no page.
+    pub here: Option<String>,
 }
 
 impl Current {
@@ -71,6 +76,19 @@ impl Current {
     }
 }
 
+/// `path` if it is a path of this site that is safe to redirect to, else None: it starts
+/// with one `/` (not `//` nor `/\`, which browsers read as another host), and has no
+/// backslash, control character (browsers drop tabs and line breaks, so `/\t/evil`
+/// would become `//evil`) or white space.
+pub fn local_path(path: &str) -> Option<&str> {
+    let ok = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace())
+        && path.len() <= 2048;
+    ok.then_some(path)
+}
+
 /// The language of a request without a user preference: the cookie, else the browser's.
 pub fn request_lang(headers: &HeaderMap) -> Lang {
     cookie(headers, LANG_COOKIE).and_then(|c| Lang::parse(&c)).unwrap_or_else(|| {
@@ -83,18 +101,24 @@ pub async fn resolve(st: &AppState, headers: &HeaderMap) -> Result<Option<Curren
     let Some(token) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
     let Some(session) = st.store.session(&token).await? else { return Ok(None) };
     let lang = session.user.language.as_deref().and_then(Lang::parse).unwrap_or_else(|| request_lang(headers));
-    Ok(Some(Current { session, lang }))
+    Ok(Some(Current { session, lang, here: None }))
 }
 
 impl FromRequestParts<AppState> for Current {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(c) = parts.extensions.get::<Current>() {
-            return Ok(c.clone());
+        let mut cur = match parts.extensions.get::<Current>() {
+            Some(c) => c.clone(),
+            None => {
+                let c = resolve(st, &parts.headers).await?.ok_or(PageError::SignIn)?;
+                parts.extensions.insert(c.clone());
+                c
+            }
+        };
+        if parts.method == axum::http::Method::GET {
+            cur.here = parts.uri.path_and_query().map(|p| p.as_str().to_string()).filter(|p| local_path(p).is_some());
         }
-        let cur = resolve(st, &parts.headers).await?.ok_or(PageError::SignIn)?;
-        parts.extensions.insert(cur.clone());
         Ok(cur)
     }
 }
@@ -112,5 +136,27 @@ mod tests {
         let c = set_cookie(SESSION_COOKIE, "tok", 60, true);
         assert_eq!(c, "ivrpay_session=tok; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure");
         assert!(!set_cookie(SESSION_COOKIE, "tok", 60, false).to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_return_addresses() {
+        for good in ["/", "/invoices?status=PAID&reference=A-1", "/invoices/inv_1", "/journal?from=2026-01-01"] {
+            assert_eq!(local_path(good), Some(good));
+        }
+        for bad in [
+            "",
+            "invoices",
+            "//evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "https://evil.example/",
+            "/a\\b",
+            "\\\\evil.example",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+        assert_eq!(local_path(&format!("/{}", "a".repeat(3000))), None, "too long");
     }
 }

@@ -109,6 +109,10 @@ texts! {
     card_expiry: "exp.", "exp.";
     guarantee: "Garantie de paiement", "Payment guarantee";
     not_guaranteed: "Non garanti", "Not guaranteed";
+    refused_before_bank: "Refusée avant la banque", "Refused before the bank";
+    refused_calls: "Cartes refusées par nos contrôles (numéro, date d'expiration ou cryptogramme), sans transaction :", "Cards refused by our checks (number, expiry date or security code), with no transaction:";
+    refused_call_at: "Appel du {at}", "Call at {at}";
+    guaranteed: "Garanti", "Guaranteed";
     response_code: "Code réponse", "Response code";
     acquirer_code: "Code réponse banque", "Bank response code";
     authorisation_id: "N° d'autorisation", "Authorisation number";
@@ -131,6 +135,10 @@ texts! {
     op_bad_amount: "le montant doit être compris entre {min} et {max}", "the amount must be between {min} and {max}";
     h_op_amount: "Au plus {max}.", "At most {max}.";
     op_not_allowed: "Cette opération n'est pas possible sur une transaction « {status} ».", "This operation is not possible on a '{status}' transaction.";
+    op_changed: "Cette transaction a changé depuis l'affichage de cette page (une opération a peut-être déjà été enregistrée) : vérifiez son état ci-dessous avant de confirmer à nouveau.", "This transaction changed since this page was shown (an operation may already have been recorded): check its state below before confirming again.";
+    op_refused: "La plateforme de paiement a refusé l'opération (code réponse {code}) ; rien n'a été modifié.", "The payment platform refused the operation (response code {code}); nothing was changed.";
+    op_unavailable: "La plateforme de paiement n'a pas pu être jointe ; rien n'a été modifié. Réessayez plus tard.", "The payment platform could not be reached; nothing was changed. Try again later.";
+    op_unresolved: "La plateforme de paiement n'a pas confirmé l'opération : son résultat est inconnu. La transaction est bloquée deux minutes ; vérifiez-la ensuite avant de recommencer.", "The payment platform did not confirm the operation: its outcome is unknown. The transaction is locked for two minutes; check it then before trying again.";
     op_done_validate: "Transaction validée.", "Transaction validated.";
     op_done_cancel: "Transaction annulée.", "Transaction cancelled.";
     op_done_refund: "Remboursement enregistré.", "Refund recorded.";
