@@ -539,10 +539,20 @@ async fn an_admin_creates_a_merchant_and_its_first_user() {
     assert_eq!(b.text("#e-capture_day").await, "un nombre de 0 à 6");
     b.fill("#f-phone", "+33 9 70 11 22 33").await;
     b.fill("#f-capture_day", "2").await;
+    // The store's own checks land beside their fields too.
+    b.fill("#f-brands", "VISA, BOGUS").await;
+    b.fill("#f-notification_url", "ftp://leroy.test/hook").await;
+    b.click("form[action='/admin/merchants'] button[type=submit]").await;
+    assert!(b.text("#e-brands").await.starts_with("marque inconnue"));
+    assert_eq!(b.text("#e-notification_url").await, "une adresse complète en http:// ou https://");
+    b.fill("#f-brands", "CB, VISA").await;
+    b.fill("#f-notification_url", "https://leroy.test/ivrpay").await;
     b.click("form[action='/admin/merchants'] button[type=submit]").await;
     let id = b.text("#new-merchant-id").await;
     let key = b.text("#api-key").await;
     assert_eq!(store.merchant_by_api_key(&key).await.unwrap().map(|m| m.id), Some(id.clone()), "the key shown works");
+    let secret = b.text("#notification-secret").await;
+    assert_eq!(store.notification_secret(&id).await.unwrap(), Some(secret), "the secret shown is the one that signs");
     b.check_layout("admin-merchants", "fr").await;
 
     b.goto("/admin/users").await;

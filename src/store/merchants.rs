@@ -104,20 +104,29 @@ impl MerchantError {
 impl NewMerchant {
     /// Checks every field (the store refuses a merchant that fails it, whoever asks).
     pub fn validate(&self) -> Result<(), MerchantError> {
+        match self.problems().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem at once, in field order, so a form can show each beside its field.
+    pub fn problems(&self) -> Vec<MerchantError> {
+        let mut out = Vec::new();
         if self.name.trim().is_empty() {
-            return Err(MerchantError::NoName);
+            out.push(MerchantError::NoName);
         }
         if self.phone_number.trim().is_empty() {
-            return Err(MerchantError::NoPhone);
+            out.push(MerchantError::NoPhone);
         }
         if self.capture_day > 6 {
-            return Err(MerchantError::CaptureDay(self.capture_day));
+            out.push(MerchantError::CaptureDay(self.capture_day));
         }
         if self.accepted_brands.iter().all(|b| b.trim().is_empty()) {
-            return Err(MerchantError::NoBrand);
+            out.push(MerchantError::NoBrand);
         }
         if let Some(b) = self.accepted_brands.iter().find(|b| Brand::from_sips(b).is_none() && !b.trim().is_empty()) {
-            return Err(MerchantError::UnknownBrand(b.clone()));
+            out.push(MerchantError::UnknownBrand(b.clone()));
         }
         if let Some(url) = &self.notification_url {
             let ok = url
@@ -125,10 +134,10 @@ impl NewMerchant {
                 .ok()
                 .is_some_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
             if !ok {
-                return Err(MerchantError::NotificationUrl(url.clone()));
+                out.push(MerchantError::NotificationUrl(url.clone()));
             }
         }
-        Ok(())
+        out
     }
 
     /// The accepted brands in their Sips spelling, blanks dropped, each once.

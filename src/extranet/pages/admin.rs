@@ -5,7 +5,7 @@
 use super::forms::FieldErrors;
 use super::{html, ok, Current, Layout, PageError};
 use crate::extranet::AppState;
-use crate::store::merchants::{CaptureMode, Merchant, NewMerchant};
+use crate::store::merchants::{CaptureMode, Merchant, MerchantError, NewMerchant};
 use crate::store::users::{check_password, normalise_email, NewUser, Role, UserError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -218,6 +218,8 @@ pub struct MerchantForm {
     capture_day: String,
     #[serde(default)]
     brands: String,
+    #[serde(default)]
+    notification_url: String,
 }
 
 impl Default for MerchantForm {
@@ -228,6 +230,7 @@ impl Default for MerchantForm {
             capture_mode: "AUTHOR_CAPTURE".into(),
             capture_day: "0".into(),
             brands: "CB,VISA,MASTERCARD".into(),
+            notification_url: String::new(),
         }
     }
 }
@@ -239,6 +242,7 @@ struct MerchantsPage {
     merchants: Vec<Merchant>,
     new_id: String,
     api_key: String,
+    notification_secret: String,
     v: MerchantForm,
     errors: FieldErrors,
 }
@@ -251,11 +255,16 @@ async fn merchants_page(
     created: Option<(String, String)>,
 ) -> Result<MerchantsPage, PageError> {
     let (new_id, api_key) = created.unwrap_or_default();
+    let notification_secret = match new_id.as_str() {
+        "" => String::new(),
+        id => st.store.notification_secret(id).await?.unwrap_or_default(),
+    };
     Ok(MerchantsPage {
         l: Layout::new(cur, cur.lang.texts().t_merchants, "/admin/merchants"),
         merchants: st.store.list_merchants().await?,
         new_id,
         api_key,
+        notification_secret,
         v,
         errors,
     })
@@ -293,17 +302,32 @@ pub async fn create_merchant(
     if brands.is_empty() {
         errors.add("brands", t.required);
     }
-    if !errors.is_empty() {
-        return html(StatusCode::UNPROCESSABLE_ENTITY, &merchants_page(&st, &cur, v, errors, None).await?);
-    }
+    let url = v.notification_url.trim();
     let new = NewMerchant {
         name: v.name.trim().to_string(),
         accepted_brands: brands,
         capture_mode,
         capture_day: capture_day.unwrap_or(0),
         phone_number: v.phone.trim().to_string(),
-        notification_url: None,
+        notification_url: (!url.is_empty()).then(|| url.to_string()),
     };
+    // The store's own checks (known brands, an absolute http(s) URL), beside their field.
+    for problem in new.problems() {
+        let (field, text) = match problem {
+            MerchantError::UnknownBrand(_) => ("brands", t.unknown_brand),
+            MerchantError::NotificationUrl(_) => ("notification_url", t.bad_notification_url),
+            MerchantError::CaptureDay(_) => ("capture_day", t.bad_capture_day),
+            MerchantError::NoName => ("name", t.required),
+            MerchantError::NoPhone => ("phone", t.required),
+            MerchantError::NoBrand => ("brands", t.required),
+        };
+        if errors.get(field).is_empty() {
+            errors.add(field, text);
+        }
+    }
+    if !errors.is_empty() {
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &merchants_page(&st, &cur, v, errors, None).await?);
+    }
     let (m, key) = st.store.create_merchant(&new).await?;
     tracing::info!(by = %cur.session.user.email, merchant = %m.id, "merchant created");
     // Shown in this answer only; a reload shows the list without it.

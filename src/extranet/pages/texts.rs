@@ -211,6 +211,11 @@ texts! {
     api_key_once: "Notez-la maintenant : elle ne sera plus affichée (seule son empreinte est conservée).", "Write it down now: it will not be shown again (only its hash is kept).";
     required: "est obligatoire", "is required";
     bad_capture_day: "un nombre de 0 à 6", "a number from 0 to 6";
+    unknown_brand: "marque inconnue (CB, VISA, MASTERCARD, AMEX, MAESTRO, DINERS, DISCOVER, JCB)", "unknown brand (CB, VISA, MASTERCARD, AMEX, MAESTRO, DINERS, DISCOVER, JCB)";
+    bad_notification_url: "une adresse complète en http:// ou https://", "a full http:// or https:// address";
+    notification_secret: "Secret de signature des notifications", "Notification signing secret";
+    f_notification_url: "Adresse de notification (facultatif)", "Notification URL (optional)";
+    h_notification_url: "Chaque transaction y est envoyée, signée ; le secret est affiché une fois.", "Each transaction is sent there, signed; the secret is shown once.";
     t_prompts: "Messages vocaux", "Voice prompts";
     prompt_languages: "Langues", "Languages";
     prompts_hint: "Écoutez chaque message ; remplacez-le par un fichier WAV (converti en 8 kHz mono 16 bits, 2 minutes au plus). Un message absent dans une langue est joué dans la langue par défaut.", "Listen to each prompt; replace it with a WAV file (converted to 8 kHz mono 16-bit, 2 minutes at most). A prompt missing in a language plays in the default language.";
