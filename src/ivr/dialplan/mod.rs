@@ -173,6 +173,11 @@ pub struct Collect {
     pub inter_digit_timeout: Duration,
     /// Tries in one visit (invalid input and silence both count).
     pub attempts: u32,
+    /// The tries add up over every visit of the step in the call, and a lookup that
+    /// finds no payable invoice for the variable this step fills counts as one: a caller
+    /// gets `attempts` wrong payment codes per call, however they come back to the
+    /// question (another invoice, `*`), while coming back without an error costs nothing.
+    pub attempts_per_call: bool,
     /// The check applied to the input.
     pub validator: Validator,
     /// Discard keys typed ahead before this step (the caller must hear its prompts).
