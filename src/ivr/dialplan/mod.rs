@@ -12,6 +12,7 @@
 //! steps refer to each other by index, so a running call never looks a name up.
 
 mod defs;
+mod error;
 pub mod parse;
 #[cfg(test)]
 mod parse_tests;
