@@ -138,6 +138,12 @@ impl PromptLibrary {
         Ok((lib, errors))
     }
 
+    /// An empty library whose fallback is `default_language`, filled with
+    /// [`insert`](Self::insert) (tests, tools building prompts in memory).
+    pub fn empty(default_language: &str) -> PromptLibrary {
+        PromptLibrary { default_language: default_language.to_string(), ..PromptLibrary::default() }
+    }
+
     /// The directory the recordings were read from (empty for a library built in memory).
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -352,4 +352,111 @@ mod tests {
         assert_eq!(reg.current().plans()[0].version, v1, "still not in force until a reload");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ivrpay-{tag}-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A library holding every prompt the shipped flow names and every fragment but
+    /// `without`, in French and English.
+    fn library_without(without: &str) -> PromptLibrary {
+        use crate::ivr::prompts::Prompt;
+        let shipped = std::fs::read_to_string(root().join("dialplans/invoice-payment.toml")).unwrap();
+        let plan = parse(Path::new("x.toml"), &shipped, &|_| true).unwrap();
+        let mut lib = PromptLibrary::empty("fr");
+        for (lang, say_lang) in [("fr", Language::Fr), ("en", Language::En)] {
+            let names = plan_prompt_names(&plan).into_iter().chain(say::fragment_names(say_lang).into_iter().map(String::from));
+            for name in names.filter(|n| n != without) {
+                lib.insert(Prompt::from_pcm(&name, lang, vec![0; 80]));
+            }
+        }
+        lib
+    }
+
+    #[test]
+    fn a_fragment_missing_in_every_language_is_refused_with_its_file() {
+        let dir = tempdir("fragments");
+        let shipped = std::fs::read_to_string(root().join("dialplans/invoice-payment.toml")).unwrap();
+        std::fs::write(dir.join("invoice-payment.toml"), &shipped).unwrap();
+        // Another file with its own problem: both are reported.
+        let other = shipped.replace("\"pay\", \"3900\"", "\"other\", \"3900\"").replace("name = \"invoice-payment\"", "name = \"other\"");
+        std::fs::write(dir.join("other.toml"), &other).unwrap();
+        assert!(Dialplans::load_dir(&dir, &library_without("none"), &[]).is_err(), "3900 twice");
+        std::fs::remove_file(dir.join("other.toml")).unwrap();
+        Dialplans::load_dir(&dir, &library_without("none"), &[]).expect("every fragment recorded");
+
+        let err = Dialplans::load_dir(&dir, &library_without("cur_eur_n"), &[]).unwrap_err();
+        let problems = err.problems();
+        assert_eq!(problems.len(), 2, "one per language the flow speaks: {err}");
+        let fr = shipped.lines().position(|l| l.starts_with("language = \"fr\"")).unwrap() + 1;
+        let en = shipped.lines().position(|l| l.starts_with("language = \"en\"")).unwrap() + 1;
+        assert_eq!(problems[0].location(), (dir.join("invoice-payment.toml"), fr));
+        assert_eq!(problems[1].location(), (dir.join("invoice-payment.toml"), en));
+        assert!(problems[0].message().contains("fr/cur_eur_n.wav is missing"), "{err}");
+        assert!(problems[1].message().contains("en/cur_eur_n.wav is missing"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn duplicate_and_reserved_numbers_are_each_reported_with_the_other_files_problems() {
+        let dir = tempdir("numbers");
+        let shipped = std::fs::read_to_string(root().join("dialplans/invoice-payment.toml")).unwrap();
+        std::fs::write(dir.join("a.toml"), &shipped).unwrap();
+        let b = shipped.replace("\"pay\", \"3900\"", "\"3900\", \"echo\"");
+        std::fs::write(dir.join("b.toml"), &b).unwrap();
+        let c = shipped.replace("next = \"choose_language\"", "next = \"nowhere\"");
+        std::fs::write(dir.join("c.toml"), &c).unwrap();
+        let prompts = PromptLibrary::load(&root().join("prompts"), "fr").unwrap();
+        let err = Dialplans::load_dir(&dir, &prompts, &["echo".into()]).unwrap_err();
+        let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 3, "{err}");
+        assert!(problems[0].contains("b.toml") && problems[0].contains("'3900' is already answered"), "{err}");
+        assert!(problems[1].contains("b.toml") && problems[1].contains("'echo' is the line-test"), "{err}");
+        assert!(problems[2].contains("c.toml") && problems[2].contains("nowhere"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_reload_reads_the_prompts_again_first_and_refuses_a_bad_recording() {
+        let prompts_dir = tempdir("prompts");
+        for lang in ["fr", "en"] {
+            std::fs::create_dir_all(prompts_dir.join(lang)).unwrap();
+            for e in std::fs::read_dir(root().join("prompts").join(lang)).unwrap() {
+                let p = e.unwrap().path();
+                std::fs::copy(&p, prompts_dir.join(lang).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        let flows = tempdir("flows");
+        let shipped = std::fs::read_to_string(root().join("dialplans/invoice-payment.toml")).unwrap();
+        std::fs::write(flows.join("invoice-payment.toml"), &shipped).unwrap();
+        let lib = PromptLibrary::load(&prompts_dir, "fr").unwrap();
+        let reg = DialplanRegistry::load(&flows, &lib, vec![]).unwrap();
+        let store = Arc::new(PromptStore::new(&prompts_dir, lib));
+        let reg = reg.with_prompt_store(store.clone());
+
+        // A flow naming a recording not there yet is refused, naming it...
+        let v2 = shipped.replace("prompts = [\"pay_welcome\"]", "prompts = [\"pay_welcome_2027\"]");
+        std::fs::write(flows.join("invoice-payment.toml"), &v2).unwrap();
+        let err = reg.reload(&store.current()).unwrap_err();
+        assert!(err.to_string().contains("pay_welcome_2027"), "{err}");
+        // ...and accepted once it is recorded, without a restart.
+        std::fs::copy(prompts_dir.join("fr/pay_welcome.wav"), prompts_dir.join("fr/pay_welcome_2027.wav")).unwrap();
+        let before = store.current();
+        reg.reload(&before).expect("the new recording is read on reload");
+        assert!(store.current().has("fr", "pay_welcome_2027"), "the new prompts are in force");
+        assert!(!before.has("fr", "pay_welcome_2027"), "calls in progress keep the library they hold");
+        let v2_version = reg.current().plans()[0].version.clone();
+
+        // A bad recording refuses the whole reload: flows and prompts in force stay.
+        std::fs::write(prompts_dir.join("en/broken.wav"), b"RIFF not really").unwrap();
+        std::fs::write(flows.join("invoice-payment.toml"), shipped.replace("\"3900\"", "\"3901\"")).unwrap();
+        let err = reg.reload(&store.current()).unwrap_err();
+        assert_eq!(err.location().0, prompts_dir.join("en/broken.wav"), "{err}");
+        assert_eq!(reg.current().plans()[0].version, v2_version);
+        assert!(reg.current().for_number("3901").is_none());
+        let _ = std::fs::remove_dir_all(&prompts_dir);
+        let _ = std::fs::remove_dir_all(&flows);
+    }
 }
