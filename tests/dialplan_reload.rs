@@ -232,7 +232,9 @@ fn check_reports_each_problem_of_each_file_with_its_line() {
     let flows = dir.join("dialplans");
     std::fs::create_dir_all(&flows).unwrap();
     // Two problems in one file (a step nowhere, a kind that does not exist)...
-    let a = shipped().replace("next = \"choose_language\"", "next = \"nowhere\"").replace("kind = \"hangup\"", "kind = \"hang_up\"");
+    let a = shipped()
+        .replace("next = \"choose_language\"", "next = \"nowhere\"")
+        .replace("kind = \"hangup\"", "kind = \"hang_up\"");
     std::fs::write(flows.join("a.toml"), &a).unwrap();
     // ...and two in another (a language code that is not one, a prompt never recorded).
     let b = shipped()

@@ -5,8 +5,8 @@
 //! lookup, authorization, branch, hang up). It is parsed and checked as a whole at
 //! load ([`parse`]): every step reference resolves, every prompt exists, every result
 //! of a lookup or an authorization leads somewhere, card data can only be collected into
-//! the wiping card slot. A file that fails any check is refused with its path and line,
-//! and the version already serving stays in force ([`registry`]).
+//! the wiping card slot. A file that fails any check is refused with each problem's path
+//! and line, and the version already serving stays in force ([`registry`]).
 //!
 //! The types here are the checked, immutable form the [`engine`](super::engine) runs:
 //! steps refer to each other by index, so a running call never looks a name up.

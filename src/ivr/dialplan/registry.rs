@@ -148,10 +148,7 @@ fn missing_fragments(plan: &Dialplan, text: &str, prompts: &PromptLibrary) -> Ve
 /// The line where a flow takes up `lang` (its header or a set_language step).
 fn language_line(text: &str, lang: &str) -> usize {
     let quoted = format!("\"{lang}\"");
-    text.lines()
-        .position(|l| l.trim_start().starts_with("language") && l.contains(&quoted))
-        .map(|i| i + 1)
-        .unwrap_or(1)
+    text.lines().position(|l| l.trim_start().starts_with("language") && l.contains(&quoted)).map(|i| i + 1).unwrap_or(1)
 }
 
 fn step_items(kind: &StepKind) -> Vec<&Item> {
@@ -367,7 +364,8 @@ mod tests {
         let plan = parse(Path::new("x.toml"), &shipped, &|_| true).unwrap();
         let mut lib = PromptLibrary::empty("fr");
         for (lang, say_lang) in [("fr", Language::Fr), ("en", Language::En)] {
-            let names = plan_prompt_names(&plan).into_iter().chain(say::fragment_names(say_lang).into_iter().map(String::from));
+            let names =
+                plan_prompt_names(&plan).into_iter().chain(say::fragment_names(say_lang).into_iter().map(String::from));
             for name in names.filter(|n| n != without) {
                 lib.insert(Prompt::from_pcm(&name, lang, vec![0; 80]));
             }
@@ -381,7 +379,9 @@ mod tests {
         let shipped = std::fs::read_to_string(root().join("dialplans/invoice-payment.toml")).unwrap();
         std::fs::write(dir.join("invoice-payment.toml"), &shipped).unwrap();
         // Another file with its own problem: both are reported.
-        let other = shipped.replace("\"pay\", \"3900\"", "\"other\", \"3900\"").replace("name = \"invoice-payment\"", "name = \"other\"");
+        let other = shipped
+            .replace("\"pay\", \"3900\"", "\"other\", \"3900\"")
+            .replace("name = \"invoice-payment\"", "name = \"other\"");
         std::fs::write(dir.join("other.toml"), &other).unwrap();
         assert!(Dialplans::load_dir(&dir, &library_without("none"), &[]).is_err(), "3900 twice");
         std::fs::remove_file(dir.join("other.toml")).unwrap();

@@ -23,9 +23,9 @@ mod render;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_payment;
-#[cfg(test)]
 mod tests_flow;
+#[cfg(test)]
+mod tests_payment;
 mod validate;
 
 use crate::ivr::app::{
