@@ -1,7 +1,9 @@
 //! PCI DSS: a full paying call through the real binaries, the server logging at TRACE,
-//! then every byte it logged and every byte of its database files is searched for the
-//! card number, the security code and the expiry typed on the keypad. Keys go by SIP
-//! INFO over TCP, the path where they travel inside SIP messages.
+//! then a call through the error paths (a card number failing Luhn, a security code
+//! of the wrong length, two cards refused by the bank), then every byte logged and
+//! every byte of the database files is searched for every card number, security code
+//! and expiry typed on the keypad. Keys go by SIP INFO over TCP, the path where they
+//! travel inside SIP messages.
 
 mod common;
 
@@ -12,11 +14,46 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-/// An American Express number the simulator accepts (its last two digits are the
-/// response code), with random middle digits so it is unlike anything else logged.
-fn amex_card() -> String {
+/// An American Express number whose last two digits are the simulator's response
+/// code ("00" accepted, "05" refused), with random middle digits so it is unlike
+/// anything else logged.
+fn amex_card(response: &str) -> String {
     let middle: String = (0..6).map(|_| char::from(b'1' + rand::random::<u8>() % 9)).collect();
-    (0..10).map(|d| format!("340000{middle}{d}00")).find(|c| luhn_valid(c)).expect("one check digit fits")
+    (0..10).map(|d| format!("340000{middle}{d}{response}")).find(|c| luhn_valid(c)).expect("one check digit fits")
+}
+
+/// The same number with its check digit wrong.
+fn luhn_broken(card: &str) -> String {
+    let mut digits: Vec<u8> = card.bytes().collect();
+    let i = digits.len() - 3;
+    digits[i] = b'0' + (digits[i] - b'0' + 1) % 10;
+    let broken = String::from_utf8(digits).expect("digits");
+    assert!(!luhn_valid(&broken));
+    broken
+}
+
+fn random_digits(n: usize) -> String {
+    (0..n).map(|_| char::from(b'1' + rand::random::<u8>() % 9)).collect()
+}
+
+/// An expiry (MMYY) `years` ahead of today with a random month, so it never ages.
+fn expiry(years: i32) -> String {
+    use chrono::Datelike;
+    let year = chrono::Utc::now().date_naive().year() + years;
+    format!("{:02}{:02}", 1 + rand::random::<u32>() % 12, year % 100)
+}
+
+/// An expiry written as typed (MMYY) or with a separator (MM/YY), standing alone; with
+/// `platform`, also as the platform's YYYYMM.
+fn expiry_pattern(mmyy: &str, platform: bool) -> Regex {
+    let (mm, yy) = mmyy.split_at(2);
+    let yyyymm = if platform { format!("|20{yy}{mm}") } else { String::new() };
+    Regex::new(&format!("(?:^|[^0-9])(?:{mm}[/ -]?{yy}{yyyymm})(?:[^0-9]|$)")).unwrap()
+}
+
+/// A number standing alone in binary data, not inside a longer number or a hex id.
+fn alone(digits: &str) -> Regex {
+    Regex::new(&format!("(?:^|[^0-9a-fA-F]){digits}(?:[^0-9a-fA-F]|$)")).unwrap()
 }
 
 /// A pattern for `digits` also matching them spread out ("4 1 0 0", "'4', '1'"), not
@@ -24,6 +61,22 @@ fn amex_card() -> String {
 fn spread(digits: &str, gap: usize) -> Regex {
     let body: Vec<String> = digits.chars().map(|c| c.to_string()).collect();
     Regex::new(&format!("(?:^|[^0-9]){}(?:[^0-9]|$)", body.join(&format!("[^0-9]{{0,{gap}}}")))).unwrap()
+}
+
+/// The line holding byte `at`, for a failure message (test data only).
+fn line_around(text: &str, at: usize) -> &str {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    &text[start..end]
+}
+
+/// Like [`spread`], for codes short enough to turn up by chance in hex (SIP branches,
+/// tags): the digits may be spread by punctuation or spaces only, and stand apart from
+/// letters and digits.
+fn spread_short(digits: &str, gap: usize) -> Regex {
+    let body: Vec<String> = digits.chars().map(|c| c.to_string()).collect();
+    let sep = format!("[^0-9A-Za-z]{{0,{gap}}}");
+    Regex::new(&format!("(?:^|[^0-9A-Za-z]){}(?:[^0-9A-Za-z]|$)", body.join(&sep))).unwrap()
 }
 
 fn bin() -> &'static str {
@@ -95,34 +148,54 @@ async fn a_paying_call_leaves_no_card_data_in_logs_or_database() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let key = value(&String::from_utf8_lossy(&out.stdout), "api_key");
-    let body =
-        r#"{"reference":"FAC-PCI-1","amount":4242,"currency":"EUR","due_date":"2030-12-31","customer_name":"Jeanne"}"#;
     let addr = format!("127.0.0.1:{http}").parse().unwrap();
-    let (status, inv) = common::http(addr, "POST", "/api/v1/invoices", Some(&key), Some(body)).await;
-    assert_eq!(status, 201, "{inv}");
-    let code = inv["payment_code"].as_str().unwrap().to_string();
+    let due = (chrono::Utc::now().date_naive() + chrono::Months::new(12)).format("%Y-%m-%d");
+    let mut codes = Vec::new();
+    for reference in ["FAC-PCI-1", "FAC-PCI-2"] {
+        let body = format!(
+            r#"{{"reference":"{reference}","amount":4242,"currency":"EUR","due_date":"{due}","customer_name":"Jeanne"}}"#
+        );
+        let (status, inv) = common::http(addr, "POST", "/api/v1/invoices", Some(&key), Some(&body)).await;
+        assert_eq!(status, 201, "{inv}");
+        codes.push(inv["payment_code"].as_str().unwrap().to_string());
+    }
+    let call = |script: String| async move {
+        let call = Command::new(bin())
+            .args(["call", &format!("sip:pay@127.0.0.1:{sip}"), "--dtmf", &script])
+            .args(["--dtmf-mode", "info", "--transport", "tcp", "--wait-for-bye", "--wait-ms", "800"])
+            .args(["--max-seconds", "150", "--log", "trace"])
+            .output()
+            .await
+            .unwrap();
+        assert!(call.status.success(), "{}", String::from_utf8_lossy(&call.stderr));
+        let summary = String::from_utf8_lossy(&call.stdout).to_string();
+        assert!(summary.contains("ended_by=Server"), "{summary}");
+        String::from_utf8_lossy(&call.stderr).to_string()
+    };
 
-    let pan = amex_card();
-    let csc: String = (0..4).map(|_| char::from(b'1' + rand::random::<u8>() % 9)).collect();
-    let expiry = "0931";
-    let script = format!("1{code}1{pan}#{expiry}{csc};1");
-    let call = Command::new(bin())
-        .args(["call", &format!("sip:pay@127.0.0.1:{sip}"), "--dtmf", &script])
-        .args(["--dtmf-mode", "info", "--transport", "tcp", "--wait-for-bye", "--wait-ms", "800"])
-        .args(["--max-seconds", "120", "--log", "trace"])
-        .output()
-        .await
-        .unwrap();
-    assert!(call.status.success(), "{}", String::from_utf8_lossy(&call.stderr));
-    let summary = String::from_utf8_lossy(&call.stdout).to_string();
-    assert!(summary.contains("ended_by=Server"), "{summary}");
+    // The paying call.
+    let pan = amex_card("00");
+    let csc = random_digits(4);
+    let exp = expiry(3);
+    let mut caller_log = call(format!("1{};1{pan}#{exp}{csc};1", codes[0])).await;
+
+    // The error paths: a number failing Luhn, a security code too short for the brand,
+    // a card refused by the bank, then another card refused too.
+    let (bad, refused, refused2) = (luhn_broken(&amex_card("05")), amex_card("05"), amex_card("05"));
+    let (short, csc2, csc3) = (random_digits(3), random_digits(4), random_digits(4));
+    let (exp2, exp3) = (expiry(2), expiry(4));
+    let script = format!("1{};1{bad}#;{refused}#{exp2}{short}#;{csc2};1;{refused2}#{exp3}{csc3};1", codes[1]);
+    caller_log.push_str(&call(script).await);
 
     // The payment went through: the transaction is stored, masked.
     let (_, txs) = common::http(addr, "GET", "/api/v1/transactions", Some(&key), None).await;
-    let t = &txs["items"][0];
-    assert_eq!(t["status"], "TO_CAPTURE", "{txs}");
+    let items = txs["items"].as_array().expect("transactions");
     let masked = format!("{}#####{}", &pan[..6], &pan[11..]);
-    assert_eq!(t["masked_pan"], masked.as_str());
+    let t = items.iter().find(|t| t["masked_pan"] == masked.as_str()).expect("the paying card");
+    // Captured already if the capture run passed midnight during the test.
+    assert!(t["status"] == "TO_CAPTURE" || t["status"] == "CAPTURED", "{txs}");
+    let refusals = items.iter().filter(|t| t["status"] == "REFUSED").count();
+    assert_eq!(refusals, 2, "both refused cards reached the bank: {txs}");
 
     // Stop the server cleanly so every log line and database page is written.
     let pid = server.child.id().unwrap() as i32;
@@ -134,12 +207,21 @@ async fn a_paying_call_leaves_no_card_data_in_logs_or_database() {
     assert!(log.contains("TRACE"), "the server really logged at TRACE");
     assert!(log.contains("SIP in:") && log.contains("bytes of DTMF withheld"), "SIP INFO messages were traced");
     assert!(log.contains("key received"), "keys were traced (without their value)");
-    let caller_log = String::from_utf8_lossy(&call.stderr).to_string();
+    let pans = [&pan, &bad, &refused, &refused2];
+    let cscs = [&csc, &short, &csc2, &csc3];
+    let expiries = [&exp, &exp2, &exp3];
     for (what, text) in [("server log", log.as_ref()), ("caller log", caller_log.as_str())] {
-        assert!(!spread(&pan, 3).is_match(text), "card number in the {what}");
-        assert!(!spread(&pan[6..], 3).is_match(text), "the hidden middle of the card number in the {what}");
-        assert!(!spread(&csc, 2).is_match(text), "security code in the {what}");
-        assert!(!spread(expiry, 2).is_match(text), "expiry in the {what}");
+        for p in pans {
+            assert!(!spread(p, 3).is_match(text), "card number in the {what}");
+            assert!(!spread(&p[6..], 3).is_match(text), "the hidden middle of the card number in the {what}");
+        }
+        for (i, c) in cscs.iter().enumerate() {
+            let found = spread_short(c, 2).find(text).map(|m| line_around(text, m.start()));
+            assert!(found.is_none(), "security code #{i} (test data) in the {what}: {found:?}");
+        }
+        for e in expiries {
+            assert!(!expiry_pattern(e, true).is_match(text), "expiry in the {what}");
+        }
         for marker in ["Signal=", "Digit(", "digit=", "dtmf="] {
             assert!(!text.contains(marker), "a keypress ('{marker}') in the {what}");
         }
@@ -158,8 +240,18 @@ async fn a_paying_call_leaves_no_card_data_in_logs_or_database() {
         let Ok(bytes) = std::fs::read(dir.join(name)) else { continue };
         files += 1;
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains(&pan), "card number in {name}");
-        assert!(!spread(&csc, 0).is_match(&text), "security code in {name}");
+        for p in pans {
+            assert!(!text.contains(p.as_str()), "card number in {name}");
+            assert!(!text.contains(&p[6..p.len() - 4]), "the hidden middle of a card number in {name}");
+        }
+        for c in cscs {
+            assert!(!alone(c).is_match(&text), "security code in {name}");
+        }
+        // The transaction keeps the expiry month as YYYYMM (cardholder data PCI DSS
+        // lets a merchant store with the masked number); never as typed.
+        for e in expiries {
+            assert!(!expiry_pattern(e, false).is_match(&text), "expiry as typed in {name}");
+        }
         masked_seen |= text.contains(&masked);
     }
     assert!(files >= 1);

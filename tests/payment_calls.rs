@@ -21,6 +21,17 @@ use std::time::Duration;
 const ACCEPTED: &str = "4100000000000100";
 const REFUSED: &str = "4100000000000605";
 
+/// A card expiry (MMYY) three years from today, so the tests never age.
+fn expiry() -> String {
+    let d = chrono::Utc::now().date_naive() + chrono::Months::new(36);
+    d.format("%m%y").to_string()
+}
+
+/// A due date a year from today.
+fn due_date() -> String {
+    (chrono::Utc::now().date_naive() + chrono::Months::new(12)).format("%Y-%m-%d").to_string()
+}
+
 struct Line {
     server: Server,
     key: String,
@@ -36,8 +47,9 @@ async fn line(cfg: Config) -> Line {
 
 /// Creates an invoice through the API; returns its id and payment code.
 async fn invoice(line: &Line, reference: &str) -> (String, String) {
+    let due = due_date();
     let body = format!(
-        r#"{{"reference":"{reference}","amount":12345,"currency":"EUR","due_date":"2030-12-31","customer_name":"Jeanne Martin"}}"#
+        r#"{{"reference":"{reference}","amount":12345,"currency":"EUR","due_date":"{due}","customer_name":"Jeanne Martin"}}"#
     );
     let (status, inv) = http(line.server.http_addr(), "POST", "/api/v1/invoices", Some(&line.key), Some(&body)).await;
     assert_eq!(status, 201, "{inv}");
@@ -115,13 +127,23 @@ async fn transactions(line: &Line) -> Vec<serde_json::Value> {
 async fn a_customer_pays_an_invoice_by_phone() {
     let line = line(common::config()).await;
     let (id, code) = invoice(&line, "FAC-PAY-1").await;
-    // French; the code; 1 to pay it; the card; expiry; code; then, once the summary has
-    // been heard, 1 to confirm.
-    let script = format!("1{code}1{ACCEPTED}#1230737;1");
+    // French; the code; once the amount has been read back, 1 to pay it; the card;
+    // expiry; code; then, once the summary has been heard, 1 to confirm (the read-back
+    // and the summary discard keys typed over them).
+    let script = format!("1{code};1{ACCEPTED}#{}737;1", expiry());
     let (summary, recording) = call(&line, &script, DtmfMode::Rfc4733, Transport::Udp, true).await;
     assert_eq!(summary.ended_by, EndedBy::Server, "the flow says goodbye and hangs up: {summary}");
     let codec = summary.codec.unwrap();
-    for prompt in ["pay_welcome", "about_to_pay", "payment_accepted", "goodbye"] {
+    for prompt in [
+        "pay_welcome",
+        "invoice_amount_is",
+        "invoice_due_on",
+        "about_to_pay",
+        "payment_accepted",
+        "authorization_number_is",
+        "transaction_reference_is",
+        "goodbye",
+    ] {
         assert!(heard(&recording, "fr", prompt, codec), "heard {prompt}");
     }
     assert_eq!(invoice_status(&line, &id).await, "PAID");
@@ -165,7 +187,8 @@ async fn a_refused_card_may_be_replaced_once_then_the_call_ends_unpaid() {
     let line = line(common::config()).await;
     let (id, code) = invoice(&line, "FAC-REF-1").await;
     // In English, over SIP INFO on TCP.
-    let script = format!("2{code}1{REFUSED}#1230737;1;{REFUSED}#1230737;1");
+    let exp = expiry();
+    let script = format!("2{code};1{REFUSED}#{exp}737;1;{REFUSED}#{exp}737;1");
     let (summary, recording) = call(&line, &script, DtmfMode::Info, Transport::Tcp, true).await;
     assert_eq!(summary.ended_by, EndedBy::Server, "{summary}");
     let codec = summary.codec.unwrap();
@@ -225,7 +248,7 @@ async fn a_silent_caller_is_asked_three_times_then_let_go() {
 async fn a_caller_who_hangs_up_mid_flow_leaves_the_invoice_payable() {
     let line = line(common::config()).await;
     let (id, code) = invoice(&line, "FAC-HUP-1").await;
-    let script = format!("1{code}14100000");
+    let script = format!("1{code};14100000");
     let (summary, _) = call(&line, &script, DtmfMode::Rfc4733, Transport::Udp, false).await;
     assert_eq!(summary.ended_by, EndedBy::Caller);
     let rec = record(&line, &summary.call_id).await;

@@ -123,3 +123,73 @@ fn fails_clearly_without_espeak_or_with_a_bad_manifest() {
     assert!(!out.status.success() && stderr.contains("de/manifest.toml"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The shipped set is complete: each language's manifest has a recording for every
+/// entry, and every prompt the shipped dialplans name, and every fragment used to say
+/// values, is recorded in both French and English (not merely heard through the
+/// default language's fallback).
+#[test]
+fn the_shipped_prompts_are_complete_in_both_languages() {
+    use ivrpay::ivr::dialplan::registry::{plan_prompt_names, Dialplans};
+    use ivrpay::ivr::manifest::Manifest;
+    use ivrpay::ivr::prompts::PromptLibrary;
+    use ivrpay::ivr::say::{self, Language};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("prompts");
+    let lib = PromptLibrary::load(&dir, "fr").unwrap();
+    let plans = Dialplans::load_dir(&root.join("dialplans"), &lib, &[]).unwrap();
+    assert!(!plans.plans().is_empty());
+    for (lang, say_lang) in [("fr", Language::Fr), ("en", Language::En)] {
+        let manifest = Manifest::load(&dir, lang).unwrap();
+        let missing: Vec<&str> = manifest.missing(&lib).iter().map(|e| e.name.as_str()).collect();
+        assert!(missing.is_empty(), "{lang}: described but not recorded: {missing:?}");
+        for plan in plans.plans() {
+            for name in plan_prompt_names(plan) {
+                assert!(lib.has(lang, &name), "{lang}/{name}.wav, named by {}", plan.path.display());
+                assert!(manifest.get(&name).is_some(), "{lang}: {name} described in the manifest");
+            }
+        }
+        for name in say::fragment_names(say_lang) {
+            assert!(lib.has(lang, name), "{lang}/{name}.wav, a fragment to say values");
+        }
+    }
+}
+
+/// A buffer the fallback warning is written to.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_prompt_missing_in_one_language_falls_back_to_the_default_with_a_warning() {
+    use ivrpay::ivr::prompts::PromptLibrary;
+    let dir = prompts_dir("fallback");
+    // English describes digit_1 too but has no recording of it.
+    std::fs::write(dir.join("en/manifest.toml"), "[prompts]\ndigit_1 = \"one\"\ndigit_2 = \"two\"\n").unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/en/digit_2.wav");
+    std::fs::copy(shipped, dir.join("en/digit_2.wav")).unwrap();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let lib = tracing::subscriber::with_default(subscriber, || PromptLibrary::load(&dir, "fr")).unwrap();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("WARN")
+            && l.contains("lang=en")
+            && l.contains("prompt=digit_1")
+            && l.contains("the default language's recording will play")),
+        "{log}"
+    );
+    let p = lib.get("en", "digit_1").expect("never silence");
+    assert_eq!(p.language, "fr", "the French recording plays");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -142,22 +142,51 @@ async fn sipp_pays_an_invoice_with_rfc4733_pcaps() {
     let dir = std::env::temp_dir().join(format!("ivrpay-sipp-pay-{}-{}", std::process::id(), rand::random::<u32>()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut timeline = common::pcap::KeyTimeline::default();
+    let expiry = (chrono::Utc::now().date_naive() + chrono::Months::new(36)).format("%m%y").to_string();
     for (file, keys) in [
         ("lang.pcap", "1".to_string()),
         ("code.pcap", inv.payment_code.clone()),
         ("confirm.pcap", "1".to_string()),
         ("card.pcap", format!("{}#", common::fixtures::ACCEPTED_CARD)),
-        ("expiry.pcap", "1230".to_string()),
+        ("expiry.pcap", expiry),
         ("csc.pcap", "737".to_string()),
         ("pay.pcap", "1".to_string()),
     ] {
         timeline.write(&dir.join(file), &keys);
     }
-    sipp_in(Some(&dir), "uac_payment.xml", server.sip_addr(), &["-s", "pay"], 1, 90).await;
+    // The amount read back and the summary must be heard to the end before 1 counts:
+    // SIPp cannot listen, so the pauses before both 1s are this invoice's read-back and
+    // summary as the shipped French prompts say them, plus the keys before them and a
+    // margin well inside the menus' 6 s wait.
+    use ivrpay::ivr::say::{self, Language};
+    let lib = ivrpay::ivr::prompts::PromptLibrary::load(&common::root().join("prompts"), "fr").unwrap();
+    let ms = |names: Vec<&str>| names.iter().map(|n| lib.get("fr", n).expect("prompt").duration_ms()).sum::<u64>();
+    let amount = say::amount(Language::Fr, inv.amount, inv.currency);
+    let read_back = [vec!["invoice_amount_is"], amount.clone(), vec!["invoice_due_on"]].concat();
+    let read_back = [read_back, say::date(Language::Fr, inv.due_date), vec!["confirm_invoice"]].concat();
+    let last4 = say::digits(Language::Fr, &common::fixtures::ACCEPTED_CARD[12..]);
+    let summary = [vec!["about_to_pay"], amount, vec!["with_card_ending"], last4, vec!["confirm_payment"]].concat();
+    const MARGIN_MS: u64 = 2500;
+    let key_ms = |keys: usize| keys as u64 * 300;
+    let before_confirm = key_ms(inv.payment_code.len()) + ms(read_back) + MARGIN_MS;
+    let before_pay = key_ms(3) + ms(summary) + MARGIN_MS;
+    let scenario = std::fs::read_to_string(common::root().join("tests/sipp/uac_payment.xml")).unwrap();
+    let set_pause = |text: String, id: &str, value: u64| {
+        let re = regex_lite::Regex::new(&format!(r#"<pause milliseconds="\d+"/><!-- {id} -->"#)).unwrap();
+        assert!(re.is_match(&text), "pause {id} in the scenario");
+        re.replace(&text, format!(r#"<pause milliseconds="{value}"/><!-- {id} -->"#).as_str()).into_owned()
+    };
+    let scenario = set_pause(set_pause(scenario, "read-back", before_confirm), "summary", before_pay);
+    let path = dir.join("uac_payment.xml");
+    std::fs::write(&path, scenario).unwrap();
+    sipp_in(Some(&dir), path.to_str().unwrap(), server.sip_addr(), &["-s", "pay"], 1, 120).await;
     let inv = store.invoice(&m.id, &inv.id).await.unwrap().unwrap();
     assert_eq!(inv.status.as_str(), "PAID");
     let calls = common::completed_calls(store, 1).await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].outcome.as_deref(), Some("paid"), "{:?}", calls[0]);
+    for step in ["read_invoice", "summary", "pay", "accepted", "goodbye"] {
+        assert!(calls[0].steps.iter().any(|s| s == step), "{step} in {:?}", calls[0].steps);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -134,7 +134,8 @@ pub enum Command {
         #[arg(long, global = true)]
         database: Option<String>,
     },
-    /// Validate a configuration file, its prompts and its dialplans, then exit.
+    /// Validate a configuration file, its prompts and its dialplans, then exit: each
+    /// problem is printed with its file and line, and any problem exits non-zero.
     Check {
         /// Configuration file (TOML).
         #[arg(long, short)]

@@ -33,6 +33,11 @@ impl PromptStore {
         *guard = Arc::new(lib);
     }
 
+    /// Puts a whole library in force for new calls (a reload checked it with the flows).
+    pub fn install(&self, library: PromptLibrary) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(library);
+    }
+
     /// Reads the directory again; on error the library in force stays.
     pub fn reload(&self) -> Result<(), PromptError> {
         let default = self.current().default_language().to_string();

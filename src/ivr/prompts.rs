@@ -25,6 +25,19 @@ pub enum PromptError {
     /// The default language has no prompts at all.
     #[error("{dir}: no prompts for the default language '{lang}'")]
     NoDefaultLanguage { dir: PathBuf, lang: String },
+    /// Several files were refused: each one, one per line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<PromptError>),
+}
+
+impl PromptError {
+    /// Each single problem (a `Several` opened up).
+    pub fn into_problems(self) -> Vec<PromptError> {
+        match self {
+            PromptError::Several(v) => v.into_iter().flat_map(PromptError::into_problems).collect(),
+            other => vec![other],
+        }
+    }
 }
 
 /// One prompt, ready to play on any call.
@@ -69,13 +82,32 @@ impl Prompt {
 pub struct PromptLibrary {
     by_lang: BTreeMap<String, BTreeMap<String, Arc<Prompt>>>,
     default_language: String,
+    /// Where the recordings were read from, so a missing one can be named by its file.
+    dir: PathBuf,
 }
 
 impl PromptLibrary {
-    /// Loads every `<dir>/<lang>/*.wav`. Fails on the first unreadable file, naming it.
+    /// Loads every `<dir>/<lang>/*.wav`. Fails naming each unreadable file.
     pub fn load(dir: &Path, default_language: &str) -> Result<PromptLibrary, PromptError> {
+        let (lib, mut errors) = Self::load_all(dir, default_language)?;
+        match errors.len() {
+            0 => Ok(lib),
+            1 => Err(errors.remove(0)),
+            _ => Err(PromptError::Several(errors)),
+        }
+    }
+
+    /// Loads every readable `<dir>/<lang>/*.wav` and returns the files refused beside
+    /// the library, so `ivrpay check` can go on to check the dialplans and report every
+    /// problem at once. Fails only when the directory cannot be used at all.
+    pub fn load_all(dir: &Path, default_language: &str) -> Result<(PromptLibrary, Vec<PromptError>), PromptError> {
         let io = |path: &Path, source| PromptError::Io { path: path.to_path_buf(), source };
-        let mut lib = PromptLibrary { by_lang: BTreeMap::new(), default_language: default_language.to_string() };
+        let mut errors = Vec::new();
+        let mut lib = PromptLibrary {
+            by_lang: BTreeMap::new(),
+            default_language: default_language.to_string(),
+            dir: dir.to_path_buf(),
+        };
         let mut langs: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| io(dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -92,15 +124,29 @@ impl PromptLibrary {
             files.sort();
             for file in files {
                 let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                let pcm = read_wav_8k_mono(&file)?;
-                lib.insert(Prompt::from_pcm(&name, &lang, pcm));
+                match read_wav_8k_mono(&file) {
+                    Ok(pcm) => lib.insert(Prompt::from_pcm(&name, &lang, pcm)),
+                    Err(e) => errors.push(e),
+                }
             }
         }
         if lib.by_lang.get(default_language).is_none_or(|m| m.is_empty()) {
-            return Err(PromptError::NoDefaultLanguage { dir: dir.to_path_buf(), lang: default_language.to_string() });
+            errors.push(PromptError::NoDefaultLanguage { dir: dir.to_path_buf(), lang: default_language.to_string() });
+        } else {
+            lib.warn_missing(dir);
         }
-        lib.warn_missing(dir);
-        Ok(lib)
+        Ok((lib, errors))
+    }
+
+    /// An empty library whose fallback is `default_language`, filled with
+    /// [`insert`](Self::insert) (tests, tools building prompts in memory).
+    pub fn empty(default_language: &str) -> PromptLibrary {
+        PromptLibrary { default_language: default_language.to_string(), ..PromptLibrary::default() }
+    }
+
+    /// The directory the recordings were read from (empty for a library built in memory).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Warns about prompts a language lacks: those its manifest lists (each language

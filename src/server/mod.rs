@@ -88,7 +88,7 @@ impl ServerCtx {
         self.active.load(Ordering::Relaxed)
     }
 
-    /// Reads the dialplans again (SIGHUP, operator API): new calls get the new
+    /// Reads the prompts, then the dialplans again (SIGHUP, operator API): new calls get the new
     /// versions, calls in progress finish on theirs; a bad file changes nothing.
     pub fn reload_dialplans(&self) -> Result<crate::ivr::dialplan::registry::Reloaded, DialplanError> {
         self.dialplans.reload(&self.prompts.current())
@@ -160,8 +160,10 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let library = PromptLibrary::load(&config.prompts.dir, &config.prompts.default_language)?;
         let reserved: Vec<String> = config.services.echo.iter().chain(&config.services.echo_loop).cloned().collect();
-        let dialplans = Arc::new(DialplanRegistry::load(&config.dialplans.dir, &library, reserved)?);
+        let dialplans = DialplanRegistry::load(&config.dialplans.dir, &library, reserved)?;
         let prompts = Arc::new(PromptStore::new(&config.prompts.dir, library));
+        // A reload (SIGHUP, operator API) reads the prompts again before the flows.
+        let dialplans = Arc::new(dialplans.with_prompt_store(prompts.clone()));
         let live = Arc::new(LiveCalls::default());
         let store = crate::store::Store::open(&config.storage.database).await?;
         let http = crate::extranet::bind(config.http.listen)

@@ -5,13 +5,14 @@
 //! lookup, authorization, branch, hang up). It is parsed and checked as a whole at
 //! load ([`parse`]): every step reference resolves, every prompt exists, every result
 //! of a lookup or an authorization leads somewhere, card data can only be collected into
-//! the wiping card slot. A file that fails any check is refused with its path and line,
-//! and the version already serving stays in force ([`registry`]).
+//! the wiping card slot. A file that fails any check is refused with each problem's path
+//! and line, and the version already serving stays in force ([`registry`]).
 //!
 //! The types here are the checked, immutable form the [`engine`](super::engine) runs:
 //! steps refer to each other by index, so a running call never looks a name up.
 
 mod defs;
+mod error;
 pub mod parse;
 #[cfg(test)]
 mod parse_tests;
@@ -173,6 +174,11 @@ pub struct Collect {
     pub inter_digit_timeout: Duration,
     /// Tries in one visit (invalid input and silence both count).
     pub attempts: u32,
+    /// The tries add up over every visit of the step in the call, and a lookup that
+    /// finds no payable invoice for the variable this step fills counts as one: a caller
+    /// gets `attempts` wrong payment codes per call, however they come back to the
+    /// question (another invoice, `*`), while coming back without an error costs nothing.
+    pub attempts_per_call: bool,
     /// The check applied to the input.
     pub validator: Validator,
     /// Discard keys typed ahead before this step (the caller must hear its prompts).

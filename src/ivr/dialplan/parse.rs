@@ -9,57 +9,11 @@ use super::{
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
 
-/// Why a dialplan file was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum DialplanError {
-    /// The file or directory could not be read.
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    /// Syntax or a check failed at this line.
-    #[error("{}:{line}: {message}", path.display())]
-    Invalid { path: PathBuf, line: usize, message: String },
-    /// Several steps are wrong: each problem, one per line, in file order.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Several(Vec<DialplanError>),
-}
-
-impl DialplanError {
-    /// The first problem's file and line (0 when the file could not be read).
-    pub fn location(&self) -> (PathBuf, usize) {
-        match self {
-            DialplanError::Io { path, .. } => (path.clone(), 0),
-            DialplanError::Invalid { path, line, .. } => (path.clone(), *line),
-            DialplanError::Several(v) => v.first().map(Self::location).unwrap_or_default(),
-        }
-    }
-
-    fn line(&self) -> usize {
-        self.location().1
-    }
-
-    /// Each single problem, in the order reported (a `Several` opened up), so a page can
-    /// show one per line with its own file and line.
-    pub fn problems(&self) -> Vec<&DialplanError> {
-        match self {
-            DialplanError::Several(v) => v.iter().flat_map(DialplanError::problems).collect(),
-            other => vec![other],
-        }
-    }
-
-    /// What is wrong, without the file and line (which [`location`](Self::location)
-    /// gives), for display beside a link to the line.
-    pub fn message(&self) -> String {
-        match self {
-            DialplanError::Io { source, .. } => source.to_string(),
-            DialplanError::Invalid { message, .. } => message.clone(),
-            DialplanError::Several(v) => v.iter().map(DialplanError::message).collect::<Vec<_>>().join("\n"),
-        }
-    }
-}
+pub use super::error::DialplanError;
 
 /// The version a file's text gets once loaded (a short content hash), so the operator
 /// pages can tell whether a file on disk is the one serving calls.
@@ -94,6 +48,7 @@ fn allowed_keys(kind: &str) -> Option<&'static [&'static str]> {
             "first_digit_timeout_ms",
             "inter_digit_timeout_ms",
             "attempts",
+            "attempts_per_call",
             "validate",
             "pattern",
             "flush",
@@ -261,10 +216,12 @@ pub fn parse(path: &Path, text: &str, prompt_exists: &dyn Fn(&str) -> bool) -> R
         message: e.message().to_string(),
     })?;
     let mut ctx = Ctx { path, text, ids: BTreeMap::new(), vars: BTreeSet::new(), prompt_exists };
+    // Every problem of the file is collected, so an operator sees them all at once.
+    let mut errors = Vec::new();
     for (i, name) in file.steps.keys().enumerate() {
         let n = name.get_ref();
         if n.is_empty() || !n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-            return Err(ctx.err(name.span(), format!("step name '{n}': use lowercase letters, digits and _")));
+            errors.push(ctx.err(name.span(), format!("step name '{n}': use lowercase letters, digits and _")));
         }
         ctx.ids.insert(n.clone(), i);
     }
@@ -276,26 +233,27 @@ pub fn parse(path: &Path, text: &str, prompt_exists: &dyn Fn(&str) -> bool) -> R
     let header = file.dialplan.get_ref();
     let numbers: Vec<String> = header.numbers.get_ref().iter().map(|n| n.get_ref().trim().to_string()).collect();
     if numbers.is_empty() || numbers.iter().any(String::is_empty) {
-        return Err(ctx.err(header.numbers.span(), "'numbers' must list at least one non-empty service number"));
+        errors.push(ctx.err(header.numbers.span(), "'numbers' must list at least one non-empty service number"));
     }
     for (i, n) in header.numbers.get_ref().iter().enumerate() {
         if numbers[..i].contains(&numbers[i]) {
-            return Err(ctx.err(n.span(), format!("number '{}' is listed twice", numbers[i])));
+            errors.push(ctx.err(n.span(), format!("number '{}' is listed twice", numbers[i])));
         }
     }
     let language = header.language.get_ref().clone();
     if !valid_language(&language) {
-        return Err(ctx.err(header.language.span(), format!("language '{language}': use a code such as fr or en")));
+        errors.push(ctx.err(header.language.span(), format!("language '{language}': use a code such as fr or en")));
     }
-    let start = ctx.step_ref(&header.start)?;
-    // Every step is checked, so an operator sees all the problems of a file at once.
+    let start = ctx.step_ref(&header.start).map_err(|e| errors.push(e)).unwrap_or_default();
     let mut steps = Vec::with_capacity(file.steps.len());
-    let mut errors = Vec::new();
     for (name, def) in &file.steps {
         match step(&ctx, name.get_ref(), def) {
             Ok(s) => steps.push(s),
-            Err(e) => errors.push(e),
+            Err(e) => errors.extend(e.into_problems()),
         }
+    }
+    if let Err(e) = check_card_flow(&ctx, &file) {
+        errors.push(e);
     }
     match errors.len() {
         0 => {}
@@ -305,7 +263,6 @@ pub fn parse(path: &Path, text: &str, prompt_exists: &dyn Fn(&str) -> bool) -> R
             return Err(DialplanError::Several(errors));
         }
     }
-    check_card_flow(&ctx, &file, &steps)?;
     let version = version_of(text);
     Ok(Dialplan {
         name: header.name.get_ref().clone(),
@@ -532,6 +489,7 @@ fn collect(ctx: &Ctx, d: &StepDef, def: &Spanned<StepDef>) -> Result<Collect, Di
         first_digit_timeout: ctx.duration(&d.first_digit_timeout_ms, 8000)?,
         inter_digit_timeout: ctx.duration(&d.inter_digit_timeout_ms, 4000)?,
         attempts: ctx.attempts(&d.attempts)?,
+        attempts_per_call: d.attempts_per_call.as_ref().is_some_and(|b| *b.get_ref()),
         validator,
         flush: d.flush.as_ref().map(|b| *b.get_ref()).unwrap_or(false),
         invalid_items: ctx.items(d.invalid_prompts.as_ref())?,
@@ -571,12 +529,20 @@ fn menu(ctx: &Ctx, d: &StepDef, def: &Spanned<StepDef>) -> Result<Menu, Dialplan
 
 /// An authorization needs the invoice and the three card fields collected somewhere
 /// in the flow; say so at load rather than on a customer's call.
-fn check_card_flow(ctx: &Ctx, file: &FileDef, steps: &[Step]) -> Result<(), DialplanError> {
+/// Checked on the file as written, so it is reported together with the steps' own
+/// problems.
+fn check_card_flow(ctx: &Ctx, file: &FileDef) -> Result<(), DialplanError> {
     let Some((name, _)) = file.steps.iter().find(|(_, d)| d.get_ref().kind.get_ref() == "authorize") else {
         return Ok(());
     };
-    let has = |f: CardField| steps.iter().any(|s| matches!(&s.kind, StepKind::Collect(c) if c.into == Target::Card(f)));
-    let lookup = steps.iter().any(|s| matches!(s.kind, StepKind::Lookup { .. }));
+    let kind = |d: &StepDef| d.kind.get_ref().clone();
+    let has = |f: CardField| {
+        file.steps.values().any(|d| {
+            let d = d.get_ref();
+            kind(d) == "collect" && d.into.as_ref().is_some_and(|i| target(i.get_ref()) == Target::Card(f))
+        })
+    };
+    let lookup = file.steps.values().any(|d| kind(d.get_ref()) == "lookup_invoice");
     if !(has(CardField::Number) && has(CardField::Expiry) && has(CardField::SecurityCode) && lookup) {
         return Err(ctx.err(
             name.span(),

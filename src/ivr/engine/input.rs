@@ -1,6 +1,8 @@
 //! Collect and menu steps: ask, take keys (with barge-in), time out, check, complain,
 //! ask again, give up. Timeouts start when the question has finished playing, as
-//! callers expect: nobody is timed out while still being spoken to.
+//! callers expect: nobody is timed out while still being spoken to. A question that is
+//! not interruptible is heard to the end: keys typed before it or while it plays are
+//! discarded, and it is never stopped.
 
 use super::validate::{accept_card_field, check_plain, CheckContext};
 use super::{Engine, State};
@@ -35,6 +37,8 @@ pub(super) enum Phase {
 /// A visit of a collect or menu step.
 pub(super) struct Input {
     attempt: u32,
+    /// Not interruptible: keys are discarded while the question plays.
+    hear_out: bool,
     phase: Phase,
     digits: Zeroizing<String>,
 }
@@ -42,7 +46,12 @@ pub(super) struct Input {
 impl Input {
     /// Whether keys go to this step now (not while it complains).
     pub fn takes_keys(&self) -> bool {
-        !matches!(self.phase, Phase::Complaining { .. })
+        !matches!(self.phase, Phase::Complaining { .. }) && !self.hearing_out()
+    }
+
+    /// Whether the question plays and must be heard to the end (keys are discarded).
+    pub fn hearing_out(&self) -> bool {
+        self.hear_out && matches!(self.phase, Phase::Asking { .. })
     }
 
     /// When the engine must be woken.
@@ -99,6 +108,11 @@ fn kind_of(plan: &crate::ivr::dialplan::Dialplan, step: StepId) -> Option<Kind<'
 }
 
 impl Engine {
+    /// Whether a key now would be typed over a question that must be heard out.
+    pub(super) fn hearing_out(&self) -> bool {
+        matches!(&self.state, State::Input(i) if i.hearing_out())
+    }
+
     fn input(&mut self) -> Option<&mut Input> {
         match &mut self.state {
             State::Input(i) => Some(i),
@@ -109,8 +123,14 @@ impl Engine {
     /// Starts a visit of a collect or menu step.
     pub(super) fn enter_input(&mut self, step: StepId, now: Instant, out: &mut Vec<AppAction>) {
         let plan = self.plan.clone();
-        let flush = match kind_of(&plan, step) {
-            Some(Kind::Collect(c)) => {
+        let Some(kind) = kind_of(&plan, step) else { return };
+        let hear_out = !kind.interruptible();
+        let (per_call, attempts) = match &kind {
+            Kind::Collect(c) => (c.attempts_per_call, c.attempts),
+            Kind::Menu(_) => (false, u32::MAX),
+        };
+        let flush = match kind {
+            Kind::Collect(c) => {
                 if let Target::Card(field) = c.into {
                     self.card.clear(field);
                     if field == CardField::Number {
@@ -119,14 +139,21 @@ impl Engine {
                 }
                 c.flush
             }
-            Some(Kind::Menu(m)) => m.flush,
-            None => return,
+            Kind::Menu(m) => m.flush,
         };
-        if flush {
+        // Keys typed before a question that must be heard are not answers to it.
+        if flush || hear_out {
             self.typeahead.clear();
         }
+        let attempt = if per_call { self.failures[step] } else { 0 };
         let phase = Phase::Waiting { deadline: now };
-        self.state = State::Input(Input { attempt: 0, phase, digits: Zeroizing::new(String::new()) });
+        self.state = State::Input(Input { attempt, hear_out, phase, digits: Zeroizing::new(String::new()) });
+        if attempt >= attempts {
+            // The attempts of the call are used up (a code refused by the lookup).
+            self.typeahead.clear();
+            self.complain(Then::Fail, now, out);
+            return;
+        }
         self.ask(now, out);
     }
 
@@ -138,6 +165,10 @@ impl Engine {
         let phase = if kind.question().is_empty() {
             Phase::Waiting { deadline: now + kind.first_timeout() }
         } else {
+            if !kind.interruptible() {
+                // Keys typed during a complaint are not answers to a question not heard yet.
+                self.typeahead.clear();
+            }
             let (token, guard) = self.play(kind.question(), now, out);
             Phase::Asking { token, guard }
         };
@@ -291,6 +322,12 @@ impl Engine {
         let plan = self.plan.clone();
         let Some(kind) = self.current.and_then(|s| kind_of(&plan, s)) else { return };
         self.typeahead.clear();
+        let per_call = matches!(&kind, Kind::Collect(c) if c.attempts_per_call);
+        if per_call {
+            if let Some(step) = self.current {
+                self.failures[step] += 1;
+            }
+        }
         let Some(i) = self.input() else { return };
         i.digits.zeroize();
         i.attempt += 1;
@@ -307,11 +344,26 @@ impl Engine {
             };
             (items, Then::Ask)
         };
+        let items: Vec<Item> = items.to_vec();
+        self.play_complaint(&items, then, now, out);
+    }
+
+    /// Plays the step's message for attempts used up, then leaves by its failure path.
+    fn complain(&mut self, then: Then, now: Instant, out: &mut Vec<AppAction>) {
+        let plan = self.plan.clone();
+        let items: &[Item] = match self.current.and_then(|s| kind_of(&plan, s)) {
+            Some(Kind::Collect(c)) => &c.failure_items,
+            Some(Kind::Menu(m)) => &m.failure_items,
+            None => return,
+        };
+        self.play_complaint(items, then, now, out);
+    }
+
+    fn play_complaint(&mut self, items: &[Item], then: Then, now: Instant, out: &mut Vec<AppAction>) {
         if items.is_empty() {
             self.after_complaint(then, now, out);
         } else {
-            let items: Vec<Item> = items.to_vec();
-            let (token, guard) = self.play(&items, now, out);
+            let (token, guard) = self.play(items, now, out);
             if let Some(i) = self.input() {
                 i.phase = Phase::Complaining { token, guard, then };
             }

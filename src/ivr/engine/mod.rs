@@ -4,9 +4,16 @@
 //! to play, lookups and authorizations to make go out as [`AppAction`]s. Tests drive
 //! it on virtual time; the call task drives it on the wall clock.
 //!
-//! Keys are never lost and never logged: a key that arrives while the engine is busy
-//! (a message plays, the invoice is being looked up) waits in a type-ahead buffer and
-//! is used by the next input step, as a caller who knows the flow expects. Card fields
+//! Keys are never logged, and not lost while the caller may type ahead: a key that
+//! arrives while the engine is busy (a message plays, the invoice is being looked up)
+//! waits in a type-ahead buffer and is used by the next input step, as a caller who
+//! knows the flow expects. A question marked `interruptible = false` (the amount read
+//! back, the payment summary) must be heard to the end: keys typed before or while it
+//! plays are discarded, so nothing is confirmed unheard.
+//!
+//! `*` goes back to the previous question, never across an invoice lookup or an
+//! authorization: their result decides where the call goes, and going back over it
+//! would replay questions about an invoice or a card that no longer apply. Card fields
 //! go straight from the collect buffer into the payments module's wiping types, and
 //! every digit buffer is wiped when it is emptied.
 
@@ -15,6 +22,8 @@ mod keys;
 mod render;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_flow;
 #[cfg(test)]
 mod tests_payment;
 mod validate;
@@ -92,6 +101,8 @@ pub struct Engine {
     state: State,
     current: Option<StepId>,
     visits: Vec<u32>,
+    /// Failed attempts per step over the whole call (for `attempts_per_call` steps).
+    failures: Vec<u32>,
     history: Vec<StepId>,
     trail: Vec<String>,
     next_token: u64,
@@ -107,6 +118,7 @@ impl Engine {
         Engine {
             language: plan.language.clone(),
             visits: vec![0; plan.steps.len()],
+            failures: vec![0; plan.steps.len()],
             plan,
             prompts,
             today,
@@ -182,7 +194,10 @@ impl Engine {
                     return;
                 }
                 StepKind::Authorize { items, on } => match self.take_order() {
-                    Err(target) => step = if target { on.not_payable } else { on.card_error },
+                    Err(target) => {
+                        self.history.clear();
+                        step = if target { on.not_payable } else { on.card_error };
+                    }
                     Ok(order) => {
                         if !items.is_empty() {
                             self.play(items, now, out);
@@ -235,7 +250,18 @@ impl Engine {
     }
 
     fn on_lookup(&mut self, result: LookupResult, now: Instant, out: &mut Vec<AppAction>) {
-        let Some(StepKind::Lookup { on, .. }) = self.current.map(|c| &self.plan.steps[c].kind) else { return };
+        let plan = self.plan.clone();
+        let Some(StepKind::Lookup { on, var }) = self.current.map(|c| &plan.steps[c].kind) else { return };
+        // No going back across the lookup: its result decides what follows.
+        self.history.clear();
+        let failed_code = match &result {
+            LookupResult::Found(found) => found.0.status != InvoiceStatus::Payable,
+            LookupResult::Unknown => true,
+            LookupResult::Error => false,
+        };
+        if failed_code {
+            self.count_failed_code(var);
+        }
         let target = match result {
             LookupResult::Found(found) => {
                 let inv = &found.0;
@@ -266,8 +292,22 @@ impl Engine {
         self.goto(target, now, out);
     }
 
+    /// A code that found no payable invoice counts as a failed attempt of the question
+    /// that collected it, when that question counts its attempts over the call.
+    fn count_failed_code(&mut self, var: &str) {
+        let asked = self.plan.steps.iter().position(|s| match &s.kind {
+            StepKind::Collect(c) => c.attempts_per_call && c.into == crate::ivr::dialplan::Target::Var(var.to_string()),
+            _ => false,
+        });
+        if let Some(step) = asked {
+            self.failures[step] += 1;
+        }
+    }
+
     fn on_authorized(&mut self, result: AuthorizeResult, now: Instant, out: &mut Vec<AppAction>) {
         let Some(StepKind::Authorize { on, .. }) = self.current.map(|c| &self.plan.steps[c].kind) else { return };
+        // No going back across the authorization: the card it took is gone.
+        self.history.clear();
         let (target, kind) = match result {
             AuthorizeResult::Accepted { reference, authorisation_id } => {
                 self.results.paid = true;
@@ -326,6 +366,10 @@ impl Engine {
     fn on_key(&mut self, key: char, now: Instant, out: &mut Vec<AppAction>) {
         // Which key is never logged: during card entry it is card data.
         tracing::trace!(step = %self.current_step(), "key received");
+        if self.hearing_out() {
+            // A question that must be heard to the end: the key is not an answer to it.
+            return;
+        }
         self.typeahead.push(key);
         self.pump(now, out);
     }

@@ -13,9 +13,9 @@ use crate::store::merchants::{CaptureMode, Merchant};
 use chrono::NaiveDate;
 use std::path::Path;
 
-const CARD: &str = "4100000000000100";
+pub(super) const CARD: &str = "4100000000000100";
 
-fn shipped() -> Harness {
+pub(super) fn shipped() -> Harness {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/invoice-payment.toml");
     let text = std::fs::read_to_string(&path).expect("shipped dialplan");
     let any: Dialplan = parse(&path, &text, &|_| true).expect("shipped dialplan parses");
@@ -25,11 +25,11 @@ fn shipped() -> Harness {
     Harness::new(plan(&text, &lib), lib)
 }
 
-fn code() -> String {
+pub(super) fn code() -> String {
     append_check_digit("48015273").expect("digits")
 }
 
-fn found(status: InvoiceStatus) -> AppInput {
+pub(super) fn found(status: InvoiceStatus) -> AppInput {
     let invoice = Invoice {
         id: "inv_1".into(),
         merchant_id: "mer_1".into(),
@@ -59,7 +59,7 @@ fn found(status: InvoiceStatus) -> AppInput {
     AppInput::Invoice(LookupResult::Found(Box::new((invoice, merchant))))
 }
 
-fn accepted() -> AppInput {
+pub(super) fn accepted() -> AppInput {
     AppInput::Authorized(AuthorizeResult::Accepted {
         reference: "IVR2026112300000001".into(),
         authorisation_id: "123456".into(),
@@ -67,7 +67,7 @@ fn accepted() -> AppInput {
 }
 
 /// Welcome, French, code typed: the lookup is asked for.
-fn to_lookup(h: &mut Harness) {
+pub(super) fn to_lookup(h: &mut Harness) {
     h.start();
     h.keys("1");
     h.keys(&code());
@@ -76,8 +76,9 @@ fn to_lookup(h: &mut Harness) {
     assert_eq!(log[5..], ["stop".to_string(), format!("lookup {}", code())]);
 }
 
-/// From the invoice read back to the summary with a card.
-fn to_summary(h: &mut Harness, card: &str) {
+/// From the invoice read back (heard to the end) to the summary with a card.
+pub(super) fn to_summary(h: &mut Harness, card: &str) {
+    h.played();
     h.keys("1");
     h.keys(&format!("{card}#"));
     h.keys("1230");
@@ -98,8 +99,9 @@ fn a_caller_pays_an_invoice() {
     assert!(log[0].starts_with("play invoice_amount_is+") && log[0].contains("+invoice_due_on+"), "{log:?}");
     assert!(log[0].ends_with("+confirm_invoice"));
     to_summary(&mut h, CARD);
+    h.played();
     h.keys("1");
-    assert_eq!(h.take(), ["stop", "play please_wait", "authorize #1"]);
+    assert_eq!(h.take(), ["play please_wait", "authorize #1"], "the summary was heard to the end");
     let order = &h.orders[0];
     assert_eq!(order.card.masked(), "410000######0100");
     assert_eq!(order.csc.expose(), "737");
@@ -182,6 +184,7 @@ fn a_refused_card_gets_one_more_try_with_another_card() {
     to_lookup(&mut h);
     h.input(found(InvoiceStatus::Payable));
     to_summary(&mut h, CARD);
+    h.played();
     h.keys("1");
     h.take();
     h.input(AppInput::Authorized(AuthorizeResult::Refused { reference: "R1".into(), response_code: "05".into() }));
@@ -196,8 +199,9 @@ fn a_refused_card_gets_one_more_try_with_another_card() {
     h.keys("1230");
     h.keys("737");
     h.take();
+    h.played();
     h.keys("1");
-    assert_eq!(h.take(), ["stop", "play please_wait", "authorize #2"]);
+    assert_eq!(h.take(), ["play please_wait", "authorize #2"]);
     h.input(AppInput::Authorized(AuthorizeResult::Refused { reference: "R2".into(), response_code: "05".into() }));
     h.played();
     assert_eq!(h.take(), ["play payment_refused", "play goodbye"], "no third card");
@@ -218,6 +222,7 @@ fn an_unreachable_platform_gets_an_apology_and_no_second_charge() {
         to_lookup(&mut h);
         h.input(found(InvoiceStatus::Payable));
         to_summary(&mut h, CARD);
+        h.played();
         h.keys("1");
         h.take();
         h.input(AppInput::Authorized(result));
@@ -234,6 +239,7 @@ fn card_entry_errors_have_their_own_prompts_and_star_goes_back() {
     let mut h = shipped();
     to_lookup(&mut h);
     h.input(found(InvoiceStatus::Payable));
+    h.played();
     h.keys("1");
     h.take();
     h.keys("4100000000000101#");
@@ -280,6 +286,7 @@ fn a_caller_who_hangs_up_mid_flow_is_abandoned() {
     let mut h = shipped();
     to_lookup(&mut h);
     h.input(found(InvoiceStatus::Payable));
+    h.played();
     h.keys("1");
     h.keys("4100");
     assert_eq!(h.engine.current_step(), "ask_card");
