@@ -1,5 +1,6 @@
-//! Exactly once across a crash, with real processes. A child process (this test binary
-//! re-run on the ignored `payer_child` helper) opens the SQLite store and pays an
+//! Exactly once across a crash, with real processes, on SQLite and on PostgreSQL (a
+//! fresh database for each run). A child process (this test binary re-run on the
+//! ignored `payer_child` helper) opens the store and pays an
 //! invoice through the Sips connector; it is SIGKILLed between sending the
 //! authorization and recording the answer. The real `ivrpay serve` binary is then
 //! started on the same database with `gateway = "sips"`, and its recovery must resolve
@@ -15,6 +16,7 @@
 mod common;
 
 use common::{fixtures, http};
+use ivrpay::config::Config;
 use ivrpay::payments::gateway::{Gateway, Lookup, Simulator};
 use ivrpay::payments::sips::{SipsConfig, SipsConnector};
 use ivrpay::payments::sips_sim::{self, SimServer};
@@ -27,6 +29,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+on_both_backends!(
+    a_payment_killed_after_sending_is_completed_by_the_restarted_server,
+    a_payment_killed_before_the_platform_got_it_is_closed_unpaid,
+);
 
 const CHILD: &str = "IVRPAY_CRASH_CHILD";
 const SIPS_MERCHANT: &str = "002001000000001";
@@ -84,31 +91,32 @@ async fn platform(latency: Duration) -> (String, Simulator) {
     (url, simulator)
 }
 
-/// A fresh SQLite store with a merchant and one invoice; returns the database URL, the
-/// merchant's API key and the ids.
+/// The fresh database of the test (SQLite file or PostgreSQL database) with a merchant
+/// and one invoice: the database URL, the merchant's API key and the ids, and the RTP
+/// range reserved for the server the test starts.
 struct World {
     database: String,
-    file: PathBuf,
+    rtp_base: u16,
     api_key: String,
     merchant: String,
     invoice: String,
 }
 
-async fn world(name: &str) -> World {
-    let file =
-        std::env::temp_dir().join(format!("ivrpay-crash-{name}-{}-{}.db", std::process::id(), rand::random::<u32>()));
-    let database = format!("sqlite://{}", file.display());
+async fn world(config: &Config) -> World {
+    let database = config.storage.database.clone();
     let store = Store::open(&database).await.unwrap();
     let (m, key) = store.create_merchant(&fixtures::merchant(CaptureMode::AuthorCapture, 2, None)).await.unwrap();
     let inv = fixtures::stored_invoice(&store, &m, "CRASH-1", 4990).await;
     store.close().await;
-    World { database, file, api_key: key.secret, merchant: m.id, invoice: inv.id }
+    World { database, rtp_base: config.media.rtp_port_min, api_key: key.secret, merchant: m.id, invoice: inv.id }
 }
 
 impl Drop for World {
     fn drop(&mut self) {
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", self.file.display()));
+        if let Some(file) = self.database.strip_prefix("sqlite://") {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{file}{ext}"));
+            }
         }
     }
 }
@@ -194,7 +202,8 @@ impl Drop for Served {
 
 /// Starts the real server on the world's database with the Sips connector on
 /// `platform_url`, and waits (bounded) until it listens.
-fn serve(w: &World, platform_url: &str, rtp_base: u16) -> Served {
+fn serve(w: &World, platform_url: &str) -> Served {
+    let rtp_base = w.rtp_base;
     let config = std::env::temp_dir().join(format!("ivrpay-crash-{}-{}.toml", std::process::id(), rtp_base));
     let text = format!(
         r#"[sip]
@@ -266,9 +275,8 @@ async fn invoice_status(server: &Served, w: &World) -> String {
     inv["status"].as_str().unwrap_or_default().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payment_killed_after_sending_is_completed_by_the_restarted_server() {
-    let w = world("sent").await;
+async fn a_payment_killed_after_sending_is_completed_by_the_restarted_server(config: Config) {
+    let w = world(&config).await;
     // The platform takes a minute to answer: the payer is surely waiting when killed.
     let (url, sim) = platform(Duration::from_secs(60)).await;
     let mut payer = start_payer(&w, &url);
@@ -279,7 +287,7 @@ async fn a_payment_killed_after_sending_is_completed_by_the_restarted_server() {
     assert_eq!(t.status, "PENDING");
     assert!(matches!(sim.lookup_now(&t.reference).unwrap(), Lookup::Found(d) if d.status == "TO_CAPTURE"));
 
-    let server = serve(&w, &url, 34000);
+    let server = serve(&w, &url);
     let t = resolved(&server, &w, &t.reference).await;
     assert_eq!((t["status"].as_str(), t["response_code"].as_str()), (Some("TO_CAPTURE"), Some("00")), "{t}");
     assert!(t["authorisation_id"].as_str().is_some_and(|a| a.len() == 6), "{t}");
@@ -291,9 +299,8 @@ async fn a_payment_killed_after_sending_is_completed_by_the_restarted_server() {
     assert_eq!(sim.calls(), 1, "exactly one authorization reached the platform");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payment_killed_before_the_platform_got_it_is_closed_unpaid() {
-    let w = world("lost").await;
+async fn a_payment_killed_before_the_platform_got_it_is_closed_unpaid(config: Config) {
+    let w = world(&config).await;
     // The payer's platform is a black hole: it accepts the connection and never reads,
     // so the authorization never reaches the real platform.
     let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -314,7 +321,7 @@ async fn a_payment_killed_before_the_platform_got_it_is_closed_unpaid() {
     let t = pending_payment(&w).await;
     assert_eq!(t.status, "PENDING");
 
-    let server = serve(&w, &url, 34200);
+    let server = serve(&w, &url);
     let t = resolved(&server, &w, &t.reference).await;
     assert_eq!((t["status"].as_str(), t["response_code"].as_str()), (Some("REFUSED"), Some("97")), "{t}");
     let last = t["history"].as_array().unwrap().last().unwrap().clone();
