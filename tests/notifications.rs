@@ -1,12 +1,15 @@
 //! Merchant notifications: signed with the merchant's secret (checked with the
 //! documented recipe), retried with back-off until acknowledged, and kept across a
-//! restart because they are written with the status change itself.
+//! restart because they are written with the status change itself; on SQLite and
+//! PostgreSQL (a fresh database for each run), and delivered once by two nodes sharing
+//! one PostgreSQL database.
 
 mod common;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use common::fixtures;
+use ivrpay::config::Config;
 use ivrpay::payments::authorize::PaymentOutcome;
 use ivrpay::payments::notify::{self, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER};
 use ivrpay::store::merchants::{CaptureMode, Merchant};
@@ -14,6 +17,8 @@ use ivrpay::store::{now_ms, Store};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+on_both_backends!(notices_are_signed_and_retried_until_acknowledged, a_notice_survives_a_restart);
 
 type Received = Arc<Mutex<Vec<(String, String)>>>;
 
@@ -61,10 +66,8 @@ fn merchant(url: &str) -> ivrpay::store::merchants::NewMerchant {
     fixtures::merchant(CaptureMode::AuthorCapture, 0, Some(url))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notices_are_signed_and_retried_until_acknowledged() {
-    let db = std::env::temp_dir().join(format!("ivrpay-ntf-{}-{}.db", std::process::id(), rand::random::<u32>()));
-    let store = Store::open(&format!("sqlite://{}", db.display())).await.unwrap();
+async fn notices_are_signed_and_retried_until_acknowledged(config: Config) {
+    let store = Store::open(&config.storage.database).await.unwrap();
     let (url, got) = receiver(1).await;
     let (m, _) = store.create_merchant(&merchant(&url)).await.unwrap();
     pay_one(&store, &m, "N-1").await;
@@ -104,13 +107,10 @@ async fn notices_are_signed_and_retried_until_acknowledged() {
     assert_eq!(received[0].1, received[1].1, "a retry sends the same notice, same id");
     assert!(!body.contains("4100000000000100"), "never the card number");
     store.close().await;
-    let _ = std::fs::remove_file(db);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_notice_survives_a_restart() {
-    let db = std::env::temp_dir().join(format!("ivrpay-ntf2-{}-{}.db", std::process::id(), rand::random::<u32>()));
-    let url_db = format!("sqlite://{}", db.display());
+async fn a_notice_survives_a_restart(config: Config) {
+    let url_db = config.storage.database;
     // The merchant's endpoint is down when the payment happens.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}/hook", closed.local_addr().unwrap());
@@ -134,18 +134,21 @@ async fn a_notice_survives_a_restart() {
     assert_eq!(notify::deliver_due(&store, now_ms() + 10_000, Duration::from_secs(5)).await.unwrap(), (1, 0));
     assert_eq!(got.lock().unwrap().len(), 1);
     store.close().await;
-    let _ = std::fs::remove_file(db);
 }
 
 /// Two nodes deliver from one PostgreSQL database at the same time: every notice reaches
 /// the merchant once, with its id in the header and the body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_never_send_the_same_notice() {
-    let dbs = common::TestDb::all().await;
-    let pg = dbs.iter().find(|d| d.name == "postgres").unwrap();
+    // Its own PostgreSQL database, dropped also when an assertion fails.
+    common::on_backend(common::Backend::Postgres, two_nodes_share_one_database).await;
+}
+
+async fn two_nodes_share_one_database(config: Config) {
+    let pg = config.storage.database;
     let ((url, got), ids) = slow_receiver(0, Duration::from_millis(20)).await;
-    let node_a = Store::open(&pg.url).await.unwrap();
-    let node_b = Store::open(&pg.url).await.unwrap();
+    let node_a = Store::open(&pg).await.unwrap();
+    let node_b = Store::open(&pg).await.unwrap();
     let (m, _) = node_a.create_merchant(&merchant(&url)).await.unwrap();
     const N: usize = 12;
     for i in 0..N {
@@ -177,7 +180,4 @@ async fn two_nodes_never_send_the_same_notice() {
     }
     node_a.close().await;
     node_b.close().await;
-    for db in &dbs {
-        db.drop_pg().await;
-    }
 }

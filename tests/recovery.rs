@@ -8,6 +8,7 @@
 mod common;
 
 use common::fixtures;
+use ivrpay::config::Config;
 use ivrpay::payments::authorize::{self, PaymentOutcome};
 use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, Lookup, Simulator};
@@ -23,6 +24,8 @@ use ivrpay::store::Store;
 use std::time::Duration;
 
 const NOW: Duration = Duration::ZERO;
+
+on_both_backends!(a_payment_whose_outcome_cannot_be_learned_is_reversed);
 
 /// Records a payment PENDING and, if `send`, has the platform authorize it: the state a
 /// crash between sending and recording leaves.
@@ -209,11 +212,9 @@ async fn platform_without_diagnostic() -> (Gateway, Simulator) {
     (Gateway::Sips(SipsConnector::new(cfg)), simulator)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payment_whose_outcome_cannot_be_learned_is_reversed() {
+async fn a_payment_whose_outcome_cannot_be_learned_is_reversed(config: Config) {
     let (gw, sim) = platform_without_diagnostic().await;
-    let file = std::env::temp_dir().join(format!("ivrpay-rec-{}-{}.db", std::process::id(), rand::random::<u32>()));
-    let store = Store::open(&format!("sqlite://{}", file.display())).await.unwrap();
+    let store = Store::open(&config.storage.database).await.unwrap();
     let (m, _) = store.create_merchant(&fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
     // Charged: the cancel finds it and reverses it.
     let inv = fixtures::stored_invoice(&store, &m, "X-1", 3000).await;
@@ -236,5 +237,4 @@ async fn a_payment_whose_outcome_cannot_be_learned_is_reversed() {
         assert_eq!(store.invoice(&m.id, &i.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
     }
     store.close().await;
-    let _ = std::fs::remove_file(file);
 }

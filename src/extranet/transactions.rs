@@ -7,6 +7,8 @@ use super::query::ApiQuery;
 use super::AppState;
 use crate::payments::invoice::FieldError;
 use crate::payments::money::Currency;
+use crate::store::cash::{TransactionFilter, TRANSACTION_STATUSES};
+use crate::store::invoices::parse_cursor;
 use crate::store::merchants::Merchant;
 use crate::store::transactions::{HistoryEntry, Transaction};
 use crate::store::{Store, StoreError};
@@ -110,16 +112,71 @@ pub fn range(r: &Range) -> Result<(i64, i64), ApiError> {
     Ok((from, to))
 }
 
-/// GET /api/v1/transactions?from=&to=
+/// Most transactions one page of the listing holds (and the default): bounded so one
+/// request never reads a merchant's whole history.
+pub const MAX_LIMIT: u32 = 200;
+const DEFAULT_LIMIT: u32 = 50;
+
+/// Query parameters of the listing (an unknown one is refused, so a misspelt filter
+/// does not silently list everything).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// First day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    pub to: Option<String>,
+    /// Only transactions in this status.
+    pub status: Option<String>,
+    /// Transactions per page, 1 to [`MAX_LIMIT`].
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page, as given.
+    pub cursor: Option<String>,
+}
+
+/// GET /api/v1/transactions?from=&to=&status=&limit=&cursor=
 pub async fn list(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
-    ApiQuery(r): ApiQuery<RangeQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (from, to) = range(&r.into())?;
-    let items: Vec<Value> =
-        st.store.list_transactions(&m.id, from, to).await?.iter().map(|t| transaction_json(t, None)).collect();
-    Ok(Json(json!({ "items": items })))
+    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+    if cursor.is_some_and(|c| parse_cursor(c).is_none()) {
+        return Err(ApiError::BadQuery {
+            field: "cursor".into(),
+            message: "not a cursor this API gave (use next_cursor from the previous page as it is)".into(),
+        });
+    }
+    let mut errs = Vec::new();
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            let s = s.to_ascii_uppercase();
+            if !TRANSACTION_STATUSES.contains(&s.as_str()) {
+                errs.push(FieldError::new("status", format!("use one of {}", TRANSACTION_STATUSES.join(", "))));
+            }
+            Some(s)
+        }
+    };
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        errs.push(FieldError::new("limit", format!("between 1 and {MAX_LIMIT}")));
+    }
+    let (from, to) = match range(&Range { from: q.from, to: q.to }) {
+        Ok(r) => r,
+        Err(ApiError::Invalid(e)) => {
+            errs.extend(e);
+            (0, 0)
+        }
+        Err(e) => return Err(e),
+    };
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    let filter = TransactionFilter { from, to, status };
+    let page = st.store.list_transactions_page(&m.id, &filter, limit, cursor).await?;
+    let items: Vec<Value> = page.items.iter().map(|t| transaction_json(t, None)).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": page.next })))
 }
 
 /// GET /api/v1/transactions/{reference}

@@ -13,9 +13,27 @@
 //! A payment that ends with nothing captured (cancelled in full, expired unvalidated)
 //! gives its invoice back in the same database transaction ([`reopen_invoice`]).
 
-use super::transactions::{history_row, Transaction};
+use super::invoices::{parse_cursor, Page};
+use super::transactions::{from_row, history_row, Transaction, COLUMNS};
 use super::{now_ms, Store, StoreError};
 use crate::payments::cash::{self, Amounts, CashError, Operation};
+
+/// Every status a stored transaction can be in (PENDING: sent, outcome not yet
+/// recorded), so the API can refuse a status filter that could never match.
+pub const TRANSACTION_STATUSES: [&str; 8] =
+    ["PENDING", "TO_CAPTURE", "TO_VALIDATE", "CAPTURED", "CANCELLED", "REFUSED", "EXPIRED", "CREDITED"];
+
+/// Which of a merchant's transactions a page of the API listing holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransactionFilter {
+    /// Created at or after (UTC ms): the listing is bounded to a date range.
+    pub from: i64,
+    /// Created before (UTC ms).
+    pub to: i64,
+    /// Only this status (one of [`TRANSACTION_STATUSES`]), so a merchant can find what
+    /// is still to validate or was refused without reading every page.
+    pub status: Option<String>,
+}
 
 /// How long a cash operation's claim holds: longer than any platform round trip, short
 /// enough that a crash does not block the transaction for long.
@@ -290,5 +308,50 @@ impl Store {
             to,
         )
         .await
+    }
+
+    /// One page of a merchant's transactions matching `f`, oldest first (as the
+    /// journal), `limit` per page, from `cursor` (`<created_at>.<reference>` of the last
+    /// row of the previous page, as [`Page::next`] gives it). A row created while a
+    /// merchant pages is never shown twice nor makes another skipped: the position is
+    /// the row's own key, not an offset. A malformed cursor (the API refuses it before
+    /// it gets here) starts from the first page.
+    pub async fn list_transactions_page(
+        &self,
+        merchant_id: &str,
+        f: &TransactionFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Transaction>, StoreError> {
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM transactions WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3"
+        );
+        let mut n = 3;
+        if f.status.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND status = ${n}"));
+        }
+        let position = cursor.and_then(parse_cursor);
+        if position.is_some() {
+            let (a, b, c) = (n + 1, n + 2, n + 3);
+            sql.push_str(&format!(" AND (created_at > ${a} OR (created_at = ${b} AND reference > ${c}))"));
+        }
+        sql.push_str(&format!(" ORDER BY created_at, reference LIMIT {}", limit as u64 + 1));
+        let mut q = sqlx::query(&sql).bind(merchant_id).bind(f.from).bind(f.to);
+        if let Some(s) = &f.status {
+            q = q.bind(s.clone());
+        }
+        if let Some((at, reference)) = position {
+            q = q.bind(at).bind(at).bind(reference.to_string());
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|t| format!("{}.{}", t.created_at, t.reference))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 }
