@@ -226,7 +226,13 @@ capture_interval_s = 1
 fn paying_call(server: &Served, w: &World) -> AbortOnDrop {
     let opts = CallOptions {
         target: format!("sip:pay@{}", server.sip),
-        dtmf: format!("1{}1{}#1230737;1", w.payment_code, fixtures::ACCEPTED_CARD),
+        // `;` waits for the read-back to end: it drops keys typed while it plays.
+        dtmf: format!(
+            "1{};1{}#{}737;1",
+            w.payment_code,
+            fixtures::ACCEPTED_CARD,
+            (chrono::Utc::now().date_naive() + chrono::Months::new(36)).format("%m%y")
+        ),
         wait: Duration::from_millis(800),
         digit: Duration::from_millis(100),
         gap: Duration::from_millis(120),

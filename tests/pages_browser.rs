@@ -103,8 +103,10 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
 
     // The customer calls the payment line of this server and types French (1), the code
     // read from the slip, 1 to pay this invoice, the card, #, its expiry and security
-    // code, then 1 once the summary has been heard.
-    let dtmf = format!("1{code}1{}#1230737;1", fixtures::ACCEPTED_CARD);
+    // code, then 1 once the summary has been heard (`;` waits for the end of a prompt:
+    // the read-back and the summary drop keys typed while they play).
+    let expiry = (chrono::Utc::now().date_naive() + chrono::Months::new(36)).format("%m%y");
+    let dtmf = format!("1{code};1{}#{expiry}737;1", fixtures::ACCEPTED_CARD);
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ivrpay"))
         .args(["call", &format!("sip:pay@{}", s.server.sip_addr()), "--dtmf", &dtmf, "--wait-for-bye"])
         .args(["--wait-ms", "800", "--digit-ms", "100", "--gap-ms", "120", "--hangup-after-ms", "1000"])
