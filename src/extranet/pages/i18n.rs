@@ -8,7 +8,9 @@ use super::texts::{Texts, EN, FR};
 /// A page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
+    /// French, the default: the service and most merchants are French.
     Fr,
+    /// English, for merchants and staff who prefer it.
     En,
 }
 
