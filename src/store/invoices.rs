@@ -15,7 +15,8 @@ pub struct Invoice {
     pub id: String,
     /// Owner; every read and write is scoped by it.
     pub merchant_id: String,
-    /// The merchant's own invoice number, unique per merchant: importing it twice does not bill twice.
+    /// The merchant's own invoice number, unique per merchant: importing it twice does not
+    /// bill twice.
     pub reference: String,
     /// Minor units.
     pub amount: i64,
@@ -33,7 +34,8 @@ pub struct Invoice {
     pub description: Option<String>,
     /// What the customer types on the keypad (check digit included).
     pub payment_code: String,
-    /// Lifecycle state; PAYABLE past `expires_at` is treated as expired until the expiry job marks it.
+    /// Lifecycle state; PAYABLE past `expires_at` is treated as expired until the expiry
+    /// job marks it.
     pub status: InvoiceStatus,
     /// When it was created (UTC ms); listings page on it.
     pub created_at: i64,
@@ -44,7 +46,8 @@ pub struct Invoice {
 /// Filters for listing, all optional.
 #[derive(Clone, Debug, Default)]
 pub struct InvoiceFilter {
-    /// Only invoices in this state (PAYABLE and EXPIRED are judged against `expires_at`, not just the stored status).
+    /// Only invoices in this state (PAYABLE and EXPIRED are judged against `expires_at`,
+    /// not just the stored status).
     pub status: Option<InvoiceStatus>,
     /// Only the invoice with exactly this merchant reference.
     pub reference: Option<String>,

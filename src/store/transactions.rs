@@ -9,13 +9,16 @@ use sqlx::any::AnyRow;
 /// A transaction as stored (card data only masked).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Transaction {
-    /// Sips `transactionReference` (`IVR<date><hex>`): the key the platform, the history and the extranet share.
+    /// Sips `transactionReference` (`IVR<date><hex>`): the key the platform, the history
+    /// and the extranet share.
     pub reference: String,
-    /// Owner of the invoice; every query is scoped by it so one merchant never sees another's payments.
+    /// Owner of the invoice; every query is scoped by it so one merchant never sees
+    /// another's payments.
     pub merchant_id: String,
     /// The invoice this payment settles; at most one live payment per invoice.
     pub invoice_id: String,
-    /// Authorized amount in minor units of `currency`; always positive and never changed afterwards.
+    /// Authorized amount in minor units of `currency`; always positive and never changed
+    /// afterwards.
     pub amount: i64,
     /// To be captured or captured (amount less cancellations, or the validated amount).
     pub current_amount: i64,
@@ -41,7 +44,8 @@ pub struct Transaction {
     pub authorisation_id: Option<String>,
     /// `N`: not guaranteed (no liability shift for a voice-server payment).
     pub guarantee_indicator: String,
-    /// Sips capture mode in force when the payment was taken (`AUTHOR_CAPTURE` or `VALIDATION`).
+    /// Sips capture mode in force when the payment was taken (`AUTHOR_CAPTURE` or
+    /// `VALIDATION`).
     pub capture_mode: String,
     /// Days between authorization and capture, copied from the merchant at payment time.
     pub capture_day: i64,
@@ -70,7 +74,8 @@ pub struct HistoryEntry {
     pub from_status: Option<String>,
     /// Status after the change (equal to `from_status` for a decision that changed nothing).
     pub to_status: String,
-    /// Minor units the change moved (authorized, captured, refunded, cancelled); `None` for a status change alone.
+    /// Minor units the change moved (authorized, captured, refunded, cancelled); `None` for
+    /// a status change alone.
     pub amount: Option<i64>,
     /// Who or what made the change (`ivr`, `recovery`, `api:<key>`, `capture-job`).
     pub actor: String,
@@ -87,7 +92,8 @@ pub struct NewPending {
     pub merchant_id: String,
     /// Invoice paid; locked PAYABLE while the payment is recorded.
     pub invoice_id: String,
-    /// Stable per attempt (Call-ID and attempt number): a second request with it is answered from the store, never sent again.
+    /// Stable per attempt (Call-ID and attempt number): a second request with it is
+    /// answered from the store, never sent again.
     pub idempotency_key: String,
     /// Invoice amount in minor units of `currency`.
     pub amount: i64,
