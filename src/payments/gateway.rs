@@ -44,7 +44,7 @@ pub struct AuthorizationResponse {
     pub response_code: String,
     /// The bank's code behind a refusal, kept to explain it to the merchant.
     pub acquirer_response_code: String,
-    /// Bank authorization number; present only when accepted.
+    /// Bank authorization number; `None` when refused.
     pub authorisation_id: Option<String>,
     /// `N`: a card payment over a voice server carries no liability shift.
     pub guarantee_indicator: String,

@@ -67,8 +67,8 @@ impl FieldError {
 /// A validated invoice, ready to store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewInvoice {
-    /// Merchant's invoice number: up to 35 letters, digits, `-` or `_`, so it fits a Sips
-    /// reference field.
+    /// Merchant's invoice number: up to 35 letters, digits, `-` or `_`; unique per merchant,
+    /// so importing the same file twice bills once.
     pub reference: String,
     /// Minor units of `currency`; between 1 and [`MAX_AMOUNT`].
     pub amount: i64,

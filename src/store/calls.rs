@@ -21,13 +21,13 @@ pub struct CallRecord {
     pub service: String,
     /// Flow name and version, when a dialplan answered.
     pub flow: Option<String>,
-    /// Version of `flow`, so a call can be replayed against the dialplan that served it.
+    /// Content hash of the dialplan file, so a record says which edit of the flow the call ran.
     pub flow_version: Option<String>,
     /// Language at the end of the call.
     pub language: Option<String>,
     /// UTC milliseconds.
     pub started_at: i64,
-    /// When we answered (200 OK sent); `None` if the call was never answered.
+    /// When we answered; `None` if the call was never answered.
     pub answered_at: Option<i64>,
     /// When the call ended; `None` while in progress or after a crash.
     pub ended_at: Option<i64>,

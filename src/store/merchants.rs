@@ -220,9 +220,14 @@ pub enum RevokeError {
 /// A key about to be stored: its secret (shown once), the hash kept in its place and the
 /// prefix that lets its owner recognise it in a list.
 pub(super) struct NewKey {
+    /// Row id (`key_...` or `opk_...`), used to list and revoke the key without its secret.
     pub id: String,
+    /// The key itself (`<kind>_<40 hex>`); handed out once, never stored.
     pub secret: String,
+    /// Hex SHA-256 of `secret`, the only form the database keeps.
     pub hash: String,
+    /// First 12 characters of `secret` (kind and a few hex digits), stored so a list can
+    /// show which key is which.
     pub prefix: String,
 }
 

@@ -28,7 +28,8 @@ pub struct Transaction {
     pub currency: String,
     /// First six and last four digits only (`497010######0001`): the full PAN is never stored.
     pub masked_pan: String,
-    /// Sips brand name (CB, VISA, ...) as detected, or as the platform later reported it.
+    /// Sips brand name (VISA, MASTERCARD, ...) as detected, or as the platform later
+    /// reported it.
     pub brand: String,
     /// YYYYMM.
     pub expiry_month: String,
@@ -40,7 +41,8 @@ pub struct Transaction {
     pub response_code: Option<String>,
     /// The bank's `acquirerResponseCode`, kept to explain a refusal; `None` while PENDING.
     pub acquirer_response_code: Option<String>,
-    /// Bank authorization number, shown to the merchant as proof; `None` when not authorized.
+    /// Bank authorization number, read to the caller and shown to the merchant as proof; `None`
+    /// when not authorized.
     pub authorisation_id: Option<String>,
     /// `N`: not guaranteed (no liability shift for a voice-server payment).
     pub guarantee_indicator: String,
@@ -74,8 +76,8 @@ pub struct HistoryEntry {
     pub from_status: Option<String>,
     /// Status after the change (equal to `from_status` for a decision that changed nothing).
     pub to_status: String,
-    /// Minor units the change moved (authorized, captured, refunded, cancelled); `None` for
-    /// a status change alone.
+    /// Minor units involved: the authorized amount at creation, or what a cash operation
+    /// moved; `None` for a status change alone.
     pub amount: Option<i64>,
     /// Who or what made the change (`ivr`, `recovery`, `api:<key>`, `capture-job`).
     pub actor: String,
