@@ -20,7 +20,7 @@ pub struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ivrpay=debug`.
     #[arg(long, global = true, env = "IVRPAY_LOG", default_value = "info")]
     pub log: String,
-    /// What to do; each subcommand carries its own options.
+    /// What to do; each subcommand carries its own options (only `--log` is global).
     #[command(subcommand)]
     pub command: Command,
 }
@@ -78,7 +78,7 @@ pub enum Command {
     },
     /// Manage merchants (prints the API key once, at creation).
     Merchant {
-        /// The merchant operation.
+        /// create or key; the database options below apply to either.
         #[command(subcommand)]
         action: MerchantAction,
         /// Configuration file, for `storage.database`.
@@ -91,7 +91,7 @@ pub enum Command {
     /// Manage extranet users (the password is read from the terminal or stdin, never
     /// from an argument; there is no default account).
     User {
-        /// The user operation.
+        /// create, password or disable; the database options below apply to each.
         #[command(subcommand)]
         action: UserAction,
         /// Configuration file, for `storage.database`.
@@ -123,13 +123,13 @@ pub enum Command {
     /// Prompt recordings: list what the manifests describe but nobody recorded, and
     /// generate stand-ins for them with espeak-ng.
     Prompts {
-        /// List what is missing, or generate it.
+        /// missing (list) or generate (synthesize); neither needs the database.
         #[command(subcommand)]
         action: PromptsAction,
     },
     /// Operator API keys (dialplan reload, calls in progress, call records).
     Operator {
-        /// The operator-key operation.
+        /// create or revoke; the database options below apply to either.
         #[command(subcommand)]
         action: OperatorAction,
         /// Configuration file, for `storage.database`.
@@ -174,7 +174,7 @@ pub enum MerchantAction {
     },
     /// Manage a merchant's API keys: create (printed once), list, revoke.
     Key {
-        /// The key operation.
+        /// create, list or revoke, for one merchant.
         #[command(subcommand)]
         action: KeyAction,
     },

@@ -8,9 +8,9 @@ use super::texts::{Texts, EN, FR};
 /// A page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
-    /// French, the default: the service and most merchants are French.
+    /// French: the service's home language, and the fallback when the browser asks for neither.
     Fr,
-    /// English, for merchants and staff who prefer it.
+    /// English, for users whose browser or stored preference asks for it.
     En,
 }
 
