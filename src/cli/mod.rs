@@ -20,6 +20,7 @@ pub struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ivrpay=debug`.
     #[arg(long, global = true, env = "IVRPAY_LOG", default_value = "info")]
     pub log: String,
+    /// What to do; each subcommand carries its own options (only `--log` is global).
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,6 +78,7 @@ pub enum Command {
     },
     /// Manage merchants (prints the API key once, at creation).
     Merchant {
+        /// create or key; the database options below apply to either.
         #[command(subcommand)]
         action: MerchantAction,
         /// Configuration file, for `storage.database`.
@@ -89,6 +91,7 @@ pub enum Command {
     /// Manage extranet users (the password is read from the terminal or stdin, never
     /// from an argument; there is no default account).
     User {
+        /// create, password or disable; the database options below apply to each.
         #[command(subcommand)]
         action: UserAction,
         /// Configuration file, for `storage.database`.
@@ -120,11 +123,13 @@ pub enum Command {
     /// Prompt recordings: list what the manifests describe but nobody recorded, and
     /// generate stand-ins for them with espeak-ng.
     Prompts {
+        /// missing (list) or generate (synthesize); neither needs the database.
         #[command(subcommand)]
         action: PromptsAction,
     },
     /// Operator API keys (dialplan reload, calls in progress, call records).
     Operator {
+        /// create or revoke; the database options below apply to either.
         #[command(subcommand)]
         action: OperatorAction,
         /// Configuration file, for `storage.database`.
@@ -169,6 +174,7 @@ pub enum MerchantAction {
     },
     /// Manage a merchant's API keys: create (printed once), list, revoke.
     Key {
+        /// create, list or revoke, for one merchant.
         #[command(subcommand)]
         action: KeyAction,
     },

@@ -56,13 +56,30 @@ pub enum LookupResult {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthorizeResult {
     /// Authorized; the invoice is paid.
-    Accepted { reference: String, authorisation_id: String },
+    Accepted {
+        /// Sips transaction reference, for the call record and the dialplan
+        /// (`payment.reference`).
+        reference: String,
+        /// Bank authorization number, which the dialplan may read to the caller as a receipt.
+        authorisation_id: String,
+    },
     /// Refused by the bank (or the card failed a check at the platform).
-    Refused { reference: String, response_code: String },
+    Refused {
+        /// Sips transaction reference, recorded on the call.
+        reference: String,
+        /// Sips `responseCode` (e.g. `05`); logged, never read out.
+        response_code: String,
+    },
     /// The platform could not be reached; nothing was charged.
-    Unavailable { reference: String },
+    Unavailable {
+        /// Sips transaction reference of the attempt, recorded on the call.
+        reference: String,
+    },
     /// The outcome is not known yet; recovery resolves it. The caller must not pay again.
-    Unresolved { reference: Option<String> },
+    Unresolved {
+        /// Sips transaction reference; `None` when the database failed and could not say.
+        reference: Option<String>,
+    },
     /// The card data was refused before anything was sent.
     CardError,
     /// The invoice could not be paid any more (paid or cancelled meanwhile).
@@ -102,13 +119,21 @@ impl fmt::Debug for AuthorizeOrder {
 #[derive(Debug)]
 pub enum AppAction {
     /// Queue prompts after whatever is playing; `token` comes back in `PlaybackDone`.
-    Play { prompts: Vec<Arc<Prompt>>, token: u64 },
+    Play {
+        /// Played in order.
+        prompts: Vec<Arc<Prompt>>,
+        /// Chosen by the engine so a late `PlaybackDone` from an older queue is recognised.
+        token: u64,
+    },
     /// Stop playing and drop everything queued (barge-in).
     StopPlayback,
     /// End the call (the SIP leg sends BYE).
     Hangup,
     /// Find the invoice with this payment code; answer with [`AppInput::Invoice`].
-    LookupInvoice { code: String },
+    LookupInvoice {
+        /// Payment code as typed, its check digit already verified by the engine.
+        code: String,
+    },
     /// Take the payment; answer with [`AppInput::Authorized`].
     Authorize(Box<AuthorizeOrder>),
 }

@@ -46,22 +46,53 @@ pub enum GenerateError {
         "cannot run '{program}' ({source}): espeak-ng is needed to generate prompts; \
          install it (apt-get install espeak-ng) or give its path with --espeak"
     )]
-    EspeakMissing { program: PathBuf, source: std::io::Error },
+    EspeakMissing {
+        /// The program we tried to run (`espeak-ng`, or the `--espeak` path).
+        program: PathBuf,
+        /// Why it could not be started.
+        source: std::io::Error,
+    },
     /// The synthesizer ran but failed for one prompt.
     #[error("{manifest}:{line}: espeak-ng failed for '{name}' ({status}): {stderr}")]
-    EspeakFailed { manifest: PathBuf, line: usize, name: String, status: String, stderr: String },
+    EspeakFailed {
+        /// The manifest that asked for the prompt.
+        manifest: PathBuf,
+        /// Line of the prompt's entry in it.
+        line: usize,
+        /// Prompt name (the WAV file's stem).
+        name: String,
+        /// Exit status, as the system reports it.
+        status: String,
+        /// What espeak-ng printed, which usually names the bad voice or text.
+        stderr: String,
+    },
     /// The synthesizer produced only silence for a prompt.
     #[error("{manifest}:{line}: espeak-ng produced no speech for '{name}'")]
-    Silent { manifest: PathBuf, line: usize, name: String },
+    Silent {
+        /// The manifest that asked for the prompt.
+        manifest: PathBuf,
+        /// Line of the prompt's entry in it.
+        line: usize,
+        /// Prompt name (the WAV file's stem).
+        name: String,
+    },
     /// The synthesizer's WAV could not be read.
     #[error("reading espeak-ng output: {0}")]
     Output(#[from] PromptError),
     /// A file could not be written or renamed.
     #[error("{path}: {reason}")]
-    Write { path: PathBuf, reason: String },
+    Write {
+        /// The file being written or renamed into place.
+        path: PathBuf,
+        /// What the system said.
+        reason: String,
+    },
     /// No language to work on.
     #[error("{dir}: no <lang>/{file} found", file = manifest::MANIFEST_FILE)]
-    NoManifest { dir: PathBuf },
+    NoManifest {
+        /// The prompts directory that was searched.
+        dir: PathBuf,
+    },
 }
 
 /// What to generate.

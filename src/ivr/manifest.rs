@@ -33,19 +33,52 @@ pub const MAX_NAME_LEN: usize = 64;
 pub enum ManifestError {
     /// The file could not be read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The manifest that could not be read.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// Not valid TOML, or not the expected shape.
     #[error("{path}:{line}: {message}")]
-    Syntax { path: PathBuf, line: usize, message: String },
+    Syntax {
+        /// The manifest at fault.
+        path: PathBuf,
+        /// 1-based line of the offending entry.
+        line: usize,
+        /// The TOML parser's explanation.
+        message: String,
+    },
     /// The file has no `[prompts]` table.
     #[error("{path}:{line}: no [prompts] table")]
-    NoPrompts { path: PathBuf, line: usize },
+    NoPrompts {
+        /// The manifest at fault.
+        path: PathBuf,
+        /// Always 1: the table is missing from the whole file.
+        line: usize,
+    },
     /// A prompt name is not lowercase `[a-z0-9_]` starting with a letter.
     #[error("{path}:{line}: prompt name '{name}' must be lowercase a-z, 0-9 and _, start with a letter and be at most {MAX_NAME_LEN} characters")]
-    BadName { path: PathBuf, line: usize, name: String },
+    BadName {
+        /// The manifest at fault.
+        path: PathBuf,
+        /// 1-based line of the offending entry.
+        line: usize,
+        /// The prompt name as written.
+        name: String,
+    },
     /// A prompt's text (or its `tts` spelling) is empty.
     #[error("{path}:{line}: prompt '{name}' has an empty {field}")]
-    EmptyText { path: PathBuf, line: usize, name: String, field: &'static str },
+    EmptyText {
+        /// The manifest at fault.
+        path: PathBuf,
+        /// 1-based line of the offending entry.
+        line: usize,
+        /// The prompt name as written.
+        name: String,
+        /// `text` or `tts`: which of the two is empty.
+        field: &'static str,
+    },
 }
 
 /// One prompt of a manifest.

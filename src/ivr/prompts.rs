@@ -15,16 +15,36 @@ use std::sync::Arc;
 pub enum PromptError {
     /// The directory could not be read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The directory (or file) that could not be read.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// hound could not read the file as WAV.
     #[error("{path}: not a readable WAV file: {reason}")]
-    BadWav { path: PathBuf, reason: String },
+    BadWav {
+        /// The recording at fault.
+        path: PathBuf,
+        /// hound's explanation (truncated file, bad header...).
+        reason: String,
+    },
     /// The WAV is readable but its format cannot be converted.
     #[error("{path}: unsupported audio: {reason}")]
-    Unsupported { path: PathBuf, reason: String },
+    Unsupported {
+        /// The recording at fault.
+        path: PathBuf,
+        /// What cannot be converted (channel count, sample rate, sample format).
+        reason: String,
+    },
     /// The default language has no prompts at all.
     #[error("{dir}: no prompts for the default language '{lang}'")]
-    NoDefaultLanguage { dir: PathBuf, lang: String },
+    NoDefaultLanguage {
+        /// The prompts directory.
+        dir: PathBuf,
+        /// The configured default language, whose prompts every call falls back to.
+        lang: String,
+    },
     /// Several files were refused: each one, one per line.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Several(Vec<PromptError>),

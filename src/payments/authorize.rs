@@ -56,17 +56,25 @@ pub enum PayError {
 
 /// Everything needed to pay one invoice by card.
 pub struct PaymentRequest<'a> {
+    /// Whose accepted brands and capture settings apply.
     pub merchant: &'a Merchant,
+    /// The invoice to pay; its amount and currency are charged, nothing the caller typed.
     pub invoice: &'a Invoice,
+    /// Borrowed: the caller owns (and wipes) the number; only its masked form is stored.
     pub card: &'a CardNumber,
+    /// Checked not past before anything is sent.
     pub expiry: Expiry,
     /// Taken by value: it is wiped once sent.
     pub csc: SecurityCode,
     /// Stable across retries of the same attempt (e.g. Call-ID and attempt number).
     pub idempotency_key: &'a str,
+    /// Calling number, stored with the transaction for tracing.
     pub caller: Option<&'a str>,
+    /// SIP Call-ID, stored with the transaction to link it to the call.
     pub call_id: Option<&'a str>,
+    /// Sips `orderChannel` (from the configuration).
     pub order_channel: &'a str,
+    /// Injected so the expiry check and the reference do not read the clock.
     pub today: chrono::NaiveDate,
 }
 

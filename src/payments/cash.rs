@@ -9,9 +9,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Operation {
+    /// VA: accept a TO_VALIDATE authorization, possibly for less, so it gets captured.
     Validate,
+    /// CA: release all or part of a TO_CAPTURE amount before the capture run sends it.
     Cancel,
+    /// CR: give back all or part of a captured amount to the card.
     Refund,
+    /// CL: charge the same card again as a new transaction (the card stays at the platform).
     Duplicate,
 }
 
@@ -52,6 +56,7 @@ pub fn allowed(status: &str, op: Operation) -> bool {
 /// Amounts and status of a transaction that matter to cash operations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Amounts {
+    /// Sips status; decides which operations are allowed.
     pub status: String,
     /// To be captured, or captured.
     pub current: i64,
@@ -64,10 +69,18 @@ pub struct Amounts {
 pub enum CashError {
     /// Not allowed in this status.
     #[error("{op} is not allowed on a {status} transaction")]
-    NotAllowed { op: &'static str, status: String },
+    NotAllowed {
+        /// The operation asked for (`validate`, `cancel`, ...).
+        op: &'static str,
+        /// The transaction's status that forbids it.
+        status: String,
+    },
     /// Zero, negative or more than what the operation may touch.
     #[error("amount must be between 1 and {max}")]
-    BadAmount { max: i64 },
+    BadAmount {
+        /// The most it may move now, minor units (what remains to cancel or refund).
+        max: i64,
+    },
 }
 
 /// How much an operation moved, from the amounts before and after it: the refunded,

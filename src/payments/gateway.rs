@@ -21,12 +21,17 @@ pub struct AuthorizationRequest<'a> {
     pub transaction_reference: &'a str,
     /// Minor units.
     pub amount: i64,
+    /// Currency of `amount`; its numeric code goes on the wire.
     pub currency: Currency,
+    /// Borrowed, never copied: the number is wiped by its owner once the call returns.
     pub card: &'a CardNumber,
+    /// Card expiry, sent as YYYYMM.
     pub expiry: Expiry,
+    /// Borrowed so it can be wiped right after sending; never stored or logged.
     pub csc: &'a SecurityCode,
     /// AUTHOR_CAPTURE or VALIDATION.
     pub capture_mode: &'a str,
+    /// Days before capture (0 to 6), as agreed with the merchant.
     pub capture_day: u8,
     /// MOTO by default (configurable).
     pub order_channel: &'a str,
@@ -35,11 +40,15 @@ pub struct AuthorizationRequest<'a> {
 /// The platform's answer to an authorization or a duplicate (Sips vocabulary).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizationResponse {
+    /// Sips `responseCode`; `00` is accepted, anything else refused.
     pub response_code: String,
+    /// The bank's code behind a refusal, kept to explain it to the merchant.
     pub acquirer_response_code: String,
+    /// Bank authorization number; `None` when refused.
     pub authorisation_id: Option<String>,
     /// `N`: a card payment over a voice server carries no liability shift.
     pub guarantee_indicator: String,
+    /// Sips brand the platform recognised; it may correct our detection (e.g. CB).
     pub brand: String,
 }
 

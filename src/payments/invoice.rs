@@ -67,14 +67,22 @@ impl FieldError {
 /// A validated invoice, ready to store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewInvoice {
+    /// Merchant's invoice number: up to 35 letters, digits, `-` or `_`; unique per merchant,
+    /// so importing the same file twice bills once.
     pub reference: String,
+    /// Minor units of `currency`; between 1 and [`MAX_AMOUNT`].
     pub amount: i64,
+    /// Currency the customer pays in.
     pub currency: Currency,
+    /// Date the payment is owed by.
     pub due_date: NaiveDate,
     /// Last day it can be paid (inclusive); defaults to 60 days after the due date.
     pub expiry_date: NaiveDate,
+    /// Who owes it; 1 to 100 characters.
     pub customer_name: String,
+    /// How to reach the customer; at most 200 characters, blanks become `None`.
     pub customer_contact: Option<String>,
+    /// What it is for; at most 500 characters, blanks become `None`.
     pub description: Option<String>,
 }
 
@@ -82,14 +90,21 @@ pub struct NewInvoice {
 /// [`InvoiceInput::validate`].
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct InvoiceInput {
+    /// Required; see [`NewInvoice::reference`].
     pub reference: Option<String>,
     /// Minor units.
     pub amount: Option<i64>,
+    /// ISO 4217 code; blank or missing means EUR.
     pub currency: Option<String>,
+    /// `YYYY-MM-DD`; required.
     pub due_date: Option<String>,
+    /// `YYYY-MM-DD`; optional, not before `due_date`, not already past.
     pub expiry_date: Option<String>,
+    /// Required, trimmed.
     pub customer_name: Option<String>,
+    /// Optional, trimmed.
     pub customer_contact: Option<String>,
+    /// Optional, trimmed.
     pub description: Option<String>,
 }
 

@@ -8,14 +8,19 @@ use std::fmt;
 /// and ISO 4217 numeric code (used by the Sips `currencyCode` field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Currency {
+    /// Euro (978, cents): the default when an invoice names no currency.
     #[serde(rename = "EUR")]
     Eur,
+    /// US dollar (840, cents).
     #[serde(rename = "USD")]
     Usd,
+    /// Pound sterling (826, pence).
     #[serde(rename = "GBP")]
     Gbp,
+    /// Swiss franc (756, centimes).
     #[serde(rename = "CHF")]
     Chf,
+    /// Yen (392): no minor unit, so an amount is whole yen.
     #[serde(rename = "JPY")]
     Jpy,
 }

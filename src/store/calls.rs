@@ -21,12 +21,15 @@ pub struct CallRecord {
     pub service: String,
     /// Flow name and version, when a dialplan answered.
     pub flow: Option<String>,
+    /// Content hash of the dialplan file, so a record says which edit of the flow the call ran.
     pub flow_version: Option<String>,
     /// Language at the end of the call.
     pub language: Option<String>,
     /// UTC milliseconds.
     pub started_at: i64,
+    /// When we answered; `None` if the call was never answered.
     pub answered_at: Option<i64>,
+    /// When the call ended; `None` while in progress or after a crash.
     pub ended_at: Option<i64>,
     /// Why the SIP leg ended (caller BYE, our BYE, media timeout...).
     pub end_reason: Option<String>,
@@ -35,28 +38,41 @@ pub struct CallRecord {
     /// paid, refused, abandoned, invalid_invoice, platform_error or completed; none
     /// while in progress (or after a crash).
     pub outcome: Option<String>,
+    /// Invoice the caller identified, if any; links the call to the payment attempt.
     pub invoice_id: Option<String>,
+    /// Sips reference of the payment taken during the call, if one was sent.
     pub transaction_reference: Option<String>,
 }
 
 /// How a call ended, to complete its record.
 #[derive(Clone, Debug, Default)]
 pub struct CallEnd {
+    /// When we answered (UTC ms); `None` if we never did.
     pub answered_at: Option<i64>,
+    /// When the call ended (UTC ms).
     pub ended_at: i64,
+    /// Why the SIP leg ended (caller BYE, our BYE, media timeout...).
     pub end_reason: String,
+    /// Dialplan name and version, when one answered.
     pub flow: Option<(String, String)>,
+    /// Language in use at the end of the call.
     pub language: String,
+    /// Steps entered, in order; step names only, never what was typed.
     pub steps: Vec<String>,
+    /// See [`CallRecord::outcome`].
     pub outcome: String,
+    /// Invoice identified during the call, if any.
     pub invoice_id: Option<String>,
+    /// Sips reference of the payment taken, if any.
     pub transaction_reference: Option<String>,
 }
 
 /// Filters for listing calls.
 #[derive(Clone, Debug, Default)]
 pub struct CallFilter {
+    /// Only calls with exactly this outcome.
     pub outcome: Option<String>,
+    /// Only calls to this service number.
     pub service: Option<String>,
     /// Started at or after (UTC ms).
     pub from: Option<i64>,

@@ -11,35 +11,53 @@ use sqlx::any::AnyRow;
 /// A stored invoice.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Invoice {
+    /// Stable identifier (`inv_...`) that transactions point to.
     pub id: String,
+    /// Owner; every read and write is scoped by it.
     pub merchant_id: String,
+    /// The merchant's own invoice number, unique per merchant: importing it twice does not
+    /// bill twice.
     pub reference: String,
     /// Minor units.
     pub amount: i64,
+    /// Currency of `amount`, and of the payment taken for it.
     pub currency: Currency,
+    /// Date the customer owes by; the IVR can read it out.
     pub due_date: NaiveDate,
     /// UTC milliseconds after which it can no longer be paid.
     pub expires_at: i64,
+    /// Who owes it, shown in the extranet (never read out on the phone line).
     pub customer_name: String,
+    /// How the merchant reaches the customer (e-mail, phone), free text.
     pub customer_contact: Option<String>,
+    /// What the invoice is for, free text for the merchant.
     pub description: Option<String>,
     /// What the customer types on the keypad (check digit included).
     pub payment_code: String,
+    /// Lifecycle state; PAYABLE past `expires_at` is treated as expired until the expiry
+    /// job marks it.
     pub status: InvoiceStatus,
+    /// When it was created (UTC ms); listings page on it.
     pub created_at: i64,
+    /// Last status change (UTC ms); also bumped when a payment locks it.
     pub updated_at: i64,
 }
 
 /// Filters for listing, all optional.
 #[derive(Clone, Debug, Default)]
 pub struct InvoiceFilter {
+    /// Only invoices in this state (PAYABLE and EXPIRED are judged against `expires_at`,
+    /// not just the stored status).
     pub status: Option<InvoiceStatus>,
+    /// Only the invoice with exactly this merchant reference.
     pub reference: Option<String>,
     /// Created at or after (UTC ms).
     pub created_from: Option<i64>,
     /// Created before (UTC ms).
     pub created_to: Option<i64>,
+    /// Smallest amount, minor units, inclusive.
     pub min_amount: Option<i64>,
+    /// Largest amount, minor units, inclusive.
     pub max_amount: Option<i64>,
 }
 
@@ -54,7 +72,9 @@ pub fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
 /// One page of a listing; `next` is the cursor for the following page.
 #[derive(Clone, Debug, Serialize)]
 pub struct Page<T> {
+    /// The rows, newest first.
     pub items: Vec<T>,
+    /// Cursor (`<created_at>.<id>`) for the next page; `None` on the last one.
     pub next: Option<String>,
 }
 

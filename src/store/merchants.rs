@@ -38,27 +38,38 @@ impl CaptureMode {
 /// A merchant account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Merchant {
+    /// Stable identifier (`mer_...`) that API keys, invoices and users hang off.
     pub id: String,
+    /// Display name, shown in the extranet and to operators.
     pub name: String,
     /// Sips brand names accepted (CB, VISA, MASTERCARD, AMEX, ...).
     pub accepted_brands: Vec<String>,
+    /// How authorizations for this merchant are captured.
     pub capture_mode: CaptureMode,
     /// Days before capture (0 to 6).
     pub capture_day: u8,
     /// The number customers call to pay this merchant's invoices.
     pub phone_number: String,
+    /// Where transaction notices are POSTed (signed); `None` when the merchant wants none.
     pub notification_url: Option<String>,
+    /// When the merchant was created (UTC ms).
     pub created_at: i64,
 }
 
 /// What is needed to create a merchant.
 #[derive(Clone, Debug)]
 pub struct NewMerchant {
+    /// Display name; must not be blank.
     pub name: String,
+    /// Sips brand names; at least one, each known, so some card can pay.
     pub accepted_brands: Vec<String>,
+    /// How authorizations will be captured.
     pub capture_mode: CaptureMode,
+    /// Days before capture, 0 to 6 (Sips keeps an authorization 6 days).
     pub capture_day: u8,
+    /// Number customers dial; must not be blank.
     pub phone_number: String,
+    /// Absolute http(s) URL for signed transaction notices, if any.
     pub notification_url: Option<String>,
 }
 
@@ -170,10 +181,13 @@ impl std::fmt::Debug for IssuedKey {
 /// An API key as listed (never its secret: only the prefix shown at creation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ApiKeyInfo {
+    /// Names the key for revocation.
     pub id: String,
     /// The first characters of the key, to recognise it.
     pub prefix: String,
+    /// Free text from whoever issued it, to tell keys apart.
     pub label: String,
+    /// When it was issued (UTC ms).
     pub created_at: i64,
     /// When it stopped working, if it did.
     pub revoked_at: Option<i64>,
@@ -206,9 +220,14 @@ pub enum RevokeError {
 /// A key about to be stored: its secret (shown once), the hash kept in its place and the
 /// prefix that lets its owner recognise it in a list.
 pub(super) struct NewKey {
+    /// Row id (`key_...` or `opk_...`), used to list and revoke the key without its secret.
     pub id: String,
+    /// The key itself (`<kind>_<40 hex>`); handed out once, never stored.
     pub secret: String,
+    /// Hex SHA-256 of `secret`, the only form the database keeps.
     pub hash: String,
+    /// First 12 characters of `secret` (kind and a few hex digits), stored so a list can
+    /// show which key is which.
     pub prefix: String,
 }
 

@@ -33,7 +33,14 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     /// A migration failed; the database is left at the previous version.
     #[error("migration {version} ({name}) failed: {source}")]
-    Migration { version: i64, name: &'static str, source: sqlx::Error },
+    Migration {
+        /// Schema version the migration would have reached.
+        version: i64,
+        /// Its short name (the file name without number), to find the SQL file.
+        name: &'static str,
+        /// What the database said.
+        source: sqlx::Error,
+    },
     /// A unique constraint was hit (duplicate reference, code collision).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -42,7 +49,12 @@ pub enum StoreError {
     InvalidMerchant(#[from] merchants::MerchantError),
     /// A stored value could not be read back (corruption or a newer schema).
     #[error("invalid stored value in {column}: {value}")]
-    Corrupt { column: &'static str, value: String },
+    Corrupt {
+        /// Where the value came from, as `table.column`.
+        column: &'static str,
+        /// The value as read (or what is wrong with it), to see what wrote it.
+        value: String,
+    },
 }
 
 impl StoreError {
@@ -101,7 +113,9 @@ const IDLE_CHECK_AFTER: Duration = Duration::from_secs(30);
 /// Which engine is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// A SQLite file (WAL mode): one writer at a time, writers wait on the busy timeout.
     Sqlite,
+    /// PostgreSQL: several nodes may share it, so migrations take an advisory lock.
     Postgres,
 }
 

@@ -23,9 +23,11 @@ pub struct NewSession {
 /// A live session and its user.
 #[derive(Clone, Debug)]
 pub struct Session {
+    /// The signed-in user, read fresh at each lookup so a disabled account stops at once.
     pub user: User,
     /// The CSRF token every form of this session must carry.
     pub csrf: String,
+    /// UTC milliseconds; the lookup refuses the session from then on.
     pub expires_at: i64,
 }
 

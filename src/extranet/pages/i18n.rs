@@ -8,7 +8,9 @@ use super::texts::{Texts, EN, FR};
 /// A page language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
+    /// French: the service's home language, and the fallback when the browser asks for neither.
     Fr,
+    /// English, for users whose browser or stored preference asks for it.
     En,
 }
 

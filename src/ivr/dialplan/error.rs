@@ -8,13 +8,30 @@ use std::path::PathBuf;
 pub enum DialplanError {
     /// The file or directory could not be read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory that could not be read.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// Syntax or a check failed at this line.
     #[error("{}:{line}: {message}", path.display())]
-    Invalid { path: PathBuf, line: usize, message: String },
+    Invalid {
+        /// The dialplan file at fault.
+        path: PathBuf,
+        /// 1-based line of the offending key or table, so the operator can go straight to it.
+        line: usize,
+        /// What is wrong and, where possible, what is allowed instead.
+        message: String,
+    },
     /// A recording could not be read (on reload, the prompts are read again first).
     #[error("{}: {message}", path.display())]
-    Prompt { path: PathBuf, message: String },
+    Prompt {
+        /// The recording (or prompt directory) at fault.
+        path: PathBuf,
+        /// Why it cannot be played.
+        message: String,
+    },
     /// Several steps are wrong: each problem, one per line, in file order.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Several(Vec<DialplanError>),

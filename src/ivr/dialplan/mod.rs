@@ -72,21 +72,54 @@ pub struct Step {
 #[derive(Debug)]
 pub enum StepKind {
     /// Plays prompts, then goes on.
-    Play { items: Vec<Item>, interruptible: bool, next: StepId },
+    Play {
+        /// Played in order.
+        items: Vec<Item>,
+        /// A key skips the rest and is kept for the next input step (off by default,
+        /// so a message the caller must hear is heard).
+        interruptible: bool,
+        /// Step entered when the prompts end (or are skipped).
+        next: StepId,
+    },
     /// Collects digits into a variable or the card slot.
     Collect(Box<Collect>),
     /// Plays a choice and maps one key to a step.
     Menu(Box<Menu>),
     /// Switches the call's language.
-    SetLanguage { language: String, next: StepId },
+    SetLanguage {
+        /// Language code such as `fr` or `en` (its form is checked at load).
+        language: String,
+        /// Step entered right after, without waiting for the caller.
+        next: StepId,
+    },
     /// Finds the invoice whose payment code is in `var`.
-    Lookup { var: String, on: LookupTargets },
+    Lookup {
+        /// Variable holding the payment code, filled by an earlier collect step.
+        var: String,
+        /// Where each lookup outcome leads.
+        on: LookupTargets,
+    },
     /// Sends the card authorization for the looked-up invoice; `items` play meanwhile.
-    Authorize { items: Vec<Item>, on: AuthorizeTargets },
+    Authorize {
+        /// Played while waiting for the platform, so the caller does not hear silence.
+        items: Vec<Item>,
+        /// Where each payment outcome leads.
+        on: AuthorizeTargets,
+    },
     /// Goes to the step whose case equals the variable's value.
-    Branch { var: String, cases: Vec<(String, StepId)>, default: StepId },
+    Branch {
+        /// Variable whose value is compared.
+        var: String,
+        /// Exact value and its step, first match wins.
+        cases: Vec<(String, StepId)>,
+        /// Step when no case matches (or the variable is unset).
+        default: StepId,
+    },
     /// Plays its prompts to the end, then hangs up (BYE).
-    Hangup { items: Vec<Item> },
+    Hangup {
+        /// The goodbye, never cut short by a key.
+        items: Vec<Item>,
+    },
 }
 
 /// Something to play: a recorded prompt, or a value said from recorded fragments.
