@@ -189,7 +189,7 @@ impl SipsConnector {
 
     /// `cashManagement/validate|cancel|refund`. A refusal (24 wrong status, 25 unknown
     /// transaction, ...) is an answer; 90 means the platform did nothing, 99 that the
-    /// outcome is unknown (see [`platform_failure`]).
+    /// outcome is unknown (see `platform_failure`).
     pub async fn cash(&self, req: &CashRequest<'_>) -> Result<CashResponse, GatewayError> {
         let path = match req.operation {
             Operation::Validate => "cashManagement/validate",

@@ -2,7 +2,7 @@
 //!
 //! rsip 0.4 tokenises the start line, the URI and the header list well, but it is dated:
 //! it trips on whitespace before a colon, folded lines and compact names, and it never
-//! checks Content-Length. So every message goes through [`normalise`](super::normalise)
+//! checks Content-Length. So every message goes through [`normalise`]
 //! first, then rsip, and the rest of ivrpay only sees the types here: a [`Request`] or a
 //! [`Response`] whose dialog-relevant fields (Call-ID, CSeq, tags, top Via branch) were
 //! extracted once at parse time and checked to be present.

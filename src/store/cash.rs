@@ -11,7 +11,7 @@
 //! than was captured. A claim left by a crash lapses after [`CLAIM_LEASE_MS`].
 //!
 //! A payment that ends with nothing captured (cancelled in full, expired unvalidated)
-//! gives its invoice back in the same database transaction ([`reopen_invoice`]).
+//! gives its invoice back in the same database transaction (`reopen_invoice`).
 
 use super::invoices::{parse_cursor, Page};
 use super::transactions::{from_row, history_row, Transaction, COLUMNS};

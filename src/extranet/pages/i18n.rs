@@ -1,5 +1,5 @@
 //! Page languages: French (the service's home) and English. Every fixed text of the
-//! pages is a field of [`Texts`](super::texts::Texts), so a text missing in one
+//! pages is a field of `texts::Texts`, so a text missing in one
 //! language does not compile; messages that come from the payments core (in English)
 //! are translated here when the page is French.
 

@@ -3,7 +3,7 @@
 //! A dialplan is a TOML file in `dialplans/`, one per service, naming the numbers that
 //! reach it and a graph of steps (play, collect, menu, say, set language, invoice
 //! lookup, authorization, branch, hang up). It is parsed and checked as a whole at
-//! load ([`parse`]): every step reference resolves, every prompt exists, every result
+//! load ([`parse()`]): every step reference resolves, every prompt exists, every result
 //! of a lookup or an authorization leads somewhere, card data can only be collected into
 //! the wiping card slot. A file that fails any check is refused with each problem's path
 //! and line, and the version already serving stays in force ([`registry`]).

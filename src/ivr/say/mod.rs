@@ -31,7 +31,7 @@
 //! (French "cent"/"cents", "quatre-vingt"/"quatre-vingts", "un"/"une", singular and plural
 //! units, "de") are separate fragments, so a sentence is always made of whole words said
 //! the way they are said in that position. What concatenation cannot give is a liaison
-//! across fragments: "deux euros" is heard without its [z]; recording liaison variants of
+//! across fragments: "deux euros" is heard without its `[z]`; recording liaison variants of
 //! "euros" would be the next refinement.
 //!
 //! Numbers go up to [`MAX_NUMBER`]; anything larger (never an invoice) is read digit by
