@@ -21,6 +21,7 @@ use std::time::Duration;
 on_both_backends!(
     cash_operations_go_through_the_platform_and_follow_the_sips_table,
     two_operators_refunding_at_once_never_refund_more_than_captured,
+    a_refund_retried_with_if_match_is_refused_not_applied_twice,
     validation_mode_transactions_are_validated_or_expire,
     a_duplicate_is_a_new_charge_of_the_same_card_with_an_invoice_of_its_own,
     the_listing_pages_without_overlap_or_gap_and_filters_by_status,
@@ -239,6 +240,72 @@ async fn two_operators_refunding_at_once_never_refund_more_than_captured(config:
     assert_eq!(sim.operations(), ops + 1, "only one refund reached the platform");
     let t = store.transaction(&r).await.unwrap().unwrap();
     assert_eq!((t.status.as_str(), t.refunded_amount), ("CAPTURED", 6000));
+}
+
+/// A request with extra headers; the status, the ETag answered and the JSON body.
+async fn with_headers(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> (u16, Option<String>, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let etag =
+        head.lines().find_map(|l| l.strip_prefix("etag: ").or_else(|| l.strip_prefix("ETag: "))).map(String::from);
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    check(template_of(path), &method.to_ascii_lowercase(), status, &v);
+    (status, etag, v)
+}
+
+async fn a_refund_retried_with_if_match_is_refused_not_applied_twice(config: Config) {
+    let server = server(config).await;
+    let sim = platform(&server);
+    let store = &server.ctx().store;
+    let api = server.http_addr();
+    let (m, key) = store.create_merchant(&merchant(CaptureMode::AuthorCapture)).await.unwrap();
+    let r = paid_transaction(&server, &m, "E-1", PAN).await;
+    sim.advance(DAYS_4);
+    store.run_capture(ivrpay::store::now_ms() + DAYS_4.as_millis() as i64).await.unwrap();
+    let auth = format!("Authorization: Bearer {}\r\n", key.secret);
+    let one = format!("/api/v1/transactions/{r}");
+    let refund = format!("{one}/refund");
+
+    // The client reads the transaction, decides, and sends the state it saw.
+    let (status, etag, _) = with_headers(api, "GET", &one, &auth, "").await;
+    let etag = etag.expect("GET answers an ETag");
+    assert_eq!((status, etag.as_str()), (200, "\"CAPTURED/10000/0\""));
+    let if_match = format!("{auth}If-Match: {etag}\r\n");
+    let ops = sim.operations();
+    let (status, after, t) = with_headers(api, "POST", &refund, &if_match, r#"{"amount":3000}"#).await;
+    assert_eq!((status, t["refunded_amount"].as_i64()), (200, Some(3000)), "{t}");
+    assert_eq!(after.as_deref(), Some("\"CAPTURED/10000/3000\""), "the new state's tag comes back");
+
+    // Its answer was lost; it retries the very same request: refused, not applied again.
+    let (status, _, e) = with_headers(api, "POST", &refund, &if_match, r#"{"amount":3000}"#).await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str(), e["error"]["field"].as_str()),
+        (412, Some("precondition_failed"), Some("If-Match"))
+    );
+    assert_eq!(sim.operations(), ops + 1, "one refund reached the platform");
+    let t = store.transaction(&r).await.unwrap().unwrap();
+    assert_eq!(t.refunded_amount, 3000);
+
+    // A tag that is not one of ours is a 400 naming the header; none at all still works.
+    let (status, _, e) = with_headers(api, "POST", &refund, &format!("{auth}If-Match: *\r\n"), "{}").await;
+    assert_eq!((status, e["error"]["field"].as_str()), (400, Some("If-Match")));
+    let (status, _, t) = with_headers(api, "POST", &refund, &auth, r#"{"amount":1000}"#).await;
+    assert_eq!((status, t["refunded_amount"].as_i64()), (200, Some(4000)));
 }
 
 async fn validation_mode_transactions_are_validated_or_expire(config: Config) {

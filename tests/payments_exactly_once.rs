@@ -12,7 +12,7 @@ use ivrpay::payments::duplicate::{self, DuplicateError, DuplicateInput};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, Simulator};
 use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
 use ivrpay::payments::money::Currency;
-use ivrpay::payments::operations;
+use ivrpay::payments::operations::{self, CashOrder};
 use ivrpay::payments::recovery;
 use ivrpay::payments::simulator_rules::{LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD};
 use ivrpay::store::invoices::{Created, Invoice};
@@ -197,13 +197,28 @@ async fn exercise(store: &Store, backend: &str) {
     // A cash operation through the platform, then a second one computed from the same
     // state is refused before reaching it (the claim is conditional on that state).
     let ops = sim.operations();
-    let c = operations::cash_operation(store, &gw, &m.id, &t.reference, Operation::Cancel, Some(345), "api:test")
-        .await
-        .unwrap();
+    let c = operations::cash_operation(
+        store,
+        &gw,
+        &m.id,
+        &t.reference,
+        CashOrder::new(Operation::Cancel, Some(345)),
+        "api:test",
+    )
+    .await
+    .unwrap();
     assert_eq!((c.status.as_str(), c.current_amount), ("TO_CAPTURE", 12000), "{backend}");
-    let claim = store.claim_cash_operation(&m.id, &t.reference, Operation::Cancel, Some(1)).await.unwrap();
+    let claim = store.claim_cash_operation(&m.id, &t.reference, Operation::Cancel, Some(1), None).await.unwrap();
     assert!(matches!(
-        operations::cash_operation(store, &gw, &m.id, &t.reference, Operation::Cancel, Some(1), "api:test").await,
+        operations::cash_operation(
+            store,
+            &gw,
+            &m.id,
+            &t.reference,
+            CashOrder::new(Operation::Cancel, Some(1)),
+            "api:test"
+        )
+        .await,
         Err(operations::OperationError::Concurrent)
     ));
     store.release_cash_operation(&claim).await.unwrap();
@@ -277,9 +292,16 @@ async fn nothing_captured_gives_the_invoice_back(store: &Store, backend: &str) {
     let cancel_all = |reference: String| {
         let (store, gw, m) = (store.clone(), gw.clone(), m.clone());
         async move {
-            operations::cash_operation(&store, &gw, &m.id, &reference, Operation::Cancel, None, "api:test")
-                .await
-                .unwrap()
+            operations::cash_operation(
+                &store,
+                &gw,
+                &m.id,
+                &reference,
+                CashOrder::new(Operation::Cancel, None),
+                "api:test",
+            )
+            .await
+            .unwrap()
         }
     };
 
@@ -324,7 +346,16 @@ async fn nothing_captured_gives_the_invoice_back(store: &Store, backend: &str) {
     // A partial cancel leaves it paid.
     let inv = invoice(store, &m, "N-5").await;
     let PaymentOutcome::Accepted(t) = pay(store, &gw, &m, &inv, ACCEPTED, "n-5").await.unwrap() else { panic!() };
-    operations::cash_operation(store, &gw, &m.id, &t.reference, Operation::Cancel, Some(45), "api:test").await.unwrap();
+    operations::cash_operation(
+        store,
+        &gw,
+        &m.id,
+        &t.reference,
+        CashOrder::new(Operation::Cancel, Some(45)),
+        "api:test",
+    )
+    .await
+    .unwrap();
     assert_eq!(status(&inv).await.status, InvoiceStatus::Paid, "{backend}");
 
     // VALIDATION, never validated: expired by the capture run, the invoice payable.

@@ -76,6 +76,13 @@ pub enum ApiError {
         /// The transaction recorded (a duplicate closed as REFUSED 90), if any.
         transaction: Option<String>,
     },
+    /// `If-Match` named a state the transaction is no longer in (HTTP 412): the
+    /// operation was not applied; read the transaction again before deciding.
+    #[error("{message}")]
+    PreconditionFailed {
+        /// For a person.
+        message: String,
+    },
     /// The database failed; details are logged, not returned.
     #[error("internal error")]
     Internal(#[from] StoreError),
@@ -118,6 +125,10 @@ impl IntoResponse for ApiError {
             ApiError::PlatformUnavailable { operation, message, transaction } => (
                 StatusCode::BAD_GATEWAY,
                 json!({"error": {"code": "platform_unavailable", "operation": operation, "message": message, "transaction": transaction}}),
+            ),
+            ApiError::PreconditionFailed { message } => (
+                StatusCode::PRECONDITION_FAILED,
+                json!({"error": {"code": "precondition_failed", "field": "If-Match", "message": message}}),
             ),
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "API request failed");

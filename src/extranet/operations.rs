@@ -9,16 +9,17 @@
 
 use super::auth::ApiMerchant;
 use super::error::ApiError;
-use super::transactions::transaction_json;
+use super::transactions::{etag, parse_etag, transaction_json};
 use super::AppState;
 use crate::payments::cash::{CashError, Operation};
 use crate::payments::duplicate::{self, DuplicateError, DuplicateInput};
 use crate::payments::gateway::response_code_meaning;
 use crate::payments::invoice::FieldError;
-use crate::payments::operations::{self, OperationError};
+use crate::payments::operations::{self, CashOrder, OperationError};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
 
@@ -48,8 +49,9 @@ pub async fn operate(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
     Path((reference, op)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let op = match op.as_str() {
         "validate" => Operation::Validate,
         "cancel" => Operation::Cancel,
@@ -57,12 +59,21 @@ pub async fn operate(
         _ => return Err(ApiError::NotFound),
     };
     let amount = amount(&body_object(&body)?)?;
+    let expected = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(parse_etag).ok_or_else(|| ApiError::BadQuery {
+            field: "If-Match".into(),
+            message: "If-Match: use the ETag of GET /transactions/{reference}, quotes included".into(),
+        })?),
+    };
     let actor = format!("api:{}", m.id);
-    match operations::cash_operation(&st.store, &st.gateway, &m.id, &reference, op, amount, &actor).await {
+    let order = CashOrder { op, amount, expected };
+    match operations::cash_operation(&st.store, &st.gateway, &m.id, &reference, order, &actor).await {
         Ok(t) => {
             let h = st.store.history(&reference).await?;
-            Ok(Json(transaction_json(&t, Some(&h))))
+            Ok(([(header::ETAG, etag(&t))], Json(transaction_json(&t, Some(&h)))).into_response())
         }
+        Err(e @ OperationError::StateChanged) => Err(ApiError::PreconditionFailed { message: e.to_string() }),
         Err(OperationError::NotFound) => Err(ApiError::NotFound),
         Err(OperationError::Rule(e @ CashError::NotAllowed { .. })) => {
             Err(ApiError::Conflict { field: Some("status"), message: e.to_string() })

@@ -5,6 +5,7 @@ use super::auth::ApiMerchant;
 use super::error::ApiError;
 use super::query::ApiQuery;
 use super::AppState;
+use crate::payments::cash::Amounts;
 use crate::payments::invoice::FieldError;
 use crate::payments::money::Currency;
 use crate::store::cash::{TransactionFilter, TRANSACTION_STATUSES};
@@ -184,10 +185,30 @@ pub async fn get(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
     Path(reference): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let t = st.store.transaction(&reference).await?.filter(|t| t.merchant_id == m.id).ok_or(ApiError::NotFound)?;
     let h = st.store.history(&reference).await?;
-    Ok(Json(transaction_json(&t, Some(&h))))
+    Ok(([(header::ETAG, etag(&t))], Json(transaction_json(&t, Some(&h)))).into_response())
+}
+
+/// The transaction's cash state as an HTTP entity tag (`"TO_CAPTURE/2500/0"`): sent
+/// back in `If-Match`, it makes a cash operation apply only to the state its client saw,
+/// so a request retried after a lost answer is refused (412) instead of applied twice.
+pub fn etag(t: &Transaction) -> String {
+    format!("\"{}/{}/{}\"", t.status, t.current_amount, t.refunded_amount)
+}
+
+/// The state an `If-Match` value names; None when it is not one of [`etag`]'s.
+pub fn parse_etag(v: &str) -> Option<Amounts> {
+    let inner = v.trim().strip_prefix('"')?.strip_suffix('"')?;
+    let mut parts = inner.split('/');
+    let status = parts.next()?.to_string();
+    let current = parts.next()?.parse().ok()?;
+    let refunded = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || status.is_empty() {
+        return None;
+    }
+    Some(Amounts { status, current, refunded })
 }
 
 /// Columns of the CSV journal, named after the Sips transaction journal (TABLE_V14).

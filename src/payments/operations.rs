@@ -12,7 +12,7 @@
 //! is recorded; if it shows the state before, nothing happened; otherwise the claim is
 //! kept until it lapses, so nobody repeats an operation whose outcome is unknown.
 
-use super::cash::{CashError, Operation};
+use super::cash::{Amounts, CashError, Operation};
 use super::gateway::{response_code_meaning, CashRequest, CashResponse, Gateway, GatewayError, Lookup};
 use super::money::Currency;
 use crate::store::cash::{CashOpError, Claim};
@@ -31,6 +31,9 @@ pub enum OperationError {
     /// The transaction changed meanwhile, or another operation on it is in flight.
     #[error("the transaction changed meanwhile or another operation on it is in progress; retry")]
     Concurrent,
+    /// The transaction is no longer in the state the order expected; nothing was sent.
+    #[error("the transaction is no longer in the state this operation was decided on; nothing was done")]
+    StateChanged,
     /// The platform refused the operation (its responseCode); nothing changed.
     #[error(
         "the payment platform refused the {op}: responseCode {response_code} ({})",
@@ -63,27 +66,48 @@ impl From<CashOpError> for OperationError {
             CashOpError::NotFound => OperationError::NotFound,
             CashOpError::Rule(r) => OperationError::Rule(r),
             CashOpError::Concurrent => OperationError::Concurrent,
+            CashOpError::StateChanged => OperationError::StateChanged,
             CashOpError::Store(s) => OperationError::Store(s),
         }
     }
 }
 
-/// Validates, cancels or refunds (`amount`: all that the operation may touch when
-/// None) a merchant's transaction at the platform, then records it.
+/// What a merchant asks of a transaction's cash.
+#[derive(Clone, Debug)]
+pub struct CashOrder {
+    /// Validate, cancel or refund.
+    pub op: Operation,
+    /// Minor units to move; None: all that the operation may touch.
+    pub amount: Option<i64>,
+    /// The state the merchant saw when deciding (a confirmation page, an API `If-Match`):
+    /// when set, the operation applies only to that state, so a repeated or retried
+    /// order cannot apply twice.
+    pub expected: Option<Amounts>,
+}
+
+impl CashOrder {
+    /// An order with no precondition on the transaction's state.
+    pub fn new(op: Operation, amount: Option<i64>) -> Self {
+        CashOrder { op, amount, expected: None }
+    }
+}
+
+/// Validates, cancels or refunds a merchant's transaction at the platform, then
+/// records it.
 pub async fn cash_operation(
     store: &Store,
     gateway: &Gateway,
     merchant_id: &str,
     reference: &str,
-    op: Operation,
-    amount: Option<i64>,
+    order: CashOrder,
     actor: &str,
 ) -> Result<Transaction, OperationError> {
+    let CashOrder { op, amount, expected } = order;
     if op == Operation::Duplicate {
         // A duplicate creates another transaction: `payments::duplicate`.
         return Err(OperationError::Rule(CashError::NotAllowed { op: op.as_str(), status: "any".into() }));
     }
-    let claim = store.claim_cash_operation(merchant_id, reference, op, amount).await?;
+    let claim = store.claim_cash_operation(merchant_id, reference, op, amount, expected.as_ref()).await?;
     let Some(currency) = Currency::parse(&claim.transaction.currency) else {
         store.release_cash_operation(&claim).await?;
         return Err(StoreError::Corrupt { column: "transactions.currency", value: claim.transaction.currency }.into());

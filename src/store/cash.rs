@@ -51,6 +51,9 @@ pub enum CashOpError {
     /// The transaction changed meanwhile, or another operation is in flight; retry.
     #[error("the transaction changed meanwhile or another operation on it is in progress; retry")]
     Concurrent,
+    /// The transaction is no longer in the state the order was decided on.
+    #[error("the transaction is no longer in the state this operation was decided on")]
+    StateChanged,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -161,17 +164,24 @@ pub(crate) async fn reopen_invoice(
 
 impl Store {
     /// Checks a validate, cancel or refund (all or part) against the Sips table and the
-    /// amounts, and claims the transaction for it. Nothing is sent yet.
+    /// amounts, and claims the transaction for it. Nothing is sent yet. With `expected`
+    /// (the state the person or client saw when deciding), a transaction in any other
+    /// state is refused as concurrent: the claim below only succeeds on that very state,
+    /// so a confirmation posted twice, or a retried request, never applies twice.
     pub async fn claim_cash_operation(
         &self,
         merchant_id: &str,
         reference: &str,
         op: Operation,
         amount: Option<i64>,
+        expected: Option<&Amounts>,
     ) -> Result<Claim, CashOpError> {
         let t =
             self.transaction(reference).await?.filter(|t| t.merchant_id == merchant_id).ok_or(CashOpError::NotFound)?;
         let before = Amounts { status: t.status.clone(), current: t.current_amount, refunded: t.refunded_amount };
+        if expected.is_some_and(|e| *e != before) {
+            return Err(CashOpError::StateChanged);
+        }
         let after = cash::apply(&before, op, amount)?;
         let moved = cash::moved(&before, &after, op);
         let token = super::new_id("op");

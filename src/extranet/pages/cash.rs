@@ -12,9 +12,9 @@
 
 use super::{format, Current, Layout, PageError};
 use crate::extranet::AppState;
-use crate::payments::cash::{self, CashError, Operation};
+use crate::payments::cash::{self, Amounts, CashError, Operation};
 use crate::payments::money::{parse_decimal, Currency};
-use crate::payments::operations::{self, OperationError};
+use crate::payments::operations::{self, CashOrder, OperationError};
 use crate::store::transactions::Transaction;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -211,9 +211,11 @@ pub async fn apply(
             None => return again(StatusCode::UNPROCESSABLE_ENTITY, x.bad_amount.into(), String::new()),
         },
     };
-    match operations::cash_operation(&st.store, &st.gateway, &t.merchant_id, &t.reference, op, amount, &cur.actor())
-        .await
-    {
+    // The state the confirmation showed goes down to the claim, which applies the
+    // operation to that state only: two servers given the same form cannot both apply it.
+    let expected = Amounts { status: t.status.clone(), current: t.current_amount, refunded: t.refunded_amount };
+    let order = CashOrder { op, amount, expected: Some(expected) };
+    match operations::cash_operation(&st.store, &st.gateway, &t.merchant_id, &t.reference, order, &cur.actor()).await {
         Ok(done) => {
             tracing::info!(user = %cur.session.user.email, reference = %done.reference, op = op.as_str(), "cash operation");
             Ok(Redirect::to(&format!("/invoices/{}?done={}", done.invoice_id, op.as_str())).into_response())
@@ -232,7 +234,9 @@ pub async fn apply(
             String::new(),
             x.op_not_allowed.replace("{status}", format::status(cur.lang, &t.status)),
         ),
-        Err(OperationError::Concurrent) => again(StatusCode::CONFLICT, String::new(), x.op_changed.into()),
+        Err(OperationError::Concurrent | OperationError::StateChanged) => {
+            again(StatusCode::CONFLICT, String::new(), x.op_changed.into())
+        }
         // The platform's answer: its response code helps the merchant's bank; how we
         // reached it (addresses, timeouts) stays in the log.
         Err(OperationError::Refused { response_code, .. }) => {
