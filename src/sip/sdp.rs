@@ -224,13 +224,23 @@ fn usable(m: &MediaDescription) -> bool {
     m.media == "audio" && m.port != 0 && (m.proto == "RTP/AVP" || m.proto == "RTP/AVPF")
 }
 
-/// True when the description has an audio stream we can answer (admission uses it to
-/// refuse with 488 before a call is created).
-pub fn has_usable_audio(sd: &SessionDescription) -> bool {
-    sd.media
+/// Checks that [`answer`] can answer this offer, so admission refuses with 488 before a
+/// call is created rather than the call answering 488 later: the stream `answer` picks
+/// (the first RTP audio stream with a G.711 format) must exist and have a connection
+/// address, at media or session level.
+pub fn check_offer(sd: &SessionDescription) -> Result<(), SdpError> {
+    let m = sd
+        .media
         .iter()
         .filter(|m| usable(m))
-        .any(|m| m.formats.iter().filter_map(|f| f.parse().ok()).any(|pt| codec_of(m, pt).is_some()))
+        .find(|m| m.formats.iter().filter_map(|f| f.parse().ok()).any(|pt| codec_of(m, pt).is_some()))
+        .ok_or(SdpError::NoCommonCodec)?;
+    m.connection.or(sd.connection).map(|_| ()).ok_or(SdpError::NoConnection)
+}
+
+/// True when the description has an audio stream we can answer (see [`check_offer`]).
+pub fn has_usable_audio(sd: &SessionDescription) -> bool {
+    check_offer(sd).is_ok()
 }
 
 /// Answers an offer: picks the first G.711 format of the first usable audio stream,
