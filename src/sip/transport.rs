@@ -189,7 +189,8 @@ async fn serve_connection(
                 Ok(Some(msg)) => handler.on_message(&msg, flow),
                 Ok(None) => break,
                 Err(e) => {
-                    handler.on_framing_error(&buf[..n], flow, &e);
+                    let head = framer.pending();
+                    handler.on_framing_error(&head[..head.len().min(MAX_MESSAGE)], flow, &e);
                     // Let the writer flush the 400 before the connection goes.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     break 'read;
