@@ -154,6 +154,9 @@ pub enum CallError {
     /// No answer at all (Timer B).
     #[error("no response to INVITE from {0}")]
     NoResponse(String),
+    /// It rang (1xx) but no final answer came within the call's maximum duration.
+    #[error("{0} answered 1xx but never a final response within --max-seconds")]
+    NoFinalAnswer(String),
     /// The answer's SDP was unusable.
     #[error("unusable SDP answer: {0}")]
     BadAnswer(String),
