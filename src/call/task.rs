@@ -200,6 +200,7 @@ async fn run(
     let mut recorder = Some(recorder);
     let mut answered_at = None;
     let mut authorizations_in_flight = 0u32;
+    let mut digits = 0u32;
     let mut actions = Vec::new();
     let mut buf = [0u8; 2048];
     let mut rtcp_buf = [0u8; 1500];
@@ -228,6 +229,7 @@ async fn run(
                     }
                     LegOutput::Digit(d) => {
                         ctx.digits_received.fetch_add(1, Ordering::Relaxed);
+                        digits += 1;
                         app.handle(AppInput::Digit(d), now, &mut actions);
                     }
                     LegOutput::Ended(reason) => {
@@ -239,7 +241,8 @@ async fn run(
                         // The leg may linger for its transactions: free the RTP ports now.
                         sockets = None;
                         pacer_sink = None;
-                        tracing::info!(reason = reason.as_str(), "call ended");
+                        // A count only: digit values are never logged.
+                        tracing::info!(reason = reason.as_str(), digits, "call ended");
                     }
                 }
             }
@@ -315,6 +318,7 @@ async fn run(
                     }
                     for d in res.digits {
                         ctx.digits_received.fetch_add(1, Ordering::Relaxed);
+                        digits += 1;
                         app.handle(AppInput::Digit(d), now, &mut actions);
                     }
                 }
