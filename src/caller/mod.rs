@@ -55,6 +55,8 @@ pub struct CallOptions {
     pub send_audio: bool,
     /// How long the server must have been silent for `;` to count its prompt as over.
     pub silence: Duration,
+    /// SIP transaction timers (T1...): a slow link may want a larger T1.
+    pub timers: crate::sip::transaction::Timers,
 }
 
 impl Default for CallOptions {
@@ -74,6 +76,7 @@ impl Default for CallOptions {
             from_user: "ivrpay-caller".into(),
             send_audio: true,
             silence: Duration::from_millis(700),
+            timers: crate::sip::transaction::Timers::default(),
         }
     }
 }

@@ -183,7 +183,7 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
         bye_status: 0,
         duration_ms: 0,
     };
-    let timers = Timers::default();
+    let timers = opts.timers;
     let resp = invite_transaction(&mut chan, &invite, &invite_branch, tcp, timers, remote, opts.max_duration).await?;
     summary.status = resp.status;
     if resp.status >= 300 {
@@ -392,5 +392,43 @@ async fn invite_transaction(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A callee that rings for longer than 64*T1 before refusing: once it has rung,
+    /// Timer B no longer applies, so the caller must get the final answer.
+    #[tokio::test]
+    async fn a_ringing_callee_is_waited_for_past_timer_b() {
+        let uas = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let target = format!("sip:busy@{}", uas.local_addr().unwrap());
+        let timers = Timers { t1: Duration::from_millis(5), ..Timers::default() };
+        let callee = tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_535];
+            let (n, from) = uas.recv_from(&mut buf).await.unwrap();
+            let invite = match message::parse(&buf[..n], Framing::Datagram).unwrap() {
+                SipMessage::Request(r) => r,
+                other => panic!("{other:?}"),
+            };
+            uas.send_to(&invite.reply(180, "Ringing", Some("uas")).build(), from).await.unwrap();
+            // Ring for five times 64*T1, then refuse.
+            tokio::time::sleep(timers.timeout_64t1() * 5).await;
+            uas.send_to(&invite.reply(486, "Busy Here", Some("uas")).build(), from).await.unwrap();
+            loop {
+                let (n, _) = uas.recv_from(&mut buf).await.unwrap();
+                if let Ok(SipMessage::Request(r)) = message::parse(&buf[..n], Framing::Datagram) {
+                    if r.method == Method::Ack {
+                        return;
+                    }
+                }
+            }
+        });
+        let opts = CallOptions { target, timers, max_duration: Duration::from_secs(20), ..CallOptions::default() };
+        let summary = run(&opts).await.expect("the final answer arrives after the ringing");
+        assert_eq!(summary.status, 486, "{summary}");
+        tokio::time::timeout(Duration::from_secs(5), callee).await.expect("the 486 is acknowledged").unwrap();
     }
 }
