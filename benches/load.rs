@@ -12,8 +12,10 @@
 //!   deviation of the spacing from 20 ms (consecutive sequence numbers only) is reported
 //!   as p50/p99/max. Listener calls are part of the load too.
 //!
-//! Reported: failed calls, the server's CPU per call (% of one core), memory per call,
-//! packet spacing deviation, and the pacer's late ticks. Nothing here asserts a timing:
+//! Reported: failed calls, digits lost (the server's per-call digit counts from its
+//! "call ended" log lines against the 3 each main call sends; lost digits are failures),
+//! the server's CPU per call (% of one core), memory per call, packet spacing deviation,
+//! and the pacer's late ticks. Nothing here asserts a timing:
 //! it measures and prints.
 
 use std::collections::HashMap;
@@ -214,7 +216,7 @@ fn main() {
         .arg("ulimit -n 65536 2>/dev/null; exec \"$@\"")
         .arg("sh")
         .arg(bin)
-        .args(["--log", "warn,ivrpay::server=info", "serve", "-c"])
+        .args(["--log", "warn,ivrpay::server=info,ivrpay::call::task=info", "serve", "-c"])
         .arg(&config)
         .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
         .spawn()
@@ -342,6 +344,20 @@ fn main() {
         percentile(&deltas, 1.0)
     );
     let server_log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    // Each main call sends 1, 2, 5; listener calls send none.
+    let expected = u64::from(a.calls) * 3;
+    let received: u64 = server_log
+        .lines()
+        .filter(|l| l.contains("call ended"))
+        .filter_map(|l| l.split_whitespace().find_map(|kv| kv.strip_prefix("digits=")))
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum();
+    let lost = expected.saturating_sub(received);
+    let _ = writeln!(
+        out,
+        "digits:       expected {expected} received {received} lost {lost}{}",
+        if lost > 0 || received > expected { " (FAILURE)" } else { "" }
+    );
     if let Some(line) = server_log.lines().find(|l| l.contains("pacer statistics")) {
         let _ = writeln!(out, "pacer:        {}", line.split("pacer statistics").nth(1).unwrap_or("").trim());
     }

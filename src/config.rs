@@ -163,8 +163,9 @@ pub struct SipConfig {
     pub listen: SocketAddr,
     /// Accept SIP over TCP as well as UDP.
     pub tcp: bool,
-    /// Address put in Contact, Via and SDP; defaults to the listen address, or
-    /// 127.0.0.1 when listening on all interfaces.
+    /// Address put in Contact, Via and SDP (behind NAT: the public one); defaults to
+    /// the listen address, or when listening on all interfaces to the address each
+    /// caller reached us on.
     pub public_ip: Option<IpAddr>,
     /// Concurrent calls before new ones get 503.
     pub max_calls: usize,
@@ -297,16 +298,13 @@ impl Config {
         Ok(())
     }
 
-    /// The address we advertise.
-    pub fn public_ip(&self) -> IpAddr {
-        self.sip.public_ip.unwrap_or_else(|| {
-            let ip = self.sip.listen.ip();
-            if ip.is_unspecified() {
-                IpAddr::from([127, 0, 0, 1])
-            } else {
-                ip
-            }
-        })
+    /// The address every call advertises, when one address fits all callers: the
+    /// configured `public_ip`, else a specific listen address. None when listening on
+    /// all interfaces without `public_ip`: each call then advertises the address its
+    /// caller reached us on (see [`crate::sip::advertise`]), so that a softphone on
+    /// another machine is not told 127.0.0.1.
+    pub fn public_ip(&self) -> Option<IpAddr> {
+        self.sip.public_ip.or_else(|| Some(self.sip.listen.ip()).filter(|ip| !ip.is_unspecified()))
     }
 
     /// The inactivity timeout.
@@ -323,7 +321,12 @@ mod tests {
     fn defaults_and_errors_name_the_file_and_key() {
         let c = Config::default();
         assert_eq!(c.sip.listen.port(), 5060);
-        assert_eq!(c.public_ip().to_string(), "127.0.0.1");
+        assert_eq!(c.public_ip(), None, "0.0.0.0 without public_ip: chosen per call");
+        let mut c2 = Config::default();
+        c2.sip.listen = "10.0.0.5:5060".parse().unwrap();
+        assert_eq!(c2.public_ip(), Some("10.0.0.5".parse().unwrap()));
+        c2.sip.public_ip = Some("192.0.2.10".parse().unwrap());
+        assert_eq!(c2.public_ip(), Some("192.0.2.10".parse().unwrap()));
         let dir = std::env::temp_dir().join(format!("ivrpay-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("bad.toml");

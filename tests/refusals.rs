@@ -89,6 +89,18 @@ async fn malformed_and_refused_requests_get_clear_answers_then_a_call_completes(
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buf)).await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 400"), "{}", String::from_utf8_lossy(&buf[..n]));
+    // The same when the bad header arrives in two reads: the 400 is addressed from the
+    // whole message (the Via came in the first read), not from the last read alone.
+    let mut tcp = TcpStream::connect(to).await.unwrap();
+    let no_cl = request("OPTIONS", "echo", "z9hG4bK14", "", "").replace("Content-Length: 0\r\n", "");
+    let (first, second) = no_cl.split_at(no_cl.find("To:").unwrap());
+    tcp.write_all(first.as_bytes()).await.unwrap();
+    tcp.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tcp.write_all(second.as_bytes()).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buf)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("SIP/2.0 400") && answer.contains("z9hG4bK14"), "{answer}");
 
     // And the server still takes calls, on both transports.
     for transport in [Transport::Udp, Transport::Tcp] {

@@ -108,7 +108,29 @@ async fn sipp_cancel_while_ringing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_late_offer() {
     let server = common::start(common::config()).await;
-    sipp("uac_late_offer.xml", server.sip_addr(), &[], 2).await;
+    // SIPp's answer (in the ACK) points the media here: what the server sends is counted.
+    let sink = std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let port = sink.local_addr().unwrap().port().to_string();
+    let counter = tokio::spawn({
+        let sink = sink.clone();
+        async move {
+            let (mut packets, mut payload_types) = (0u32, std::collections::BTreeSet::new());
+            let mut buf = [0u8; 2048];
+            while let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_secs(3), sink.recv_from(&mut buf)).await {
+                if n >= 12 && buf[0] >> 6 == 2 {
+                    packets += 1;
+                    payload_types.insert(buf[1] & 0x7f);
+                }
+            }
+            (packets, payload_types)
+        }
+    });
+    sipp("uac_late_offer.xml", server.sip_addr(), &["-set", "sink_port", &port], 2).await;
+    let (packets, payload_types) = counter.await.unwrap();
+    // Two calls of 1.5 s each hear the greeting: dozens of 20 ms packets at least.
+    assert!(packets >= 20, "media flowed after the answer in the ACK: {packets} packets");
+    // We offered PCMA first; SIPp answered PCMU only, and that is what we must send.
+    assert_eq!(payload_types.into_iter().collect::<Vec<_>>(), [0], "PCMU (payload type 0) as answered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

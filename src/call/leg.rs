@@ -11,6 +11,7 @@ use crate::sip::message::{Method, Request, Response};
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated, SessionDescription};
 use crate::sip::transaction::{ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteServer, Timers};
 use crate::sip::Flow;
+use reinvite::ReInvite;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -119,7 +120,7 @@ pub struct SipLeg {
     local: LocalParty,
     limits: Limits,
     tx: InviteServer,
-    reinvite: Option<(u32, InviteServer, Option<LocalMedia>)>,
+    reinvites: Vec<ReInvite>,
     dialog: Dialog,
     phase: Phase,
     offer: Option<SessionDescription>,
@@ -129,6 +130,8 @@ pub struct SipLeg {
     answer_at: Option<Instant>,
     hangup_deadline: Option<Instant>,
     inactivity_at: Option<Instant>,
+    /// The caller is not sending RTP (on hold): the inactivity timeout is paused.
+    media_paused: bool,
     last_media: Instant,
     sdp_version: u64,
     out: VecDeque<LegOutput>,
@@ -147,7 +150,7 @@ impl SipLeg {
         let mut leg = SipLeg {
             dialog: Dialog::from_invite(&invite, &new_tag()),
             tx: InviteServer::new(flow.transport.is_reliable(), limits.timers),
-            reinvite: None,
+            reinvites: Vec::new(),
             phase: Phase::Ringing,
             offer,
             late_offer_sent: false,
@@ -156,6 +159,7 @@ impl SipLeg {
             answer_at: Some(now + limits.answer_delay),
             hangup_deadline: None,
             inactivity_at: None,
+            media_paused: false,
             last_media: now,
             sdp_version: local.media.session_version,
             out: VecDeque::new(),
@@ -194,9 +198,14 @@ impl SipLeg {
         !self.out.is_empty()
     }
 
-    /// True once nothing more can happen on this leg (all transactions done).
+    /// True once nothing more can happen on this leg (all transactions done). Until
+    /// then the leg must stay reachable by its Call-ID: an error answer to the INVITE
+    /// is resent over UDP until its ACK, the ACK must find its transaction, and a
+    /// retransmitted INVITE must get that answer again rather than start a new call.
     pub fn is_finished(&self, now: Instant) -> bool {
         self.phase == Phase::Ended
+            && self.tx.is_terminated(now)
+            && self.reinvites.iter().all(|r| r.is_terminated(now))
             && self.bye.as_ref().is_none_or(|(_, b)| b.is_terminated(now))
             && self.nist.iter().all(|(_, t)| t.is_terminated(now))
     }
@@ -216,6 +225,25 @@ impl SipLeg {
         }
     }
 
+    /// Media parameters were agreed (answer, late-offer ACK, re-INVITE): while the
+    /// caller is not sending (hold with a=inactive, a=recvonly, a=sendonly or
+    /// c=0.0.0.0) silence is expected, so the inactivity timeout is paused; it starts
+    /// afresh when the caller resumes (a held phone may or may not send music, so
+    /// a=sendonly is not relied on either way).
+    fn apply_media(&mut self, neg: &Negotiated, now: Instant) {
+        let paused = neg.hold || neg.direction != Direction::SendRecv;
+        if self.phase != Phase::Answered {
+            return;
+        }
+        if paused {
+            self.inactivity_at = None;
+        } else if self.media_paused || self.inactivity_at.is_none() {
+            self.last_media = now;
+            self.inactivity_at = Some(now + self.limits.media_inactivity);
+        }
+        self.media_paused = paused;
+    }
+
     /// The call flow (or the server) ends the call: BYE if answered, 480 if still ringing.
     pub fn hangup(&mut self, reason: EndReason, now: Instant) {
         match self.phase {
@@ -232,6 +260,7 @@ impl SipLeg {
     fn end(&mut self, reason: EndReason) {
         if self.phase != Phase::Ended {
             self.phase = Phase::Ended;
+            self.answer_at = None;
             self.inactivity_at = None;
             self.hangup_deadline = None;
             self.out.push_back(LegOutput::Ended(reason));
@@ -304,6 +333,7 @@ impl SipLeg {
         self.last_media = now;
         self.inactivity_at = Some(now + self.limits.media_inactivity);
         if let Some(n) = negotiated {
+            self.apply_media(&n, now);
             self.out.push_back(LegOutput::MediaStart(n));
         }
     }
@@ -330,19 +360,15 @@ impl SipLeg {
                 self.late_offer_sent = false;
                 let parsed = std::str::from_utf8(&ack.body).ok().and_then(|t| sdp::parse(t).ok());
                 match parsed.and_then(|a| sdp::negotiate_from_answer(&a, &self.local.media).ok()) {
-                    Some(n) => self.out.push_back(LegOutput::MediaStart(n)),
+                    Some(n) => {
+                        self.apply_media(&n, now);
+                        self.out.push_back(LegOutput::MediaStart(n));
+                    }
                     None => self.send_bye(EndReason::BadAnswer, now),
                 }
             }
-        } else if let Some((cseq, tx, offered)) = self.reinvite.as_mut() {
-            if ack.core.cseq == *cseq && tx.on_ack(now) {
-                if let Some(local) = offered.take() {
-                    let parsed = std::str::from_utf8(&ack.body).ok().and_then(|t| sdp::parse(t).ok());
-                    if let Some(n) = parsed.and_then(|a| sdp::negotiate_from_answer(&a, &local).ok()) {
-                        self.out.push_back(LegOutput::MediaUpdate(n));
-                    }
-                }
-            }
+        } else {
+            self.on_reinvite_ack(ack.core.cseq, &ack.body, now);
         }
     }
 
@@ -416,67 +442,6 @@ impl SipLeg {
         self.out.push_back(LegOutput::Send(flow, bytes));
     }
 
-    fn on_reinvite(&mut self, req: Request, flow: Flow, now: Instant) {
-        if let Some((cseq, tx, _)) = &self.reinvite {
-            if *cseq == req.core.cseq {
-                if let Some(bytes) = tx.on_invite_retransmission() {
-                    self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
-                }
-                return;
-            }
-        }
-        let mut tx = InviteServer::new(flow.transport.is_reliable(), self.limits.timers);
-        let reply = |tx: &mut InviteServer, out: &mut VecDeque<LegOutput>, status: u16, bytes: Vec<u8>| {
-            tx.respond(status, bytes.clone(), now);
-            out.push_back(LegOutput::Send(flow, bytes));
-        };
-        if self.phase != Phase::Answered || !self.dialog.matches(&req) {
-            let b = stateless_reply(&req, 481, "Call/Transaction Does Not Exist", &self.local.server).build();
-            reply(&mut tx, &mut self.out, 481, b);
-        } else if let Err(e) = self.dialog.accept_cseq(req.core.cseq) {
-            reply(&mut tx, &mut self.out, 500, req.reply(500, &format!("Server Internal Error ({e})"), None).build());
-        } else if let Some(b) = self.unsupported_require(&req) {
-            reply(&mut tx, &mut self.out, 420, b);
-        } else {
-            self.dialog.update_target(&req);
-            self.sdp_version += 1;
-            let media = LocalMedia { session_version: self.sdp_version, ..self.local.media.clone() };
-            let mut offered = None;
-            let answer = if req.body.is_empty() {
-                offered = Some(media.clone());
-                Ok(sdp::offer(&media, Direction::SendRecv))
-            } else {
-                let parsed = std::str::from_utf8(&req.body).ok().and_then(|t| sdp::parse(t).ok());
-                match parsed.map(|o| sdp::answer(&o, &media)) {
-                    Some(Ok((neg, text))) => {
-                        self.out.push_back(LegOutput::MediaUpdate(neg));
-                        Ok(text)
-                    }
-                    _ => Err(()),
-                }
-            };
-            match answer {
-                Ok(body) => {
-                    let ok = req
-                        .reply(200, "OK", None)
-                        .header("Contact", &self.local.contact)
-                        .header("Allow", ALLOW)
-                        .body("application/sdp", body.into_bytes())
-                        .build();
-                    reply(&mut tx, &mut self.out, 200, ok);
-                }
-                Err(()) => {
-                    // RFC 3261 14.2: a failed re-INVITE leaves the session as it was.
-                    let b = req.reply(488, "Not Acceptable Here", None).build();
-                    reply(&mut tx, &mut self.out, 488, b);
-                }
-            }
-            self.reinvite = Some((req.core.cseq, tx, offered));
-            return;
-        }
-        self.reinvite = Some((req.core.cseq, tx, None));
-    }
-
     /// A response arrived with this Call-ID (to our BYE).
     pub fn on_response(&mut self, resp: Response, now: Instant) {
         if let Some((branch, tx)) = self.bye.as_mut() {
@@ -489,7 +454,7 @@ impl SipLeg {
     /// The earliest instant this leg needs to be woken.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = vec![self.tx.poll_timeout(), self.answer_at, self.hangup_deadline, self.inactivity_at];
-        t.push(self.reinvite.as_ref().and_then(|(_, tx, _)| tx.poll_timeout()));
+        t.extend(self.reinvites.iter().map(|r| r.poll_timeout()));
         t.push(self.bye.as_ref().and_then(|(_, tx)| tx.poll_timeout()));
         t.extend(self.nist.iter().map(|(_, tx)| tx.poll_timeout()));
         t.into_iter().flatten().min()
@@ -508,13 +473,7 @@ impl SipLeg {
                 None => {}
             }
         }
-        if let Some((_, tx, _)) = self.reinvite.as_mut() {
-            while tx.poll_timeout().is_some_and(|t| now >= t) {
-                if let Some(InviteOutput::Retransmit(b)) = tx.handle_timeout(now) {
-                    self.out.push_back(LegOutput::Send(self.flow, b));
-                }
-            }
-        }
+        self.reinvite_timeouts(now);
         let bye_flow = self.bye_flow();
         if let Some((_, tx)) = self.bye.as_mut() {
             while tx.poll_timeout().is_some_and(|t| now >= t) && !tx.is_terminated(now) {
@@ -566,6 +525,9 @@ fn info_digit(req: &Request) -> Result<Option<char>, ()> {
         },
     }
 }
+
+#[path = "leg_reinvite.rs"]
+mod reinvite;
 
 #[cfg(test)]
 #[path = "leg_tests.rs"]

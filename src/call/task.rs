@@ -14,11 +14,12 @@ use crate::media::inbound::InboundMedia;
 use crate::media::pacer::{Command, StreamSpec};
 use crate::media::ports::PortPair;
 use crate::server::ServerCtx;
+use crate::sip::advertise::advertised_ip;
 use crate::sip::message::{Request, SipMessage};
 use crate::sip::sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
 use crate::sip::Flow;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -71,17 +72,46 @@ pub fn spawn(
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
     ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).insert(invite.core.call_id.clone(), tx.clone());
-    ctx.active.fetch_add(1, Ordering::Relaxed);
+    let slot = ActiveSlot::take(ctx.clone(), |c: &Arc<ServerCtx>| &c.active);
     tokio::spawn(async move {
         let call_id = invite.core.call_id.clone();
         let span = tracing::info_span!("call", call_id = %call_id);
-        let run = run(ctx.clone(), invite, offer, flow, pair, service, tx, rx);
+        let run = run(ctx.clone(), invite, offer, flow, pair, service, tx, rx, slot);
         if let Err(e) = tracing::Instrument::instrument(run, span).await {
             tracing::warn!(%call_id, error = %e, "call task failed");
         }
         ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&call_id);
         ctx.live.remove(&call_id);
     });
+}
+
+/// One call's place in the server's count of calls in progress (which admission
+/// compares with `max_calls`). Given back exactly once: when the call ends for the
+/// caller, or when the task stops for any other reason (an error returned early, a
+/// panic), so a failed call can never leave the server refusing calls with 503.
+struct ActiveSlot<O> {
+    owner: O,
+    counter: fn(&O) -> &AtomicUsize,
+    held: bool,
+}
+
+impl<O> ActiveSlot<O> {
+    fn take(owner: O, counter: fn(&O) -> &AtomicUsize) -> Self {
+        counter(&owner).fetch_add(1, Ordering::Relaxed);
+        ActiveSlot { owner, counter, held: true }
+    }
+
+    fn release(&mut self) {
+        if std::mem::take(&mut self.held) {
+            (self.counter)(&self.owner).fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<O> Drop for ActiveSlot<O> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 struct Media {
@@ -106,14 +136,18 @@ async fn run(
     service: Service,
     tx: mpsc::UnboundedSender<CallInput>,
     mut rx: mpsc::UnboundedReceiver<CallInput>,
+    mut slot: ActiveSlot<Arc<ServerCtx>>,
 ) -> std::io::Result<()> {
     let cfg = &ctx.config;
-    let ip = ctx.sip_addr.ip();
+    // Everything this call advertises (Contact, our requests' Via, SDP o= and c=) is an
+    // address the caller can reach, even when listening on all interfaces.
+    let ip = advertised_ip(ctx.public_ip, flow.local, flow.remote);
+    let sip_addr = std::net::SocketAddr::new(ip, ctx.sip_addr.port());
     let local = LocalParty {
-        via: format!("SIP/2.0/{} {}", flow.transport.via_token(), ctx.sip_addr),
+        via: format!("SIP/2.0/{} {}", flow.transport.via_token(), sip_addr),
         contact: format!(
             "<sip:ivrpay@{}{}>",
-            ctx.sip_addr,
+            sip_addr,
             if flow.transport.is_reliable() { ";transport=tcp" } else { "" }
         ),
         server: ctx.server_header.clone(),
@@ -157,7 +191,7 @@ async fn run(
         Service::Flow(plan) => Box::new(Engine::new(plan, prompts, chrono::Utc::now().date_naive())),
     };
     let mut leg = SipLeg::new(invite, offer, flow, local, limits, Instant::now());
-    let pacer_sink: Arc<std::net::UdpSocket> = Arc::new(pair.rtp.try_clone()?);
+    let mut pacer_sink: Option<Arc<std::net::UdpSocket>> = Some(Arc::new(pair.rtp.try_clone()?));
     let rtp_rx = UdpSocket::from_std(pair.rtp)?;
     let rtcp_rx = UdpSocket::from_std(pair.rtcp)?;
     let mut sockets = Some((rtp_rx, rtcp_rx));
@@ -166,6 +200,7 @@ async fn run(
     let mut recorder = Some(recorder);
     let mut answered_at = None;
     let mut authorizations_in_flight = 0u32;
+    let mut digits = 0u32;
     let mut actions = Vec::new();
     let mut buf = [0u8; 2048];
     let mut rtcp_buf = [0u8; 1500];
@@ -178,9 +213,9 @@ async fn run(
                 match out {
                     LegOutput::Send(f, bytes) => ctx.outbound.send(f, bytes),
                     LegOutput::MediaStart(neg) => {
-                        if let Some((rtp, rtcp)) = sockets.take() {
+                        if let (Some((rtp, rtcp)), Some(sink)) = (sockets.take(), pacer_sink.as_ref()) {
                             answered_at = Some(crate::store::now_ms());
-                            media = Some(start_media(&ctx, &tx, &pacer_sink, rtp, rtcp, &neg));
+                            media = Some(start_media(&ctx, &tx, sink, rtp, rtcp, &neg));
                             app.handle(AppInput::Started, now, &mut actions);
                         }
                     }
@@ -194,15 +229,20 @@ async fn run(
                     }
                     LegOutput::Digit(d) => {
                         ctx.digits_received.fetch_add(1, Ordering::Relaxed);
+                        digits += 1;
                         app.handle(AppInput::Digit(d), now, &mut actions);
                     }
                     LegOutput::Ended(reason) => {
                         ending = Some(Ending { reason });
-                        ctx.active.fetch_sub(1, Ordering::Relaxed);
+                        slot.release();
                         if let Some(m) = media.take() {
                             ctx.pacer.send(Command::Remove(m.id));
                         }
-                        tracing::info!(reason = reason.as_str(), "call ended");
+                        // The leg may linger for its transactions: free the RTP ports now.
+                        sockets = None;
+                        pacer_sink = None;
+                        // A count only: digit values are never logged.
+                        tracing::info!(reason = reason.as_str(), digits, "call ended");
                     }
                 }
             }
@@ -278,6 +318,7 @@ async fn run(
                     }
                     for d in res.digits {
                         ctx.digits_received.fetch_add(1, Ordering::Relaxed);
+                        digits += 1;
                         app.handle(AppInput::Digit(d), now, &mut actions);
                     }
                 }
@@ -344,5 +385,46 @@ async fn recv_rtcp(media: &Option<Media>, buf: &mut [u8]) -> std::io::Result<(us
     match media {
         Some(m) => m.rtcp.recv_from(buf).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ActiveSlot;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn count(a: &Arc<AtomicUsize>) -> usize {
+        a.load(Ordering::Relaxed)
+    }
+
+    /// Stands for a call task that fails before its call ends (the `?` on a socket).
+    fn failing_call(slot: ActiveSlot<Arc<AtomicUsize>>) -> std::io::Result<()> {
+        let _slot = slot;
+        Err(std::io::Error::other("socket gone"))?;
+        unreachable!()
+    }
+
+    #[test]
+    fn a_call_that_fails_early_gives_its_place_back() {
+        let active = Arc::new(AtomicUsize::new(0));
+        let slot = ActiveSlot::take(active.clone(), |a| a);
+        assert_eq!(count(&active), 1);
+        assert!(failing_call(slot).is_err());
+        assert_eq!(count(&active), 0, "no place leaked by the early return");
+    }
+
+    #[test]
+    fn a_place_is_given_back_once_when_the_call_ends_then_the_task_stops() {
+        let active = Arc::new(AtomicUsize::new(0));
+        let other = ActiveSlot::take(active.clone(), |a| a);
+        let mut slot = ActiveSlot::take(active.clone(), |a| a);
+        slot.release();
+        assert_eq!(count(&active), 1);
+        slot.release();
+        drop(slot);
+        assert_eq!(count(&active), 1, "ended then dropped counts once");
+        drop(other);
+        assert_eq!(count(&active), 0);
     }
 }

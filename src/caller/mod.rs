@@ -55,6 +55,8 @@ pub struct CallOptions {
     pub send_audio: bool,
     /// How long the server must have been silent for `;` to count its prompt as over.
     pub silence: Duration,
+    /// SIP transaction timers (T1...): a slow link may want a larger T1.
+    pub timers: crate::sip::transaction::Timers,
 }
 
 impl Default for CallOptions {
@@ -74,6 +76,7 @@ impl Default for CallOptions {
             from_user: "ivrpay-caller".into(),
             send_audio: true,
             silence: Duration::from_millis(700),
+            timers: crate::sip::transaction::Timers::default(),
         }
     }
 }
@@ -154,6 +157,9 @@ pub enum CallError {
     /// No answer at all (Timer B).
     #[error("no response to INVITE from {0}")]
     NoResponse(String),
+    /// It rang (1xx) but no final answer came within the call's maximum duration.
+    #[error("{0} answered 1xx but never a final response within --max-seconds")]
+    NoFinalAnswer(String),
     /// The answer's SDP was unusable.
     #[error("unusable SDP answer: {0}")]
     BadAnswer(String),

@@ -183,8 +183,8 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
         bye_status: 0,
         duration_ms: 0,
     };
-    let timers = Timers::default();
-    let resp = invite_transaction(&mut chan, &invite, &invite_branch, tcp, timers, remote).await?;
+    let timers = opts.timers;
+    let resp = invite_transaction(&mut chan, &invite, &invite_branch, tcp, timers, remote, opts.max_duration).await?;
     summary.status = resp.status;
     if resp.status >= 300 {
         // ACK for a non-2xx reuses the INVITE's branch and the response's To.
@@ -340,7 +340,9 @@ async fn handle_request(chan: &mut Channel, req: &Request) -> std::io::Result<bo
 }
 
 /// Sends the INVITE and waits for its final response, retransmitting over UDP (Timer A)
-/// and giving up after 64*T1 (Timer B).
+/// and giving up after 64*T1 without any answer (Timer B). A provisional answer stops
+/// both (RFC 3261 17.1.1.2: the callee may ring for long); then only `max_wait`, the
+/// caller's limit on the whole call, bounds the wait.
 async fn invite_transaction(
     chan: &mut Channel,
     invite: &[u8],
@@ -348,11 +350,13 @@ async fn invite_transaction(
     tcp: bool,
     timers: Timers,
     remote: SocketAddr,
+    max_wait: Duration,
 ) -> Result<Response, CallError> {
     let start = Instant::now();
     chan.send(invite).await?;
     let mut backoff = (!tcp).then(|| Backoff::start(start, timers.t1, Duration::from_secs(3600)));
-    let give_up = start + timers.timeout_64t1();
+    let mut give_up = start + timers.timeout_64t1();
+    let mut proceeding = false;
     loop {
         let wake = backoff.map(|b| b.next()).unwrap_or(give_up).min(give_up);
         tokio::select! {
@@ -361,7 +365,11 @@ async fn invite_transaction(
                     if r.status >= 200 {
                         return Ok(r);
                     }
-                    backoff = None; // a provisional answer stops Timer A
+                    backoff = None; // a provisional answer stops Timer A...
+                    if !proceeding {
+                        proceeding = true;
+                        give_up = start + max_wait; // ...and Timer B
+                    }
                 }
                 SipMessage::Request(req) => {
                     handle_request(chan, &req).await?;
@@ -371,7 +379,11 @@ async fn invite_transaction(
             _ = tokio::time::sleep_until(wake.into()) => {
                 let now = Instant::now();
                 if now >= give_up {
-                    return Err(CallError::NoResponse(remote.to_string()));
+                    return Err(if proceeding {
+                        CallError::NoFinalAnswer(remote.to_string())
+                    } else {
+                        CallError::NoResponse(remote.to_string())
+                    });
                 }
                 if let Some(b) = backoff.as_mut() {
                     if b.fire(now) {
@@ -380,5 +392,43 @@ async fn invite_transaction(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A callee that rings for longer than 64*T1 before refusing: once it has rung,
+    /// Timer B no longer applies, so the caller must get the final answer.
+    #[tokio::test]
+    async fn a_ringing_callee_is_waited_for_past_timer_b() {
+        let uas = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let target = format!("sip:busy@{}", uas.local_addr().unwrap());
+        let timers = Timers { t1: Duration::from_millis(5), ..Timers::default() };
+        let callee = tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_535];
+            let (n, from) = uas.recv_from(&mut buf).await.unwrap();
+            let invite = match message::parse(&buf[..n], Framing::Datagram).unwrap() {
+                SipMessage::Request(r) => r,
+                other => panic!("{other:?}"),
+            };
+            uas.send_to(&invite.reply(180, "Ringing", Some("uas")).build(), from).await.unwrap();
+            // Ring for five times 64*T1, then refuse.
+            tokio::time::sleep(timers.timeout_64t1() * 5).await;
+            uas.send_to(&invite.reply(486, "Busy Here", Some("uas")).build(), from).await.unwrap();
+            loop {
+                let (n, _) = uas.recv_from(&mut buf).await.unwrap();
+                if let Ok(SipMessage::Request(r)) = message::parse(&buf[..n], Framing::Datagram) {
+                    if r.method == Method::Ack {
+                        return;
+                    }
+                }
+            }
+        });
+        let opts = CallOptions { target, timers, max_duration: Duration::from_secs(20), ..CallOptions::default() };
+        let summary = run(&opts).await.expect("the final answer arrives after the ringing");
+        assert_eq!(summary.status, 486, "{summary}");
+        tokio::time::timeout(Duration::from_secs(5), callee).await.expect("the 486 is acknowledged").unwrap();
     }
 }

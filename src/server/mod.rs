@@ -70,8 +70,12 @@ pub struct ServerCtx {
     pub live: Arc<LiveCalls>,
     /// Transaction timers.
     pub timers: Timers,
-    /// Our SIP address as advertised.
+    /// Our SIP address as a local client dials it (the advertised address, or loopback
+    /// when that is chosen per call) with the bound port.
     pub sip_addr: SocketAddr,
+    /// The address every call advertises; None when each call picks the address its
+    /// caller reached (listening on all interfaces without `public_ip`).
+    pub public_ip: Option<std::net::IpAddr>,
     /// Server header value.
     pub server_header: String,
     /// The database.
@@ -197,7 +201,11 @@ impl Server {
         let ports = PortAllocator::new(listen.ip(), config.media.rtp_port_min, config.media.rtp_port_max)?;
         let outbound = sockets.outbound();
         let ctx = Arc::new(ServerCtx {
-            sip_addr: SocketAddr::new(config.public_ip(), local.port()),
+            sip_addr: SocketAddr::new(
+                config.public_ip().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])),
+                local.port(),
+            ),
+            public_ip: config.public_ip(),
             timers: Timers { t1: Duration::from_millis(config.sip.t1_ms), ..Timers::default() },
             server_header: format!("ivrpay/{}", env!("CARGO_PKG_VERSION")),
             outbound: outbound.clone(),

@@ -77,7 +77,10 @@ fn admit_invite(req: &Request, is_service: &impl Fn(&str) -> bool, load: Load, s
     if !unsupported.is_empty() {
         return Decision::Reply(reply(420, "Bad Extension").header("Unsupported", &unsupported.join(", ")).build());
     }
-    if load.draining || load.active_calls >= load.max_calls {
+    if load.draining {
+        return Decision::Reply(reply(503, "Service Unavailable (Shutting Down)").header("Retry-After", "30").build());
+    }
+    if load.active_calls >= load.max_calls {
         return Decision::Reply(
             reply(503, "Service Unavailable (Call Limit Reached)").header("Retry-After", "30").build(),
         );
@@ -102,9 +105,18 @@ fn admit_invite(req: &Request, is_service: &impl Fn(&str) -> bool, load: Load, s
             return Decision::Reply(r.build());
         }
     };
-    if !sdp::has_usable_audio(&offer) {
-        let warn = "304 ivrpay \"Media type not available: no G.711 audio\"";
-        return Decision::Reply(reply(488, "Not Acceptable Here (No G.711 Audio)").header("Warning", warn).build());
+    match sdp::check_offer(&offer) {
+        Ok(()) => {}
+        Err(sdp::SdpError::NoConnection) => {
+            let warn = "399 ivrpay \"No connection address (c=) for the audio stream\"";
+            let r = reply(488, "Not Acceptable Here (No Connection Address)").header("Warning", warn);
+            return Decision::Reply(r.build());
+        }
+        Err(_) => {
+            let warn = "304 ivrpay \"Media type not available: no G.711 audio\"";
+            let r = reply(488, "Not Acceptable Here (No G.711 Audio)").header("Warning", warn);
+            return Decision::Reply(r.build());
+        }
     }
     Decision::Admit { offer: Some(offer) }
 }

@@ -65,6 +65,11 @@ fn refusals_carry_the_headers_that_explain_them() {
     assert!(r420.contains("Unsupported: 100rel, timer\r\n"), "{r420}");
     let full = Load { active_calls: 10, ..LOAD };
     let r503 = text(decide(&req("INVITE", "echo", "", "application/sdp", SDP_PCMU), |_| true, full, "s"));
+    assert!(r503.starts_with("SIP/2.0 503 Service Unavailable (Call Limit Reached)\r\n"), "{r503}");
+    assert!(r503.contains("Retry-After: 30\r\n"));
+    let draining = Load { draining: true, ..LOAD };
+    let r503 = text(decide(&req("INVITE", "echo", "", "application/sdp", SDP_PCMU), |_| true, draining, "s"));
+    assert!(r503.starts_with("SIP/2.0 503 Service Unavailable (Shutting Down)\r\n"), "{r503}");
     assert!(r503.contains("Retry-After: 30\r\n"));
     let r405 = text(decide(&req("REGISTER", "echo", "", "", ""), |_| true, LOAD, "s"));
     assert!(r405.contains(&format!("Allow: {ALLOW}\r\n")));
@@ -82,4 +87,19 @@ fn unparsable_request_gets_400_or_501_when_the_basics_are_there() {
     let text = String::from_utf8(unparsable_reply(raw, 501, "Not Implemented", "s").unwrap()).unwrap();
     assert!(text.contains("Allow: "));
     assert!(unparsable_reply(b"INVITE sip:a@h SIP/2.0\r\nTo: <sip:b@h>\r\n\r\n", 400, "x", "s").is_none());
+}
+
+#[test]
+fn an_offer_without_a_connection_address_is_refused_before_a_call_is_created() {
+    let no_c = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+    let d = decide(&req("INVITE", "echo", "", "application/sdp", no_c), |_| true, LOAD, "s");
+    let text = match d {
+        Decision::Reply(b) => String::from_utf8(b).unwrap(),
+        other => panic!("admitted an offer the call cannot answer: {other:?}"),
+    };
+    assert!(text.starts_with("SIP/2.0 488 Not Acceptable Here (No Connection Address)\r\n"), "{text}");
+    assert!(text.contains("Warning: 399 ivrpay"), "{text}");
+    // A media-level c= is enough.
+    let media_c = no_c.replace("m=audio 6000 RTP/AVP 0\r\n", "m=audio 6000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n");
+    assert_eq!(decide_echo(&req("INVITE", "echo", "", "application/sdp", &media_c), LOAD), 0);
 }

@@ -69,6 +69,13 @@ impl StreamFramer {
         Ok(Some(msg))
     }
 
+    /// The bytes received but not yet yielded: after an error, the offending message
+    /// from its first byte, however many reads it came in (so its Via, From, To,
+    /// Call-ID and CSeq can still address a 400).
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
     fn fail(&mut self, e: FramingError) -> Result<Option<Vec<u8>>, FramingError> {
         self.poisoned = Some(e.clone());
         Err(e)

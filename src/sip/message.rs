@@ -14,19 +14,33 @@ use std::fmt;
 /// SIP methods ivrpay knows; anything else is kept by name so it can be refused with 501.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// Starts a call (or changes its media, in a dialog: re-INVITE).
     Invite,
+    /// Confirms a final answer to an INVITE; may carry the SDP answer of a late offer.
     Ack,
+    /// Ends a call, from either side.
     Bye,
+    /// Abandons an INVITE not yet answered (200 to it, 487 to the INVITE).
     Cancel,
+    /// Capability query and keep-alive; answered in and out of dialogs.
     Options,
+    /// Carries DTMF digits (application/dtmf-relay or application/dtmf) in a call.
     Info,
+    /// Registration: we are not a registrar (405 with Allow).
     Register,
+    /// Reliable provisional acknowledgement (RFC 3262), not supported.
     Prack,
+    /// Session update before the answer (RFC 3311), not supported.
     Update,
+    /// Call transfer (RFC 3515), not supported.
     Refer,
+    /// Event notification (RFC 6665), not supported.
     Notify,
+    /// Event subscription (RFC 6665), not supported.
     Subscribe,
+    /// Instant message (RFC 3428), not supported.
     Message,
+    /// Event state publication (RFC 3903), not supported.
     Publish,
     /// A token we do not implement (answered 501 Not Implemented, RFC 3261 8.2.1).
     Other(String),
@@ -159,7 +173,9 @@ pub struct Response {
 /// Either kind of message, as it comes off a transport.
 #[derive(Clone, Debug)]
 pub enum SipMessage {
+    /// A request: routed to its call or to admission.
     Request(Request),
+    /// A response: routed to the call whose transaction (our BYE) it answers.
     Response(Response),
 }
 

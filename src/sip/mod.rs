@@ -5,6 +5,7 @@
 //! to send and instants to wake at.
 
 pub mod admission;
+pub mod advertise;
 pub mod dialog;
 pub mod framing;
 pub mod headers;
@@ -15,7 +16,7 @@ pub mod sdp;
 pub mod transaction;
 pub mod transport;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The transport a message came over, which decides retransmission rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,4 +52,7 @@ pub struct Flow {
     pub remote: SocketAddr,
     /// Connection id for TCP (0 for UDP).
     pub conn: u64,
+    /// Our address on a TCP connection (where the peer reached us), so a call can
+    /// advertise it; None for UDP, whose wildcard socket cannot tell.
+    pub local: Option<IpAddr>,
 }

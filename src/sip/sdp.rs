@@ -10,7 +10,12 @@ use std::net::{IpAddr, SocketAddr};
 pub enum SdpError {
     /// A line we must understand is malformed (1-based line number).
     #[error("line {line}: {what}")]
-    Syntax { line: usize, what: &'static str },
+    Syntax {
+        /// Where the peer's SDP is wrong, for the Warning header.
+        line: usize,
+        /// What is wrong with that line.
+        what: &'static str,
+    },
     /// No audio stream with PCMU or PCMA (488 Not Acceptable Here).
     #[error("no audio stream with PCMU or PCMA")]
     NoCommonCodec,
@@ -22,9 +27,13 @@ pub enum SdpError {
 /// Media direction attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Both ways: a call in progress (the default when no attribute is given).
     SendRecv,
+    /// The side that says it only sends (a phone putting the other on hold).
     SendOnly,
+    /// The side that says it only receives.
     RecvOnly,
+    /// Neither way: a call on hold at both ends.
     Inactive,
 }
 
@@ -62,53 +71,75 @@ impl Direction {
 /// An `a=rtpmap` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtpMap {
+    /// The payload type it names (dynamic types, such as telephone-event, need one).
     pub pt: u8,
+    /// Encoding name (PCMU, PCMA, telephone-event...), compared case-insensitively.
     pub encoding: String,
+    /// Clock rate: G.711 and the events we accept are 8000 only.
     pub clock: u32,
 }
 
 /// One m= section.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaDescription {
+    /// Media type: only `audio` streams are answered.
     pub media: String,
+    /// Where the peer receives RTP; 0 means the stream is refused or disabled.
     pub port: u16,
+    /// Transport profile: RTP/AVP or RTP/AVPF (no SRTP).
     pub proto: String,
     /// Formats as text (RTP payload types are numbers; other protocols may not be).
     pub formats: Vec<String>,
+    /// Media-level c= address, overriding the session's.
     pub connection: Option<IpAddr>,
+    /// Payload type mappings of this stream.
     pub rtpmaps: Vec<RtpMap>,
+    /// Packet duration the peer asked for, in ms (we send 20 ms anyway).
     pub ptime: Option<u32>,
+    /// Media-level direction, overriding the session's.
     pub direction: Option<Direction>,
 }
 
 /// The parts of a session description a UA needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionDescription {
+    /// Session-level c= address, used by streams without their own.
     pub connection: Option<IpAddr>,
+    /// Session-level direction, used by streams without their own.
     pub direction: Option<Direction>,
+    /// The m= sections in order (an answer keeps the same count and order).
     pub media: Vec<MediaDescription>,
 }
 
 /// Our side of the media.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalMedia {
+    /// The address put in o= and c=: one the peer can reach.
     pub address: IpAddr,
+    /// Our RTP port (RTCP on the next one).
     pub port: u16,
     /// Codecs we accept, in our preference order (used when we offer).
     pub codecs: Vec<Codec>,
+    /// o= session id, random per call.
     pub session_id: u64,
+    /// o= version, raised each time our SDP changes (RFC 3264 8).
     pub session_version: u64,
 }
 
 /// The outcome of a negotiation: what to send and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Negotiated {
+    /// The codec we send and decode.
     pub codec: Codec,
+    /// Its payload type as the peer numbered it.
     pub payload_type: u8,
+    /// The peer's telephone-event payload type, when it sends RFC 4733 digits.
     pub telephone_event: Option<u8>,
+    /// Where to send RTP (until symmetric RTP latches to the real source).
     pub remote_rtp: SocketAddr,
     /// Our direction.
     pub direction: Direction,
+    /// Packet duration in ms.
     pub ptime: u32,
     /// The peer put the call on hold RFC 2543-style (c=0.0.0.0).
     pub hold: bool,
@@ -224,13 +255,23 @@ fn usable(m: &MediaDescription) -> bool {
     m.media == "audio" && m.port != 0 && (m.proto == "RTP/AVP" || m.proto == "RTP/AVPF")
 }
 
-/// True when the description has an audio stream we can answer (admission uses it to
-/// refuse with 488 before a call is created).
-pub fn has_usable_audio(sd: &SessionDescription) -> bool {
-    sd.media
+/// Checks that [`answer`] can answer this offer, so admission refuses with 488 before a
+/// call is created rather than the call answering 488 later: the stream `answer` picks
+/// (the first RTP audio stream with a G.711 format) must exist and have a connection
+/// address, at media or session level.
+pub fn check_offer(sd: &SessionDescription) -> Result<(), SdpError> {
+    let m = sd
+        .media
         .iter()
         .filter(|m| usable(m))
-        .any(|m| m.formats.iter().filter_map(|f| f.parse().ok()).any(|pt| codec_of(m, pt).is_some()))
+        .find(|m| m.formats.iter().filter_map(|f| f.parse().ok()).any(|pt| codec_of(m, pt).is_some()))
+        .ok_or(SdpError::NoCommonCodec)?;
+    m.connection.or(sd.connection).map(|_| ()).ok_or(SdpError::NoConnection)
+}
+
+/// True when the description has an audio stream we can answer (see [`check_offer`]).
+pub fn has_usable_audio(sd: &SessionDescription) -> bool {
+    check_offer(sd).is_ok()
 }
 
 /// Answers an offer: picks the first G.711 format of the first usable audio stream,

@@ -109,7 +109,7 @@ pub async fn run_udp(udp: Arc<UdpSocket>, handler: Arc<dyn Inbound>, mut shutdow
                     if n == 0 || buf[..n].iter().all(|b| b.is_ascii_whitespace()) {
                         continue; // keep-alive
                     }
-                    handler.on_message(&buf[..n], Flow { transport: Transport::Udp, remote: from, conn: 0 });
+                    handler.on_message(&buf[..n], Flow { transport: Transport::Udp, remote: from, conn: 0, local: None });
                 }
                 // ICMP port unreachable from an earlier send surfaces here on Linux.
                 Err(e) => tracing::trace!(error = %e, "UDP receive error"),
@@ -160,7 +160,8 @@ async fn serve_connection(
 ) {
     let _ = stream.set_nodelay(true);
     let conn = out.next_conn.fetch_add(1, Ordering::Relaxed);
-    let flow = Flow { transport: Transport::Tcp, remote: peer, conn };
+    let local = stream.local_addr().ok().map(|a| a.ip());
+    let flow = Flow { transport: Transport::Tcp, remote: peer, conn, local };
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
     out.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(conn, tx);
@@ -188,7 +189,8 @@ async fn serve_connection(
                 Ok(Some(msg)) => handler.on_message(&msg, flow),
                 Ok(None) => break,
                 Err(e) => {
-                    handler.on_framing_error(&buf[..n], flow, &e);
+                    let head = framer.pending();
+                    handler.on_framing_error(&head[..head.len().min(MAX_MESSAGE)], flow, &e);
                     // Let the writer flush the 400 before the connection goes.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     break 'read;

@@ -68,6 +68,12 @@ impl InviteServer {
         self.state
     }
 
+    /// True once the transaction is over (or due to end at `now`): its owner no longer
+    /// needs to stay reachable for retransmissions and ACKs.
+    pub fn is_terminated(&self, now: Instant) -> bool {
+        self.state == InviteState::Terminated || self.terminate_at.is_some_and(|t| now >= t)
+    }
+
     /// Status of the last response sent (0 if none yet).
     pub fn last_status(&self) -> u16 {
         self.last_status
