@@ -12,13 +12,30 @@ use std::time::Duration;
 pub enum ConfigError {
     /// The file could not be read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The configuration file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// TOML syntax or a wrong type; the message carries the line.
     #[error("{path}: {message}")]
-    Syntax { path: PathBuf, message: String },
+    Syntax {
+        /// The configuration file.
+        path: PathBuf,
+        /// The TOML parser's message, with its line and column.
+        message: String,
+    },
     /// A value is out of range.
     #[error("{path}: {key}: {message}")]
-    Invalid { path: PathBuf, key: &'static str, message: String },
+    Invalid {
+        /// The configuration file.
+        path: PathBuf,
+        /// The key at fault, as `section.key`.
+        key: &'static str,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
 }
 
 /// The whole configuration.

@@ -165,5 +165,10 @@ pub enum CallError {
     BadAnswer(String),
     /// The recording could not be written.
     #[error("cannot write recording {path}: {reason}")]
-    Record { path: PathBuf, reason: String },
+    Record {
+        /// The `--record` file.
+        path: PathBuf,
+        /// Why it could not be written.
+        reason: String,
+    },
 }

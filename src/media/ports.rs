@@ -10,10 +10,20 @@ use std::sync::Mutex;
 pub enum PortError {
     /// Every pair in the range is in use (or could not be bound).
     #[error("no free RTP port pair in {start}-{end}")]
-    Exhausted { start: u16, end: u16 },
+    Exhausted {
+        /// First port of the configured range.
+        start: u16,
+        /// Last port of the configured range.
+        end: u16,
+    },
     /// The range is empty or odd-sized.
     #[error("invalid RTP port range {start}-{end}: need an even start and at least one pair")]
-    BadRange { start: u16, end: u16 },
+    BadRange {
+        /// `rtp_port_min` as configured.
+        start: u16,
+        /// `rtp_port_max` as configured.
+        end: u16,
+    },
 }
 
 /// A bound RTP/RTCP socket pair. Dropping it frees the ports.

@@ -28,7 +28,12 @@ use tokio::sync::{mpsc, watch};
 pub enum ServerError {
     /// A socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said (in use, not permitted, ...).
+        source: std::io::Error,
+    },
     /// Prompts failed to load.
     #[error(transparent)]
     Prompts(#[from] PromptError),

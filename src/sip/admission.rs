@@ -31,7 +31,10 @@ pub struct Load {
 #[derive(Debug)]
 pub enum Decision {
     /// Start a call for this INVITE; `offer` is None for a late offer.
-    Admit { offer: Option<sdp::SessionDescription> },
+    Admit {
+        /// The caller's SDP offer; None for a late offer (ours goes in the 200).
+        offer: Option<sdp::SessionDescription>,
+    },
     /// Answer with these bytes and forget the request.
     Reply(Vec<u8>),
     /// Drop silently (an ACK for a call we no longer know).

@@ -10,7 +10,12 @@ use super::message::{MessageBuilder, Method, Request};
 pub enum DialogError {
     /// CSeq lower than one already seen: RFC 3261 12.2.2 says 500.
     #[error("CSeq {got} is lower than {last}")]
-    CSeqOutOfOrder { got: u32, last: u32 },
+    CSeqOutOfOrder {
+        /// The request's CSeq number.
+        got: u32,
+        /// The highest one seen in this dialog.
+        last: u32,
+    },
     /// Tags do not match this dialog: 481.
     #[error("no such dialog")]
     NoSuchDialog,

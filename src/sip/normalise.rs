@@ -26,7 +26,10 @@ pub enum NormaliseError {
     MissingEndOfHeaders,
     /// A header line without a colon (1-based line number).
     #[error("malformed header on line {line}")]
-    MalformedHeader { line: usize },
+    MalformedHeader {
+        /// 1-based line of the message.
+        line: usize,
+    },
     /// Header bytes are not UTF-8.
     #[error("headers are not UTF-8")]
     NotUtf8,
@@ -38,7 +41,12 @@ pub enum NormaliseError {
     InvalidContentLength,
     /// The body is shorter than Content-Length says.
     #[error("body shorter than Content-Length ({actual} < {declared})")]
-    BodyTooShort { declared: usize, actual: usize },
+    BodyTooShort {
+        /// Content-Length as sent.
+        declared: usize,
+        /// Bytes of body actually received.
+        actual: usize,
+    },
     /// Over 65535 bytes.
     #[error("message too large")]
     TooLarge,
