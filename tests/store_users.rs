@@ -95,8 +95,17 @@ async fn accounts(store: &Store, db: &str) {
             .map(|r| r.0)
             .unwrap_or(0)
     };
-    for _ in 0..4 {
+    for i in 0..4 {
         assert!(matches!(store.begin_login_attempt(&keys).await.unwrap(), Attempt::Counted(_)), "{db}");
+        if i == 0 {
+            // A key's first failure does not lock it at all (0), not "until now": an
+            // attempt that read the clock a moment earlier must not find it locked.
+            let locks: Vec<(i64,)> = sqlx::query_as("SELECT locked_until FROM login_failures ORDER BY throttle_key")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(locks, [(0,), (0,)], "{db}");
+        }
     }
     assert_eq!(store.login_locked(&keys).await.unwrap(), None, "{db}: four failures are free");
     assert!(matches!(store.begin_login_attempt(&keys).await.unwrap(), Attempt::Counted(_)), "{db}: the fifth");

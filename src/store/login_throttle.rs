@@ -115,7 +115,12 @@ impl Store {
             let row = sqlx::query(&sql)
                 .bind(k.stored())
                 .bind(now)
-                .bind(now + wait_ms(1, free))
+                // Unlocked is 0, never `now`: an attempt whose clock read came a moment
+                // earlier would otherwise find this key locked until `now` and be refused.
+                .bind(match wait_ms(1, free) {
+                    0 => 0,
+                    wait => now + wait,
+                })
                 .fetch_optional(self.pool())
                 .await?;
             let Some(row) = row else {
