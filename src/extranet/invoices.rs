@@ -8,7 +8,7 @@ use super::query::ApiQuery;
 use super::AppState;
 use crate::payments::invoice::{FieldError, InvoiceInput, InvoiceStatus};
 use crate::payments::money::Money;
-use crate::store::invoices::{parse_cursor, Created, Invoice, InvoiceFilter};
+use crate::store::invoices::{Created, Invoice, InvoiceFilter};
 use crate::store::merchants::Merchant;
 use crate::store::StoreError;
 use axum::body::Bytes;
@@ -150,13 +150,7 @@ pub async fn list(
     ApiMerchant(m): ApiMerchant,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
-    if cursor.is_some_and(|c| parse_cursor(c).is_none()) {
-        return Err(ApiError::BadQuery {
-            field: "cursor".into(),
-            message: "not a cursor this API gave (use next_cursor from the previous page as it is)".into(),
-        });
-    }
+    let cursor = super::query::page_cursor(q.cursor.as_deref())?;
     let mut errs = Vec::new();
     let status = match q.status.as_deref() {
         None | Some("") => None,

@@ -78,6 +78,19 @@ fn friendly(reason: &str) -> String {
     }
 }
 
+/// The `cursor` parameter of a listing: None for the first page, the cursor itself when
+/// it is one this API gave, a 400 naming `cursor` otherwise (never silently page one).
+pub fn page_cursor(cursor: Option<&str>) -> Result<Option<&str>, ApiError> {
+    let cursor = cursor.filter(|c| !c.is_empty());
+    if cursor.is_some_and(|c| crate::store::invoices::parse_cursor(c).is_none()) {
+        return Err(ApiError::BadQuery {
+            field: "cursor".into(),
+            message: "not a cursor this API gave (use next_cursor from the previous page as it is)".into(),
+        });
+    }
+    Ok(cursor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,6 @@ use crate::payments::cash::Amounts;
 use crate::payments::invoice::FieldError;
 use crate::payments::money::Currency;
 use crate::store::cash::{TransactionFilter, TRANSACTION_STATUSES};
-use crate::store::invoices::parse_cursor;
 use crate::store::merchants::Merchant;
 use crate::store::transactions::{HistoryEntry, Transaction};
 use crate::store::{Store, StoreError};
@@ -141,13 +140,7 @@ pub async fn list(
     ApiMerchant(m): ApiMerchant,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
-    if cursor.is_some_and(|c| parse_cursor(c).is_none()) {
-        return Err(ApiError::BadQuery {
-            field: "cursor".into(),
-            message: "not a cursor this API gave (use next_cursor from the previous page as it is)".into(),
-        });
-    }
+    let cursor = super::query::page_cursor(q.cursor.as_deref())?;
     let mut errs = Vec::new();
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
