@@ -39,8 +39,12 @@ fn random_digits(n: usize) -> String {
 /// An expiry (MMYY) `years` ahead of today with a random month, so it never ages.
 fn expiry(years: i32) -> String {
     use chrono::Datelike;
-    let year = chrono::Utc::now().date_naive().year() + years;
-    format!("{:02}{:02}", 1 + rand::random::<u32>() % 12, year % 100)
+    let today = chrono::Utc::now().date_naive();
+    // Never this month or its neighbours: the database holds dates made from today
+    // (due dates a year on: "2027-12-02"), whose "-MM-DD" would read as MM-YY on the
+    // day of the month equal to YY.
+    let month = (today.month0() + 2 + rand::random::<u32>() % 9) % 12 + 1;
+    format!("{month:02}{:02}", (today.year() + years) % 100)
 }
 
 /// An expiry written as typed (MMYY) or with a separator (MM/YY), standing alone; with
@@ -48,7 +52,9 @@ fn expiry(years: i32) -> String {
 fn expiry_pattern(mmyy: &str, platform: bool) -> Regex {
     let (mm, yy) = mmyy.split_at(2);
     let yyyymm = if platform { format!("|20{yy}{mm}") } else { String::new() };
-    Regex::new(&format!("(?:^|[^0-9])(?:{mm}[/ -]?{yy}{yyyymm})(?:[^0-9]|$)")).unwrap()
+    // Not glued to letters either: four digits turn up by chance inside hex ids
+    // (Call-IDs, tags, branches) stored and logged with every call.
+    Regex::new(&format!("(?:^|[^0-9A-Za-z])(?:{mm}[/ -]?{yy}{yyyymm})(?:[^0-9A-Za-z]|$)")).unwrap()
 }
 
 /// A number standing alone in binary data, not inside a longer number or a hex id.
@@ -281,4 +287,20 @@ fn log_noise_is_blanked_but_a_typed_code_is_not() {
     }
     assert!(spread_short("144", 2).is_match(&without_noise("csc=144 ok")), "a code standing alone is still found");
     assert!(spread_short("144", 2).is_match(&without_noise("digits 1 4 4")));
+}
+
+#[test]
+fn test_expiries_avoid_dates_of_today_and_hex_ids() {
+    use chrono::Datelike;
+    let month = chrono::Utc::now().date_naive().month();
+    for _ in 0..200 {
+        let e = expiry(2);
+        let m: u32 = e[..2].parse().unwrap();
+        assert!((1..=12).contains(&m), "{e}");
+        let distance = (m + 12 - month) % 12;
+        assert!((2..=10).contains(&distance), "{e}: month {m} too close to {month}");
+    }
+    let p = expiry_pattern("0528", false);
+    assert!(p.is_match("expiry=0528;") && p.is_match("\"05/28\""));
+    assert!(!p.is_match("call-id a0528f3@host") && !p.is_match("x20528"));
 }
