@@ -336,12 +336,8 @@ impl Store {
         merchant_id: &str,
         reference: &str,
     ) -> Result<Option<Invoice>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1 AND reference = $2"))
-            .bind(merchant_id)
-            .bind(reference)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        let mut conn = self.pool().acquire().await?;
+        select_by_reference(&mut conn, merchant_id, reference).await
     }
 
     /// The references of the invoices a merchant's transactions created in `[from, to)`

@@ -51,7 +51,9 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
     let now = chrono::Utc::now();
     let today = now.date_naive();
     let start = today.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
-    let txs = st.store.list_transactions(merchant, start, now.timestamp_millis() + 1).await?;
+    let end = now.timestamp_millis() + 1;
+    let txs = st.store.list_transactions(merchant, start, end).await?;
+    let references = st.store.invoice_references_paid_between(merchant, start, end).await?;
     let counts = st.store.invoice_counts(merchant, today).await?;
     let accepted: Vec<_> = txs
         .iter()
@@ -64,7 +66,7 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
     let refused_calls = st.store.refused_calls(merchant, start, now.timestamp_millis() + 1).await?;
     let mut rows: Vec<(i64, Row)> = Vec::with_capacity(txs.len() + refused_calls.len());
     for t in &txs {
-        let invoice_ref = st.store.invoice(merchant, &t.invoice_id).await?.map(|i| i.reference).unwrap_or_default();
+        let invoice_ref = references.get(&t.invoice_id).cloned().unwrap_or_default();
         rows.push((
             t.created_at,
             Row {

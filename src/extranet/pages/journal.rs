@@ -59,9 +59,9 @@ pub async fn show(State(st): State<AppState>, cur: Current, Query(r): Query<Rang
     let (errors, rows) = match checked(&cur, &r) {
         Ok((a, b)) => {
             let mut rows = Vec::new();
+            let references = st.store.invoice_references_paid_between(merchant, a, b).await?;
             for t in st.store.list_transactions(merchant, a, b).await? {
-                let invoice_ref =
-                    st.store.invoice(merchant, &t.invoice_id).await?.map(|i| i.reference).unwrap_or_default();
+                let invoice_ref = references.get(&t.invoice_id).cloned().unwrap_or_default();
                 rows.push(Row {
                     time: format::datetime(t.created_at),
                     invoice_id: t.invoice_id.clone(),
