@@ -7,8 +7,8 @@
 //! A confirmation form carries the state of the transaction it was shown for (status
 //! and amounts); a POST whose transaction has changed since (a double click, a form
 //! sent again from the browser's history) is refused and the fresh state shown, so an
-//! operation is never applied twice by mistake. Within this process the check and the
-//! operation on one transaction run one at a time.
+//! operation is never applied twice by mistake. The state goes down to the store's
+//! claim (`CashOrder::expected`), which is atomic, so this holds across processes too.
 
 use super::{format, Current, Layout, PageError};
 use crate::extranet::AppState;
@@ -62,29 +62,6 @@ pub struct ConfirmPage {
 /// changes the status or an amount, and with them this value.
 pub fn state(t: &Transaction) -> String {
     format!("{}/{}/{}", t.status, t.current_amount, t.refunded_amount)
-}
-
-/// Transactions with an operation being checked and applied by this process.
-fn in_progress() -> &'static std::sync::Mutex<std::collections::HashSet<String>> {
-    static SET: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> = std::sync::OnceLock::new();
-    SET.get_or_init(Default::default)
-}
-
-/// One transaction's turn: held from the state check to the end of the operation.
-struct Turn(String);
-
-impl Turn {
-    /// The turn, or None if another request is already operating on the transaction.
-    fn take(reference: &str) -> Option<Turn> {
-        let mut set = in_progress().lock().unwrap_or_else(|e| e.into_inner());
-        set.insert(reference.to_string()).then(|| Turn(reference.to_string()))
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        in_progress().lock().unwrap_or_else(|e| e.into_inner()).remove(&self.0);
-    }
 }
 
 fn operation(segment: &str) -> Result<Operation, PageError> {
@@ -187,14 +164,6 @@ pub async fn apply(
 ) -> Result<Response, PageError> {
     let op = operation(&op)?;
     let x = cur.lang.texts();
-    let Some(_turn) = Turn::take(&reference) else {
-        // The same form sent twice at once: the first one does it.
-        let t = merchant_transaction(&st, &cur, &reference).await?;
-        return super::html(
-            StatusCode::CONFLICT,
-            &page(&cur, &t, op, f.amount.clone(), String::new(), x.op_changed.into()),
-        );
-    };
     let t = merchant_transaction(&st, &cur, &reference).await?;
     let again = |status, amount_error: String, error: String| {
         super::html(status, &page(&cur, &t, op, f.amount.clone(), amount_error, error))
@@ -212,7 +181,8 @@ pub async fn apply(
         },
     };
     // The state the confirmation showed goes down to the claim, which applies the
-    // operation to that state only: two servers given the same form cannot both apply it.
+    // operation to that state only: the same form sent twice, at once or one after the
+    // other, to one server or two, is applied once (the other gets the 409 below).
     let expected = Amounts { status: t.status.clone(), current: t.current_amount, refunded: t.refunded_amount };
     let order = CashOrder { op, amount, expected: Some(expected) };
     match operations::cash_operation(&st.store, &st.gateway, &t.merchant_id, &t.reference, order, &cur.actor()).await {
