@@ -38,7 +38,7 @@ fn recorded(target: String, hangup_after_ms: u64, wav: &Path) -> CallOptions {
 /// Whether a recording holds the start of a French prompt, as the server encodes it.
 fn heard(wav: &Path, name: &str, codec: ivrpay::media::codec::Codec) -> bool {
     let recording: Vec<i16> = hound::WavReader::open(wav).unwrap().into_samples::<i16>().map(Result::unwrap).collect();
-    let lib = ivrpay::ivr::prompts::PromptLibrary::load(&common::root().join("prompts"), "fr").unwrap();
+    let lib = ivrpay::ivr::prompts::load(&common::root().join("prompts"), "fr").unwrap();
     let p = lib.get("fr", name).unwrap_or_else(|| panic!("prompt fr/{name}"));
     let enc = p.encoded(codec);
     let mut pcm = vec![0i16; enc.len()];

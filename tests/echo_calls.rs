@@ -111,7 +111,7 @@ async fn echo_call(mode: DtmfMode, transport: Transport, digits: &str, dialer: D
     );
     let codec = outcome.codec;
     let recorded: Vec<i16> = hound::WavReader::open(&wav).unwrap().into_samples::<i16>().map(Result::unwrap).collect();
-    let lib = PromptLibrary::load(&common::root().join("prompts"), "fr").unwrap();
+    let lib = ivrpay::ivr::prompts::load(&common::root().join("prompts"), "fr").unwrap();
     // The greeting starts the call (its beginning at least: the first key barges in).
     let greeting = heard(&lib, "echo_welcome", codec);
     assert!(common::find(&recorded, &greeting[..1600], 0).is_some(), "greeting heard");

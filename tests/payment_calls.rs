@@ -9,7 +9,6 @@ mod common;
 use common::http;
 use ivrpay::caller::{self, CallOptions, CallSummary, DtmfMode, EndedBy};
 use ivrpay::config::Config;
-use ivrpay::ivr::prompts::PromptLibrary;
 use ivrpay::media::g711;
 use ivrpay::server::Server;
 use ivrpay::sip::Transport;
@@ -104,7 +103,7 @@ async fn record(line: &Line, call_id: &str) -> CallRecord {
 
 /// Whether the caller heard a prompt (exactly as the server encodes it).
 fn heard(recording: &[i16], lang: &str, name: &str, codec: ivrpay::media::codec::Codec) -> bool {
-    let lib = PromptLibrary::load(&common::root().join("prompts"), "fr").unwrap();
+    let lib = ivrpay::ivr::prompts::load(&common::root().join("prompts"), "fr").unwrap();
     let p = lib.get(lang, name).unwrap_or_else(|| panic!("prompt {lang}/{name}"));
     let enc = p.encoded(codec);
     let mut pcm = vec![0i16; enc.len()];

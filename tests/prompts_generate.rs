@@ -132,11 +132,10 @@ fn fails_clearly_without_espeak_or_with_a_bad_manifest() {
 fn the_shipped_prompts_are_complete_in_both_languages() {
     use ivrpay::ivr::dialplan::registry::{plan_prompt_names, Dialplans};
     use ivrpay::ivr::manifest::Manifest;
-    use ivrpay::ivr::prompts::PromptLibrary;
     use ivrpay::ivr::say::{self, Language};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("prompts");
-    let lib = PromptLibrary::load(&dir, "fr").unwrap();
+    let lib = ivrpay::ivr::prompts::load(&dir, "fr").unwrap();
     let plans = Dialplans::load_dir(&root.join("dialplans"), &lib, &[]).unwrap();
     assert!(!plans.plans().is_empty());
     for (lang, say_lang) in [("fr", Language::Fr), ("en", Language::En)] {
@@ -171,7 +170,6 @@ impl std::io::Write for Captured {
 
 #[test]
 fn a_prompt_missing_in_one_language_falls_back_to_the_default_with_a_warning() {
-    use ivrpay::ivr::prompts::PromptLibrary;
     let dir = prompts_dir("fallback");
     // English describes digit_1 too but has no recording of it.
     std::fs::write(dir.join("en/manifest.toml"), "[prompts]\ndigit_1 = \"one\"\ndigit_2 = \"two\"\n").unwrap();
@@ -180,7 +178,7 @@ fn a_prompt_missing_in_one_language_falls_back_to_the_default_with_a_warning() {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
-    let lib = tracing::subscriber::with_default(subscriber, || PromptLibrary::load(&dir, "fr")).unwrap();
+    let lib = tracing::subscriber::with_default(subscriber, || ivrpay::ivr::prompts::load(&dir, "fr")).unwrap();
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         log.lines().any(|l| l.contains("WARN")

@@ -181,7 +181,7 @@ async fn sipp_pays_an_invoice_with_rfc4733_pcaps() {
     // summary as the shipped French prompts say them, plus the keys before them and a
     // margin well inside the menus' 6 s wait.
     use ivrpay::ivr::say::{self, Language};
-    let lib = ivrpay::ivr::prompts::PromptLibrary::load(&common::root().join("prompts"), "fr").unwrap();
+    let lib = ivrpay::ivr::prompts::load(&common::root().join("prompts"), "fr").unwrap();
     let ms = |names: Vec<&str>| names.iter().map(|n| lib.get("fr", n).expect("prompt").duration_ms()).sum::<u64>();
     let amount = say::amount(Language::Fr, inv.amount, inv.currency);
     let read_back = [vec!["invoice_amount_is"], amount.clone(), vec!["invoice_due_on"]].concat();

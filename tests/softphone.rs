@@ -92,7 +92,7 @@ async fn baresip_hears_the_greeting_and_its_digits_read_back() {
     let bytes = std::fs::read(&dump).unwrap();
     let data = bytes.windows(4).position(|w| w == b"data").expect("a data chunk") + 8;
     let samples: Vec<i16> = bytes[data..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
-    let lib = PromptLibrary::load(&common::root().join("prompts"), "fr").unwrap();
+    let lib = ivrpay::ivr::prompts::load(&common::root().join("prompts"), "fr").unwrap();
     let greeting = heard(&lib, "echo_welcome");
     assert!(common::find_close(&samples, &greeting[..4000], 0).is_some(), "greeting heard by the softphone");
     let mut at = 0;

@@ -3,7 +3,7 @@
 //! lookup, authorization), its record, and the operator's view of calls in progress.
 
 mod actions;
-pub mod leg;
+pub use ivrpay_proto::call::leg;
 pub mod live;
 mod record;
 pub mod task;

@@ -5,7 +5,6 @@
 //! a bad recording does not hide a bad dialplan, nor one file another.
 
 use super::dialplan::registry::Dialplans;
-use super::prompts::PromptLibrary;
 use crate::config::Config;
 use std::fmt::Write;
 
@@ -22,7 +21,7 @@ pub enum CheckError {
 pub fn check(cfg: &Config) -> Result<String, CheckError> {
     let mut problems: Vec<String> = Vec::new();
     let mut report = String::new();
-    let lib = match PromptLibrary::load_all(&cfg.prompts.dir, &cfg.prompts.default_language) {
+    let lib = match crate::ivr::prompts::load_all(&cfg.prompts.dir, &cfg.prompts.default_language) {
         Ok((lib, errors)) => {
             problems.extend(errors.into_iter().flat_map(|e| e.into_problems()).map(|e| e.to_string()));
             Some(lib)

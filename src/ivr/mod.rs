@@ -1,14 +1,14 @@
-//! Interactive voice response: prompts (recordings, manifests, generation), dialplans
-//! and the applications that talk to callers (the dialplan engine, the line-test echo
-//! service).
-
-pub mod app;
+//! Interactive voice response. The sans-IO parts (the dialplan model and parser, the
+//! engine, the echo service, the `CallApp` contract, prompts as audio, saying values) are
+//! `ivrpay_proto::ivr`, re-exported here; this folder adds what reads and writes files:
+//! prompt recordings and manifests, the replaceable prompt store, the dialplan registry,
+//! prompt generation and `ivrpay check`.
+pub use ivrpay_proto::ivr::{app, echo, engine, say};
 pub mod check;
 pub mod dialplan;
-pub mod echo;
-pub mod engine;
 pub mod generate;
 pub mod manifest;
 pub mod prompt_store;
 pub mod prompts;
-pub mod say;
+#[cfg(test)]
+mod say_tests;

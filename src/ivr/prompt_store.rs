@@ -41,7 +41,7 @@ impl PromptStore {
     /// Reads the directory again; on error the library in force stays.
     pub fn reload(&self) -> Result<(), PromptError> {
         let default = self.current().default_language().to_string();
-        let lib = PromptLibrary::load(&self.dir, &default)?;
+        let lib = crate::ivr::prompts::load(&self.dir, &default)?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(lib);
         Ok(())
     }

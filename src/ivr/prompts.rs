@@ -1,14 +1,11 @@
-//! Voice prompts: WAV files read once at load, converted to 8 kHz mono, and encoded once
-//! per codec, so every call plays shared bytes and no call ever transcodes.
-//!
-//! Layout: `<dir>/<lang>/<name>.wav`. A prompt missing in one language falls back to the
-//! default language (with a warning at load), never to silence.
+//! Reading prompt recordings: `<dir>/<lang>/<name>.wav`, any PCM or float WAV converted
+//! to 8 kHz mono (refused with the file named otherwise), into the sans-IO
+//! [`PromptLibrary`] of `ivrpay_proto::ivr::prompts` (re-exported here). A prompt missing
+//! in one language falls back to the default language (with a warning at load).
 
-use crate::media::codec::{Codec, CLOCK_RATE};
-use crate::media::g711;
-use std::collections::BTreeMap;
+pub use ivrpay_proto::ivr::prompts::{Prompt, PromptLibrary};
+use ivrpay_proto::media::codec::CLOCK_RATE;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Why a prompt or a prompt directory was refused; always names the file.
 #[derive(Debug, thiserror::Error)]
@@ -60,173 +57,70 @@ impl PromptError {
     }
 }
 
-/// One prompt, ready to play on any call.
-#[derive(Debug)]
-pub struct Prompt {
-    /// Name (file stem).
-    pub name: String,
-    /// Language it was recorded in.
-    pub language: String,
-    /// 8 kHz mono samples (kept for tests and for the browser player).
-    pub pcm: Vec<i16>,
-    pcmu: Vec<u8>,
-    pcma: Vec<u8>,
-}
-
-impl Prompt {
-    /// Builds a prompt from 8 kHz mono samples, encoding both G.711 laws once.
-    pub fn from_pcm(name: &str, language: &str, pcm: Vec<i16>) -> Prompt {
-        let mut pcmu = vec![0u8; pcm.len()];
-        let mut pcma = vec![0u8; pcm.len()];
-        g711::encode_frame(Codec::Pcmu, &pcm, &mut pcmu);
-        g711::encode_frame(Codec::Pcma, &pcm, &mut pcma);
-        Prompt { name: name.to_string(), language: language.to_string(), pcm, pcmu, pcma }
-    }
-
-    /// The encoded payload bytes for a codec (one byte per sample).
-    pub fn encoded(&self, codec: Codec) -> &[u8] {
-        match codec {
-            Codec::Pcmu => &self.pcmu,
-            Codec::Pcma => &self.pcma,
-        }
-    }
-
-    /// Duration in milliseconds.
-    pub fn duration_ms(&self) -> u64 {
-        self.pcm.len() as u64 * 1000 / CLOCK_RATE as u64
+/// Loads every `<dir>/<lang>/*.wav`. Fails naming each unreadable file.
+pub fn load(dir: &Path, default_language: &str) -> Result<PromptLibrary, PromptError> {
+    let (lib, mut errors) = load_all(dir, default_language)?;
+    match errors.len() {
+        0 => Ok(lib),
+        1 => Err(errors.remove(0)),
+        _ => Err(PromptError::Several(errors)),
     }
 }
 
-/// All prompts of all languages.
-#[derive(Clone, Debug, Default)]
-pub struct PromptLibrary {
-    by_lang: BTreeMap<String, BTreeMap<String, Arc<Prompt>>>,
-    default_language: String,
-    /// Where the recordings were read from, so a missing one can be named by its file.
-    dir: PathBuf,
-}
-
-impl PromptLibrary {
-    /// Loads every `<dir>/<lang>/*.wav`. Fails naming each unreadable file.
-    pub fn load(dir: &Path, default_language: &str) -> Result<PromptLibrary, PromptError> {
-        let (lib, mut errors) = Self::load_all(dir, default_language)?;
-        match errors.len() {
-            0 => Ok(lib),
-            1 => Err(errors.remove(0)),
-            _ => Err(PromptError::Several(errors)),
-        }
-    }
-
-    /// Loads every readable `<dir>/<lang>/*.wav` and returns the files refused beside
-    /// the library, so `ivrpay check` can go on to check the dialplans and report every
-    /// problem at once. Fails only when the directory cannot be used at all.
-    pub fn load_all(dir: &Path, default_language: &str) -> Result<(PromptLibrary, Vec<PromptError>), PromptError> {
-        let io = |path: &Path, source| PromptError::Io { path: path.to_path_buf(), source };
-        let mut errors = Vec::new();
-        let mut lib = PromptLibrary {
-            by_lang: BTreeMap::new(),
-            default_language: default_language.to_string(),
-            dir: dir.to_path_buf(),
-        };
-        let mut langs: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| io(dir, e))?
+/// Loads every readable `<dir>/<lang>/*.wav` and returns the files refused beside
+/// the library, so `ivrpay check` can go on to check the dialplans and report every
+/// problem at once. Fails only when the directory cannot be used at all.
+pub fn load_all(dir: &Path, default_language: &str) -> Result<(PromptLibrary, Vec<PromptError>), PromptError> {
+    let io = |path: &Path, source| PromptError::Io { path: path.to_path_buf(), source };
+    let mut errors = Vec::new();
+    let mut lib = PromptLibrary::in_dir(dir, default_language);
+    let mut langs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    langs.sort();
+    for lang_dir in langs {
+        let lang = lang_dir.file_name().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&lang_dir)
+            .map_err(|e| io(&lang_dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
+            .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")))
             .collect();
-        langs.sort();
-        for lang_dir in langs {
-            let lang = lang_dir.file_name().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&lang_dir)
-                .map_err(|e| io(&lang_dir, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")))
-                .collect();
-            files.sort();
-            for file in files {
-                let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                match read_wav_8k_mono(&file) {
-                    Ok(pcm) => lib.insert(Prompt::from_pcm(&name, &lang, pcm)),
-                    Err(e) => errors.push(e),
-                }
-            }
-        }
-        if lib.by_lang.get(default_language).is_none_or(|m| m.is_empty()) {
-            errors.push(PromptError::NoDefaultLanguage { dir: dir.to_path_buf(), lang: default_language.to_string() });
-        } else {
-            lib.warn_missing(dir);
-        }
-        Ok((lib, errors))
-    }
-
-    /// An empty library whose fallback is `default_language`, filled with
-    /// [`insert`](Self::insert) (tests, tools building prompts in memory).
-    pub fn empty(default_language: &str) -> PromptLibrary {
-        PromptLibrary { default_language: default_language.to_string(), ..PromptLibrary::default() }
-    }
-
-    /// The directory the recordings were read from (empty for a library built in memory).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Warns about prompts a language lacks: those its manifest lists (each language
-    /// says different words, so French-only fragments are not missing in English), or,
-    /// without a manifest, those the default language has.
-    fn warn_missing(&self, dir: &Path) {
-        for (lang, prompts) in &self.by_lang {
-            let expected: Vec<String> = match super::manifest::Manifest::load(dir, lang) {
-                Ok(m) => m.entries.into_iter().map(|e| e.name).collect(),
-                Err(e) => {
-                    if !matches!(e, super::manifest::ManifestError::Io { .. }) {
-                        tracing::warn!(error = %e, "prompt manifest unreadable");
-                    }
-                    self.by_lang[&self.default_language].keys().cloned().collect()
-                }
-            };
-            for name in expected.iter().filter(|n| !prompts.contains_key(*n)) {
-                tracing::warn!(%lang, prompt = %name, "prompt missing; the default language's recording will play");
+        files.sort();
+        for file in files {
+            let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            match read_wav_8k_mono(&file) {
+                Ok(pcm) => lib.insert(Prompt::from_pcm(&name, &lang, pcm)),
+                Err(e) => errors.push(e),
             }
         }
     }
-
-    /// Adds or replaces a prompt (operators upload replacements at run time).
-    pub fn insert(&mut self, prompt: Prompt) {
-        self.by_lang.entry(prompt.language.clone()).or_default().insert(prompt.name.clone(), Arc::new(prompt));
+    if lib.names(default_language).is_empty() {
+        errors.push(PromptError::NoDefaultLanguage { dir: dir.to_path_buf(), lang: default_language.to_string() });
+    } else {
+        warn_missing(&lib, dir);
     }
+    Ok((lib, errors))
+}
 
-    /// The prompt in `lang`, else in the default language.
-    pub fn get(&self, lang: &str, name: &str) -> Option<Arc<Prompt>> {
-        self.by_lang
-            .get(lang)
-            .and_then(|m| m.get(name))
-            .or_else(|| self.by_lang.get(&self.default_language).and_then(|m| m.get(name)))
-            .cloned()
-    }
-
-    /// Whether `name` is recorded in `lang` itself (without falling back).
-    pub fn has(&self, lang: &str, name: &str) -> bool {
-        self.by_lang.get(lang).is_some_and(|m| m.contains_key(name))
-    }
-
-    /// Whether `name` is recorded in the default language, which every other language
-    /// falls back to: a flow may name it without ever playing silence.
-    pub fn has_default(&self, name: &str) -> bool {
-        self.has(&self.default_language, name)
-    }
-
-    /// Languages that have at least one prompt.
-    pub fn languages(&self) -> impl Iterator<Item = &str> {
-        self.by_lang.keys().map(String::as_str)
-    }
-
-    /// The language used when a call has not chosen one.
-    pub fn default_language(&self) -> &str {
-        &self.default_language
-    }
-
-    /// Names of the prompts in a language.
-    pub fn names(&self, lang: &str) -> Vec<&str> {
-        self.by_lang.get(lang).map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
+/// Warns about prompts a language lacks: those its manifest lists (each language
+/// says different words, so French-only fragments are not missing in English), or,
+/// without a manifest, those the default language has.
+fn warn_missing(lib: &PromptLibrary, dir: &Path) {
+    for lang in lib.languages() {
+        let expected: Vec<String> = match super::manifest::Manifest::load(dir, lang) {
+            Ok(m) => m.entries.into_iter().map(|e| e.name).collect(),
+            Err(e) => {
+                if !matches!(e, super::manifest::ManifestError::Io { .. }) {
+                    tracing::warn!(error = %e, "prompt manifest unreadable");
+                }
+                lib.names(lib.default_language()).into_iter().map(str::to_string).collect()
+            }
+        };
+        for name in expected.iter().filter(|n| !lib.has(lang, n)) {
+            tracing::warn!(%lang, prompt = %name, "prompt missing; the default language's recording will play");
+        }
     }
 }
 
@@ -305,6 +199,7 @@ fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ivrpay_proto::media::codec::Codec;
 
     fn write_wav(path: &Path, rate: u32, channels: u16, bits: u16, n: usize) {
         let spec = hound::WavSpec {
@@ -329,7 +224,7 @@ mod tests {
         write_wav(&dir.join("fr/hello.wav"), 8000, 1, 16, 8000);
         write_wav(&dir.join("fr/stereo16k.wav"), 16000, 2, 16, 16000);
         write_wav(&dir.join("en/eight_bit.wav"), 8000, 1, 8, 800);
-        let lib = PromptLibrary::load(&dir, "fr").unwrap();
+        let lib = crate::ivr::prompts::load(&dir, "fr").unwrap();
         assert_eq!(lib.get("fr", "hello").unwrap().pcm.len(), 8000);
         assert_eq!(lib.get("fr", "stereo16k").unwrap().pcm.len(), 8000);
         assert_eq!(lib.get("en", "eight_bit").unwrap().pcm.len(), 800);
@@ -345,7 +240,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ivrpay-badprompts-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("fr")).unwrap();
         std::fs::write(dir.join("fr/broken.wav"), b"RIFF....not a wav").unwrap();
-        let err = PromptLibrary::load(&dir, "fr").unwrap_err().to_string();
+        let err = crate::ivr::prompts::load(&dir, "fr").unwrap_err().to_string();
         assert!(err.contains("broken.wav"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -1,12 +1,6 @@
-//! Media: RTP in and out, G.711, DTMF detection, and the shared clock that paces every
-//! call's outgoing audio. Knows nothing of SIP or payments.
-
-pub mod clock;
-pub mod codec;
-pub mod g711;
-pub mod inband;
-pub mod inbound;
+//! Media. The sans-IO parts (RTP, G.711, DTMF detection, the pacer's core) are
+//! `ivrpay_proto::media`, re-exported here; this folder adds what touches the system:
+//! RTP port allocation (real sockets).
+pub use ivrpay_proto::media::*;
 pub mod pacer;
 pub mod ports;
-pub mod rfc4733;
-pub mod rtp;

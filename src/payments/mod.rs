@@ -4,16 +4,13 @@
 //! payments whose outcome was not recorded, and the transaction record. Knows nothing
 //! of SIP or RTP.
 
+pub use ivrpay_proto::payments::{card, check_digit, invoice, merchant, money};
 pub mod authorize;
-pub mod card;
 pub mod cash;
-pub mod check_digit;
 pub mod duplicate;
 pub mod gateway;
 pub mod http;
 pub mod import;
-pub mod invoice;
-pub mod money;
 pub mod notify;
 pub mod operations;
 pub mod recovery;

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::ivr::dialplan::registry::DialplanRegistry;
 use crate::ivr::dialplan::DialplanError;
 use crate::ivr::prompt_store::PromptStore;
-use crate::ivr::prompts::{PromptError, PromptLibrary};
+use crate::ivr::prompts::PromptError;
 use crate::media::pacer::{self, PacerHandle};
 use crate::media::ports::{PortAllocator, PortError};
 use crate::sip::transaction::Timers;
@@ -167,7 +167,7 @@ pub struct Server {
 impl Server {
     /// Binds sockets, loads prompts and starts serving.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
-        let library = PromptLibrary::load(&config.prompts.dir, &config.prompts.default_language)?;
+        let library = crate::ivr::prompts::load(&config.prompts.dir, &config.prompts.default_language)?;
         let reserved: Vec<String> = config.services.echo.iter().chain(&config.services.echo_loop).cloned().collect();
         let dialplans = DialplanRegistry::load(&config.dialplans.dir, &library, reserved)?;
         let prompts = Arc::new(PromptStore::new(&config.prompts.dir, library));

@@ -2,45 +2,18 @@
 //! merchant, cancel, look up by payment code for the phone line, and expire.
 
 use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
+pub use crate::payments::invoice::Invoice;
 use crate::payments::invoice::{new_payment_code, InvoiceStatus, NewInvoice};
 use crate::payments::money::Currency;
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-/// A stored invoice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Invoice {
-    /// Stable identifier (`inv_...`) that transactions point to.
-    pub id: String,
-    /// Owner; every read and write is scoped by it.
-    pub merchant_id: String,
-    /// The merchant's own invoice number, unique per merchant: importing it twice does not
-    /// bill twice.
-    pub reference: String,
-    /// Minor units.
-    pub amount: i64,
-    /// Currency of `amount`, and of the payment taken for it.
-    pub currency: Currency,
-    /// Date the customer owes by; the IVR can read it out.
-    pub due_date: NaiveDate,
-    /// UTC milliseconds after which it can no longer be paid.
-    pub expires_at: i64,
-    /// Who owes it, shown in the extranet (never read out on the phone line).
-    pub customer_name: String,
-    /// How the merchant reaches the customer (e-mail, phone), free text.
-    pub customer_contact: Option<String>,
-    /// What the invoice is for, free text for the merchant.
-    pub description: Option<String>,
-    /// What the customer types on the keypad (check digit included).
-    pub payment_code: String,
-    /// Lifecycle state; PAYABLE past `expires_at` is treated as expired until the expiry
-    /// job marks it.
-    pub status: InvoiceStatus,
-    /// When it was created (UTC ms); listings page on it.
-    pub created_at: i64,
-    /// Last status change (UTC ms); also bumped when a payment locks it.
-    pub updated_at: i64,
+/// A payment code drawn from the thread's generator: the store is the driver that owns
+/// randomness for the pure `new_payment_code`. A function, so no `ThreadRng` (not `Send`)
+/// is held across an await.
+pub(crate) fn fresh_payment_code() -> String {
+    new_payment_code(&mut rand::thread_rng())
 }
 
 /// Filters for listing, all optional.
@@ -201,7 +174,7 @@ async fn insert_in_batch(
     for _ in 0..8 {
         let id = new_id("inv");
         let mut attempt = conn.begin().await?;
-        match insert_invoice(&mut attempt, merchant_id, inv, &id, &new_payment_code()).await {
+        match insert_invoice(&mut attempt, merchant_id, inv, &id, &super::invoices::fresh_payment_code()).await {
             Ok(()) => {
                 attempt.commit().await?;
                 let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1"))
@@ -277,7 +250,7 @@ impl Store {
             let id = new_id("inv");
             // One connection per attempt, given back before the reads below.
             let mut conn = self.pool().acquire().await?;
-            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &new_payment_code()).await;
+            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &super::invoices::fresh_payment_code()).await;
             drop(conn);
             match r {
                 Ok(()) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),

@@ -8,7 +8,8 @@
 //! feet. On reload the prompts are read again first, so a flow may name a recording
 //! added since the start.
 
-use super::{parse, Dialplan, DialplanError, Item, StepKind};
+use super::{parse, Dialplan, DialplanError, Item};
+pub use crate::ivr::dialplan::plan_prompt_names;
 use crate::ivr::prompt_store::PromptStore;
 use crate::ivr::prompts::{PromptError, PromptLibrary};
 use crate::ivr::say::{self, Language};
@@ -106,7 +107,7 @@ const MAX_MISSING_REPORTED: usize = 12;
 /// that has no recording there nor in the default language, naming the file to record
 /// and the line where the flow takes up that language.
 fn missing_fragments(plan: &Dialplan, text: &str, prompts: &PromptLibrary) -> Vec<DialplanError> {
-    let says = plan.steps.iter().any(|s| step_items(&s.kind).iter().any(|i| matches!(i, Item::Say(..))));
+    let says = plan.steps.iter().any(|s| s.kind.items().iter().any(|i| matches!(i, Item::Say(..))));
     if !says {
         return Vec::new();
     }
@@ -151,26 +152,6 @@ fn language_line(text: &str, lang: &str) -> usize {
     text.lines().position(|l| l.trim_start().starts_with("language") && l.contains(&quoted)).map(|i| i + 1).unwrap_or(1)
 }
 
-fn step_items(kind: &StepKind) -> Vec<&Item> {
-    match kind {
-        StepKind::Play { items, .. } | StepKind::Authorize { items, .. } | StepKind::Hangup { items } => {
-            items.iter().collect()
-        }
-        StepKind::Collect(c) => c
-            .items
-            .iter()
-            .chain(&c.invalid_items)
-            .chain(&c.timeout_items)
-            .chain(&c.failure_items)
-            .chain(c.reason_items.iter().flat_map(|(_, v)| v))
-            .collect(),
-        StepKind::Menu(m) => {
-            m.items.iter().chain(&m.invalid_items).chain(&m.timeout_items).chain(&m.failure_items).collect()
-        }
-        StepKind::SetLanguage { .. } | StepKind::Lookup { .. } | StepKind::Branch { .. } => Vec::new(),
-    }
-}
-
 fn number_line(text: &str, number: &str) -> usize {
     let quoted = format!("\"{number}\"");
     text.lines().position(|l| l.contains(&quoted)).map(|i| i + 1).unwrap_or(1)
@@ -187,19 +168,6 @@ pub fn plan_languages(plan: &Dialplan) -> Vec<String> {
         }
     }
     langs
-}
-
-/// Every prompt a flow names directly (not the fragments used to say values).
-pub fn plan_prompt_names(plan: &Dialplan) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for item in plan.steps.iter().flat_map(|s| step_items(&s.kind)) {
-        if let Item::Prompt(p) = item {
-            if !names.contains(p) {
-                names.push(p.clone());
-            }
-        }
-    }
-    names
 }
 
 /// The set serving now, swapped whole on reload.
@@ -238,7 +206,7 @@ impl DialplanRegistry {
     /// The store's directory read again, when the registry has the server's prompts.
     fn fresh_prompts(&self) -> Result<Option<PromptLibrary>, DialplanError> {
         let Some(store) = &self.prompts else { return Ok(None) };
-        PromptLibrary::load(store.dir(), store.current().default_language()).map(Some).map_err(|e| {
+        crate::ivr::prompts::load(store.dir(), store.current().default_language()).map(Some).map_err(|e| {
             let mut problems: Vec<DialplanError> = e.into_problems().into_iter().map(prompt_problem).collect();
             if problems.len() == 1 {
                 problems.remove(0)
@@ -314,7 +282,7 @@ mod tests {
 
     #[test]
     fn validate_reports_every_problem_and_changes_nothing() {
-        let prompts = PromptLibrary::load(&root().join("prompts"), "fr").unwrap();
+        let prompts = crate::ivr::prompts::load(&root().join("prompts"), "fr").unwrap();
         let dir =
             std::env::temp_dir().join(format!("ivrpay-validate-{}-{:08x}", std::process::id(), rand::random::<u32>()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -408,7 +376,7 @@ mod tests {
         std::fs::write(dir.join("b.toml"), &b).unwrap();
         let c = shipped.replace("next = \"choose_language\"", "next = \"nowhere\"");
         std::fs::write(dir.join("c.toml"), &c).unwrap();
-        let prompts = PromptLibrary::load(&root().join("prompts"), "fr").unwrap();
+        let prompts = crate::ivr::prompts::load(&root().join("prompts"), "fr").unwrap();
         let err = Dialplans::load_dir(&dir, &prompts, &["echo".into()]).unwrap_err();
         let problems: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
         assert_eq!(problems.len(), 3, "{err}");
@@ -431,7 +399,7 @@ mod tests {
         let flows = tempdir("flows");
         let shipped = std::fs::read_to_string(root().join("dialplans/invoice-payment.toml")).unwrap();
         std::fs::write(flows.join("invoice-payment.toml"), &shipped).unwrap();
-        let lib = PromptLibrary::load(&prompts_dir, "fr").unwrap();
+        let lib = crate::ivr::prompts::load(&prompts_dir, "fr").unwrap();
         let reg = DialplanRegistry::load(&flows, &lib, vec![]).unwrap();
         let store = Arc::new(PromptStore::new(&prompts_dir, lib));
         let reg = reg.with_prompt_store(store.clone());

@@ -3,20 +3,20 @@
 
 use super::tests::{library, plan, Harness};
 use crate::ivr::app::{AppInput, AuthorizeResult, CallApp, CallOutcome, LookupResult};
-use crate::ivr::dialplan::registry::plan_prompt_names;
+use crate::ivr::dialplan::plan_prompt_names;
 use crate::ivr::dialplan::{parse, Dialplan};
 use crate::payments::check_digit::append_check_digit;
+use crate::payments::invoice::Invoice;
 use crate::payments::invoice::InvoiceStatus;
+use crate::payments::merchant::{CaptureMode, Merchant};
 use crate::payments::money::Currency;
-use crate::store::invoices::Invoice;
-use crate::store::merchants::{CaptureMode, Merchant};
 use chrono::NaiveDate;
 use std::path::Path;
 
 pub(super) const CARD: &str = "4100000000000100";
 
 pub(super) fn shipped() -> Harness {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/invoice-payment.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dialplans/invoice-payment.toml");
     let text = std::fs::read_to_string(&path).expect("shipped dialplan");
     let any: Dialplan = parse(&path, &text, &|_| true).expect("shipped dialplan parses");
     let names = plan_prompt_names(&any);

@@ -2,9 +2,10 @@
 //! shipped manifest, so a wrong name, a wrong manifest text or a wrong rule all show up as
 //! a sentence a French or English speaker can read.
 
-use super::*;
 use crate::ivr::manifest::Manifest;
 use chrono::{Datelike, NaiveDate};
+use ivrpay_proto::ivr::say::*;
+use ivrpay_proto::payments::money::Currency;
 use std::collections::BTreeSet;
 use std::path::Path;
 use Currency::{Chf, Eur, Gbp, Jpy, Usd};
@@ -257,8 +258,7 @@ fn fragment_names_are_exactly_what_can_be_said_and_all_are_in_the_manifest() {
 
 #[test]
 fn every_fragment_is_recorded_in_its_own_language() {
-    use crate::ivr::prompts::PromptLibrary;
-    let lib = PromptLibrary::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"), "fr").unwrap();
+    let lib = crate::ivr::prompts::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"), "fr").unwrap();
     for lang in Language::ALL {
         for name in fragment_names(lang) {
             let p = lib.get(lang.code(), name).unwrap_or_else(|| panic!("{}/{name}.wav missing", lang.code()));

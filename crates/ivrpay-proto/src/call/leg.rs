@@ -11,6 +11,7 @@ use crate::sip::message::{Method, Request, Response};
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated, SessionDescription};
 use crate::sip::transaction::{ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteServer, Timers};
 use crate::sip::Flow;
+use rand_core::RngCore;
 use reinvite::ReInvite;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -135,6 +136,8 @@ pub struct SipLeg {
     last_media: Instant,
     sdp_version: u64,
     out: VecDeque<LegOutput>,
+    /// The driver's seeded generator: tags, branches and CSeq numbers come from it.
+    rng: Box<dyn RngCore + Send>,
 }
 
 impl SipLeg {
@@ -146,9 +149,12 @@ impl SipLeg {
         local: LocalParty,
         limits: Limits,
         now: Instant,
+        mut rng: Box<dyn RngCore + Send>,
     ) -> SipLeg {
+        let tag = new_tag(&mut *rng);
         let mut leg = SipLeg {
-            dialog: Dialog::from_invite(&invite, &new_tag()),
+            dialog: Dialog::from_invite(&invite, &tag, &mut *rng),
+            rng,
             tx: InviteServer::new(flow.transport.is_reliable(), limits.timers),
             reinvites: Vec::new(),
             phase: Phase::Ringing,
@@ -271,7 +277,7 @@ impl SipLeg {
         if self.phase != Phase::Answered {
             return;
         }
-        let (b, branch) = self.dialog.request(Method::Bye, &self.local.via, &self.local.contact);
+        let (b, branch) = self.dialog.request(Method::Bye, &self.local.via, &self.local.contact, &mut *self.rng);
         let bytes = b.header("Server", &self.local.server).build();
         let tx = ClientNonInvite::new(bytes.clone(), self.flow.transport.is_reliable(), self.limits.timers, now);
         self.out.push_back(LegOutput::Send(self.bye_flow(), bytes));

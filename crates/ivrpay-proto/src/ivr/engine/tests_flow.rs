@@ -6,7 +6,7 @@
 use super::tests::{library, plan, Harness};
 use super::tests_payment::{accepted, code, found, shipped, to_lookup, to_summary, CARD};
 use crate::ivr::app::{AppInput, AuthorizeResult, CallApp, CallOutcome, LookupResult};
-use crate::ivr::dialplan::registry::plan_prompt_names;
+use crate::ivr::dialplan::plan_prompt_names;
 use crate::ivr::dialplan::{parse, Dialplan};
 use crate::ivr::say::{self, Language};
 use crate::payments::invoice::InvoiceStatus;
@@ -174,7 +174,7 @@ fn three_wrong_codes_in_all_end_the_call_but_another_invoice_costs_nothing() {
 
 #[test]
 fn a_caller_pays_in_english_and_hears_the_amount_date_authorization_and_reference() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/invoice-payment.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dialplans/invoice-payment.toml");
     let text = std::fs::read_to_string(&path).expect("shipped dialplan");
     let any: Dialplan = parse(&path, &text, &|_| true).expect("parses");
     let mut names = plan_prompt_names(&any);

@@ -4,6 +4,7 @@
 
 use super::headers::{self, uri_of};
 use super::message::{MessageBuilder, Method, Request};
+use rand_core::RngCore;
 
 /// Why an in-dialog request was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -44,7 +45,7 @@ pub struct Dialog {
 
 impl Dialog {
     /// Creates the dialog from the INVITE we answer with a 2xx.
-    pub fn from_invite(invite: &Request, local_tag: &str) -> Dialog {
+    pub fn from_invite(invite: &Request, local_tag: &str, rng: &mut dyn RngCore) -> Dialog {
         let h = &invite.headers;
         let remote_target =
             h.get("Contact").map(|c| uri_of(headers::split_list(c).first().copied().unwrap_or(c)).to_string());
@@ -58,7 +59,7 @@ impl Dialog {
             local_party: h.get("To").unwrap_or_default().to_string(),
             route_set: h.get_all("Record-Route").into_iter().map(str::to_string).collect(),
             remote_cseq: invite.core.cseq,
-            local_cseq: rand::random::<u16>() as u32 + 1,
+            local_cseq: (rng.next_u32() & 0xffff) + 1,
         }
     }
 
@@ -93,9 +94,15 @@ impl Dialog {
 
     /// Builds an in-dialog request (BYE, INFO) with a fresh branch and the next CSeq.
     /// `via` is our sent-by with transport, e.g. `SIP/2.0/UDP 10.0.0.1:5060`.
-    pub fn request(&mut self, method: Method, via: &str, contact: &str) -> (MessageBuilder, String) {
+    pub fn request(
+        &mut self,
+        method: Method,
+        via: &str,
+        contact: &str,
+        rng: &mut dyn RngCore,
+    ) -> (MessageBuilder, String) {
         self.local_cseq += 1;
-        let branch = new_branch();
+        let branch = new_branch(rng);
         let to = format!("{};tag={}", strip_tag(&self.remote_party), self.remote_tag);
         let from = format!("{};tag={}", strip_tag(&self.local_party), self.local_tag);
         // Loose routing (RFC 3261 12.2.1.1): the Request-URI is the remote target and the
@@ -125,13 +132,13 @@ impl Dialog {
 }
 
 /// A new RFC 3261 branch: magic cookie plus enough randomness to be unique.
-pub fn new_branch() -> String {
-    format!("z9hG4bK{:016x}", rand::random::<u64>())
+pub fn new_branch(rng: &mut dyn RngCore) -> String {
+    format!("z9hG4bK{:016x}", rng.next_u64())
 }
 
 /// A new tag for our side of a dialog.
-pub fn new_tag() -> String {
-    format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+pub fn new_tag(rng: &mut dyn RngCore) -> String {
+    format!("{:012x}", rng.next_u64() & 0xffff_ffff_ffff)
 }
 
 fn strip_tag(party: &str) -> String {
@@ -147,6 +154,10 @@ fn strip_tag(party: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    fn rng() -> rand::rngs::StdRng {
+        rand::SeedableRng::seed_from_u64(7)
+    }
+
     use super::*;
     use crate::sip::message::{parse, SipMessage};
     use crate::sip::normalise::Framing;
@@ -166,9 +177,10 @@ mod tests {
     #[test]
     fn bye_follows_the_record_route_set_and_the_contact() {
         let inv = invite("Record-Route: <sip:p1.example;lr>, <sip:p2.example;lr>\r\n");
-        let mut d = Dialog::from_invite(&inv, "lt");
+        let mut d = Dialog::from_invite(&inv, "lt", &mut rng());
         assert_eq!(d.next_hop_uri(), "sip:p1.example;lr");
-        let (b, branch) = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060", "<sip:ivrpay@127.0.0.1:5060>");
+        let (b, branch) =
+            d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060", "<sip:ivrpay@127.0.0.1:5060>", &mut rng());
         let text = String::from_utf8(b.build()).unwrap();
         assert!(text.starts_with("BYE sip:alice@127.0.0.1:5070 SIP/2.0\r\n"), "{text}");
         assert!(text.contains("Route: <sip:p1.example;lr>\r\nRoute: <sip:p2.example;lr>\r\n"));
@@ -180,8 +192,8 @@ mod tests {
     #[test]
     fn strict_router_gets_the_request_uri() {
         let inv = invite("Record-Route: <sip:strict.example>\r\n");
-        let mut d = Dialog::from_invite(&inv, "lt");
-        let (b, _) = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060", "<sip:x@y>");
+        let mut d = Dialog::from_invite(&inv, "lt", &mut rng());
+        let (b, _) = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060", "<sip:x@y>", &mut rng());
         let text = String::from_utf8(b.build()).unwrap();
         assert!(text.starts_with("BYE sip:strict.example SIP/2.0"), "{text}");
         assert!(text.contains("Route: <sip:alice@127.0.0.1:5070>"));
@@ -189,7 +201,7 @@ mod tests {
 
     #[test]
     fn cseq_must_not_go_backwards() {
-        let mut d = Dialog::from_invite(&invite(""), "lt");
+        let mut d = Dialog::from_invite(&invite(""), "lt", &mut rng());
         assert_eq!(d.accept_cseq(6), Ok(()));
         assert_eq!(d.accept_cseq(4), Err(DialogError::CSeqOutOfOrder { got: 4, last: 6 }));
     }

@@ -39,8 +39,6 @@
 
 mod en;
 mod fr;
-#[cfg(test)]
-mod tests;
 
 use crate::payments::money::Currency;
 

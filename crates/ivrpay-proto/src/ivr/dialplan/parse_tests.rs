@@ -83,7 +83,7 @@ fn lookups_and_authorizations_must_route_every_result() {
 
 #[test]
 fn the_shipped_flow_collects_card_data_only_into_the_card_slot() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans/invoice-payment.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dialplans/invoice-payment.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let p = parse(&path, &text, &|_| true).unwrap();
     let card_steps: Vec<(&str, CardField)> = p

@@ -199,10 +199,46 @@ impl InvoiceInput {
     }
 }
 
-/// A fresh payment code: random digits plus a Damm check digit.
-pub fn new_payment_code() -> String {
-    let base: String = (0..CODE_BASE_DIGITS).map(|_| char::from(b'0' + rand::random::<u8>() % 10)).collect();
+/// A fresh payment code: random digits plus a Damm check digit. The generator is the
+/// caller's (the store seeds its own), so codes are reproducible in tests.
+pub fn new_payment_code(rng: &mut dyn rand_core::RngCore) -> String {
+    let base: String = (0..CODE_BASE_DIGITS).map(|_| char::from(b'0' + (rng.next_u32() % 10) as u8)).collect();
     check_digit::append_check_digit(&base).expect("digits only")
+}
+
+/// An invoice as stored and as the phone line finds it by its payment code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Invoice {
+    /// Stable identifier (`inv_...`) that transactions point to.
+    pub id: String,
+    /// Owner; every read and write is scoped by it.
+    pub merchant_id: String,
+    /// The merchant's own invoice number, unique per merchant: importing it twice does not
+    /// bill twice.
+    pub reference: String,
+    /// Minor units.
+    pub amount: i64,
+    /// Currency of `amount`, and of the payment taken for it.
+    pub currency: Currency,
+    /// Date the customer owes by; the IVR can read it out.
+    pub due_date: NaiveDate,
+    /// UTC milliseconds after which it can no longer be paid.
+    pub expires_at: i64,
+    /// Who owes it, shown in the extranet (never read out on the phone line).
+    pub customer_name: String,
+    /// How the merchant reaches the customer (e-mail, phone), free text.
+    pub customer_contact: Option<String>,
+    /// What the invoice is for, free text for the merchant.
+    pub description: Option<String>,
+    /// What the customer types on the keypad (check digit included).
+    pub payment_code: String,
+    /// Lifecycle state; PAYABLE past `expires_at` is treated as expired until the expiry
+    /// job marks it.
+    pub status: InvoiceStatus,
+    /// When it was created (UTC ms); listings page on it.
+    pub created_at: i64,
+    /// Last status change (UTC ms); also bumped when a payment locks it.
+    pub updated_at: i64,
 }
 
 #[cfg(test)]
@@ -251,8 +287,9 @@ mod tests {
 
     #[test]
     fn payment_codes_carry_a_valid_check_digit() {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
         for _ in 0..1000 {
-            let c = new_payment_code();
+            let c = new_payment_code(&mut rng);
             assert_eq!(c.len(), CODE_BASE_DIGITS + 1);
             assert!(check_digit::is_valid(&c));
         }
