@@ -9,7 +9,9 @@ use crate::sip::admission::{stateless_reply, ACCEPT, ALLOW};
 use crate::sip::dialog::{new_tag, Dialog};
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated, SessionDescription};
-use crate::sip::transaction::{ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteServer, Timers};
+use crate::sip::transaction::{
+    ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteOutput, NonInviteServer, Timers,
+};
 use crate::sip::Flow;
 use reinvite::ReInvite;
 use std::collections::VecDeque;
@@ -273,9 +275,9 @@ impl SipLeg {
         }
         let (b, branch) = self.dialog.request(Method::Bye, &self.local.via, &self.local.contact);
         let bytes = b.header("Server", &self.local.server).build();
-        let tx = ClientNonInvite::new(bytes.clone(), self.flow.transport.is_reliable(), self.limits.timers, now);
-        self.out.push_back(LegOutput::Send(self.bye_flow(), bytes));
+        let tx = ClientNonInvite::new(bytes, self.flow.transport.is_reliable(), self.limits.timers, now);
         self.bye = Some((branch, tx));
+        self.drain_bye();
         self.phase = Phase::Ending;
         self.end(reason);
     }
@@ -297,8 +299,35 @@ impl SipLeg {
     }
 
     fn respond_invite(&mut self, status: u16, bytes: Vec<u8>, now: Instant) {
-        if self.tx.respond(status, bytes.clone(), now) {
-            self.out.push_back(LegOutput::Send(self.flow, bytes));
+        self.tx.respond(status, bytes, now);
+        self.drain_invite(self.flow, now);
+    }
+
+    /// Carries out what the INVITE transaction queued; its bytes go over `flow`.
+    /// Returns true when the first ACK of our 2xx was among them.
+    fn drain_invite(&mut self, flow: Flow, now: Instant) -> bool {
+        let mut acknowledged = false;
+        while let Some(o) = self.tx.poll_output() {
+            match o {
+                InviteOutput::Send(b) | InviteOutput::Retransmit(b) => self.out.push_back(LegOutput::Send(flow, b)),
+                InviteOutput::Acknowledged => acknowledged = true,
+                InviteOutput::AckTimeout => self.send_bye(EndReason::NoAck, now),
+                InviteOutput::Abandoned => self.end(EndReason::Cancelled),
+            }
+        }
+        acknowledged
+    }
+
+    /// Carries out what our BYE's transaction queued. Its answer (or Timer F) needs no
+    /// action: the call already ended for the caller when the BYE left.
+    fn drain_bye(&mut self) {
+        let flow = self.bye_flow();
+        let Some((_, tx)) = self.bye.as_mut() else { return };
+        while let Some(o) = tx.poll_output() {
+            match o {
+                ClientOutput::Send(b) | ClientOutput::Retransmit(b) => self.out.push_back(LegOutput::Send(flow, b)),
+                ClientOutput::Answered(_) | ClientOutput::Timeout => {}
+            }
         }
     }
 
@@ -342,9 +371,8 @@ impl SipLeg {
     pub fn on_request(&mut self, req: Request, flow: Flow, now: Instant) {
         match req.method {
             Method::Invite if req.core.branch == self.invite.core.branch => {
-                if let Some(bytes) = self.tx.on_invite_retransmission() {
-                    self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
-                }
+                self.tx.on_invite_retransmission(now);
+                self.drain_invite(flow, now);
             }
             Method::Invite => self.on_reinvite(req, flow, now),
             Method::Ack => self.on_ack(req, now),
@@ -355,7 +383,8 @@ impl SipLeg {
 
     fn on_ack(&mut self, ack: Request, now: Instant) {
         if ack.core.cseq == self.invite.core.cseq {
-            let first_2xx_ack = self.tx.on_ack(now);
+            self.tx.on_ack(now);
+            let first_2xx_ack = self.drain_invite(self.flow, now);
             if first_2xx_ack && self.late_offer_sent {
                 self.late_offer_sent = false;
                 let parsed = std::str::from_utf8(&ack.body).ok().and_then(|t| sdp::parse(t).ok());
@@ -388,9 +417,10 @@ impl SipLeg {
     }
 
     fn on_in_dialog(&mut self, req: Request, flow: Flow, now: Instant) {
-        if let Some((_, tx)) = self.nist.iter().find(|(b, _)| *b == req.core.branch) {
-            if let Some(bytes) = tx.on_retransmission() {
-                self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
+        if let Some((_, tx)) = self.nist.iter_mut().find(|(b, _)| *b == req.core.branch) {
+            tx.on_retransmission(now);
+            while let Some(NonInviteOutput::Send(b) | NonInviteOutput::Retransmit(b)) = tx.poll_output() {
+                self.out.push_back(LegOutput::Send(flow, b));
             }
             return;
         }
@@ -437,9 +467,11 @@ impl SipLeg {
 
     fn answer_nist(&mut self, req: &Request, flow: Flow, bytes: Vec<u8>, now: Instant) {
         let mut tx = NonInviteServer::new(flow.transport.is_reliable(), self.limits.timers);
-        tx.respond(bytes.clone(), now);
+        tx.respond(bytes, now);
+        while let Some(NonInviteOutput::Send(b) | NonInviteOutput::Retransmit(b)) = tx.poll_output() {
+            self.out.push_back(LegOutput::Send(flow, b));
+        }
         self.nist.push((req.core.branch.clone(), tx));
-        self.out.push_back(LegOutput::Send(flow, bytes));
     }
 
     /// A response arrived with this Call-ID (to our BYE).
@@ -447,6 +479,7 @@ impl SipLeg {
         if let Some((branch, tx)) = self.bye.as_mut() {
             if *branch == resp.core.branch {
                 tx.on_response(resp.status, now);
+                self.drain_bye();
             }
         }
     }
@@ -465,22 +498,15 @@ impl SipLeg {
         if self.answer_at.is_some_and(|t| now >= t) && self.phase == Phase::Ringing {
             self.answer(now);
         }
-        while self.tx.poll_timeout().is_some_and(|t| now >= t) {
-            match self.tx.handle_timeout(now) {
-                Some(InviteOutput::Retransmit(b)) => self.out.push_back(LegOutput::Send(self.flow, b)),
-                Some(InviteOutput::AckTimeout) => self.send_bye(EndReason::NoAck, now),
-                Some(InviteOutput::Abandoned) => self.end(EndReason::Cancelled),
-                None => {}
-            }
-        }
+        self.tx.handle_timeout(now);
+        self.drain_invite(self.flow, now);
         self.reinvite_timeouts(now);
-        let bye_flow = self.bye_flow();
         if let Some((_, tx)) = self.bye.as_mut() {
-            while tx.poll_timeout().is_some_and(|t| now >= t) && !tx.is_terminated(now) {
-                if let Some(ClientOutput::Retransmit(b)) = tx.handle_timeout(now) {
-                    self.out.push_back(LegOutput::Send(bye_flow, b));
-                }
-            }
+            tx.handle_timeout(now);
+            self.drain_bye();
+        }
+        for (_, tx) in self.nist.iter_mut() {
+            tx.handle_timeout(now);
         }
         self.nist.retain(|(_, tx)| !tx.is_terminated(now));
         if self.phase == Phase::Answered {
