@@ -444,7 +444,7 @@ impl SipLeg {
                     (200, "OK")
                 }
                 Ok(None) => (200, "OK"),
-                Err(()) => (415, "Unsupported Media Type"),
+                Err(_) => (415, "Unsupported Media Type"),
             },
             Method::Other(_) => (501, "Not Implemented"),
             _ => (405, "Method Not Allowed"),
@@ -519,15 +519,32 @@ impl SipLeg {
     }
 }
 
+/// Why an INFO body carries no digit we can read; all are answered 415.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InfoError {
+    /// The body is neither `application/dtmf-relay` nor `application/dtmf`.
+    #[error("unsupported INFO content type")]
+    UnsupportedType,
+    /// The body is not UTF-8 text.
+    #[error("INFO body is not text")]
+    NotText,
+    /// A dtmf-relay body without a `Signal=` line.
+    #[error("no Signal line in the dtmf-relay body")]
+    NoSignal,
+    /// The signal is not one DTMF key (nor the event number of * or #).
+    #[error("INFO signal is not a DTMF key")]
+    BadSignal,
+}
+
 /// Reads a digit from an INFO body: `application/dtmf-relay` (`Signal=5`) or
 /// `application/dtmf` (`5`). Ok(None) for an empty INFO (used as a keep-alive).
-fn info_digit(req: &Request) -> Result<Option<char>, ()> {
+fn info_digit(req: &Request) -> Result<Option<char>, InfoError> {
     if req.body.is_empty() {
         return Ok(None);
     }
     let ctype =
         req.headers.get("Content-Type").unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let body = std::str::from_utf8(&req.body).map_err(|_| ())?;
+    let body = std::str::from_utf8(&req.body).map_err(|_| InfoError::NotText)?;
     let signal = match ctype.as_str() {
         "application/dtmf-relay" => body
             .lines()
@@ -536,9 +553,9 @@ fn info_digit(req: &Request) -> Result<Option<char>, ()> {
                     .filter(|(k, _)| k.trim().eq_ignore_ascii_case("signal"))
                     .map(|(_, v)| v.trim().to_string())
             })
-            .ok_or(())?,
+            .ok_or(InfoError::NoSignal)?,
         "application/dtmf" => body.trim().to_string(),
-        _ => return Err(()),
+        _ => return Err(InfoError::UnsupportedType),
     };
     let mut chars = signal.chars();
     match (chars.next(), chars.next()) {
@@ -547,7 +564,7 @@ fn info_digit(req: &Request) -> Result<Option<char>, ()> {
         _ => match signal.as_str() {
             "10" => Ok(Some('*')),
             "11" => Ok(Some('#')),
-            _ => Err(()),
+            _ => Err(InfoError::BadSignal),
         },
     }
 }
