@@ -13,6 +13,8 @@ use crate::sip::transaction::{
     ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteOutput, NonInviteServer, Timers,
 };
 use crate::sip::Flow;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 use reinvite::ReInvite;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -136,21 +138,28 @@ pub struct SipLeg {
     media_paused: bool,
     last_media: Instant,
     sdp_version: u64,
+    /// Seed of the generator for the branches of the requests we send (drawn from the
+    /// driver's rng at creation, re-drawn at each use): the leg needs randomness long
+    /// after `new`, and 8 bytes per call are cheaper than a generator's state.
+    rng_seed: u64,
     out: VecDeque<LegOutput>,
 }
 
 impl SipLeg {
     /// Takes charge of an admitted INVITE: sends 100 Trying (and 180 when ringing first).
+    /// Our tag, first CSeq and later branches come from `rng`, owned by the driver.
     pub fn new(
         invite: Request,
         offer: Option<SessionDescription>,
         flow: Flow,
         local: LocalParty,
         limits: Limits,
+        rng: &mut dyn RngCore,
         now: Instant,
     ) -> SipLeg {
         let mut leg = SipLeg {
-            dialog: Dialog::from_invite(&invite, &new_tag()),
+            dialog: Dialog::from_invite(&invite, &new_tag(rng), rng),
+            rng_seed: rng.next_u64(),
             tx: InviteServer::new(flow.transport.is_reliable(), limits.timers),
             reinvites: Vec::new(),
             phase: Phase::Ringing,
@@ -273,7 +282,9 @@ impl SipLeg {
         if self.phase != Phase::Answered {
             return;
         }
-        let (b, branch) = self.dialog.request(Method::Bye, &self.local.via, &self.local.contact);
+        let mut rng = StdRng::seed_from_u64(self.rng_seed);
+        self.rng_seed = rng.next_u64();
+        let (b, branch) = self.dialog.request(Method::Bye, &self.local.via, &self.local.contact, &mut rng);
         let bytes = b.header("Server", &self.local.server).build();
         let tx = ClientNonInvite::new(bytes, self.flow.transport.is_reliable(), self.limits.timers, now);
         self.bye = Some((branch, tx));

@@ -109,7 +109,7 @@ struct Dialog {
 impl Dialog {
     fn request(&mut self, method: Method) -> (MessageBuilder, String) {
         self.cseq += 1;
-        let branch = new_branch();
+        let branch = new_branch(&mut rand::thread_rng());
         let mut b = MessageBuilder::request(method.clone(), &self.target)
             .header("Via", &format!("{};branch={branch};rport", self.via_base))
             .header("Max-Forwards", "70");
@@ -155,7 +155,7 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
     let tcp = opts.transport == Transport::Tcp;
     let call_id = format!("{:016x}@ivrpay-caller", rand::random::<u64>());
     let mut dialog = Dialog {
-        from: format!("<sip:{}@{}>;tag={}", opts.from_user, local.ip(), new_tag()),
+        from: format!("<sip:{}@{}>;tag={}", opts.from_user, local.ip(), new_tag(&mut rand::thread_rng())),
         to: format!("<{}>", opts.target),
         target: opts.target.clone(),
         routes: Vec::new(),

@@ -1,9 +1,13 @@
 //! The UAS side of an INVITE dialog (RFC 3261 12): its identity, the remote target and
 //! route set learnt from the INVITE, CSeq bookkeeping, and building the in-dialog
 //! requests ivrpay sends (BYE).
+//!
+//! Tags, branches and the first CSeq are random: the randomness comes from the caller's
+//! generator (`&mut dyn RngCore`), never from an ambient one, so tests are reproducible.
 
 use super::headers::{self, uri_of};
 use super::message::{MessageBuilder, Method, Request};
+use rand::RngCore;
 
 /// Why an in-dialog request was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -43,8 +47,9 @@ pub struct Dialog {
 }
 
 impl Dialog {
-    /// Creates the dialog from the INVITE we answer with a 2xx.
-    pub fn from_invite(invite: &Request, local_tag: &str) -> Dialog {
+    /// Creates the dialog from the INVITE we answer with a 2xx; our first CSeq is drawn
+    /// from `rng`.
+    pub fn from_invite(invite: &Request, local_tag: &str, rng: &mut dyn RngCore) -> Dialog {
         let h = &invite.headers;
         let remote_target =
             h.get("Contact").map(|c| uri_of(headers::split_list(c).first().copied().unwrap_or(c)).to_string());
@@ -58,7 +63,7 @@ impl Dialog {
             local_party: h.get("To").unwrap_or_default().to_string(),
             route_set: h.get_all("Record-Route").into_iter().map(str::to_string).collect(),
             remote_cseq: invite.core.cseq,
-            local_cseq: rand::random::<u16>() as u32 + 1,
+            local_cseq: (rng.next_u32() & 0xffff) + 1,
         }
     }
 
@@ -91,11 +96,17 @@ impl Dialog {
         self.route_set.first().map(|r| uri_of(r)).unwrap_or(&self.remote_target)
     }
 
-    /// Builds an in-dialog request (BYE, INFO) with a fresh branch and the next CSeq.
-    /// `via` is our sent-by with transport, e.g. `SIP/2.0/UDP 10.0.0.1:5060`.
-    pub fn request(&mut self, method: Method, via: &str, contact: &str) -> (MessageBuilder, String) {
+    /// Builds an in-dialog request (BYE, INFO) with a fresh branch drawn from `rng` and
+    /// the next CSeq. `via` is our sent-by with transport, e.g. `SIP/2.0/UDP 10.0.0.1:5060`.
+    pub fn request(
+        &mut self,
+        method: Method,
+        via: &str,
+        contact: &str,
+        rng: &mut dyn RngCore,
+    ) -> (MessageBuilder, String) {
         self.local_cseq += 1;
-        let branch = new_branch();
+        let branch = new_branch(rng);
         let to = format!("{};tag={}", strip_tag(&self.remote_party), self.remote_tag);
         let from = format!("{};tag={}", strip_tag(&self.local_party), self.local_tag);
         // Loose routing (RFC 3261 12.2.1.1): the Request-URI is the remote target and the
@@ -125,13 +136,13 @@ impl Dialog {
 }
 
 /// A new RFC 3261 branch: magic cookie plus enough randomness to be unique.
-pub fn new_branch() -> String {
-    format!("z9hG4bK{:016x}", rand::random::<u64>())
+pub fn new_branch(rng: &mut dyn RngCore) -> String {
+    format!("z9hG4bK{:016x}", rng.next_u64())
 }
 
 /// A new tag for our side of a dialog.
-pub fn new_tag() -> String {
-    format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+pub fn new_tag(rng: &mut dyn RngCore) -> String {
+    format!("{:012x}", rng.next_u64() & 0xffff_ffff_ffff)
 }
 
 fn strip_tag(party: &str) -> String {
@@ -150,6 +161,12 @@ mod tests {
     use super::*;
     use crate::sip::message::{parse, SipMessage};
     use crate::sip::normalise::Framing;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn rng() -> StdRng {
+        StdRng::seed_from_u64(10)
+    }
 
     fn invite(extra: &str) -> Request {
         let raw = format!(
@@ -166,9 +183,10 @@ mod tests {
     #[test]
     fn bye_follows_the_record_route_set_and_the_contact() {
         let inv = invite("Record-Route: <sip:p1.example;lr>, <sip:p2.example;lr>\r\n");
-        let mut d = Dialog::from_invite(&inv, "lt");
+        let mut d = Dialog::from_invite(&inv, "lt", &mut rng());
         assert_eq!(d.next_hop_uri(), "sip:p1.example;lr");
-        let (b, branch) = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060", "<sip:ivrpay@127.0.0.1:5060>");
+        let (b, branch) =
+            d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060", "<sip:ivrpay@127.0.0.1:5060>", &mut rng());
         let text = String::from_utf8(b.build()).unwrap();
         assert!(text.starts_with("BYE sip:alice@127.0.0.1:5070 SIP/2.0\r\n"), "{text}");
         assert!(text.contains("Route: <sip:p1.example;lr>\r\nRoute: <sip:p2.example;lr>\r\n"));
@@ -180,8 +198,8 @@ mod tests {
     #[test]
     fn strict_router_gets_the_request_uri() {
         let inv = invite("Record-Route: <sip:strict.example>\r\n");
-        let mut d = Dialog::from_invite(&inv, "lt");
-        let (b, _) = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060", "<sip:x@y>");
+        let mut d = Dialog::from_invite(&inv, "lt", &mut rng());
+        let (b, _) = d.request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060", "<sip:x@y>", &mut rng());
         let text = String::from_utf8(b.build()).unwrap();
         assert!(text.starts_with("BYE sip:strict.example SIP/2.0"), "{text}");
         assert!(text.contains("Route: <sip:alice@127.0.0.1:5070>"));
@@ -189,8 +207,16 @@ mod tests {
 
     #[test]
     fn cseq_must_not_go_backwards() {
-        let mut d = Dialog::from_invite(&invite(""), "lt");
+        let mut d = Dialog::from_invite(&invite(""), "lt", &mut rng());
         assert_eq!(d.accept_cseq(6), Ok(()));
         assert_eq!(d.accept_cseq(4), Err(DialogError::CSeqOutOfOrder { got: 4, last: 6 }));
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_identifiers() {
+        let (mut a, mut b) = (rng(), rng());
+        assert_eq!(new_tag(&mut a), new_tag(&mut b));
+        assert_eq!(new_branch(&mut a), new_branch(&mut b));
+        assert!(new_branch(&mut a).starts_with("z9hG4bK"));
     }
 }

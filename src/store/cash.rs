@@ -142,7 +142,7 @@ pub(crate) async fn reopen_invoice(
             if attempt == 8 {
                 return Err(StoreError::Conflict("could not draw a unique payment code".into()));
             }
-            code = crate::payments::invoice::new_payment_code();
+            code = crate::payments::invoice::new_payment_code(&mut rand::rngs::OsRng);
             note = format!(", new payment code {code} (the old one now names another invoice)");
         }
         ("PAYABLE", note)

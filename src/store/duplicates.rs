@@ -50,7 +50,14 @@ impl Store {
             let detail = format!("duplicate of {} about to be sent", d.from_reference);
             let mut tx = self.pool().begin().await?;
             let written = async {
-                insert_invoice(&mut tx, &d.pending.merchant_id, &d.invoice, &invoice_id, &new_payment_code()).await?;
+                insert_invoice(
+                    &mut tx,
+                    &d.pending.merchant_id,
+                    &d.invoice,
+                    &invoice_id,
+                    &new_payment_code(&mut rand::rngs::OsRng),
+                )
+                .await?;
                 insert_pending(&mut tx, &pending, Some(&d.from_reference), &d.actor, &detail).await
             }
             .await;

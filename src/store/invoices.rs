@@ -201,7 +201,7 @@ async fn insert_in_batch(
     for _ in 0..8 {
         let id = new_id("inv");
         let mut attempt = conn.begin().await?;
-        match insert_invoice(&mut attempt, merchant_id, inv, &id, &new_payment_code()).await {
+        match insert_invoice(&mut attempt, merchant_id, inv, &id, &new_payment_code(&mut rand::rngs::OsRng)).await {
             Ok(()) => {
                 attempt.commit().await?;
                 let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1"))
@@ -277,7 +277,7 @@ impl Store {
             let id = new_id("inv");
             // One connection per attempt, given back before the reads below.
             let mut conn = self.pool().acquire().await?;
-            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &new_payment_code()).await;
+            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &new_payment_code(&mut rand::rngs::OsRng)).await;
             drop(conn);
             match r {
                 Ok(()) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),
