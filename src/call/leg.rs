@@ -18,6 +18,7 @@ use rand::{RngCore, SeedableRng};
 use reinvite::ReInvite;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+pub use timers::{LegTimer, LegTimers};
 
 /// Why a call ended; stored in call records and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,9 +132,8 @@ pub struct SipLeg {
     late_offer_sent: bool,
     nist: Vec<(String, NonInviteServer)>,
     bye: Option<(String, ClientNonInvite)>,
-    answer_at: Option<Instant>,
-    hangup_deadline: Option<Instant>,
-    inactivity_at: Option<Instant>,
+    /// The leg's own deadlines (answer, maximum duration, media inactivity).
+    timers: LegTimers,
     /// The caller is not sending RTP (on hold): the inactivity timeout is paused.
     media_paused: bool,
     last_media: Instant,
@@ -167,9 +167,7 @@ impl SipLeg {
             late_offer_sent: false,
             nist: Vec::new(),
             bye: None,
-            answer_at: Some(now + limits.answer_delay),
-            hangup_deadline: None,
-            inactivity_at: None,
+            timers: LegTimers::default(),
             media_paused: false,
             last_media: now,
             sdp_version: local.media.session_version,
@@ -179,6 +177,7 @@ impl SipLeg {
             local,
             limits,
         };
+        leg.timers.set(LegTimer::Answer, now + limits.answer_delay);
         let trying = leg.invite.reply(100, "Trying", None).header("Server", &leg.local.server).build();
         leg.respond_invite(100, trying, now);
         if !limits.answer_delay.is_zero() {
@@ -231,8 +230,8 @@ impl SipLeg {
         if at > self.last_media {
             self.last_media = at;
         }
-        if self.inactivity_at.is_some() {
-            self.inactivity_at = Some(self.last_media + self.limits.media_inactivity);
+        if self.timers.is_armed(LegTimer::MediaInactivity) {
+            self.timers.set(LegTimer::MediaInactivity, self.last_media + self.limits.media_inactivity);
         }
     }
 
@@ -247,10 +246,10 @@ impl SipLeg {
             return;
         }
         if paused {
-            self.inactivity_at = None;
-        } else if self.media_paused || self.inactivity_at.is_none() {
+            self.timers.clear(LegTimer::MediaInactivity);
+        } else if self.media_paused || !self.timers.is_armed(LegTimer::MediaInactivity) {
             self.last_media = now;
-            self.inactivity_at = Some(now + self.limits.media_inactivity);
+            self.timers.set(LegTimer::MediaInactivity, now + self.limits.media_inactivity);
         }
         self.media_paused = paused;
     }
@@ -271,9 +270,7 @@ impl SipLeg {
     fn end(&mut self, reason: EndReason) {
         if self.phase != Phase::Ended {
             self.phase = Phase::Ended;
-            self.answer_at = None;
-            self.inactivity_at = None;
-            self.hangup_deadline = None;
+            self.timers.clear_all();
             self.out.push_back(LegOutput::Ended(reason));
         }
     }
@@ -343,7 +340,7 @@ impl SipLeg {
     }
 
     fn answer(&mut self, now: Instant) {
-        self.answer_at = None;
+        self.timers.clear(LegTimer::Answer);
         let (body, negotiated) = match &self.offer {
             Some(offer) => match sdp::answer(offer, &self.local.media) {
                 Ok((neg, text)) => (text, Some(neg)),
@@ -369,9 +366,9 @@ impl SipLeg {
             .build();
         self.respond_invite(200, ok, now);
         self.phase = Phase::Answered;
-        self.hangup_deadline = Some(now + self.limits.max_duration);
+        self.timers.set(LegTimer::MaxDuration, now + self.limits.max_duration);
         self.last_media = now;
-        self.inactivity_at = Some(now + self.limits.media_inactivity);
+        self.timers.set(LegTimer::MediaInactivity, now + self.limits.media_inactivity);
         if let Some(n) = negotiated {
             self.apply_media(&n, now);
             self.out.push_back(LegOutput::MediaStart(n));
@@ -497,16 +494,17 @@ impl SipLeg {
 
     /// The earliest instant this leg needs to be woken.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = vec![self.tx.poll_timeout(), self.answer_at, self.hangup_deadline, self.inactivity_at];
-        t.extend(self.reinvites.iter().map(|r| r.poll_timeout()));
-        t.push(self.bye.as_ref().and_then(|(_, tx)| tx.poll_timeout()));
-        t.extend(self.nist.iter().map(|(_, tx)| tx.poll_timeout()));
-        t.into_iter().flatten().min()
+        [self.timers.next(), self.tx.poll_timeout(), self.bye.as_ref().and_then(|(_, tx)| tx.poll_timeout())]
+            .into_iter()
+            .chain(self.reinvites.iter().map(|r| r.poll_timeout()))
+            .chain(self.nist.iter().map(|(_, tx)| tx.poll_timeout()))
+            .flatten()
+            .min()
     }
 
     /// Runs whatever timers are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.answer_at.is_some_and(|t| now >= t) && self.phase == Phase::Ringing {
+        if self.timers.is_due(LegTimer::Answer, now) && self.phase == Phase::Ringing {
             self.answer(now);
         }
         self.tx.handle_timeout(now);
@@ -521,9 +519,9 @@ impl SipLeg {
         }
         self.nist.retain(|(_, tx)| !tx.is_terminated(now));
         if self.phase == Phase::Answered {
-            if self.hangup_deadline.is_some_and(|t| now >= t) {
+            if self.timers.is_due(LegTimer::MaxDuration, now) {
                 self.send_bye(EndReason::MaxDuration, now);
-            } else if self.inactivity_at.is_some_and(|t| now >= t) {
+            } else if self.timers.is_due(LegTimer::MediaInactivity, now) {
                 self.send_bye(EndReason::MediaTimeout, now);
             }
         }
@@ -582,6 +580,9 @@ fn info_digit(req: &Request) -> Result<Option<char>, InfoError> {
 
 #[path = "leg_reinvite.rs"]
 mod reinvite;
+
+#[path = "leg_timers.rs"]
+mod timers;
 
 #[cfg(test)]
 #[path = "leg_tests.rs"]
