@@ -190,8 +190,7 @@ async fn run(
         Service::Echo => Box::new(EchoApp::new(prompts, &lang)),
         Service::Flow(plan) => Box::new(Engine::new(plan, prompts, chrono::Utc::now().date_naive())),
     };
-    let rng = Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
-    let mut leg = SipLeg::new(invite, offer, flow, local, limits, Instant::now(), rng);
+    let mut leg = SipLeg::new(invite, offer, flow, local, limits, &mut rand::thread_rng(), Instant::now());
     let mut pacer_sink: Option<Arc<std::net::UdpSocket>> = Some(Arc::new(pair.rtp.try_clone()?));
     let rtp_rx = UdpSocket::from_std(pair.rtp)?;
     let rtcp_rx = UdpSocket::from_std(pair.rtcp)?;

@@ -263,8 +263,12 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
                     bye = Some((branch, ClientNonInvite::new(bytes, tcp, timers, now)));
                 }
                 for (_, tx) in infos.iter_mut().chain(bye.iter_mut()) {
-                    if let Some(ClientOutput::Retransmit(b)) = tx.handle_timeout(now) {
-                        chan.send(&b).await?;
+                    tx.handle_timeout(now);
+                    // The first transmission was sent above; only resends go out here.
+                    while let Some(o) = tx.poll_output() {
+                        if let ClientOutput::Retransmit(b) = o {
+                            chan.send(&b).await?;
+                        }
                     }
                 }
                 if let Some((_, tx)) = &bye {
@@ -292,7 +296,10 @@ pub async fn run(opts: &CallOptions) -> Result<CallSummary, CallError> {
                         chan.send(&ack).await?; // our ACK was lost: the 200 came again
                     } else if let Some((branch, tx)) = bye.as_mut() {
                         if *branch == r.core.branch {
-                            if let Some(status) = tx.on_response(r.status, now) {
+                            tx.on_response(r.status, now);
+                            let answered = std::iter::from_fn(|| tx.poll_output())
+                                .find_map(|o| if let ClientOutput::Answered(s) = o { Some(s) } else { None });
+                            if let Some(status) = answered {
                                 summary.bye_status = status;
                                 break;
                             }

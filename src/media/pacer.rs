@@ -121,15 +121,16 @@ impl PacerCore {
         &mut self.buckets[(id % n) as usize]
     }
 
-    /// Applies a command.
-    pub fn command(&mut self, cmd: Command) {
+    /// Applies a command. A new stream's SSRC, first sequence number and first
+    /// timestamp are drawn from `rng` (RFC 3550 5.1), owned by the driver.
+    pub fn command(&mut self, cmd: Command, rng: &mut dyn rand::RngCore) {
         match cmd {
             Command::Add(id, spec) => {
                 let stream = Stream {
                     spec,
-                    ssrc: rand::random(),
-                    seq: rand::random(),
-                    ts: rand::random(),
+                    ssrc: rng.next_u32(),
+                    seq: rng.next_u32() as u16,
+                    ts: rng.next_u32(),
                     talking: false,
                     sending: true,
                     queue: VecDeque::new(),
@@ -316,12 +317,13 @@ const SLOTS: u32 = 10;
 
 fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>>>, shard: usize) {
     let mut core = PacerCore::with_slots(SLOTS as usize);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
     let mut clock = super::clock::TickClock::new(Instant::now(), PTIME, SLOTS);
     let mut n: u64 = 0;
     loop {
         loop {
             match rx.try_recv() {
-                Ok(cmd) => core.command(cmd),
+                Ok(cmd) => core.command(cmd, &mut rng),
                 Err(mpsc::TryRecvError::Empty) => break,
                 Err(mpsc::TryRecvError::Disconnected) => return,
             }
@@ -344,7 +346,7 @@ fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>
             // call's first packet is not delayed.
             if core.is_empty() {
                 match rx.recv_timeout(due - now) {
-                    Ok(cmd) => core.command(cmd),
+                    Ok(cmd) => core.command(cmd, &mut rng),
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }

@@ -1,5 +1,12 @@
 use super::*;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use std::sync::Mutex;
+
+/// Applies a command with a seeded generator, as the pacer thread does with its own.
+fn cmd(core: &mut PacerCore, c: Command) {
+    core.command(c, &mut StdRng::seed_from_u64(3550));
+}
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<(Vec<u8>, SocketAddr)>>);
@@ -24,16 +31,19 @@ fn setup_slots(slots: usize) -> (PacerCore, Arc<Recorder>, Arc<Mutex<Vec<u64>>>)
     let done = Arc::new(Mutex::new(Vec::new()));
     let d = done.clone();
     let mut core = PacerCore::with_slots(slots);
-    core.command(Command::Add(
-        7,
-        StreamSpec {
-            sink: rec.clone(),
-            dest: "127.0.0.1:4000".parse().unwrap(),
-            codec: Codec::Pcmu,
-            payload_type: 0,
-            notify: Box::new(move |t| d.lock().unwrap().push(t)),
-        },
-    ));
+    cmd(
+        &mut core,
+        Command::Add(
+            7,
+            StreamSpec {
+                sink: rec.clone(),
+                dest: "127.0.0.1:4000".parse().unwrap(),
+                codec: Codec::Pcmu,
+                payload_type: 0,
+                notify: Box::new(move |t| d.lock().unwrap().push(t)),
+            },
+        ),
+    );
     (core, rec, done)
 }
 
@@ -41,7 +51,7 @@ fn setup_slots(slots: usize) -> (PacerCore, Arc<Recorder>, Arc<Mutex<Vec<u64>>>)
 fn consecutive_prompts_play_without_gaps_and_notify_once() {
     let (mut core, rec, done) = setup();
     let (a, b) = (prompt("a", 250, 1000), prompt("b", 250, -1000));
-    core.command(Command::Play(7, vec![a.clone(), b.clone()], 42));
+    cmd(&mut core, Command::Play(7, vec![a.clone(), b.clone()], 42));
     for _ in 0..6 {
         core.tick();
     }
@@ -67,11 +77,11 @@ fn consecutive_prompts_play_without_gaps_and_notify_once() {
 #[test]
 fn new_talkspurt_sets_marker_and_timestamp_reflects_silence() {
     let (mut core, rec, _) = setup();
-    core.command(Command::Play(7, vec![prompt("a", 160, 1)], 1));
+    cmd(&mut core, Command::Play(7, vec![prompt("a", 160, 1)], 1));
     core.tick();
     core.tick();
     core.tick();
-    core.command(Command::Play(7, vec![prompt("b", 160, 1)], 2));
+    cmd(&mut core, Command::Play(7, vec![prompt("b", 160, 1)], 2));
     core.tick();
     let pkts = rec.0.lock().unwrap();
     let h: Vec<_> = pkts.iter().map(|(p, _)| rtp::read(p).unwrap().header).collect();
@@ -84,18 +94,18 @@ fn new_talkspurt_sets_marker_and_timestamp_reflects_silence() {
 #[test]
 fn stop_hold_and_new_destination() {
     let (mut core, rec, done) = setup();
-    core.command(Command::Play(7, vec![prompt("a", 1600, 1)], 1));
+    cmd(&mut core, Command::Play(7, vec![prompt("a", 1600, 1)], 1));
     core.tick();
-    core.command(Command::Stop(7));
+    cmd(&mut core, Command::Stop(7));
     core.tick();
     assert_eq!(rec.0.lock().unwrap().len(), 1);
     assert!(done.lock().unwrap().is_empty(), "a stopped play is not reported done");
-    core.command(Command::Play(7, vec![prompt("a", 320, 1)], 2));
-    core.command(Command::SetSending(7, false));
+    cmd(&mut core, Command::Play(7, vec![prompt("a", 320, 1)], 2));
+    cmd(&mut core, Command::SetSending(7, false));
     core.tick();
     assert_eq!(rec.0.lock().unwrap().len(), 1, "nothing sent on hold");
-    core.command(Command::SetSending(7, true));
-    core.command(Command::SetDest(7, "127.0.0.1:5000".parse().unwrap()));
+    cmd(&mut core, Command::SetSending(7, true));
+    cmd(&mut core, Command::SetDest(7, "127.0.0.1:5000".parse().unwrap()));
     core.tick();
     core.tick();
     let pkts = rec.0.lock().unwrap();
@@ -103,7 +113,7 @@ fn stop_hold_and_new_destination() {
     assert_eq!(pkts[2].1.port(), 5000);
     assert_eq!(*done.lock().unwrap(), vec![2]);
     drop(pkts);
-    core.command(Command::Remove(7));
+    cmd(&mut core, Command::Remove(7));
     assert!(core.is_empty());
     core.tick();
     assert_eq!(rec.0.lock().unwrap().len(), 3, "a removed stream sends nothing");
@@ -112,14 +122,14 @@ fn stop_hold_and_new_destination() {
 #[test]
 fn empty_play_is_done_at_once() {
     let (mut core, _, done) = setup();
-    core.command(Command::Play(7, vec![], 9));
+    cmd(&mut core, Command::Play(7, vec![], 9));
     assert_eq!(*done.lock().unwrap(), vec![9]);
 }
 
 #[test]
 fn sub_slots_pace_each_stream_once_per_period() {
     let (mut core, rec, _) = setup_slots(4);
-    core.command(Command::Play(7, vec![prompt("a", 1600, 1)], 1));
+    cmd(&mut core, Command::Play(7, vec![prompt("a", 1600, 1)], 1));
     // Stream 7 is in sub-slot 7 % 4 = 3: only that sub-slot sends its packet.
     for slot in 0..4 {
         core.tick_slot(slot);

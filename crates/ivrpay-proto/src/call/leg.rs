@@ -9,12 +9,16 @@ use crate::sip::admission::{stateless_reply, ACCEPT, ALLOW};
 use crate::sip::dialog::{new_tag, Dialog};
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated, SessionDescription};
-use crate::sip::transaction::{ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteServer, Timers};
+use crate::sip::transaction::{
+    ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteOutput, NonInviteServer, Timers,
+};
 use crate::sip::Flow;
-use rand_core::RngCore;
+use rand::rngs::StdRng;
+use rand_core::{RngCore, SeedableRng};
 use reinvite::ReInvite;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+pub use timers::{LegTimer, LegTimers};
 
 /// Why a call ended; stored in call records and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,33 +132,34 @@ pub struct SipLeg {
     late_offer_sent: bool,
     nist: Vec<(String, NonInviteServer)>,
     bye: Option<(String, ClientNonInvite)>,
-    answer_at: Option<Instant>,
-    hangup_deadline: Option<Instant>,
-    inactivity_at: Option<Instant>,
+    /// The leg's own deadlines (answer, maximum duration, media inactivity).
+    timers: LegTimers,
     /// The caller is not sending RTP (on hold): the inactivity timeout is paused.
     media_paused: bool,
     last_media: Instant,
     sdp_version: u64,
+    /// Seed of the generator for the branches of the requests we send (drawn from the
+    /// driver's rng at creation, re-drawn at each use): the leg needs randomness long
+    /// after `new`, and 8 bytes per call are cheaper than a generator's state.
+    rng_seed: u64,
     out: VecDeque<LegOutput>,
-    /// The driver's seeded generator: tags, branches and CSeq numbers come from it.
-    rng: Box<dyn RngCore + Send>,
 }
 
 impl SipLeg {
     /// Takes charge of an admitted INVITE: sends 100 Trying (and 180 when ringing first).
+    /// Our tag, first CSeq and later branches come from `rng`, owned by the driver.
     pub fn new(
         invite: Request,
         offer: Option<SessionDescription>,
         flow: Flow,
         local: LocalParty,
         limits: Limits,
+        rng: &mut dyn RngCore,
         now: Instant,
-        mut rng: Box<dyn RngCore + Send>,
     ) -> SipLeg {
-        let tag = new_tag(&mut *rng);
         let mut leg = SipLeg {
-            dialog: Dialog::from_invite(&invite, &tag, &mut *rng),
-            rng,
+            dialog: Dialog::from_invite(&invite, &new_tag(rng), rng),
+            rng_seed: rng.next_u64(),
             tx: InviteServer::new(flow.transport.is_reliable(), limits.timers),
             reinvites: Vec::new(),
             phase: Phase::Ringing,
@@ -162,9 +167,7 @@ impl SipLeg {
             late_offer_sent: false,
             nist: Vec::new(),
             bye: None,
-            answer_at: Some(now + limits.answer_delay),
-            hangup_deadline: None,
-            inactivity_at: None,
+            timers: LegTimers::default(),
             media_paused: false,
             last_media: now,
             sdp_version: local.media.session_version,
@@ -174,6 +177,7 @@ impl SipLeg {
             local,
             limits,
         };
+        leg.timers.set(LegTimer::Answer, now + limits.answer_delay);
         let trying = leg.invite.reply(100, "Trying", None).header("Server", &leg.local.server).build();
         leg.respond_invite(100, trying, now);
         if !limits.answer_delay.is_zero() {
@@ -226,8 +230,8 @@ impl SipLeg {
         if at > self.last_media {
             self.last_media = at;
         }
-        if self.inactivity_at.is_some() {
-            self.inactivity_at = Some(self.last_media + self.limits.media_inactivity);
+        if self.timers.is_armed(LegTimer::MediaInactivity) {
+            self.timers.set(LegTimer::MediaInactivity, self.last_media + self.limits.media_inactivity);
         }
     }
 
@@ -242,10 +246,10 @@ impl SipLeg {
             return;
         }
         if paused {
-            self.inactivity_at = None;
-        } else if self.media_paused || self.inactivity_at.is_none() {
+            self.timers.clear(LegTimer::MediaInactivity);
+        } else if self.media_paused || !self.timers.is_armed(LegTimer::MediaInactivity) {
             self.last_media = now;
-            self.inactivity_at = Some(now + self.limits.media_inactivity);
+            self.timers.set(LegTimer::MediaInactivity, now + self.limits.media_inactivity);
         }
         self.media_paused = paused;
     }
@@ -266,9 +270,7 @@ impl SipLeg {
     fn end(&mut self, reason: EndReason) {
         if self.phase != Phase::Ended {
             self.phase = Phase::Ended;
-            self.answer_at = None;
-            self.inactivity_at = None;
-            self.hangup_deadline = None;
+            self.timers.clear_all();
             self.out.push_back(LegOutput::Ended(reason));
         }
     }
@@ -277,11 +279,13 @@ impl SipLeg {
         if self.phase != Phase::Answered {
             return;
         }
-        let (b, branch) = self.dialog.request(Method::Bye, &self.local.via, &self.local.contact, &mut *self.rng);
+        let mut rng = StdRng::seed_from_u64(self.rng_seed);
+        self.rng_seed = rng.next_u64();
+        let (b, branch) = self.dialog.request(Method::Bye, &self.local.via, &self.local.contact, &mut rng);
         let bytes = b.header("Server", &self.local.server).build();
-        let tx = ClientNonInvite::new(bytes.clone(), self.flow.transport.is_reliable(), self.limits.timers, now);
-        self.out.push_back(LegOutput::Send(self.bye_flow(), bytes));
+        let tx = ClientNonInvite::new(bytes, self.flow.transport.is_reliable(), self.limits.timers, now);
         self.bye = Some((branch, tx));
+        self.drain_bye();
         self.phase = Phase::Ending;
         self.end(reason);
     }
@@ -303,13 +307,40 @@ impl SipLeg {
     }
 
     fn respond_invite(&mut self, status: u16, bytes: Vec<u8>, now: Instant) {
-        if self.tx.respond(status, bytes.clone(), now) {
-            self.out.push_back(LegOutput::Send(self.flow, bytes));
+        self.tx.respond(status, bytes, now);
+        self.drain_invite(self.flow, now);
+    }
+
+    /// Carries out what the INVITE transaction queued; its bytes go over `flow`.
+    /// Returns true when the first ACK of our 2xx was among them.
+    fn drain_invite(&mut self, flow: Flow, now: Instant) -> bool {
+        let mut acknowledged = false;
+        while let Some(o) = self.tx.poll_output() {
+            match o {
+                InviteOutput::Send(b) | InviteOutput::Retransmit(b) => self.out.push_back(LegOutput::Send(flow, b)),
+                InviteOutput::Acknowledged => acknowledged = true,
+                InviteOutput::AckTimeout => self.send_bye(EndReason::NoAck, now),
+                InviteOutput::Abandoned => self.end(EndReason::Cancelled),
+            }
+        }
+        acknowledged
+    }
+
+    /// Carries out what our BYE's transaction queued. Its answer (or Timer F) needs no
+    /// action: the call already ended for the caller when the BYE left.
+    fn drain_bye(&mut self) {
+        let flow = self.bye_flow();
+        let Some((_, tx)) = self.bye.as_mut() else { return };
+        while let Some(o) = tx.poll_output() {
+            match o {
+                ClientOutput::Send(b) | ClientOutput::Retransmit(b) => self.out.push_back(LegOutput::Send(flow, b)),
+                ClientOutput::Answered(_) | ClientOutput::Timeout => {}
+            }
         }
     }
 
     fn answer(&mut self, now: Instant) {
-        self.answer_at = None;
+        self.timers.clear(LegTimer::Answer);
         let (body, negotiated) = match &self.offer {
             Some(offer) => match sdp::answer(offer, &self.local.media) {
                 Ok((neg, text)) => (text, Some(neg)),
@@ -335,9 +366,9 @@ impl SipLeg {
             .build();
         self.respond_invite(200, ok, now);
         self.phase = Phase::Answered;
-        self.hangup_deadline = Some(now + self.limits.max_duration);
+        self.timers.set(LegTimer::MaxDuration, now + self.limits.max_duration);
         self.last_media = now;
-        self.inactivity_at = Some(now + self.limits.media_inactivity);
+        self.timers.set(LegTimer::MediaInactivity, now + self.limits.media_inactivity);
         if let Some(n) = negotiated {
             self.apply_media(&n, now);
             self.out.push_back(LegOutput::MediaStart(n));
@@ -348,9 +379,8 @@ impl SipLeg {
     pub fn on_request(&mut self, req: Request, flow: Flow, now: Instant) {
         match req.method {
             Method::Invite if req.core.branch == self.invite.core.branch => {
-                if let Some(bytes) = self.tx.on_invite_retransmission() {
-                    self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
-                }
+                self.tx.on_invite_retransmission(now);
+                self.drain_invite(flow, now);
             }
             Method::Invite => self.on_reinvite(req, flow, now),
             Method::Ack => self.on_ack(req, now),
@@ -361,7 +391,8 @@ impl SipLeg {
 
     fn on_ack(&mut self, ack: Request, now: Instant) {
         if ack.core.cseq == self.invite.core.cseq {
-            let first_2xx_ack = self.tx.on_ack(now);
+            self.tx.on_ack(now);
+            let first_2xx_ack = self.drain_invite(self.flow, now);
             if first_2xx_ack && self.late_offer_sent {
                 self.late_offer_sent = false;
                 let parsed = std::str::from_utf8(&ack.body).ok().and_then(|t| sdp::parse(t).ok());
@@ -394,9 +425,10 @@ impl SipLeg {
     }
 
     fn on_in_dialog(&mut self, req: Request, flow: Flow, now: Instant) {
-        if let Some((_, tx)) = self.nist.iter().find(|(b, _)| *b == req.core.branch) {
-            if let Some(bytes) = tx.on_retransmission() {
-                self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
+        if let Some((_, tx)) = self.nist.iter_mut().find(|(b, _)| *b == req.core.branch) {
+            tx.on_retransmission(now);
+            while let Some(NonInviteOutput::Send(b) | NonInviteOutput::Retransmit(b)) = tx.poll_output() {
+                self.out.push_back(LegOutput::Send(flow, b));
             }
             return;
         }
@@ -420,7 +452,7 @@ impl SipLeg {
                     (200, "OK")
                 }
                 Ok(None) => (200, "OK"),
-                Err(()) => (415, "Unsupported Media Type"),
+                Err(_) => (415, "Unsupported Media Type"),
             },
             Method::Other(_) => (501, "Not Implemented"),
             _ => (405, "Method Not Allowed"),
@@ -443,9 +475,11 @@ impl SipLeg {
 
     fn answer_nist(&mut self, req: &Request, flow: Flow, bytes: Vec<u8>, now: Instant) {
         let mut tx = NonInviteServer::new(flow.transport.is_reliable(), self.limits.timers);
-        tx.respond(bytes.clone(), now);
+        tx.respond(bytes, now);
+        while let Some(NonInviteOutput::Send(b) | NonInviteOutput::Retransmit(b)) = tx.poll_output() {
+            self.out.push_back(LegOutput::Send(flow, b));
+        }
         self.nist.push((req.core.branch.clone(), tx));
-        self.out.push_back(LegOutput::Send(flow, bytes));
     }
 
     /// A response arrived with this Call-ID (to our BYE).
@@ -453,61 +487,73 @@ impl SipLeg {
         if let Some((branch, tx)) = self.bye.as_mut() {
             if *branch == resp.core.branch {
                 tx.on_response(resp.status, now);
+                self.drain_bye();
             }
         }
     }
 
     /// The earliest instant this leg needs to be woken.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = vec![self.tx.poll_timeout(), self.answer_at, self.hangup_deadline, self.inactivity_at];
-        t.extend(self.reinvites.iter().map(|r| r.poll_timeout()));
-        t.push(self.bye.as_ref().and_then(|(_, tx)| tx.poll_timeout()));
-        t.extend(self.nist.iter().map(|(_, tx)| tx.poll_timeout()));
-        t.into_iter().flatten().min()
+        [self.timers.next(), self.tx.poll_timeout(), self.bye.as_ref().and_then(|(_, tx)| tx.poll_timeout())]
+            .into_iter()
+            .chain(self.reinvites.iter().map(|r| r.poll_timeout()))
+            .chain(self.nist.iter().map(|(_, tx)| tx.poll_timeout()))
+            .flatten()
+            .min()
     }
 
     /// Runs whatever timers are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.answer_at.is_some_and(|t| now >= t) && self.phase == Phase::Ringing {
+        if self.timers.is_due(LegTimer::Answer, now) && self.phase == Phase::Ringing {
             self.answer(now);
         }
-        while self.tx.poll_timeout().is_some_and(|t| now >= t) {
-            match self.tx.handle_timeout(now) {
-                Some(InviteOutput::Retransmit(b)) => self.out.push_back(LegOutput::Send(self.flow, b)),
-                Some(InviteOutput::AckTimeout) => self.send_bye(EndReason::NoAck, now),
-                Some(InviteOutput::Abandoned) => self.end(EndReason::Cancelled),
-                None => {}
-            }
-        }
+        self.tx.handle_timeout(now);
+        self.drain_invite(self.flow, now);
         self.reinvite_timeouts(now);
-        let bye_flow = self.bye_flow();
         if let Some((_, tx)) = self.bye.as_mut() {
-            while tx.poll_timeout().is_some_and(|t| now >= t) && !tx.is_terminated(now) {
-                if let Some(ClientOutput::Retransmit(b)) = tx.handle_timeout(now) {
-                    self.out.push_back(LegOutput::Send(bye_flow, b));
-                }
-            }
+            tx.handle_timeout(now);
+            self.drain_bye();
+        }
+        for (_, tx) in self.nist.iter_mut() {
+            tx.handle_timeout(now);
         }
         self.nist.retain(|(_, tx)| !tx.is_terminated(now));
         if self.phase == Phase::Answered {
-            if self.hangup_deadline.is_some_and(|t| now >= t) {
+            if self.timers.is_due(LegTimer::MaxDuration, now) {
                 self.send_bye(EndReason::MaxDuration, now);
-            } else if self.inactivity_at.is_some_and(|t| now >= t) {
+            } else if self.timers.is_due(LegTimer::MediaInactivity, now) {
                 self.send_bye(EndReason::MediaTimeout, now);
             }
         }
     }
 }
 
+/// Why an INFO body carries no digit we can read; all are answered 415.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InfoError {
+    /// The body is neither `application/dtmf-relay` nor `application/dtmf`.
+    #[error("unsupported INFO content type")]
+    UnsupportedType,
+    /// The body is not UTF-8 text.
+    #[error("INFO body is not text")]
+    NotText,
+    /// A dtmf-relay body without a `Signal=` line.
+    #[error("no Signal line in the dtmf-relay body")]
+    NoSignal,
+    /// The signal is not one DTMF key (nor the event number of * or #).
+    #[error("INFO signal is not a DTMF key")]
+    BadSignal,
+}
+
 /// Reads a digit from an INFO body: `application/dtmf-relay` (`Signal=5`) or
 /// `application/dtmf` (`5`). Ok(None) for an empty INFO (used as a keep-alive).
-fn info_digit(req: &Request) -> Result<Option<char>, ()> {
+fn info_digit(req: &Request) -> Result<Option<char>, InfoError> {
     if req.body.is_empty() {
         return Ok(None);
     }
     let ctype =
         req.headers.get("Content-Type").unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let body = std::str::from_utf8(&req.body).map_err(|_| ())?;
+    let body = std::str::from_utf8(&req.body).map_err(|_| InfoError::NotText)?;
     let signal = match ctype.as_str() {
         "application/dtmf-relay" => body
             .lines()
@@ -516,9 +562,9 @@ fn info_digit(req: &Request) -> Result<Option<char>, ()> {
                     .filter(|(k, _)| k.trim().eq_ignore_ascii_case("signal"))
                     .map(|(_, v)| v.trim().to_string())
             })
-            .ok_or(())?,
+            .ok_or(InfoError::NoSignal)?,
         "application/dtmf" => body.trim().to_string(),
-        _ => return Err(()),
+        _ => return Err(InfoError::UnsupportedType),
     };
     let mut chars = signal.chars();
     match (chars.next(), chars.next()) {
@@ -527,13 +573,16 @@ fn info_digit(req: &Request) -> Result<Option<char>, ()> {
         _ => match signal.as_str() {
             "10" => Ok(Some('*')),
             "11" => Ok(Some('#')),
-            _ => Err(()),
+            _ => Err(InfoError::BadSignal),
         },
     }
 }
 
 #[path = "leg_reinvite.rs"]
 mod reinvite;
+
+#[path = "leg_timers.rs"]
+mod timers;
 
 #[cfg(test)]
 #[path = "leg_tests.rs"]

@@ -33,17 +33,36 @@ impl ReInvite {
 
 impl SipLeg {
     pub(super) fn on_reinvite(&mut self, req: Request, flow: Flow, now: Instant) {
-        if let Some(r) = self.reinvites.iter().find(|r| r.branch == req.core.branch) {
-            if let Some(bytes) = r.tx.on_invite_retransmission() {
-                self.out.push_back(LegOutput::Send(flow, bytes.to_vec()));
-            }
+        if let Some(i) = self.reinvites.iter().position(|r| r.branch == req.core.branch) {
+            self.reinvites[i].tx.on_invite_retransmission(now);
+            self.drain_reinvite(i, flow, now);
             return;
         }
         let (status, bytes, offered) = self.reinvite_answer(&req, now);
         let mut tx = InviteServer::new(flow.transport.is_reliable(), self.limits.timers);
-        tx.respond(status, bytes.clone(), now);
-        self.out.push_back(LegOutput::Send(flow, bytes));
+        tx.respond(status, bytes, now);
         self.reinvites.push(ReInvite { cseq: req.core.cseq, branch: req.core.branch.clone(), flow, tx, offered });
+        self.drain_reinvite(self.reinvites.len() - 1, flow, now);
+    }
+
+    /// Carries out what re-INVITE transaction `i` queued; its bytes go over `flow`.
+    /// Returns true when the first ACK of its 2xx was among them. A 200 never
+    /// acknowledged ends the call with a BYE (RFC 3261 13.3.1.4), as for the first
+    /// INVITE.
+    fn drain_reinvite(&mut self, i: usize, flow: Flow, now: Instant) -> bool {
+        let (mut acknowledged, mut no_ack) = (false, false);
+        while let Some(o) = self.reinvites[i].tx.poll_output() {
+            match o {
+                InviteOutput::Send(b) | InviteOutput::Retransmit(b) => self.out.push_back(LegOutput::Send(flow, b)),
+                InviteOutput::Acknowledged => acknowledged = true,
+                InviteOutput::AckTimeout => no_ack = true,
+                InviteOutput::Abandoned => {}
+            }
+        }
+        if no_ack {
+            self.send_bye(EndReason::NoAck, now);
+        }
+        acknowledged
     }
 
     /// True while an INVITE of this dialog (the first or a re-INVITE) has a 2xx that
@@ -103,11 +122,13 @@ impl SipLeg {
     /// An ACK whose CSeq is not the first INVITE's: a re-INVITE's, maybe with the
     /// answer to the offer we made in its 200.
     pub(super) fn on_reinvite_ack(&mut self, cseq: u32, body: &[u8], now: Instant) {
-        let Some(r) = self.reinvites.iter_mut().find(|r| r.cseq == cseq) else { return };
-        if !r.tx.on_ack(now) {
+        let Some(i) = self.reinvites.iter().position(|r| r.cseq == cseq) else { return };
+        self.reinvites[i].tx.on_ack(now);
+        let flow = self.reinvites[i].flow;
+        if !self.drain_reinvite(i, flow, now) {
             return;
         }
-        let Some(local) = r.offered.take() else { return };
+        let Some(local) = self.reinvites[i].offered.take() else { return };
         let parsed = std::str::from_utf8(body).ok().and_then(|t| sdp::parse(t).ok());
         // Without a usable answer the media stays as it was: the call is up and its
         // audio already flows (unlike a first INVITE's late offer).
@@ -117,22 +138,13 @@ impl SipLeg {
         }
     }
 
-    /// Runs the re-INVITE transactions' timers; a 200 never acknowledged ends the call
-    /// with a BYE (RFC 3261 13.3.1.4), as for the first INVITE.
+    /// Runs the re-INVITE transactions' timers and drops the finished ones.
     pub(super) fn reinvite_timeouts(&mut self, now: Instant) {
-        let mut no_ack = false;
-        for r in self.reinvites.iter_mut() {
-            while r.tx.poll_timeout().is_some_and(|t| now >= t) {
-                match r.tx.handle_timeout(now) {
-                    Some(InviteOutput::Retransmit(b)) => self.out.push_back(LegOutput::Send(r.flow, b)),
-                    Some(InviteOutput::AckTimeout) => no_ack = true,
-                    Some(InviteOutput::Abandoned) | None => {}
-                }
-            }
+        for i in 0..self.reinvites.len() {
+            self.reinvites[i].tx.handle_timeout(now);
+            let flow = self.reinvites[i].flow;
+            self.drain_reinvite(i, flow, now);
         }
         self.reinvites.retain(|r| r.tx.state() != InviteState::Terminated);
-        if no_ack {
-            self.send_bye(EndReason::NoAck, now);
-        }
     }
 }

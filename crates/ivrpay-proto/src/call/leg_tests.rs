@@ -3,12 +3,13 @@ use crate::media::codec::Codec;
 use crate::sip::message::{parse, SipMessage};
 use crate::sip::normalise::Framing;
 use crate::sip::Transport;
+use rand::rngs::StdRng;
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(3261)
+}
 
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
-
-fn rng() -> Box<dyn RngCore + Send> {
-    Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(11))
-}
 
 fn flow() -> Flow {
     Flow { transport: Transport::Udp, remote: "127.0.0.1:5070".parse().unwrap(), conn: 0, local: None }
@@ -96,7 +97,7 @@ fn to_tag(leg: &SipLeg) -> String {
 
 fn answered(t0: Instant) -> SipLeg {
     let inv = invite(OFFER);
-    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(0), t0, rng());
+    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(0), &mut rng(), t0);
     assert_eq!(drain(&mut leg), ["send:100", "send:200", "media:Pcmu"]);
     leg
 }
@@ -131,7 +132,7 @@ fn missing_ack_retransmits_then_hangs_up_with_bye() {
 fn cancel_while_ringing_gives_200_and_487() {
     let t0 = Instant::now();
     let inv = invite(OFFER);
-    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(5000), t0, rng());
+    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(5000), &mut rng(), t0);
     assert_eq!(drain(&mut leg), ["send:100", "send:180"]);
     leg.on_request(msg("CANCEL", "z9hG4bKinv", 1, None, "", ""), flow(), t0 + Duration::from_millis(100));
     assert_eq!(drain(&mut leg), ["send:200", "send:487", "ended:Cancelled"]);
@@ -148,7 +149,7 @@ fn cancel_while_ringing_gives_200_and_487() {
 fn delayed_answer_rings_then_answers() {
     let t0 = Instant::now();
     let inv = invite(OFFER);
-    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(2000), t0, rng());
+    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(2000), &mut rng(), t0);
     assert_eq!(drain(&mut leg), ["send:100", "send:180"]);
     leg.on_request(inv.clone(), flow(), t0 + Duration::from_millis(500));
     assert_eq!(drain(&mut leg), ["send:180"], "a retransmitted INVITE gets the last provisional");
@@ -228,7 +229,7 @@ fn reinvite_hold_and_resume_update_media() {
 fn late_offer_is_answered_in_the_ack() {
     let t0 = Instant::now();
     let inv = invite("");
-    let mut leg = SipLeg::new(inv, None, flow(), local(), limits(0), t0, rng());
+    let mut leg = SipLeg::new(inv, None, flow(), local(), limits(0), &mut rng(), t0);
     assert_eq!(drain(&mut leg), ["send:100", "send:200"], "200 carries our offer, media waits");
     let tag = to_tag(&leg);
     leg.on_request(msg("ACK", "z9hG4bKack", 1, Some(&tag), "", OFFER), flow(), t0);
@@ -238,7 +239,7 @@ fn late_offer_is_answered_in_the_ack() {
 #[test]
 fn late_offer_with_empty_ack_hangs_up() {
     let t0 = Instant::now();
-    let mut leg = SipLeg::new(invite(""), None, flow(), local(), limits(0), t0, rng());
+    let mut leg = SipLeg::new(invite(""), None, flow(), local(), limits(0), &mut rng(), t0);
     drain(&mut leg);
     let tag = to_tag(&leg);
     leg.on_request(msg("ACK", "z9hG4bKack", 1, Some(&tag), "", ""), flow(), t0);
@@ -320,7 +321,7 @@ fn acked(t0: Instant) -> SipLeg {
 fn an_error_answer_while_ringing_lingers_until_acked() {
     let t0 = Instant::now();
     let inv = invite(OFFER);
-    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(5000), t0, rng());
+    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(5000), &mut rng(), t0);
     assert_eq!(drain(&mut leg), ["send:100", "send:180"]);
     leg.hangup(EndReason::Shutdown, t0);
     assert_eq!(drain(&mut leg), ["send:480", "ended:Shutdown"]);
@@ -346,7 +347,7 @@ fn a_488_from_the_answer_is_resent_until_acked_and_gives_up_after_64_t1() {
     let t0 = Instant::now();
     let no_c = OFFER.replace("c=IN IP4 127.0.0.1\r\n", "");
     let inv = invite(&no_c);
-    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(0), t0, rng());
+    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(0), &mut rng(), t0);
     assert_eq!(drain(&mut leg), ["send:100", "send:488", "ended:BadAnswer"]);
     assert!(!leg.is_finished(t0));
     leg.on_request(inv, flow(), t0 + Duration::from_millis(100));

@@ -1,6 +1,9 @@
 //! The UAS side of an INVITE dialog (RFC 3261 12): its identity, the remote target and
 //! route set learnt from the INVITE, CSeq bookkeeping, and building the in-dialog
 //! requests ivrpay sends (BYE).
+//!
+//! Tags, branches and the first CSeq are random: the randomness comes from the caller's
+//! generator (`&mut dyn RngCore`), never from an ambient one, so tests are reproducible.
 
 use super::headers::{self, uri_of};
 use super::message::{MessageBuilder, Method, Request};
@@ -44,7 +47,8 @@ pub struct Dialog {
 }
 
 impl Dialog {
-    /// Creates the dialog from the INVITE we answer with a 2xx.
+    /// Creates the dialog from the INVITE we answer with a 2xx; our first CSeq is drawn
+    /// from `rng`.
     pub fn from_invite(invite: &Request, local_tag: &str, rng: &mut dyn RngCore) -> Dialog {
         let h = &invite.headers;
         let remote_target =
@@ -92,8 +96,8 @@ impl Dialog {
         self.route_set.first().map(|r| uri_of(r)).unwrap_or(&self.remote_target)
     }
 
-    /// Builds an in-dialog request (BYE, INFO) with a fresh branch and the next CSeq.
-    /// `via` is our sent-by with transport, e.g. `SIP/2.0/UDP 10.0.0.1:5060`.
+    /// Builds an in-dialog request (BYE, INFO) with a fresh branch drawn from `rng` and
+    /// the next CSeq. `via` is our sent-by with transport, e.g. `SIP/2.0/UDP 10.0.0.1:5060`.
     pub fn request(
         &mut self,
         method: Method,
@@ -154,13 +158,15 @@ fn strip_tag(party: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    fn rng() -> rand::rngs::StdRng {
-        rand::SeedableRng::seed_from_u64(7)
-    }
-
     use super::*;
     use crate::sip::message::{parse, SipMessage};
     use crate::sip::normalise::Framing;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn rng() -> StdRng {
+        StdRng::seed_from_u64(10)
+    }
 
     fn invite(extra: &str) -> Request {
         let raw = format!(
@@ -204,5 +210,13 @@ mod tests {
         let mut d = Dialog::from_invite(&invite(""), "lt", &mut rng());
         assert_eq!(d.accept_cseq(6), Ok(()));
         assert_eq!(d.accept_cseq(4), Err(DialogError::CSeqOutOfOrder { got: 4, last: 6 }));
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_identifiers() {
+        let (mut a, mut b) = (rng(), rng());
+        assert_eq!(new_tag(&mut a), new_tag(&mut b));
+        assert_eq!(new_branch(&mut a), new_branch(&mut b));
+        assert!(new_branch(&mut a).starts_with("z9hG4bK"));
     }
 }

@@ -20,6 +20,18 @@
 mod input;
 mod keys;
 mod render;
+/// Why an Authorize step cannot send an order; each reason has its own branch of the
+/// dialplan (`not_payable`, `card_error`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+enum OrderError {
+    /// No invoice was found, or the one found is not payable (paid, expired...).
+    #[error("no payable invoice")]
+    NotPayable,
+    /// The card number, expiry or security code was not collected.
+    #[error("card data incomplete")]
+    CardIncomplete,
+}
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -194,9 +206,12 @@ impl Engine {
                     return;
                 }
                 StepKind::Authorize { items, on } => match self.take_order() {
-                    Err(target) => {
+                    Err(e) => {
                         self.history.clear();
-                        step = if target { on.not_payable } else { on.card_error };
+                        step = match e {
+                            OrderError::NotPayable => on.not_payable,
+                            OrderError::CardIncomplete => on.card_error,
+                        };
                     }
                     Ok(order) => {
                         if !items.is_empty() {
@@ -223,16 +238,15 @@ impl Engine {
         out.push(AppAction::Hangup);
     }
 
-    /// Moves the card out of the slot for an authorization. `Err(true)`: no payable
-    /// invoice; `Err(false)`: card data missing.
-    fn take_order(&mut self) -> Result<AuthorizeOrder, bool> {
+    /// Moves the card out of the slot for an authorization.
+    fn take_order(&mut self) -> Result<AuthorizeOrder, OrderError> {
         let Some(found) = self.invoice.as_ref().filter(|b| b.0.status == InvoiceStatus::Payable) else {
-            return Err(true);
+            return Err(OrderError::NotPayable);
         };
         let (invoice, merchant) = (found.0.clone(), found.1.clone());
         let slot = std::mem::take(&mut self.card);
         let (Some(card), Some(expiry), Some(csc)) = (slot.number, slot.expiry, slot.csc) else {
-            return Err(false);
+            return Err(OrderError::CardIncomplete);
         };
         self.auth_attempts += 1;
         Ok(AuthorizeOrder { invoice, merchant, card, expiry, csc, attempt: self.auth_attempts })

@@ -4,8 +4,12 @@
 //! One machine owns every response to one INVITE: the 100 Trying, the final answer, its
 //! retransmissions until the ACK, and the verdict when no ACK comes. Keeping both halves
 //! together means a retransmitted INVITE always gets exactly the last response again.
+//!
+//! Inputs carry `now`; everything the owner must do comes out of
+//! [`InviteServer::poll_output`], the next wake-up out of [`InviteServer::poll_timeout`].
 
 use super::timers::{Backoff, Timers};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// Where the transaction stands.
@@ -23,11 +27,17 @@ pub enum InviteState {
     Terminated,
 }
 
-/// What the owner must do after a timer fired.
+/// What the owner must do, in the order the transaction decided it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InviteOutput {
-    /// Send these bytes to the peer again.
+    /// Send this response (the first time it is sent).
+    Send(Vec<u8>),
+    /// Send these bytes to the peer again (a timer fired, or the INVITE came again).
     Retransmit(Vec<u8>),
+    /// The first ACK of our 2xx arrived: the owner passes that ACK to the dialog (it may
+    /// carry the SDP answer of a late offer). Later ACKs, and ACKs of error answers, are
+    /// absorbed without an output.
+    Acknowledged,
     /// 64*T1 passed without an ACK for our 2xx: the UAS must hang up with a BYE
     /// (RFC 3261 13.3.1.4).
     AckTimeout,
@@ -46,6 +56,7 @@ pub struct InviteServer {
     retransmit: Option<Backoff>,
     give_up_at: Option<Instant>,
     terminate_at: Option<Instant>,
+    out: VecDeque<InviteOutput>,
 }
 
 impl InviteServer {
@@ -60,7 +71,13 @@ impl InviteServer {
             retransmit: None,
             give_up_at: None,
             terminate_at: None,
+            out: VecDeque::with_capacity(2),
         }
+    }
+
+    /// The next output to carry out.
+    pub fn poll_output(&mut self) -> Option<InviteOutput> {
+        self.out.pop_front()
     }
 
     /// Current state.
@@ -79,14 +96,14 @@ impl InviteServer {
         self.last_status
     }
 
-    /// Records a response the owner is sending now, and arms the timers it needs.
-    /// Responses after the final one are ignored (returns false): the caller must not
-    /// send them.
-    pub fn respond(&mut self, status: u16, bytes: Vec<u8>, now: Instant) -> bool {
+    /// The owner answers the INVITE at `now`: queues the response to send and arms the
+    /// timers it needs. Responses after the final one are ignored (nothing is queued).
+    pub fn respond(&mut self, status: u16, bytes: Vec<u8>, now: Instant) {
         if self.state != InviteState::Proceeding {
-            return false;
+            return;
         }
         self.last_status = status;
+        self.out.push_back(InviteOutput::Send(bytes.clone()));
         self.last_response = bytes;
         match status {
             100..=199 => {}
@@ -104,25 +121,24 @@ impl InviteServer {
                 self.give_up_at = Some(now + self.timers.timeout_64t1());
             }
         }
-        true
     }
 
-    /// The INVITE arrived again: answer with the last response, if any (17.2.1).
-    pub fn on_invite_retransmission(&self) -> Option<&[u8]> {
+    /// The INVITE arrived again: queues the last response, if any, again (17.2.1).
+    pub fn on_invite_retransmission(&mut self, _now: Instant) {
         match self.state {
             InviteState::Proceeding | InviteState::Accepted | InviteState::Completed
                 if !self.last_response.is_empty() =>
             {
-                Some(&self.last_response)
+                self.out.push_back(InviteOutput::Retransmit(self.last_response.clone()));
             }
-            _ => None,
+            _ => {}
         }
     }
 
-    /// An ACK for this INVITE arrived. Returns true for the first ACK of a 2xx, which
-    /// the owner passes to the dialog (it may carry the SDP answer of a late offer).
-    /// Later ACKs, and ACKs of error answers, are absorbed.
-    pub fn on_ack(&mut self, now: Instant) -> bool {
+    /// An ACK for this INVITE arrived. The first ACK of a 2xx queues
+    /// [`InviteOutput::Acknowledged`]; later ACKs, and ACKs of error answers, are
+    /// absorbed.
+    pub fn on_ack(&mut self, now: Instant) {
         match self.state {
             InviteState::Accepted => {
                 self.state = InviteState::Confirmed;
@@ -130,7 +146,7 @@ impl InviteServer {
                 self.give_up_at = None;
                 // Keep absorbing retransmitted INVITEs/ACKs for 64*T1 (RFC 6026 Timer L).
                 self.terminate_at = Some(now + self.timers.timeout_64t1());
-                true
+                self.out.push_back(InviteOutput::Acknowledged);
             }
             InviteState::Completed => {
                 self.state = InviteState::Confirmed;
@@ -138,9 +154,8 @@ impl InviteServer {
                 self.give_up_at = None;
                 let linger = if self.reliable { std::time::Duration::ZERO } else { self.timers.t4 };
                 self.terminate_at = Some(now + linger);
-                false
             }
-            _ => false,
+            _ => {}
         }
     }
 
@@ -149,33 +164,31 @@ impl InviteServer {
         [self.retransmit.map(|b| b.next()), self.give_up_at, self.terminate_at].into_iter().flatten().min()
     }
 
-    /// Runs due timers.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<InviteOutput> {
-        if let Some(at) = self.terminate_at {
-            if now >= at {
-                self.state = InviteState::Terminated;
-                self.terminate_at = None;
-                return None;
-            }
+    /// Runs every timer due at `now`, queueing what they produce.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while self.poll_timeout().is_some_and(|t| now >= t) {
+            self.fire_one(now);
         }
-        if let Some(at) = self.give_up_at {
-            if now >= at {
-                let out = match self.state {
-                    InviteState::Accepted => InviteOutput::AckTimeout,
-                    _ => InviteOutput::Abandoned,
-                };
-                self.state = InviteState::Terminated;
-                self.retransmit = None;
-                self.give_up_at = None;
-                return Some(out);
-            }
-        }
-        if let Some(b) = self.retransmit.as_mut() {
+    }
+
+    fn fire_one(&mut self, now: Instant) {
+        if self.terminate_at.is_some_and(|at| now >= at) {
+            self.state = InviteState::Terminated;
+            self.terminate_at = None;
+        } else if self.give_up_at.is_some_and(|at| now >= at) {
+            let out = match self.state {
+                InviteState::Accepted => InviteOutput::AckTimeout,
+                _ => InviteOutput::Abandoned,
+            };
+            self.state = InviteState::Terminated;
+            self.retransmit = None;
+            self.give_up_at = None;
+            self.out.push_back(out);
+        } else if let Some(b) = self.retransmit.as_mut() {
             if b.fire(now) {
-                return Some(InviteOutput::Retransmit(self.last_response.clone()));
+                self.out.push_back(InviteOutput::Retransmit(self.last_response.clone()));
             }
         }
-        None
     }
 }
 
@@ -190,26 +203,52 @@ mod tests {
             if at > until {
                 break;
             }
-            if let Some(o) = tx.handle_timeout(at) {
+            tx.handle_timeout(at);
+            while let Some(o) = tx.poll_output() {
                 out.push(((at - from).as_millis(), o));
             }
         }
         out
     }
 
+    /// Answers at `now` and returns what the transaction queued for it.
+    fn respond(tx: &mut InviteServer, status: u16, bytes: &[u8], now: Instant) -> Vec<InviteOutput> {
+        tx.respond(status, bytes.to_vec(), now);
+        std::iter::from_fn(|| tx.poll_output()).collect()
+    }
+
+    fn retransmission(tx: &mut InviteServer, now: Instant) -> Option<Vec<u8>> {
+        tx.on_invite_retransmission(now);
+        match tx.poll_output() {
+            Some(InviteOutput::Retransmit(b)) => Some(b),
+            None => None,
+            Some(other) => panic!("{other:?}"),
+        }
+    }
+
+    /// Feeds an ACK and says whether it was the first ACK of a 2xx.
+    fn ack(tx: &mut InviteServer, now: Instant) -> bool {
+        tx.on_ack(now);
+        match tx.poll_output() {
+            Some(InviteOutput::Acknowledged) => true,
+            None => false,
+            Some(other) => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn two_hundred_is_retransmitted_doubling_to_t2_until_ack() {
         let t0 = Instant::now();
         let mut tx = InviteServer::new(false, Timers::default());
-        assert!(tx.respond(100, b"100".to_vec(), t0));
-        assert_eq!(tx.on_invite_retransmission(), Some(&b"100"[..]));
-        assert!(tx.respond(200, b"200".to_vec(), t0));
+        assert_eq!(respond(&mut tx, 100, b"100", t0), [InviteOutput::Send(b"100".to_vec())]);
+        assert_eq!(retransmission(&mut tx, t0), Some(b"100".to_vec()));
+        assert_eq!(respond(&mut tx, 200, b"200", t0), [InviteOutput::Send(b"200".to_vec())]);
         let out = drive(&mut tx, t0, t0 + Duration::from_millis(8000));
         let times: Vec<u128> = out.iter().map(|(t, _)| *t).collect();
         assert_eq!(times, vec![500, 1500, 3500, 7500]);
         assert!(out.iter().all(|(_, o)| *o == InviteOutput::Retransmit(b"200".to_vec())));
-        assert!(tx.on_ack(t0 + Duration::from_millis(8000)));
-        assert!(!tx.on_ack(t0 + Duration::from_millis(8001)), "a second ACK is absorbed");
+        assert!(ack(&mut tx, t0 + Duration::from_millis(8000)));
+        assert!(!ack(&mut tx, t0 + Duration::from_millis(8001)), "a second ACK is absorbed");
         assert_eq!(tx.state(), InviteState::Confirmed);
         assert!(drive(&mut tx, t0, t0 + Duration::from_secs(100)).is_empty());
         assert_eq!(tx.state(), InviteState::Terminated);
@@ -219,7 +258,7 @@ mod tests {
     fn missing_ack_for_two_hundred_means_bye_after_64_t1() {
         let t0 = Instant::now();
         let mut tx = InviteServer::new(false, Timers::default());
-        tx.respond(200, b"200".to_vec(), t0);
+        respond(&mut tx, 200, b"200", t0);
         let out = drive(&mut tx, t0, t0 + Duration::from_secs(60));
         let (at, last) = out.last().unwrap();
         assert_eq!((*at, last), (32_000, &InviteOutput::AckTimeout));
@@ -232,7 +271,7 @@ mod tests {
     fn two_hundred_is_retransmitted_over_tcp_too() {
         let t0 = Instant::now();
         let mut tx = InviteServer::new(true, Timers::default());
-        tx.respond(200, b"200".to_vec(), t0);
+        respond(&mut tx, 200, b"200", t0);
         assert_eq!(tx.poll_timeout(), Some(t0 + Duration::from_millis(500)));
     }
 
@@ -240,11 +279,11 @@ mod tests {
     fn error_answer_is_retransmitted_over_udp_and_ack_absorbed() {
         let t0 = Instant::now();
         let mut tx = InviteServer::new(false, Timers::default());
-        tx.respond(486, b"486".to_vec(), t0);
+        respond(&mut tx, 486, b"486", t0);
         let out = drive(&mut tx, t0, t0 + Duration::from_millis(2000));
         assert_eq!(out.len(), 2);
-        assert_eq!(tx.on_invite_retransmission(), Some(&b"486"[..]));
-        assert!(!tx.on_ack(t0 + Duration::from_millis(2000)), "ACK of a non-2xx is absorbed");
+        assert_eq!(retransmission(&mut tx, t0 + Duration::from_millis(2000)), Some(b"486".to_vec()));
+        assert!(!ack(&mut tx, t0 + Duration::from_millis(2000)), "ACK of a non-2xx is absorbed");
         assert_eq!(tx.state(), InviteState::Confirmed);
         // Timer I = T4 over UDP.
         assert_eq!(tx.poll_timeout(), Some(t0 + Duration::from_millis(7000)));
@@ -256,7 +295,7 @@ mod tests {
     fn error_answer_over_tcp_is_not_retransmitted_and_times_out() {
         let t0 = Instant::now();
         let mut tx = InviteServer::new(true, Timers::default());
-        tx.respond(487, b"487".to_vec(), t0);
+        respond(&mut tx, 487, b"487", t0);
         let out = drive(&mut tx, t0, t0 + Duration::from_secs(40));
         assert_eq!(out, vec![(32_000, InviteOutput::Abandoned)]);
     }
@@ -265,8 +304,8 @@ mod tests {
     fn nothing_is_sent_after_the_final_answer() {
         let t0 = Instant::now();
         let mut tx = InviteServer::new(false, Timers::default());
-        assert!(tx.respond(487, b"487".to_vec(), t0));
-        assert!(!tx.respond(200, b"200".to_vec(), t0));
+        assert_eq!(respond(&mut tx, 487, b"487", t0), [InviteOutput::Send(b"487".to_vec())]);
+        assert!(respond(&mut tx, 200, b"200", t0).is_empty(), "nothing queued after the final answer");
         assert_eq!(tx.last_status(), 487);
     }
 }
