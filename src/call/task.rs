@@ -249,7 +249,10 @@ async fn run(
             for action in actions.drain(..) {
                 match action {
                     AppAction::Play { prompts, token } => match media.as_ref() {
-                        Some(m) => ctx.pacer.send(Command::Play(m.id, prompts, token)),
+                        Some(m) => {
+                            let clips = prompts.iter().map(|p| p.clip().clone()).collect();
+                            ctx.pacer.send(Command::Play(m.id, clips, token))
+                        }
                         None => {
                             let _ = tx.send(CallInput::PlaybackDone(token));
                         }
@@ -345,18 +348,13 @@ fn start_media(
 ) -> Media {
     let id = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
     let notify_tx = tx.clone();
-    ctx.pacer.send(Command::Add(
+    ctx.pacer.add(
         id,
-        StreamSpec {
-            sink: sink.clone(),
-            dest: neg.remote_rtp,
-            codec: neg.codec,
-            payload_type: neg.payload_type,
-            notify: Box::new(move |t| {
-                let _ = notify_tx.send(CallInput::PlaybackDone(t));
-            }),
-        },
-    ));
+        StreamSpec { sink: sink.clone(), dest: neg.remote_rtp, codec: neg.codec, payload_type: neg.payload_type },
+        Box::new(move |t| {
+            let _ = notify_tx.send(CallInput::PlaybackDone(t));
+        }),
+    );
     set_sending(ctx, id, neg);
     let inbound = InboundMedia::new(
         neg.codec,

@@ -1,6 +1,7 @@
-//! Media. The sans-IO parts (RTP, G.711, DTMF detection, the pacer's core) are
+//! Media. The sans-IO parts (RTP, G.711, DTMF detection, clips, the pacer's core) are
 //! `ivrpay_proto::media`, re-exported here; this folder adds what touches the system:
-//! RTP port allocation (real sockets).
+//! the pacer's threads (one per core, sleeping to an absolute 20 ms schedule, real-time
+//! priority) and RTP port allocation (real sockets).
 pub use ivrpay_proto::media::*;
-pub mod pacer;
+pub mod pacer_thread;
 pub mod ports;

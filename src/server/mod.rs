@@ -11,7 +11,7 @@ use crate::ivr::dialplan::registry::DialplanRegistry;
 use crate::ivr::dialplan::DialplanError;
 use crate::ivr::prompt_store::PromptStore;
 use crate::ivr::prompts::PromptError;
-use crate::media::pacer::{self, PacerHandle};
+use crate::media::pacer_thread::{self as pacer, PacerHandle};
 use crate::media::ports::{PortAllocator, PortError};
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{self, Outbound, Sockets};

@@ -3,8 +3,8 @@
 //! prompts, where a prompt missing in one language falls back to the default language,
 //! never to silence. Reading WAV files is the root package's (`ivrpay::ivr::prompts`).
 
+use crate::media::clip::Clip;
 use crate::media::codec::{Codec, CLOCK_RATE};
-use crate::media::g711;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,26 +18,25 @@ pub struct Prompt {
     pub language: String,
     /// 8 kHz mono samples (kept for tests and for the browser player).
     pub pcm: Vec<i16>,
-    pcmu: Vec<u8>,
-    pcma: Vec<u8>,
+    /// The encoded audio the pacer plays.
+    clip: Arc<Clip>,
 }
 
 impl Prompt {
     /// Builds a prompt from 8 kHz mono samples, encoding both G.711 laws once.
     pub fn from_pcm(name: &str, language: &str, pcm: Vec<i16>) -> Prompt {
-        let mut pcmu = vec![0u8; pcm.len()];
-        let mut pcma = vec![0u8; pcm.len()];
-        g711::encode_frame(Codec::Pcmu, &pcm, &mut pcmu);
-        g711::encode_frame(Codec::Pcma, &pcm, &mut pcma);
-        Prompt { name: name.to_string(), language: language.to_string(), pcm, pcmu, pcma }
+        let clip = Arc::new(Clip::from_pcm(&pcm));
+        Prompt { name: name.to_string(), language: language.to_string(), pcm, clip }
     }
 
     /// The encoded payload bytes for a codec (one byte per sample).
     pub fn encoded(&self, codec: Codec) -> &[u8] {
-        match codec {
-            Codec::Pcmu => &self.pcmu,
-            Codec::Pcma => &self.pcma,
-        }
+        self.clip.encoded(codec)
+    }
+
+    /// The encoded audio, as the pacer takes it.
+    pub fn clip(&self) -> &Arc<Clip> {
+        &self.clip
     }
 
     /// Duration in milliseconds.

@@ -18,18 +18,28 @@ impl PacketSink for Recorder {
     }
 }
 
-fn prompt(name: &str, n: usize, value: i16) -> Arc<Prompt> {
-    Arc::new(Prompt::from_pcm(name, "fr", vec![value; n]))
+fn prompt(_name: &str, n: usize, value: i16) -> Arc<Clip> {
+    Arc::new(Clip::from_pcm(&vec![value; n]))
 }
 
-fn setup() -> (PacerCore, Arc<Recorder>, Arc<Mutex<Vec<u64>>>) {
+/// The tokens of the playbacks the core reported done since the last call.
+fn finished(core: &mut PacerCore) -> Vec<u64> {
+    std::iter::from_fn(|| core.poll_event())
+        .map(|e| match e {
+            PacerEvent::PlaybackDone { stream, token } => {
+                assert_eq!(stream, 7);
+                token
+            }
+        })
+        .collect()
+}
+
+fn setup() -> (PacerCore, Arc<Recorder>) {
     setup_slots(1)
 }
 
-fn setup_slots(slots: usize) -> (PacerCore, Arc<Recorder>, Arc<Mutex<Vec<u64>>>) {
+fn setup_slots(slots: usize) -> (PacerCore, Arc<Recorder>) {
     let rec = Arc::new(Recorder::default());
-    let done = Arc::new(Mutex::new(Vec::new()));
-    let d = done.clone();
     let mut core = PacerCore::with_slots(slots);
     cmd(
         &mut core,
@@ -40,16 +50,15 @@ fn setup_slots(slots: usize) -> (PacerCore, Arc<Recorder>, Arc<Mutex<Vec<u64>>>)
                 dest: "127.0.0.1:4000".parse().unwrap(),
                 codec: Codec::Pcmu,
                 payload_type: 0,
-                notify: Box::new(move |t| d.lock().unwrap().push(t)),
             },
         ),
     );
-    (core, rec, done)
+    (core, rec)
 }
 
 #[test]
 fn consecutive_prompts_play_without_gaps_and_notify_once() {
-    let (mut core, rec, done) = setup();
+    let (mut core, rec) = setup();
     let (a, b) = (prompt("a", 250, 1000), prompt("b", 250, -1000));
     cmd(&mut core, Command::Play(7, vec![a.clone(), b.clone()], 42));
     for _ in 0..6 {
@@ -71,12 +80,12 @@ fn consecutive_prompts_play_without_gaps_and_notify_once() {
     expected.extend_from_slice(b.encoded(Codec::Pcmu));
     assert_eq!(&audio[..500], &expected[..], "no gap between prompts");
     assert!(audio[500..].iter().all(|&x| x == 0xFF), "last frame padded with silence");
-    assert_eq!(*done.lock().unwrap(), vec![42]);
+    assert_eq!(finished(&mut core), vec![42]);
 }
 
 #[test]
 fn new_talkspurt_sets_marker_and_timestamp_reflects_silence() {
-    let (mut core, rec, _) = setup();
+    let (mut core, rec) = setup();
     cmd(&mut core, Command::Play(7, vec![prompt("a", 160, 1)], 1));
     core.tick();
     core.tick();
@@ -93,13 +102,13 @@ fn new_talkspurt_sets_marker_and_timestamp_reflects_silence() {
 
 #[test]
 fn stop_hold_and_new_destination() {
-    let (mut core, rec, done) = setup();
+    let (mut core, rec) = setup();
     cmd(&mut core, Command::Play(7, vec![prompt("a", 1600, 1)], 1));
     core.tick();
     cmd(&mut core, Command::Stop(7));
     core.tick();
     assert_eq!(rec.0.lock().unwrap().len(), 1);
-    assert!(done.lock().unwrap().is_empty(), "a stopped play is not reported done");
+    assert!(finished(&mut core).is_empty(), "a stopped play is not reported done");
     cmd(&mut core, Command::Play(7, vec![prompt("a", 320, 1)], 2));
     cmd(&mut core, Command::SetSending(7, false));
     core.tick();
@@ -111,7 +120,7 @@ fn stop_hold_and_new_destination() {
     let pkts = rec.0.lock().unwrap();
     assert_eq!(pkts.len(), 3);
     assert_eq!(pkts[2].1.port(), 5000);
-    assert_eq!(*done.lock().unwrap(), vec![2]);
+    assert_eq!(finished(&mut core), vec![2]);
     drop(pkts);
     cmd(&mut core, Command::Remove(7));
     assert!(core.is_empty());
@@ -121,14 +130,14 @@ fn stop_hold_and_new_destination() {
 
 #[test]
 fn empty_play_is_done_at_once() {
-    let (mut core, _, done) = setup();
+    let (mut core, _) = setup();
     cmd(&mut core, Command::Play(7, vec![], 9));
-    assert_eq!(*done.lock().unwrap(), vec![9]);
+    assert_eq!(finished(&mut core), vec![9]);
 }
 
 #[test]
 fn sub_slots_pace_each_stream_once_per_period() {
-    let (mut core, rec, _) = setup_slots(4);
+    let (mut core, rec) = setup_slots(4);
     cmd(&mut core, Command::Play(7, vec![prompt("a", 1600, 1)], 1));
     // Stream 7 is in sub-slot 7 % 4 = 3: only that sub-slot sends its packet.
     for slot in 0..4 {

@@ -5,18 +5,20 @@
 //! absolute schedule (tick n is due at start + n*20 ms, so there is no drift however
 //! long a call lasts), and on each tick sends one packet for every call that is
 //! talking, in one batch, from buffers that live on the stack. Calls talk to the pacer
-//! by commands; it answers with `PlaybackDone` through a callback.
+//! by commands; finished playbacks come out of [`PacerCore::poll_event`].
 //!
-//! [`PacerCore`] is the sans-IO heart (tested on virtual time); [`spawn`] runs it.
+//! [`PacerCore`] is the sans-IO heart (tested on virtual time): it reads no clock, takes
+//! its randomness from the driver and calls no callback. The threads that run it, sleep
+//! and tell the calls live in [`super::pacer_thread`]. It plays media [`Clip`]s and
+//! knows nothing of the IVR's prompts.
 
+use super::clip::Clip;
 use super::codec::{Codec, SAMPLES_PER_FRAME};
 use super::rtp::{self, Header, MAX_PACKET};
-use crate::ivr::prompts::Prompt;
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The packet interval.
 pub const PTIME: Duration = Duration::from_millis(20);
@@ -33,9 +35,6 @@ impl PacketSink for UdpSocket {
     }
 }
 
-/// Told to the call when its queued audio has been sent.
-pub type Notify = Box<dyn Fn(u64) + Send>;
-
 /// Parameters of one call's outgoing stream.
 pub struct StreamSpec {
     /// The socket (sending from the port we advertised keeps RTP symmetric).
@@ -46,8 +45,18 @@ pub struct StreamSpec {
     pub codec: Codec,
     /// Payload type to send.
     pub payload_type: u8,
-    /// Called with a Play's token when its last prompt has been sent.
-    pub notify: Notify,
+}
+
+/// What the pacer core tells its driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacerEvent {
+    /// The last clip of a Play has been sent (or the Play was empty).
+    PlaybackDone {
+        /// The stream that played it.
+        stream: u64,
+        /// The Play's token.
+        token: u64,
+    },
 }
 
 /// Commands from calls to the pacer.
@@ -56,8 +65,8 @@ pub enum Command {
     Add(u64, StreamSpec),
     /// The call ended.
     Remove(u64),
-    /// Queue prompts; notify `token` once they are all sent.
-    Play(u64, Vec<Arc<Prompt>>, u64),
+    /// Queue clips; report `token` done once they are all sent.
+    Play(u64, Vec<Arc<Clip>>, u64),
     /// Drop everything queued (barge-in).
     Stop(u64),
     /// Send to this address from now on (symmetric RTP latch, or re-INVITE).
@@ -67,7 +76,7 @@ pub enum Command {
 }
 
 struct Item {
-    prompt: Arc<Prompt>,
+    clip: Arc<Clip>,
     offset: usize,
     token: Option<u64>,
 }
@@ -100,6 +109,8 @@ pub struct PacerCore {
     streams: HashMap<u64, Stream>,
     /// Stream ids by sub-slot (id modulo the number of sub-slots).
     buckets: Vec<Vec<u64>>,
+    /// Finished playbacks, until the driver polls them.
+    events: VecDeque<PacerEvent>,
     /// Counters.
     pub stats: PacerStats,
 }
@@ -113,7 +124,12 @@ impl Default for PacerCore {
 impl PacerCore {
     /// A pacer whose 20 ms period is split in `slots` sub-slots.
     pub fn with_slots(slots: usize) -> Self {
-        PacerCore { streams: HashMap::new(), buckets: vec![Vec::new(); slots.max(1)], stats: PacerStats::default() }
+        PacerCore {
+            streams: HashMap::new(),
+            buckets: vec![Vec::new(); slots.max(1)],
+            events: VecDeque::new(),
+            stats: PacerStats::default(),
+        }
     }
 
     fn bucket(&mut self, id: u64) -> &mut Vec<u64> {
@@ -147,11 +163,11 @@ impl PacerCore {
             Command::Play(id, prompts, token) => {
                 if let Some(s) = self.streams.get_mut(&id) {
                     let n = prompts.len();
-                    for (i, prompt) in prompts.into_iter().enumerate() {
-                        s.queue.push_back(Item { prompt, offset: 0, token: (i + 1 == n).then_some(token) });
+                    for (i, clip) in prompts.into_iter().enumerate() {
+                        s.queue.push_back(Item { clip, offset: 0, token: (i + 1 == n).then_some(token) });
                     }
                     if n == 0 {
-                        (s.spec.notify)(token);
+                        self.events.push_back(PacerEvent::PlaybackDone { stream: id, token });
                     }
                 }
             }
@@ -171,6 +187,11 @@ impl PacerCore {
                 }
             }
         }
+    }
+
+    /// The next finished playback to report.
+    pub fn poll_event(&mut self) -> Option<PacerEvent> {
+        self.events.pop_front()
     }
 
     /// Number of streams.
@@ -215,14 +236,14 @@ impl PacerCore {
             let mut filled = 0;
             while filled < SAMPLES_PER_FRAME {
                 let Some(item) = s.queue.front_mut() else { break };
-                let src = &item.prompt.encoded(s.spec.codec)[item.offset..];
+                let src = &item.clip.encoded(s.spec.codec)[item.offset..];
                 let n = src.len().min(SAMPLES_PER_FRAME - filled);
                 frame[filled..filled + n].copy_from_slice(&src[..n]);
                 filled += n;
                 item.offset += n;
-                if item.offset >= item.prompt.encoded(s.spec.codec).len() {
+                if item.offset >= item.clip.encoded(s.spec.codec).len() {
                     if let Some(token) = item.token {
-                        (s.spec.notify)(token);
+                        self.events.push_back(PacerEvent::PlaybackDone { stream: *id, token });
                     }
                     s.queue.pop_front();
                 }
@@ -252,134 +273,6 @@ pub fn g711_silence(codec: Codec) -> u8 {
     match codec {
         Codec::Pcmu => 0xFF,
         Codec::Pcma => 0xD5,
-    }
-}
-
-/// Handle used by calls to reach the pacer threads. Streams are sharded by id over one
-/// thread per core, so a large number of calls is paced in parallel.
-#[derive(Clone)]
-pub struct PacerHandle {
-    shards: Vec<mpsc::Sender<Command>>,
-    stats: Arc<std::sync::Mutex<Vec<PacerStats>>>,
-}
-
-impl PacerHandle {
-    /// Sends a command to the shard owning the stream; a stopped pacer drops it.
-    pub fn send(&self, cmd: Command) {
-        let id = match &cmd {
-            Command::Add(id, _)
-            | Command::Remove(id)
-            | Command::Play(id, _, _)
-            | Command::Stop(id)
-            | Command::SetDest(id, _)
-            | Command::SetSending(id, _) => *id,
-        };
-        let _ = self.shards[(id % self.shards.len() as u64) as usize].send(cmd);
-    }
-
-    /// The latest counters, summed over shards.
-    pub fn stats(&self) -> PacerStats {
-        let all = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().fold(PacerStats::default(), |a, s| PacerStats {
-            packets: a.packets + s.packets,
-            send_errors: a.send_errors + s.send_errors,
-            ticks: a.ticks.max(s.ticks),
-            late_ticks: a.late_ticks + s.late_ticks,
-        })
-    }
-}
-
-/// Starts `threads` pacer threads (0 means one per available core). They stop when
-/// every handle is dropped.
-pub fn spawn(threads: usize) -> PacerHandle {
-    let n = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
-    let stats = Arc::new(std::sync::Mutex::new(vec![PacerStats::default(); n]));
-    let shards = (0..n)
-        .map(|i| {
-            let (tx, rx) = mpsc::channel::<Command>();
-            let shared = stats.clone();
-            std::thread::Builder::new()
-                .name(format!("rtp-pacer-{i}"))
-                .spawn(move || {
-                    realtime::raise_priority();
-                    run(rx, shared, i)
-                })
-                .expect("spawning a pacer thread");
-            tx
-        })
-        .collect();
-    PacerHandle { shards, stats }
-}
-
-/// Sub-slots per 20 ms period (see [`PacerCore::tick_slot`]): 2 ms each, so a thread's
-/// burst of sends stays around a millisecond at 2,000 calls on two cores.
-const SLOTS: u32 = 10;
-
-fn run(rx: mpsc::Receiver<Command>, shared: Arc<std::sync::Mutex<Vec<PacerStats>>>, shard: usize) {
-    let mut core = PacerCore::with_slots(SLOTS as usize);
-    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
-    let mut clock = super::clock::TickClock::new(Instant::now(), PTIME, SLOTS);
-    let mut n: u64 = 0;
-    loop {
-        loop {
-            match rx.try_recv() {
-                Ok(cmd) => core.command(cmd, &mut rng),
-                Err(mpsc::TryRecvError::Empty) => break,
-                Err(mpsc::TryRecvError::Disconnected) => return,
-            }
-        }
-        core.tick_slot(clock.slot());
-        n += 1;
-        let now = Instant::now();
-        let next = clock.advance(now);
-        let due = next.due;
-        if next.late {
-            core.stats.late_ticks += 1;
-        }
-        if n.is_multiple_of(50 * SLOTS as u64) {
-            if let Some(slot) = shared.lock().unwrap_or_else(|e| e.into_inner()).get_mut(shard) {
-                *slot = core.stats;
-            }
-        }
-        if due > now {
-            // While idle, block on the command channel instead of sleeping, so a new
-            // call's first packet is not delayed.
-            if core.is_empty() {
-                match rx.recv_timeout(due - now) {
-                    Ok(cmd) => core.command(cmd, &mut rng),
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-                let now = Instant::now();
-                if due > now {
-                    std::thread::sleep(due - now);
-                }
-            } else {
-                std::thread::sleep(due - now);
-            }
-        }
-    }
-}
-
-/// Scheduling priority for the media clock. Media servers run their timing threads at
-/// real-time priority so that a busy machine delays signalling, not audio.
-pub mod realtime {
-    /// Tries SCHED_FIFO (priority 10), else a nice value of -10; failure (no
-    /// CAP_SYS_NICE) leaves the thread as it was, which only costs jitter.
-    pub fn raise_priority() {
-        // SAFETY: plain libc calls on the calling thread with a valid, initialised
-        // sched_param; no memory is shared with the kernel beyond the call.
-        unsafe {
-            let param = libc::sched_param { sched_priority: 10 };
-            if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 {
-                tracing::debug!("pacer thread running at real-time priority");
-                return;
-            }
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            if libc::setpriority(libc::PRIO_PROCESS, tid, -10) != 0 {
-                tracing::debug!("pacer thread priority unchanged (not permitted)");
-            }
-        }
     }
 }
 
