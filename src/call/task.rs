@@ -216,7 +216,7 @@ async fn run(
                         if let (Some((rtp, rtcp)), Some(sink)) = (sockets.take(), pacer_sink.as_ref()) {
                             answered_at = Some(crate::store::now_ms());
                             media = Some(start_media(&ctx, &tx, sink, rtp, rtcp, &neg));
-                            app.handle(AppInput::Started, now, &mut actions);
+                            feed_app(app.as_mut(), AppInput::Started, now, &mut actions);
                         }
                     }
                     LegOutput::MediaUpdate(neg) => {
@@ -230,7 +230,7 @@ async fn run(
                     LegOutput::Digit(d) => {
                         ctx.digits_received.fetch_add(1, Ordering::Relaxed);
                         digits += 1;
-                        app.handle(AppInput::Digit(d), now, &mut actions);
+                        feed_app(app.as_mut(), AppInput::Digit(d), now, &mut actions);
                     }
                     LegOutput::Ended(reason) => {
                         ending = Some(Ending { reason });
@@ -295,12 +295,12 @@ async fn run(
                     SipMessage::Request(r) => leg.on_request(r, f, Instant::now()),
                     SipMessage::Response(r) => leg.on_response(r, Instant::now()),
                 },
-                Some(CallInput::PlaybackDone(t)) => app.handle(AppInput::PlaybackDone(t), Instant::now(), &mut actions),
+                Some(CallInput::PlaybackDone(t)) => feed_app(app.as_mut(), AppInput::PlaybackDone(t), Instant::now(), &mut actions),
                 Some(CallInput::App(input)) => {
                     if matches!(input, AppInput::Authorized(_)) {
                         authorizations_in_flight = authorizations_in_flight.saturating_sub(1);
                     }
-                    app.handle(input, Instant::now(), &mut actions);
+                    feed_app(app.as_mut(), input, Instant::now(), &mut actions);
                 }
                 Some(CallInput::Shutdown) => leg.hangup(EndReason::Shutdown, Instant::now()),
                 None => return Ok(()),
@@ -319,7 +319,7 @@ async fn run(
                     for d in res.digits {
                         ctx.digits_received.fetch_add(1, Ordering::Relaxed);
                         digits += 1;
-                        app.handle(AppInput::Digit(d), now, &mut actions);
+                        feed_app(app.as_mut(), AppInput::Digit(d), now, &mut actions);
                     }
                 }
             },
@@ -328,11 +328,17 @@ async fn run(
                 let now = Instant::now();
                 leg.handle_timeout(now);
                 if app.poll_timeout().is_some_and(|t| now >= t) {
-                    app.handle(AppInput::Timeout, now, &mut actions);
+                    feed_app(app.as_mut(), AppInput::Timeout, now, &mut actions);
                 }
             }
         }
     }
+}
+
+/// Hands an input to the application and collects the actions it decided.
+fn feed_app(app: &mut dyn CallApp, input: AppInput, now: Instant, actions: &mut Vec<AppAction>) {
+    app.handle(input, now);
+    actions.extend(std::iter::from_fn(|| app.poll_action()));
 }
 
 fn start_media(
