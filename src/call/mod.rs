@@ -3,6 +3,7 @@
 //! lookup, authorization), its record, and the operator's view of calls in progress.
 
 mod actions;
+pub mod admission;
 pub mod core;
 pub mod leg;
 pub mod live;

@@ -3,6 +3,7 @@
 //! dispatcher, the pacer and the IO the application asks for reach it by messages.
 
 use super::actions::{self, Origin};
+use super::admission::CallPermit;
 use super::core::{Call, CallOutput, WallEpoch};
 use super::leg::{Limits, LocalParty, SipLeg};
 use super::live::LiveCall;
@@ -18,7 +19,7 @@ use crate::sip::advertise::advertised_ip;
 use crate::sip::message::Request;
 use crate::sip::sdp::{LocalMedia, Negotiated, SessionDescription};
 use crate::sip::Flow;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -47,49 +48,20 @@ pub fn spawn(
     flow: Flow,
     pair: PortPair,
     service: Service,
+    permit: CallPermit,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
     ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).insert(invite.core.call_id.clone(), tx.clone());
-    let slot = ActiveSlot::take(ctx.clone(), |c: &Arc<ServerCtx>| &c.active);
     tokio::spawn(async move {
         let call_id = invite.core.call_id.clone();
         let span = tracing::info_span!("call", call_id = %call_id);
-        let run = run(ctx.clone(), invite, offer, flow, pair, service, tx, rx, slot);
+        let run = run(ctx.clone(), invite, offer, flow, pair, service, tx, rx, permit);
         if let Err(e) = tracing::Instrument::instrument(run, span).await {
             tracing::warn!(%call_id, error = %e, "call task failed");
         }
         ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&call_id);
         ctx.live.remove(&call_id);
     });
-}
-
-/// One call's place in the server's count of calls in progress (which admission
-/// compares with `max_calls`). Given back exactly once: when the call ends for the
-/// caller, or when the task stops for any other reason (an error returned early, a
-/// panic), so a failed call can never leave the server refusing calls with 503.
-struct ActiveSlot<O> {
-    owner: O,
-    counter: fn(&O) -> &AtomicUsize,
-    held: bool,
-}
-
-impl<O> ActiveSlot<O> {
-    fn take(owner: O, counter: fn(&O) -> &AtomicUsize) -> Self {
-        counter(&owner).fetch_add(1, Ordering::Relaxed);
-        ActiveSlot { owner, counter, held: true }
-    }
-
-    fn release(&mut self) {
-        if std::mem::take(&mut self.held) {
-            (self.counter)(&self.owner).fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl<O> Drop for ActiveSlot<O> {
-    fn drop(&mut self) {
-        self.release();
-    }
 }
 
 /// The call's IO: its RTP sockets (until media starts, then in `media`), the socket the
@@ -103,7 +75,8 @@ struct Io {
     pacer_sink: Option<Arc<std::net::UdpSocket>>,
     media: Option<Media>,
     recorder: Option<Recorder>,
-    slot: ActiveSlot<Arc<ServerCtx>>,
+    /// The call's place among the calls in progress, given back when it ends.
+    permit: Option<CallPermit>,
 }
 
 struct Media {
@@ -122,7 +95,7 @@ async fn run(
     service: Service,
     tx: mpsc::UnboundedSender<CallInput>,
     mut rx: mpsc::UnboundedReceiver<CallInput>,
-    slot: ActiveSlot<Arc<ServerCtx>>,
+    permit: CallPermit,
 ) -> std::io::Result<()> {
     let caller = invite
         .headers
@@ -157,7 +130,7 @@ async fn run(
         caller,
         media: None,
         recorder: Some(recorder),
-        slot,
+        permit: Some(permit),
     };
     let (mut buf, mut rtcp_buf) = ([0u8; 2048], [0u8; 1500]);
     loop {
@@ -210,7 +183,7 @@ impl Io {
             }
             CallOutput::StopPlayback => stream.into_iter().for_each(|id| ctx.pacer.send(Command::Stop(id))),
             CallOutput::Ended(_) => {
-                self.slot.release();
+                self.permit = None;
                 if let Some(m) = self.media.take() {
                     ctx.pacer.send(Command::Remove(m.id));
                 }
@@ -320,46 +293,5 @@ async fn recv_rtcp(media: &Option<Media>, buf: &mut [u8]) -> std::io::Result<(us
     match media {
         Some(m) => m.rtcp.recv_from(buf).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ActiveSlot;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    fn count(a: &Arc<AtomicUsize>) -> usize {
-        a.load(Ordering::Relaxed)
-    }
-
-    /// Stands for a call task that fails before its call ends (the `?` on a socket).
-    fn failing_call(slot: ActiveSlot<Arc<AtomicUsize>>) -> std::io::Result<()> {
-        let _slot = slot;
-        Err(std::io::Error::other("socket gone"))?;
-        unreachable!()
-    }
-
-    #[test]
-    fn a_call_that_fails_early_gives_its_place_back() {
-        let active = Arc::new(AtomicUsize::new(0));
-        let slot = ActiveSlot::take(active.clone(), |a| a);
-        assert_eq!(count(&active), 1);
-        assert!(failing_call(slot).is_err());
-        assert_eq!(count(&active), 0, "no place leaked by the early return");
-    }
-
-    #[test]
-    fn a_place_is_given_back_once_when_the_call_ends_then_the_task_stops() {
-        let active = Arc::new(AtomicUsize::new(0));
-        let other = ActiveSlot::take(active.clone(), |a| a);
-        let mut slot = ActiveSlot::take(active.clone(), |a| a);
-        slot.release();
-        assert_eq!(count(&active), 1);
-        slot.release();
-        drop(slot);
-        assert_eq!(count(&active), 1, "ended then dropped counts once");
-        drop(other);
-        assert_eq!(count(&active), 0);
     }
 }
