@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod http;
 pub mod import;
 pub mod invoice;
+pub mod jobs;
 pub mod money;
 pub mod notify;
 pub mod operations;

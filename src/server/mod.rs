@@ -115,44 +115,7 @@ impl ServerCtx {
     }
 }
 
-/// How old a PENDING payment must be before recovery touches it: longer than the
-/// authorization, the lookup and a reversal can take, so a payment still in flight in
-/// a call (on this node or another sharing the database) is left to its call.
-pub fn recovery_min_age(gateway_timeout: Duration) -> Duration {
-    gateway_timeout * 3 + Duration::from_secs(1)
-}
-
-/// Runs, periodically until shutdown: recovery of payments left PENDING, the capture
-/// run, and invoice expiry.
-async fn capture_runs(
-    store: crate::store::Store,
-    gateway: crate::payments::gateway::Gateway,
-    every: Duration,
-    min_age: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                match crate::payments::recovery::recover_pending(&store, &gateway, min_age).await {
-                    Ok(done) if done.is_empty() => {}
-                    Ok(done) => tracing::info!(resolved = done.len(), "recovery of pending payments"),
-                    Err(e) => tracing::error!(error = %e, "recovery of pending payments failed"),
-                }
-                match store.run_capture(crate::store::now_ms()).await {
-                    Ok((0, 0)) => {}
-                    Ok((captured, expired)) => tracing::info!(captured, expired, "capture run"),
-                    Err(e) => tracing::error!(error = %e, "capture run failed"),
-                }
-                if let Err(e) = store.expire_due().await {
-                    tracing::error!(error = %e, "invoice expiry failed");
-                }
-            }
-            _ = shutdown.changed() => return,
-        }
-    }
-}
+pub use crate::payments::jobs::recovery_min_age;
 
 /// A started server.
 pub struct Server {
@@ -235,7 +198,7 @@ impl Server {
         let operator = crate::extranet::operator::Operator { dialplans, prompts, live };
         let state = crate::extranet::AppState::new(store.clone(), &ctx.config, gateway.clone(), Some(operator));
         tasks.push(tokio::spawn(crate::extranet::serve(http, state, rx2.clone())));
-        tasks.push(tokio::spawn(capture_runs(
+        tasks.push(tokio::spawn(crate::payments::jobs::capture_runs(
             store,
             gateway,
             Duration::from_secs(ctx.config.payments.capture_interval_s.max(1)),
