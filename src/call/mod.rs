@@ -3,7 +3,8 @@
 //! lookup, authorization), its record, and the operator's view of calls in progress.
 
 mod actions;
-pub use ivrpay_proto::call::leg;
+pub mod admission;
+pub use ivrpay_proto::call::{core, leg};
 pub mod live;
 mod record;
 pub mod task;

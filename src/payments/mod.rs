@@ -11,6 +11,7 @@ pub mod duplicate;
 pub mod gateway;
 pub mod http;
 pub mod import;
+pub mod jobs;
 pub mod notify;
 pub mod operations;
 pub mod recovery;

@@ -10,7 +10,6 @@ use crate::sip::message::{self, Method, SipMessage};
 use crate::sip::normalise::Framing;
 use crate::sip::transport::Inbound;
 use crate::sip::{Flow, Transport};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The [`Inbound`] handler of the server.
@@ -54,7 +53,7 @@ impl Dispatcher {
         let load = Load {
             active_calls: self.ctx.active_calls(),
             max_calls: cfg.sip.max_calls,
-            draining: self.ctx.draining.load(Ordering::Relaxed),
+            draining: self.ctx.admission.is_draining(),
         };
         let service = req.uri_user.as_deref().and_then(|u| self.ctx.route(u));
         let is_service = |_: &str| service.is_some();
@@ -62,6 +61,18 @@ impl Dispatcher {
             Decision::Ignore => {}
             Decision::Reply(bytes) => self.ctx.outbound.send(flow, bytes),
             Decision::Admit { offer } => {
+                // Two INVITEs racing for the last place: the second is refused as if full.
+                let Some(permit) = self.ctx.admission.try_admit() else {
+                    let b = admission::stateless_reply(
+                        &req,
+                        503,
+                        "Service Unavailable (Call Limit Reached)",
+                        &self.ctx.server_header,
+                    )
+                    .header("Retry-After", "30")
+                    .build();
+                    return self.ctx.outbound.send(flow, b);
+                };
                 let pair = match self.ctx.ports.allocate() {
                     Ok(p) => p,
                     Err(e) => {
@@ -78,7 +89,7 @@ impl Dispatcher {
                     }
                 };
                 let Some(service) = service else { return };
-                task::spawn(self.ctx.clone(), req, offer, flow, pair, service);
+                task::spawn(self.ctx.clone(), req, offer, flow, pair, service, permit);
             }
         }
     }

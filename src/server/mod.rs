@@ -4,6 +4,7 @@
 
 mod dispatch;
 
+use crate::call::admission::Admission;
 use crate::call::live::LiveCalls;
 use crate::call::task::CallInput;
 use crate::config::Config;
@@ -18,7 +19,6 @@ use crate::sip::transport::{self, Outbound, Sockets};
 use dispatch::Dispatcher;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -59,10 +59,8 @@ pub struct ServerCtx {
     pub outbound: Outbound,
     /// Calls by Call-ID.
     pub calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallInput>>>,
-    /// Calls answered or ringing, not yet ended.
-    pub active: AtomicUsize,
-    /// True once shutdown began.
-    pub draining: AtomicBool,
+    /// Call permits (calls answered or ringing, not yet ended) and draining.
+    pub admission: Admission,
     /// RTP ports.
     pub ports: PortAllocator,
     /// The shared RTP clock.
@@ -94,7 +92,7 @@ pub struct ServerCtx {
 impl ServerCtx {
     /// Number of calls in progress.
     pub fn active_calls(&self) -> usize {
-        self.active.load(Ordering::Relaxed)
+        self.admission.active_calls()
     }
 
     /// Reads the prompts, then the dialplans again (SIGHUP, operator API): new calls get the new
@@ -117,44 +115,7 @@ impl ServerCtx {
     }
 }
 
-/// How old a PENDING payment must be before recovery touches it: longer than the
-/// authorization, the lookup and a reversal can take, so a payment still in flight in
-/// a call (on this node or another sharing the database) is left to its call.
-pub fn recovery_min_age(gateway_timeout: Duration) -> Duration {
-    gateway_timeout * 3 + Duration::from_secs(1)
-}
-
-/// Runs, periodically until shutdown: recovery of payments left PENDING, the capture
-/// run, and invoice expiry.
-async fn capture_runs(
-    store: crate::store::Store,
-    gateway: crate::payments::gateway::Gateway,
-    every: Duration,
-    min_age: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                match crate::payments::recovery::recover_pending(&store, &gateway, min_age).await {
-                    Ok(done) if done.is_empty() => {}
-                    Ok(done) => tracing::info!(resolved = done.len(), "recovery of pending payments"),
-                    Err(e) => tracing::error!(error = %e, "recovery of pending payments failed"),
-                }
-                match store.run_capture(crate::store::now_ms()).await {
-                    Ok((0, 0)) => {}
-                    Ok((captured, expired)) => tracing::info!(captured, expired, "capture run"),
-                    Err(e) => tracing::error!(error = %e, "capture run failed"),
-                }
-                if let Err(e) = store.expire_due().await {
-                    tracing::error!(error = %e, "invoice expiry failed");
-                }
-            }
-            _ = shutdown.changed() => return,
-        }
-    }
-}
+pub use crate::payments::jobs::recovery_min_age;
 
 /// A started server.
 pub struct Server {
@@ -218,8 +179,7 @@ impl Server {
             store: store.clone(),
             gateway: gateway.clone(),
             digits_received: std::sync::atomic::AtomicU64::new(0),
-            active: AtomicUsize::new(0),
-            draining: AtomicBool::new(false),
+            admission: Admission::new(config.sip.max_calls),
             pacer: pacer::spawn(0),
             prompts: prompts.clone(),
             dialplans: dialplans.clone(),
@@ -238,7 +198,7 @@ impl Server {
         let operator = crate::extranet::operator::Operator { dialplans, prompts, live };
         let state = crate::extranet::AppState::new(store.clone(), &ctx.config, gateway.clone(), Some(operator));
         tasks.push(tokio::spawn(crate::extranet::serve(http, state, rx2.clone())));
-        tasks.push(tokio::spawn(capture_runs(
+        tasks.push(tokio::spawn(crate::payments::jobs::capture_runs(
             store,
             gateway,
             Duration::from_secs(ctx.config.payments.capture_interval_s.max(1)),
@@ -274,15 +234,16 @@ impl Server {
     /// Graceful shutdown: refuse new calls, hang up the others (BYE), wait up to
     /// `grace` for them to finish, then stop the transports.
     pub async fn shutdown(self, grace: Duration) {
-        self.ctx.draining.store(true, Ordering::SeqCst);
+        self.ctx.admission.drain();
         let calls: Vec<_> = self.ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         tracing::info!(calls = calls.len(), "shutting down: hanging up calls in progress");
         for c in calls {
             let _ = c.send(CallInput::Shutdown);
         }
         let deadline = tokio::time::Instant::now() + grace;
-        while self.ctx.active_calls() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // Every call gives its permit back when it ends for the caller.
+        if !self.ctx.admission.wait_idle(deadline).await {
+            tracing::warn!(calls = self.ctx.active_calls(), "calls still in progress at the end of the grace period");
         }
         // Give the BYEs a moment to be answered before the sockets close.
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -199,10 +199,15 @@ pub struct AppReport {
     pub transaction_reference: Option<String>,
 }
 
-/// A call application: a sans-IO state machine driven by the call task.
+/// A call application: a sans-IO state machine driven by the call core. It speaks the
+/// way every core of the call does: inputs with the instant they happened in
+/// (`handle`), what to do polled out (`poll_action`), one deadline (`poll_timeout`).
 pub trait CallApp: Send {
-    /// Reacts to an input; pushes actions to `out`.
-    fn handle(&mut self, input: AppInput, now: Instant, out: &mut Vec<AppAction>);
+    /// Reacts to an input; the actions it decides are queued for `poll_action`.
+    fn handle(&mut self, input: AppInput, now: Instant);
+    /// The next action decided and not yet taken, in the order decided. The driver
+    /// drains it after every `handle`.
+    fn poll_action(&mut self) -> Option<AppAction>;
     /// When the application next needs a `Timeout` input.
     fn poll_timeout(&self) -> Option<Instant>;
     /// The step the caller is in, for the operator's view of calls in progress.

@@ -4,6 +4,7 @@
 
 use super::app::{AppAction, AppInput, AppReport, CallApp, CallOutcome};
 use super::prompts::PromptLibrary;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,6 +18,8 @@ pub struct EchoApp {
     next_token: u64,
     looping: bool,
     queued: u32,
+    /// Actions decided and not yet taken by the call.
+    actions: VecDeque<AppAction>,
 }
 
 impl EchoApp {
@@ -29,6 +32,7 @@ impl EchoApp {
             next_token: GREETING_TOKEN + 1,
             looping: false,
             queued: 0,
+            actions: VecDeque::new(),
         }
     }
 
@@ -38,10 +42,10 @@ impl EchoApp {
         EchoApp { looping: true, ..Self::new(prompts, language) }
     }
 
-    fn greet(&mut self, out: &mut Vec<AppAction>) {
+    fn greet(&mut self) {
         if let Some(p) = self.prompts.get(&self.language, "echo_welcome") {
             self.greeting_playing = true;
-            out.push(AppAction::Play { prompts: vec![p], token: GREETING_TOKEN });
+            self.actions.push_back(AppAction::Play { prompts: vec![p], token: GREETING_TOKEN });
         }
     }
 }
@@ -58,19 +62,19 @@ pub fn digit_prompt_name(d: char) -> Option<String> {
 }
 
 impl CallApp for EchoApp {
-    fn handle(&mut self, input: AppInput, _now: Instant, out: &mut Vec<AppAction>) {
+    fn handle(&mut self, input: AppInput, _now: Instant) {
         match input {
-            AppInput::Started => self.greet(out),
+            AppInput::Started => self.greet(),
             AppInput::Digit(d) => {
                 if self.greeting_playing {
                     // Barge-in: a key stops the greeting; the digit is still said.
                     self.greeting_playing = false;
-                    out.push(AppAction::StopPlayback);
+                    self.actions.push_back(AppAction::StopPlayback);
                 }
                 if let Some(p) = digit_prompt_name(d).and_then(|n| self.prompts.get(&self.language, &n)) {
                     self.next_token += 1;
                     self.queued += 1;
-                    out.push(AppAction::Play { prompts: vec![p], token: self.next_token });
+                    self.actions.push_back(AppAction::Play { prompts: vec![p], token: self.next_token });
                 }
             }
             AppInput::PlaybackDone(token) => {
@@ -80,11 +84,15 @@ impl CallApp for EchoApp {
                     self.queued = self.queued.saturating_sub(1);
                 }
                 if self.looping && !self.greeting_playing && self.queued == 0 {
-                    self.greet(out);
+                    self.greet();
                 }
             }
             AppInput::Timeout | AppInput::Invoice(_) | AppInput::Authorized(_) => {}
         }
+    }
+
+    fn poll_action(&mut self) -> Option<AppAction> {
+        self.actions.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -134,14 +142,22 @@ mod tests {
             .collect()
     }
 
+    /// Feeds one input and collects what the app decided, in order.
+    fn feed(app: &mut EchoApp, input: AppInput, now: Instant, out: &mut Vec<AppAction>) {
+        app.handle(input, now);
+        while let Some(a) = app.poll_action() {
+            out.push(a);
+        }
+    }
+
     #[test]
     fn greets_then_says_each_digit_in_order_with_barge_in() {
         let mut app = EchoApp::new(library(), "");
         let now = Instant::now();
         let mut out = Vec::new();
-        app.handle(AppInput::Started, now, &mut out);
+        feed(&mut app, AppInput::Started, now, &mut out);
         for d in ['1', '2', '*', '#'] {
-            app.handle(AppInput::Digit(d), now, &mut out);
+            feed(&mut app, AppInput::Digit(d), now, &mut out);
         }
         assert_eq!(names(&out), ["echo_welcome", "stop", "digit_1", "digit_2", "digit_star", "digit_hash"]);
     }
@@ -151,14 +167,14 @@ mod tests {
         let mut app = EchoApp::looping(library(), "");
         let now = Instant::now();
         let mut out = Vec::new();
-        app.handle(AppInput::Started, now, &mut out);
-        app.handle(AppInput::PlaybackDone(GREETING_TOKEN), now, &mut out);
-        app.handle(AppInput::Digit('1'), now, &mut out);
+        feed(&mut app, AppInput::Started, now, &mut out);
+        feed(&mut app, AppInput::PlaybackDone(GREETING_TOKEN), now, &mut out);
+        feed(&mut app, AppInput::Digit('1'), now, &mut out);
         let token = match out.last() {
             Some(AppAction::Play { token, .. }) => *token,
             _ => panic!(),
         };
-        app.handle(AppInput::PlaybackDone(token), now, &mut out);
+        feed(&mut app, AppInput::PlaybackDone(token), now, &mut out);
         assert_eq!(names(&out), ["echo_welcome", "echo_welcome", "stop", "digit_1", "echo_welcome"]);
     }
 
@@ -167,9 +183,9 @@ mod tests {
         let mut app = EchoApp::new(library(), "");
         let now = Instant::now();
         let mut out = Vec::new();
-        app.handle(AppInput::Started, now, &mut out);
-        app.handle(AppInput::PlaybackDone(GREETING_TOKEN), now, &mut out);
-        app.handle(AppInput::Digit('1'), now, &mut out);
+        feed(&mut app, AppInput::Started, now, &mut out);
+        feed(&mut app, AppInput::PlaybackDone(GREETING_TOKEN), now, &mut out);
+        feed(&mut app, AppInput::Digit('1'), now, &mut out);
         assert_eq!(names(&out), ["echo_welcome", "digit_1"]);
     }
 }

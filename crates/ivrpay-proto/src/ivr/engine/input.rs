@@ -6,7 +6,6 @@
 
 use super::validate::{accept_card_field, check_plain, CheckContext};
 use super::{Engine, State};
-use crate::ivr::app::AppAction;
 use crate::ivr::dialplan::{CardField, Collect, Item, Menu, Reason, StepId, StepKind, Target, Validator};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,7 +120,7 @@ impl Engine {
     }
 
     /// Starts a visit of a collect or menu step.
-    pub(super) fn enter_input(&mut self, step: StepId, now: Instant, out: &mut Vec<AppAction>) {
+    pub(super) fn enter_input(&mut self, step: StepId, now: Instant) {
         let plan = self.plan.clone();
         let Some(kind) = kind_of(&plan, step) else { return };
         let hear_out = !kind.interruptible();
@@ -151,14 +150,14 @@ impl Engine {
         if attempt >= attempts {
             // The attempts of the call are used up (a code refused by the lookup).
             self.typeahead.clear();
-            self.complain(Then::Fail, now, out);
+            self.complain(Then::Fail, now);
             return;
         }
-        self.ask(now, out);
+        self.ask(now);
     }
 
     /// Plays the question (again).
-    fn ask(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+    fn ask(&mut self, now: Instant) {
         let plan = self.plan.clone();
         let Some(step) = self.current else { return };
         let Some(kind) = kind_of(&plan, step) else { return };
@@ -169,7 +168,7 @@ impl Engine {
                 // Keys typed during a complaint are not answers to a question not heard yet.
                 self.typeahead.clear();
             }
-            let (token, guard) = self.play(kind.question(), now, out);
+            let (token, guard) = self.play(kind.question(), now);
             Phase::Asking { token, guard }
         };
         if let Some(i) = self.input() {
@@ -177,7 +176,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn input_playback_done(&mut self, token: u64, now: Instant, out: &mut Vec<AppAction>) {
+    pub(super) fn input_playback_done(&mut self, token: u64, now: Instant) {
         let plan = self.plan.clone();
         let Some(kind) = self.current.and_then(|s| kind_of(&plan, s)) else { return };
         let Some(i) = self.input() else { return };
@@ -185,12 +184,12 @@ impl Engine {
             Phase::Asking { token: t, .. } if t == token => {
                 i.phase = Phase::Waiting { deadline: now + kind.first_timeout() };
             }
-            Phase::Complaining { token: t, then, .. } if t == token => self.after_complaint(then, now, out),
+            Phase::Complaining { token: t, then, .. } if t == token => self.after_complaint(then, now),
             _ => {}
         }
     }
 
-    pub(super) fn input_timeout(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+    pub(super) fn input_timeout(&mut self, now: Instant) {
         let plan = self.plan.clone();
         let Some(step) = self.current else { return };
         let Some(kind) = kind_of(&plan, step) else { return };
@@ -199,17 +198,17 @@ impl Engine {
             return;
         }
         match i.phase {
-            Phase::Asking { token, .. } | Phase::Complaining { token, .. } => self.input_playback_done(token, now, out),
+            Phase::Asking { token, .. } | Phase::Complaining { token, .. } => self.input_playback_done(token, now),
             Phase::Waiting { .. } => match kind {
-                Kind::Menu(Menu { on_timeout: Some(to), .. }) => self.goto(*to, now, out),
-                _ => self.fail(Failure::Silence, now, out),
+                Kind::Menu(Menu { on_timeout: Some(to), .. }) => self.goto(*to, now),
+                _ => self.fail(Failure::Silence, now),
             },
             Phase::Typing { .. } => {
                 let Kind::Collect(c) = kind else { return };
                 if !c.terminator_required && i.digits.len() >= self.min_digits(c) {
-                    self.complete(c, now, out);
+                    self.complete(c, now);
                 } else {
-                    self.fail(Failure::Invalid(Reason::TooShort), now, out);
+                    self.fail(Failure::Invalid(Reason::TooShort), now);
                 }
             }
         }
@@ -230,7 +229,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn input_key(&mut self, key: char, now: Instant, out: &mut Vec<AppAction>) {
+    pub(super) fn input_key(&mut self, key: char, now: Instant) {
         let plan = self.plan.clone();
         let Some(step) = self.current else { return };
         let Some(kind) = kind_of(&plan, step) else { return };
@@ -240,38 +239,38 @@ impl Engine {
         if matches!(i.phase, Phase::Asking { .. }) && interruptible {
             // Barge-in: the caller knows what to type.
             i.phase = Phase::Typing { deadline: now };
-            self.stop_playback(now, out);
+            self.stop_playback(now);
         }
         match kind {
             Kind::Menu(m) => {
                 if let Some((_, to)) = m.options.iter().find(|(k, _)| *k == key) {
                     self.history.push(step);
-                    self.goto(*to, now, out);
+                    self.goto(*to, now);
                 } else if key == '*' && back {
-                    self.go_back(now, out);
+                    self.go_back(now);
                 } else {
-                    self.fail(Failure::Invalid(Reason::Pattern), now, out);
+                    self.fail(Failure::Invalid(Reason::Pattern), now);
                 }
             }
             Kind::Collect(c) => {
                 let (min, max) = (self.min_digits(c), self.max_digits(c));
                 let Some(i) = self.input() else { return };
                 if key == '*' && back {
-                    self.go_back(now, out);
+                    self.go_back(now);
                 } else if Some(key) == c.terminator {
                     if i.digits.len() >= min {
-                        self.complete(c, now, out);
+                        self.complete(c, now);
                     } else {
-                        self.fail(Failure::Invalid(Reason::TooShort), now, out);
+                        self.fail(Failure::Invalid(Reason::TooShort), now);
                     }
                 } else if key.is_ascii_digit() {
                     if i.digits.len() >= max {
-                        self.fail(Failure::Invalid(Reason::TooLong), now, out);
+                        self.fail(Failure::Invalid(Reason::TooLong), now);
                         return;
                     }
                     i.digits.push(key);
                     if i.digits.len() == max && !c.terminator_required {
-                        self.complete(c, now, out);
+                        self.complete(c, now);
                     } else {
                         i.phase = Phase::Typing { deadline: now + c.inter_digit_timeout };
                     }
@@ -282,7 +281,7 @@ impl Engine {
     }
 
     /// Checks the digits and goes on, or complains.
-    fn complete(&mut self, c: &Collect, now: Instant, out: &mut Vec<AppAction>) {
+    fn complete(&mut self, c: &Collect, now: Instant) {
         let Some(step) = self.current else { return };
         let Some(i) = self.input() else { return };
         let digits = std::mem::take(&mut i.digits);
@@ -306,19 +305,19 @@ impl Engine {
         match checked {
             Ok(()) => {
                 self.history.push(step);
-                self.goto(c.next, now, out);
+                self.goto(c.next, now);
             }
             Err(reason) => {
                 if reason == Reason::CheckDigit {
                     self.results.invalid_invoice = true;
                 }
-                self.fail(Failure::Invalid(reason), now, out);
+                self.fail(Failure::Invalid(reason), now);
             }
         }
     }
 
     /// Counts a failed attempt; complains and asks again, or leaves by the failure path.
-    fn fail(&mut self, failure: Failure, now: Instant, out: &mut Vec<AppAction>) {
+    fn fail(&mut self, failure: Failure, now: Instant) {
         let plan = self.plan.clone();
         let Some(kind) = self.current.and_then(|s| kind_of(&plan, s)) else { return };
         self.typeahead.clear();
@@ -345,54 +344,54 @@ impl Engine {
             (items, Then::Ask)
         };
         let items: Vec<Item> = items.to_vec();
-        self.play_complaint(&items, then, now, out);
+        self.play_complaint(&items, then, now);
     }
 
     /// Plays the step's message for attempts used up, then leaves by its failure path.
-    fn complain(&mut self, then: Then, now: Instant, out: &mut Vec<AppAction>) {
+    fn complain(&mut self, then: Then, now: Instant) {
         let plan = self.plan.clone();
         let items: &[Item] = match self.current.and_then(|s| kind_of(&plan, s)) {
             Some(Kind::Collect(c)) => &c.failure_items,
             Some(Kind::Menu(m)) => &m.failure_items,
             None => return,
         };
-        self.play_complaint(items, then, now, out);
+        self.play_complaint(items, then, now);
     }
 
-    fn play_complaint(&mut self, items: &[Item], then: Then, now: Instant, out: &mut Vec<AppAction>) {
+    fn play_complaint(&mut self, items: &[Item], then: Then, now: Instant) {
         if items.is_empty() {
-            self.after_complaint(then, now, out);
+            self.after_complaint(then, now);
         } else {
-            let (token, guard) = self.play(items, now, out);
+            let (token, guard) = self.play(items, now);
             if let Some(i) = self.input() {
                 i.phase = Phase::Complaining { token, guard, then };
             }
         }
     }
 
-    fn after_complaint(&mut self, then: Then, now: Instant, out: &mut Vec<AppAction>) {
+    fn after_complaint(&mut self, then: Then, now: Instant) {
         let plan: Arc<_> = self.plan.clone();
         match (then, self.current.and_then(|s| kind_of(&plan, s))) {
-            (Then::Ask, _) => self.ask(now, out),
-            (Then::Fail, Some(Kind::Collect(c))) => self.goto(c.on_failure, now, out),
-            (Then::Fail, Some(Kind::Menu(m))) => self.goto(m.on_failure, now, out),
+            (Then::Ask, _) => self.ask(now),
+            (Then::Fail, Some(Kind::Collect(c))) => self.goto(c.on_failure, now),
+            (Then::Fail, Some(Kind::Menu(m))) => self.goto(m.on_failure, now),
             (Then::Fail, None) => {}
         }
     }
 
     /// `*`: back to the previous input step, or this question again if there is none.
-    fn go_back(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+    fn go_back(&mut self, now: Instant) {
         self.typeahead.clear();
         let current = self.current;
         while let Some(prev) = self.history.pop() {
             if Some(prev) != current {
-                self.goto(prev, now, out);
+                self.goto(prev, now);
                 return;
             }
         }
         if let Some(i) = self.input() {
             i.digits.zeroize();
         }
-        self.ask(now, out);
+        self.ask(now);
     }
 }

@@ -51,7 +51,7 @@ use crate::payments::merchant::Merchant;
 use chrono::NaiveDate;
 use input::Input;
 use keys::KeyBuffer;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use validate::CardSlot;
@@ -122,6 +122,8 @@ pub struct Engine {
     auth_attempts: u32,
     results: Results,
     transaction_reference: Option<String>,
+    /// Actions decided and not yet taken by the call (see [`CallApp::poll_action`]).
+    actions: VecDeque<AppAction>,
 }
 
 impl Engine {
@@ -147,29 +149,30 @@ impl Engine {
             auth_attempts: 0,
             results: Results::default(),
             transaction_reference: None,
+            actions: VecDeque::new(),
         }
     }
 
     /// Queues prompts; returns the token of the playback notice and the instant after
     /// which the engine stops waiting for it.
-    fn play(&mut self, items: &[Item], now: Instant, out: &mut Vec<AppAction>) -> (u64, Instant) {
+    fn play(&mut self, items: &[Item], now: Instant) -> (u64, Instant) {
         let prompts = render::render(self, items);
         let ms: u64 = prompts.iter().map(|p| p.duration_ms()).sum();
         self.next_token += 1;
         let start = self.busy_until.filter(|b| *b > now).unwrap_or(now);
         let end = start + Duration::from_millis(ms);
         self.busy_until = Some(end);
-        out.push(AppAction::Play { prompts, token: self.next_token });
+        self.actions.push_back(AppAction::Play { prompts, token: self.next_token });
         (self.next_token, end + PLAYBACK_GUARD)
     }
 
-    fn stop_playback(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+    fn stop_playback(&mut self, now: Instant) {
         self.busy_until = Some(now);
-        out.push(AppAction::StopPlayback);
+        self.actions.push_back(AppAction::StopPlayback);
     }
 
     /// Enters `step` and follows steps that need no waiting (language, branch, ...).
-    fn goto(&mut self, mut step: StepId, now: Instant, out: &mut Vec<AppAction>) {
+    fn goto(&mut self, mut step: StepId, now: Instant) {
         let plan = self.plan.clone();
         for _ in 0..MAX_STEPS_WITHOUT_WAIT {
             self.visits[step] += 1;
@@ -187,12 +190,12 @@ impl Engine {
             tracing::debug!(dialplan = %plan.name, step = %s.name, "step");
             match &s.kind {
                 StepKind::Play { items, interruptible, next } => {
-                    let (token, guard) = self.play(items, now, out);
+                    let (token, guard) = self.play(items, now);
                     self.state = State::Play { token, guard, interruptible: *interruptible, next: *next };
                     return;
                 }
                 StepKind::Collect(_) | StepKind::Menu(_) => {
-                    self.enter_input(step, now, out);
+                    self.enter_input(step, now);
                     return;
                 }
                 StepKind::SetLanguage { language, next } => {
@@ -202,7 +205,7 @@ impl Engine {
                 StepKind::Lookup { var, .. } => {
                     let code = self.vars.get(var).cloned().unwrap_or_default();
                     self.state = State::Lookup;
-                    out.push(AppAction::LookupInvoice { code });
+                    self.actions.push_back(AppAction::LookupInvoice { code });
                     return;
                 }
                 StepKind::Authorize { items, on } => match self.take_order() {
@@ -215,10 +218,10 @@ impl Engine {
                     }
                     Ok(order) => {
                         if !items.is_empty() {
-                            self.play(items, now, out);
+                            self.play(items, now);
                         }
                         self.state = State::Authorize;
-                        out.push(AppAction::Authorize(Box::new(order)));
+                        self.actions.push_back(AppAction::Authorize(Box::new(order)));
                         return;
                     }
                 },
@@ -227,7 +230,7 @@ impl Engine {
                     step = cases.iter().find(|(k, _)| Some(k.as_str()) == value.as_deref()).map_or(*default, |c| c.1);
                 }
                 StepKind::Hangup { items } => {
-                    let (token, guard) = self.play(items, now, out);
+                    let (token, guard) = self.play(items, now);
                     self.state = State::Hangup { token, guard };
                     return;
                 }
@@ -235,7 +238,7 @@ impl Engine {
         }
         tracing::error!(dialplan = %plan.name, "dialplan loops without waiting for the caller; hanging up");
         self.state = State::Done;
-        out.push(AppAction::Hangup);
+        self.actions.push_back(AppAction::Hangup);
     }
 
     /// Moves the card out of the slot for an authorization.
@@ -263,7 +266,7 @@ impl Engine {
         self.vars.get(name).cloned()
     }
 
-    fn on_lookup(&mut self, result: LookupResult, now: Instant, out: &mut Vec<AppAction>) {
+    fn on_lookup(&mut self, result: LookupResult, now: Instant) {
         let plan = self.plan.clone();
         let Some(StepKind::Lookup { on, var }) = self.current.map(|c| &plan.steps[c].kind) else { return };
         // No going back across the lookup: its result decides what follows.
@@ -303,7 +306,7 @@ impl Engine {
                 on.error
             }
         };
-        self.goto(target, now, out);
+        self.goto(target, now);
     }
 
     /// A code that found no payable invoice counts as a failed attempt of the question
@@ -318,7 +321,7 @@ impl Engine {
         }
     }
 
-    fn on_authorized(&mut self, result: AuthorizeResult, now: Instant, out: &mut Vec<AppAction>) {
+    fn on_authorized(&mut self, result: AuthorizeResult, now: Instant) {
         let Some(StepKind::Authorize { on, .. }) = self.current.map(|c| &self.plan.steps[c].kind) else { return };
         // No going back across the authorization: the card it took is gone.
         self.history.clear();
@@ -348,36 +351,36 @@ impl Engine {
         if !self.results.paid {
             self.results.last_auth = kind;
         }
-        self.goto(target, now, out);
+        self.goto(target, now);
     }
 
-    fn on_playback_done(&mut self, token: u64, now: Instant, out: &mut Vec<AppAction>) {
+    fn on_playback_done(&mut self, token: u64, now: Instant) {
         match &self.state {
             State::Play { token: t, next, .. } if *t == token => {
                 let next = *next;
-                self.goto(next, now, out);
+                self.goto(next, now);
             }
             State::Hangup { token: t, .. } if *t == token => {
                 self.state = State::Done;
-                out.push(AppAction::Hangup);
+                self.actions.push_back(AppAction::Hangup);
             }
-            State::Input(_) => self.input_playback_done(token, now, out),
+            State::Input(_) => self.input_playback_done(token, now),
             _ => {}
         }
     }
 
-    fn on_timeout(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+    fn on_timeout(&mut self, now: Instant) {
         match &self.state {
             State::Play { token, guard, .. } | State::Hangup { token, guard } if now >= *guard => {
                 let token = *token;
-                self.on_playback_done(token, now, out);
+                self.on_playback_done(token, now);
             }
-            State::Input(_) => self.input_timeout(now, out),
+            State::Input(_) => self.input_timeout(now),
             _ => {}
         }
     }
 
-    fn on_key(&mut self, key: char, now: Instant, out: &mut Vec<AppAction>) {
+    fn on_key(&mut self, key: char, now: Instant) {
         // Which key is never logged: during card entry it is card data.
         tracing::trace!(step = %self.current_step(), "key received");
         if self.hearing_out() {
@@ -385,22 +388,22 @@ impl Engine {
             return;
         }
         self.typeahead.push(key);
-        self.pump(now, out);
+        self.pump(now);
     }
 
     /// Feeds waiting keys to the step while it takes keys.
-    fn pump(&mut self, now: Instant, out: &mut Vec<AppAction>) {
+    fn pump(&mut self, now: Instant) {
         loop {
             match &self.state {
                 State::Play { interruptible: true, next, .. } if !self.typeahead.is_empty() => {
                     // A key during an interruptible message: skip to what follows; the
                     // key itself is for the next input step.
                     let next = *next;
-                    self.stop_playback(now, out);
-                    self.goto(next, now, out);
+                    self.stop_playback(now);
+                    self.goto(next, now);
                 }
                 State::Input(i) if i.takes_keys() => match self.typeahead.pop() {
-                    Some(key) => self.input_key(key, now, out),
+                    Some(key) => self.input_key(key, now),
                     None => return,
                 },
                 _ => return,
@@ -410,7 +413,7 @@ impl Engine {
 }
 
 impl CallApp for Engine {
-    fn handle(&mut self, input: AppInput, now: Instant, out: &mut Vec<AppAction>) {
+    fn handle(&mut self, input: AppInput, now: Instant) {
         if matches!(self.state, State::Done) {
             return;
         }
@@ -418,17 +421,21 @@ impl CallApp for Engine {
             AppInput::Started => {
                 if matches!(self.state, State::Idle) {
                     let start = self.plan.start;
-                    self.goto(start, now, out);
+                    self.goto(start, now);
                 }
             }
-            AppInput::Digit(d) => self.on_key(d, now, out),
-            AppInput::PlaybackDone(token) => self.on_playback_done(token, now, out),
-            AppInput::Timeout => self.on_timeout(now, out),
-            AppInput::Invoice(r) if matches!(self.state, State::Lookup) => self.on_lookup(r, now, out),
-            AppInput::Authorized(r) if matches!(self.state, State::Authorize) => self.on_authorized(r, now, out),
+            AppInput::Digit(d) => self.on_key(d, now),
+            AppInput::PlaybackDone(token) => self.on_playback_done(token, now),
+            AppInput::Timeout => self.on_timeout(now),
+            AppInput::Invoice(r) if matches!(self.state, State::Lookup) => self.on_lookup(r, now),
+            AppInput::Authorized(r) if matches!(self.state, State::Authorize) => self.on_authorized(r, now),
             AppInput::Invoice(_) | AppInput::Authorized(_) => {}
         }
-        self.pump(now, out);
+        self.pump(now);
+    }
+
+    fn poll_action(&mut self) -> Option<AppAction> {
+        self.actions.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

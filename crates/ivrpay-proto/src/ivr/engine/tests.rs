@@ -57,9 +57,8 @@ impl Harness {
     }
 
     fn feed(&mut self, input: AppInput) {
-        let mut out = Vec::new();
-        self.engine.handle(input, self.now, &mut out);
-        for a in out {
+        self.engine.handle(input, self.now);
+        while let Some(a) = self.engine.poll_action() {
             let line = match a {
                 AppAction::Play { prompts, token } => {
                     self.playing = Some(token);

@@ -1,0 +1,101 @@
+//! The server's admission handle: one permit per call in progress (an owned semaphore
+//! permit the call gives back when it ends for the caller, or when its task stops for
+//! any other reason), and the draining flag set by shutdown. It must not know SIP
+//! parsing (`sip::admission` decides on a request) nor the call's internals.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Call permits and draining, shared by the dispatcher, call tasks and shutdown.
+#[derive(Debug)]
+pub struct Admission {
+    permits: Arc<Semaphore>,
+    max: u32,
+    draining: AtomicBool,
+}
+
+/// One call's place among the calls in progress: given back exactly once, when
+/// dropped, so a failed call can never leave the server refusing calls with 503.
+pub type CallPermit = OwnedSemaphorePermit;
+
+impl Admission {
+    /// Room for `max_calls` calls at once.
+    pub fn new(max_calls: usize) -> Admission {
+        let max = u32::try_from(max_calls).unwrap_or(u32::MAX).min(Semaphore::MAX_PERMITS as u32);
+        Admission { permits: Arc::new(Semaphore::new(max as usize)), max, draining: AtomicBool::new(false) }
+    }
+
+    /// A place for a new call, if there is one.
+    pub fn try_admit(&self) -> Option<CallPermit> {
+        self.permits.clone().try_acquire_owned().ok()
+    }
+
+    /// Number of calls holding a place.
+    pub fn active_calls(&self) -> usize {
+        self.max as usize - self.permits.available_permits()
+    }
+
+    /// Shutdown began: new calls are refused.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// True once shutdown began.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every place is given back or `deadline` passes; true if all were.
+    pub async fn wait_idle(&self, deadline: tokio::time::Instant) -> bool {
+        matches!(tokio::time::timeout_at(deadline, self.permits.acquire_many(self.max)).await, Ok(Ok(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stands for a call task that fails before its call ends (the `?` on a socket).
+    fn failing_call(permit: CallPermit) -> std::io::Result<()> {
+        let _permit = permit;
+        Err(std::io::Error::other("socket gone"))?;
+        unreachable!()
+    }
+
+    #[test]
+    fn a_call_that_fails_early_gives_its_place_back() {
+        let a = Admission::new(10);
+        let permit = a.try_admit().unwrap();
+        assert_eq!(a.active_calls(), 1);
+        assert!(failing_call(permit).is_err());
+        assert_eq!(a.active_calls(), 0, "no place leaked by the early return");
+    }
+
+    #[test]
+    fn a_place_is_given_back_once_when_the_call_ends_then_the_task_stops() {
+        let a = Admission::new(10);
+        let other = a.try_admit().unwrap();
+        let mut slot = a.try_admit();
+        slot.take();
+        assert_eq!(a.active_calls(), 1);
+        slot.take();
+        drop(slot);
+        assert_eq!(a.active_calls(), 1, "ended then dropped counts once");
+        drop(other);
+        assert_eq!(a.active_calls(), 0);
+    }
+
+    #[test]
+    fn no_place_beyond_the_limit_and_idle_once_all_are_back() {
+        let a = Admission::new(1);
+        let p = a.try_admit().unwrap();
+        assert!(a.try_admit().is_none());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(10);
+        assert!(!rt.block_on(a.wait_idle(soon)), "a call still holds its place");
+        drop(p);
+        let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(10);
+        assert!(rt.block_on(a.wait_idle(soon)));
+    }
+}
