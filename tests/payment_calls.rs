@@ -11,10 +11,10 @@ use ivrpay::caller::{self, CallOptions, CallSummary, DtmfMode, EndedBy};
 use ivrpay::config::Config;
 use ivrpay::ivr::prompts::PromptLibrary;
 use ivrpay::media::g711;
+use ivrpay::payments::merchant::CaptureMode;
 use ivrpay::server::Server;
 use ivrpay::sip::Transport;
 use ivrpay::store::calls::CallRecord;
-use ivrpay::store::merchants::CaptureMode;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -5,8 +5,8 @@
 
 use super::prompts::Prompt;
 use crate::payments::card::{CardNumber, Expiry, SecurityCode};
-use crate::store::invoices::Invoice;
-use crate::store::merchants::Merchant;
+use crate::payments::invoice::Invoice;
+use crate::payments::merchant::Merchant;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;

@@ -29,8 +29,8 @@ use super::card::Brand;
 use super::cash::{self, Amounts, Operation};
 use super::gateway::{AuthorizationResponse, CashRequest, Gateway, GatewayError, Lookup, TransactionData};
 use super::money::Currency;
-use crate::store::merchants::CaptureMode;
-use crate::store::transactions::{Answer, Completion, Transaction};
+use crate::payments::merchant::CaptureMode;
+use crate::payments::transaction::{Answer, Completion, Transaction};
 use crate::store::{Store, StoreError};
 use std::time::Duration;
 

@@ -2,46 +2,11 @@
 //! merchant, cancel, look up by payment code for the phone line, and expire.
 
 use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
-use crate::payments::invoice::{new_payment_code, InvoiceStatus, NewInvoice};
+use crate::payments::invoice::{expiry_instant, same_content, Invoice, InvoiceStatus, NewInvoice};
 use crate::payments::money::Currency;
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::any::AnyRow;
-
-/// A stored invoice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Invoice {
-    /// Stable identifier (`inv_...`) that transactions point to.
-    pub id: String,
-    /// Owner; every read and write is scoped by it.
-    pub merchant_id: String,
-    /// The merchant's own invoice number, unique per merchant: importing it twice does not
-    /// bill twice.
-    pub reference: String,
-    /// Minor units.
-    pub amount: i64,
-    /// Currency of `amount`, and of the payment taken for it.
-    pub currency: Currency,
-    /// Date the customer owes by; the IVR can read it out.
-    pub due_date: NaiveDate,
-    /// UTC milliseconds after which it can no longer be paid.
-    pub expires_at: i64,
-    /// Who owes it, shown in the extranet (never read out on the phone line).
-    pub customer_name: String,
-    /// How the merchant reaches the customer (e-mail, phone), free text.
-    pub customer_contact: Option<String>,
-    /// What the invoice is for, free text for the merchant.
-    pub description: Option<String>,
-    /// What the customer types on the keypad (check digit included).
-    pub payment_code: String,
-    /// Lifecycle state; PAYABLE past `expires_at` is treated as expired until the expiry
-    /// job marks it.
-    pub status: InvoiceStatus,
-    /// When it was created (UTC ms); listings page on it.
-    pub created_at: i64,
-    /// Last status change (UTC ms); also bumped when a payment locks it.
-    pub updated_at: i64,
-}
 
 /// Filters for listing, all optional.
 #[derive(Clone, Debug, Default)]
@@ -126,24 +91,6 @@ fn stored_row(r: &AnyRow) -> Result<Invoice, StoreError> {
     })
 }
 
-/// The end of the expiry day, in UTC milliseconds.
-fn expiry_instant(d: NaiveDate) -> i64 {
-    (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()
-}
-
-/// Whether a stored invoice is the one `b` describes, every field compared (expiry
-/// included): the one test of "the same invoice again" for creation, retries and CSV
-/// imports, so the import's check and the store can never disagree.
-pub fn same_content(a: &Invoice, b: &NewInvoice) -> bool {
-    a.amount == b.amount
-        && a.currency == b.currency
-        && a.due_date == b.due_date
-        && a.expires_at == expiry_instant(b.expiry_date)
-        && a.customer_name == b.customer_name
-        && a.customer_contact == b.customer_contact
-        && a.description == b.description
-}
-
 /// A reference already in use: the same invoice again, or a conflict.
 fn reuse(existing: Invoice, inv: &NewInvoice) -> Result<Created, StoreError> {
     if same_content(&existing, inv) {
@@ -201,7 +148,7 @@ async fn insert_in_batch(
     for _ in 0..8 {
         let id = new_id("inv");
         let mut attempt = conn.begin().await?;
-        match insert_invoice(&mut attempt, merchant_id, inv, &id, &new_payment_code()).await {
+        match insert_invoice(&mut attempt, merchant_id, inv, &id, &super::fresh_payment_code()).await {
             Ok(()) => {
                 attempt.commit().await?;
                 let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1"))
@@ -277,7 +224,7 @@ impl Store {
             let id = new_id("inv");
             // One connection per attempt, given back before the reads below.
             let mut conn = self.pool().acquire().await?;
-            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &new_payment_code()).await;
+            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &super::fresh_payment_code()).await;
             drop(conn);
             match r {
                 Ok(()) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),

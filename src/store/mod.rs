@@ -46,7 +46,7 @@ pub enum StoreError {
     Conflict(String),
     /// A merchant as given fails its checks (the error names the field).
     #[error("invalid merchant: {0}")]
-    InvalidMerchant(#[from] merchants::MerchantError),
+    InvalidMerchant(#[from] crate::payments::merchant::MerchantError),
     /// A stored value could not be read back (corruption or a newer schema).
     #[error("invalid stored value in {column}: {value}")]
     Corrupt {
@@ -204,6 +204,13 @@ pub fn now_ms() -> i64 {
 /// A random identifier with a readable prefix (`inv_3f9a...`).
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
+}
+
+/// A fresh payment code drawn from the thread's generator (the payment rules take the
+/// generator as an argument; the store is where IO and ambient randomness live). A
+/// function, so the generator is never held across an await.
+pub(crate) fn fresh_payment_code() -> String {
+    crate::payments::invoice::new_payment_code(&mut rand::thread_rng())
 }
 
 pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String, StoreError> {

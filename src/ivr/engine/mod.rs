@@ -33,9 +33,9 @@ use crate::ivr::app::{
 };
 use crate::ivr::dialplan::{Dialplan, Item, StepId, StepKind};
 use crate::ivr::prompts::PromptLibrary;
+use crate::payments::invoice::Invoice;
 use crate::payments::invoice::InvoiceStatus;
-use crate::store::invoices::Invoice;
-use crate::store::merchants::Merchant;
+use crate::payments::merchant::Merchant;
 use chrono::NaiveDate;
 use input::Input;
 use keys::KeyBuffer;

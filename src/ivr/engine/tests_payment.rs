@@ -6,10 +6,10 @@ use crate::ivr::app::{AppInput, AuthorizeResult, CallApp, CallOutcome, LookupRes
 use crate::ivr::dialplan::registry::plan_prompt_names;
 use crate::ivr::dialplan::{parse, Dialplan};
 use crate::payments::check_digit::append_check_digit;
+use crate::payments::invoice::Invoice;
 use crate::payments::invoice::InvoiceStatus;
+use crate::payments::merchant::{CaptureMode, Merchant};
 use crate::payments::money::Currency;
-use crate::store::invoices::Invoice;
-use crate::store::merchants::{CaptureMode, Merchant};
 use chrono::NaiveDate;
 use std::path::Path;
 
