@@ -170,7 +170,10 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
             recovery::resolve(store, gateway, &in_flight, Grace::Running, "ivr").await?
         }
     }
-    let t = store.transaction(&reference).await?.ok_or_else(|| StoreError::Conflict("transaction vanished".into()))?;
+    let t = store
+        .transaction(&reference)
+        .await?
+        .ok_or_else(|| StoreError::Vanished { table: "transactions", key: reference.clone() })?;
     Ok(outcome_of(t))
 }
 

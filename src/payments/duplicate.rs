@@ -178,8 +178,10 @@ pub async fn duplicate(
         order_channel: input.order_channel,
     };
     send(store, gateway, &req, currency, input.actor).await?;
-    let t =
-        store.transaction(&reference).await?.ok_or_else(|| DuplicateError::Conflict("duplicate vanished".into()))?;
+    let t = store
+        .transaction(&reference)
+        .await?
+        .ok_or_else(|| StoreError::Vanished { table: "transactions", key: reference.clone() })?;
     Ok(Duplicated { transaction: t, replayed: false })
 }
 

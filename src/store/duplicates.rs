@@ -62,7 +62,7 @@ impl Store {
                     let t = self.transaction(&pending.reference).await?;
                     return t
                         .map(|t| DuplicateRecorded::Recorded(Box::new(t)))
-                        .ok_or_else(|| StoreError::Conflict("duplicate vanished after it was recorded".into()));
+                        .ok_or_else(|| StoreError::Vanished { table: "transactions", key: pending.reference.clone() });
                 }
                 // A payment-code collision, or a concurrent request with the same key or
                 // reference: roll back and look again.

@@ -115,7 +115,8 @@ impl Store {
         .await
         .map_err(StoreError::from_write)?;
         let key = self.issue_api_key(&id, "initial").await?;
-        let merchant = self.merchant(&id).await?.ok_or_else(|| StoreError::Conflict("merchant vanished".into()))?;
+        let merchant =
+            self.merchant(&id).await?.ok_or_else(|| StoreError::Vanished { table: "merchants", key: id.clone() })?;
         Ok((merchant, key))
     }
 

@@ -44,6 +44,16 @@ pub enum StoreError {
     /// A unique constraint was hit (duplicate reference, code collision).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A row just written (or just recorded as existing) could not be read back: a
+    /// concurrent delete, or a database that does not keep what it acknowledged. Named,
+    /// so it is never mistaken for a unique-constraint conflict.
+    #[error("{table} row {key} vanished after it was written")]
+    Vanished {
+        /// The table it was written to.
+        table: &'static str,
+        /// Its key (id or reference), to find it in the logs.
+        key: String,
+    },
     /// A merchant as given fails its checks (the error names the field).
     #[error("invalid merchant: {0}")]
     InvalidMerchant(#[from] crate::payments::merchant::MerchantError),
