@@ -417,7 +417,12 @@ impl Store {
 
     /// Marks every payable invoice past its expiry as EXPIRED; returns how many.
     pub async fn expire_due(&self) -> Result<u64, StoreError> {
-        let now = now_ms();
+        self.expire_due_at(now_ms()).await
+    }
+
+    /// [`Store::expire_due`] as of `now` (UTC ms), for a periodic run that uses one
+    /// instant throughout.
+    pub async fn expire_due_at(&self, now: i64) -> Result<u64, StoreError> {
         let r = sqlx::query(
             "UPDATE invoices SET status = 'EXPIRED', updated_at = $1 WHERE status = 'PAYABLE' AND expires_at <= $2",
         )
