@@ -9,7 +9,7 @@
 //! percentiles; then C concurrent payment writers. Prints figures; asserts nothing.
 
 use ivrpay::payments::check_digit;
-use ivrpay::store::transactions::{Answer, Completion, NewPending, Pending};
+use ivrpay::payments::transaction::{Answer, Completion, NewPending, Pending};
 use ivrpay::store::Store;
 use std::time::{Duration, Instant};
 
@@ -89,10 +89,10 @@ fn report(name: &str, mut lat: Vec<u32>, secs: f64) {
 
 async fn run(url: &str, a: &Args) {
     let store = Store::open(url).await.expect("open store");
-    let nm = ivrpay::store::merchants::NewMerchant {
+    let nm = ivrpay::payments::merchant::NewMerchant {
         name: "Bench".into(),
         accepted_brands: vec!["VISA".into()],
-        capture_mode: ivrpay::store::merchants::CaptureMode::AuthorCapture,
+        capture_mode: ivrpay::payments::merchant::CaptureMode::AuthorCapture,
         capture_day: 0,
         phone_number: "+33970000000".into(),
         notification_url: None,

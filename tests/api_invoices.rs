@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use common::openapi::call;
 use ivrpay::config::Config;
 use ivrpay::payments::check_digit;
+use ivrpay::payments::merchant::{CaptureMode, NewMerchant};
 use ivrpay::store::invoices::Created;
-use ivrpay::store::merchants::{CaptureMode, NewMerchant};
 use serde_json::Value;
 
 on_both_backends!(

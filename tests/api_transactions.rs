@@ -12,8 +12,8 @@ use common::{fixtures, http_text};
 use ivrpay::config::Config;
 use ivrpay::payments::authorize::PaymentOutcome;
 use ivrpay::payments::gateway::{Gateway, Simulator};
+use ivrpay::payments::merchant::{CaptureMode, Merchant};
 use ivrpay::server::Server;
-use ivrpay::store::merchants::{CaptureMode, Merchant};
 use ivrpay::store::Store;
 use serde_json::Value;
 use std::time::Duration;
@@ -79,7 +79,7 @@ async fn paid_transaction(server: &Server, m: &Merchant, reference: &str, pan: &
     }
 }
 
-fn merchant(mode: CaptureMode) -> ivrpay::store::merchants::NewMerchant {
+fn merchant(mode: CaptureMode) -> ivrpay::payments::merchant::NewMerchant {
     fixtures::merchant(mode, 2, Some("http://127.0.0.1:9/hook"))
 }
 
@@ -437,7 +437,7 @@ async fn a_duplicate_is_a_new_charge_of_the_same_card_with_an_invoice_of_its_own
 
     // A payment still in flight cannot be duplicated.
     let inv = fixtures::stored_invoice(store, &m, "D-3", 1000).await;
-    let pending = ivrpay::store::transactions::NewPending {
+    let pending = ivrpay::payments::transaction::NewPending {
         reference: "IVRPENDING1".into(),
         merchant_id: m.id.clone(),
         invoice_id: inv.id.clone(),

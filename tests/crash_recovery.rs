@@ -19,9 +19,9 @@ use common::{fixtures, http};
 use ivrpay::caller::{self, CallOptions, DtmfMode};
 use ivrpay::config::Config;
 use ivrpay::payments::gateway::{Lookup, Simulator};
+use ivrpay::payments::merchant::CaptureMode;
 use ivrpay::payments::sips_sim::{self, SimServer};
 use ivrpay::sip::Transport;
-use ivrpay::store::merchants::CaptureMode;
 use ivrpay::store::Store;
 use serde_json::Value;
 use std::io::BufRead;
@@ -270,7 +270,7 @@ async fn wait_until(what: &str, server: &mut Served, call: &mut AbortOnDrop, mut
 }
 
 /// The payment as stored, after the kill: the only transaction of the world's merchant.
-async fn pending_payment(w: &World) -> ivrpay::store::transactions::Transaction {
+async fn pending_payment(w: &World) -> ivrpay::payments::transaction::Transaction {
     let store = Store::open(&w.database).await.unwrap();
     let mut all = store.list_transactions(&w.merchant, 0, i64::MAX).await.unwrap();
     store.close().await;

@@ -133,7 +133,7 @@ async fn a_reload_serves_new_calls_and_lets_calls_in_progress_finish_on_their_ve
 
     // Merchant keys and no key at all are refused.
     let (m, merchant_key) = store
-        .create_merchant(&common::fixtures::merchant(ivrpay::store::merchants::CaptureMode::AuthorCapture, 0, None))
+        .create_merchant(&common::fixtures::merchant(ivrpay::payments::merchant::CaptureMode::AuthorCapture, 0, None))
         .await
         .unwrap();
     let _ = m;

@@ -11,8 +11,8 @@ use axum::routing::post;
 use common::fixtures;
 use ivrpay::config::Config;
 use ivrpay::payments::authorize::PaymentOutcome;
+use ivrpay::payments::merchant::{CaptureMode, Merchant};
 use ivrpay::payments::notify::{self, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER};
-use ivrpay::store::merchants::{CaptureMode, Merchant};
 use ivrpay::store::{now_ms, Store};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,7 +62,7 @@ async fn pay_one(store: &Store, m: &Merchant, reference: &str) {
     assert!(matches!(outcome, PaymentOutcome::Accepted(_)));
 }
 
-fn merchant(url: &str) -> ivrpay::store::merchants::NewMerchant {
+fn merchant(url: &str) -> ivrpay::payments::merchant::NewMerchant {
     fixtures::merchant(CaptureMode::AuthorCapture, 0, Some(url))
 }
 

@@ -7,7 +7,7 @@ mod pages_support;
 
 use common::fixtures;
 use ivrpay::payments::authorize::PaymentOutcome;
-use ivrpay::store::merchants::CaptureMode;
+use ivrpay::payments::merchant::CaptureMode;
 use pages_support::{site, Web, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,10 +10,10 @@ use common::http;
 use ivrpay::caller::{self, CallOptions, CallSummary, DtmfMode, EndedBy};
 use ivrpay::config::Config;
 use ivrpay::media::g711;
+use ivrpay::payments::merchant::CaptureMode;
 use ivrpay::server::Server;
 use ivrpay::sip::Transport;
 use ivrpay::store::calls::CallRecord;
-use ivrpay::store::merchants::CaptureMode;
 use std::path::PathBuf;
 use std::time::Duration;
 

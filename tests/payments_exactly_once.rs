@@ -10,14 +10,15 @@ use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
 use ivrpay::payments::cash::Operation;
 use ivrpay::payments::duplicate::{self, DuplicateError, DuplicateInput};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, Simulator};
+use ivrpay::payments::invoice::Invoice;
 use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
+use ivrpay::payments::merchant::{CaptureMode, Merchant, NewMerchant};
 use ivrpay::payments::money::Currency;
 use ivrpay::payments::operations::{self, CashOrder};
 use ivrpay::payments::recovery;
 use ivrpay::payments::simulator_rules::{LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD};
-use ivrpay::store::invoices::{Created, Invoice};
-use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
-use ivrpay::store::transactions::{NewPending, Pending};
+use ivrpay::payments::transaction::{NewPending, Pending};
+use ivrpay::store::invoices::Created;
 use ivrpay::store::Store;
 use std::time::Duration;
 

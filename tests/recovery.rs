@@ -12,14 +12,14 @@ use ivrpay::config::Config;
 use ivrpay::payments::authorize::{self, PaymentOutcome};
 use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, Lookup, Simulator};
+use ivrpay::payments::invoice::Invoice;
 use ivrpay::payments::invoice::InvoiceStatus;
+use ivrpay::payments::merchant::{CaptureMode, Merchant};
 use ivrpay::payments::money::Currency;
 use ivrpay::payments::recovery::recover_pending;
 use ivrpay::payments::sips::{SipsConfig, SipsConnector};
 use ivrpay::payments::sips_sim::{self, SimServer};
-use ivrpay::store::invoices::Invoice;
-use ivrpay::store::merchants::{CaptureMode, Merchant};
-use ivrpay::store::transactions::{NewPending, Pending};
+use ivrpay::payments::transaction::{NewPending, Pending};
 use ivrpay::store::Store;
 use std::time::Duration;
 

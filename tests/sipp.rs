@@ -156,7 +156,7 @@ async fn sipp_invite_retransmitted_before_the_200() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_pays_an_invoice_with_rfc4733_pcaps() {
-    use ivrpay::store::merchants::CaptureMode;
+    use ivrpay::payments::merchant::CaptureMode;
     let server = common::start(common::config()).await;
     let store = &server.ctx().store;
     let (m, _) = store.create_merchant(&common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();

@@ -101,7 +101,7 @@ async fn a_charge_whose_answer_broke_is_recorded_exactly_once() {
     use common::fixtures;
     use ivrpay::payments::authorize::PaymentOutcome;
     use ivrpay::payments::invoice::InvoiceStatus;
-    use ivrpay::store::merchants::CaptureMode;
+    use ivrpay::payments::merchant::CaptureMode;
     let (url, simulator) = sim("k", "k").await;
     let gw = Gateway::Sips(connector(&url, "k"));
     for db in common::TestDb::all().await {
@@ -157,8 +157,8 @@ async fn a_lost_answer_is_resolved_through_the_connector() {
     use chrono::NaiveDate;
     use ivrpay::payments::authorize::{self, PaymentOutcome, PaymentRequest};
     use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
+    use ivrpay::payments::merchant::{CaptureMode, NewMerchant};
     use ivrpay::store::invoices::Created;
-    use ivrpay::store::merchants::{CaptureMode, NewMerchant};
     let (url, _) = sim("k", "k").await;
     let gw = Gateway::Sips(connector(&url, "k"));
     let db = std::env::temp_dir().join(format!("ivrpay-sips-{}-{}.db", std::process::id(), rand::random::<u32>()));

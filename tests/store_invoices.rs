@@ -5,10 +5,11 @@ mod common;
 
 use chrono::NaiveDate;
 use ivrpay::payments::check_digit;
+use ivrpay::payments::invoice::same_content;
 use ivrpay::payments::invoice::{InvoiceStatus, NewInvoice};
+use ivrpay::payments::merchant::{CaptureMode, NewMerchant};
 use ivrpay::payments::money::Currency;
-use ivrpay::store::invoices::{same_content, Created, InvoiceFilter, RowOutcome};
-use ivrpay::store::merchants::{CaptureMode, NewMerchant};
+use ivrpay::store::invoices::{Created, InvoiceFilter, RowOutcome};
 use ivrpay::store::{Store, StoreError};
 
 fn merchant(name: &str) -> NewMerchant {

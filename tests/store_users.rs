@@ -5,8 +5,8 @@
 mod common;
 
 use common::{fixtures, TestDb};
+use ivrpay::payments::merchant::CaptureMode;
 use ivrpay::store::login_throttle::{Attempt, ThrottleKey};
-use ivrpay::store::merchants::CaptureMode;
 use ivrpay::store::users::{NewUser, Role, UserError};
 use ivrpay::store::Store;
 

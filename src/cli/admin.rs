@@ -20,7 +20,7 @@ pub(super) async fn merchant(
     let store = open_store(config, database).await?;
     match action {
         MerchantAction::Create { name, phone, brands, capture_mode, capture_day, notification_url } => {
-            let capture_mode = crate::store::merchants::CaptureMode::parse(&capture_mode)
+            let capture_mode = crate::payments::merchant::CaptureMode::parse(&capture_mode)
                 .ok_or_else(|| format!("--capture-mode: '{capture_mode}' is not AUTHOR_CAPTURE or VALIDATION"))?;
             if capture_day > 6 {
                 return Err(format!("--capture-day: {capture_day} is more than 6"));
@@ -30,7 +30,7 @@ pub(super) async fn merchant(
             }
             let brands: Vec<String> =
                 brands.iter().map(|b| b.trim().to_ascii_uppercase()).filter(|b| !b.is_empty()).collect();
-            let new = crate::store::merchants::NewMerchant {
+            let new = crate::payments::merchant::NewMerchant {
                 name,
                 accepted_brands: brands,
                 capture_mode,

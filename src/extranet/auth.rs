@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::store::merchants::Merchant;
+use crate::payments::merchant::Merchant;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 

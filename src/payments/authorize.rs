@@ -21,9 +21,9 @@
 use super::card::{check_card, Brand, CardError, CardNumber, Expiry, SecurityCode};
 use super::gateway::{AuthorizationRequest, Gateway, GatewayError};
 use super::recovery::{self, Grace, InFlight};
-use crate::store::invoices::Invoice;
-use crate::store::merchants::Merchant;
-use crate::store::transactions::{Answer, NewPending, Pending, Transaction};
+use crate::payments::invoice::Invoice;
+use crate::payments::merchant::Merchant;
+use crate::payments::transaction::{Answer, NewPending, Pending, Transaction};
 use crate::store::{Store, StoreError};
 
 /// The outcome a caller is told about.
@@ -170,7 +170,10 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
             recovery::resolve(store, gateway, &in_flight, Grace::Running, "ivr").await?
         }
     }
-    let t = store.transaction(&reference).await?.ok_or_else(|| StoreError::Conflict("transaction vanished".into()))?;
+    let t = store
+        .transaction(&reference)
+        .await?
+        .ok_or_else(|| StoreError::Vanished { table: "transactions", key: reference.clone() })?;
     Ok(outcome_of(t))
 }
 

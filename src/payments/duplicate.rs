@@ -28,9 +28,9 @@ use super::gateway::{DuplicateRequest, Gateway, GatewayError};
 use super::invoice::{FieldError, InvoiceInput};
 use super::money::Currency;
 use super::recovery::{self, Grace, InFlight};
+use crate::payments::merchant::Merchant;
+use crate::payments::transaction::{Answer, NewPending, Transaction};
 use crate::store::duplicates::{DuplicateRecorded, NewDuplicate};
-use crate::store::merchants::Merchant;
-use crate::store::transactions::{Answer, NewPending, Transaction};
 use crate::store::{Store, StoreError};
 
 /// What the merchant asks for.
@@ -178,8 +178,10 @@ pub async fn duplicate(
         order_channel: input.order_channel,
     };
     send(store, gateway, &req, currency, input.actor).await?;
-    let t =
-        store.transaction(&reference).await?.ok_or_else(|| DuplicateError::Conflict("duplicate vanished".into()))?;
+    let t = store
+        .transaction(&reference)
+        .await?
+        .ok_or_else(|| StoreError::Vanished { table: "transactions", key: reference.clone() })?;
     Ok(Duplicated { transaction: t, replayed: false })
 }
 

@@ -25,17 +25,19 @@ pub async fn capture_runs(
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                match crate::payments::recovery::recover_pending(&store, &gateway, min_age).await {
+                // One instant for the whole run: recovery, capture and expiry agree on it.
+                let now = crate::store::now_ms();
+                match crate::payments::recovery::recover_pending_at(&store, &gateway, min_age, now).await {
                     Ok(done) if done.is_empty() => {}
                     Ok(done) => tracing::info!(resolved = done.len(), "recovery of pending payments"),
                     Err(e) => tracing::error!(error = %e, "recovery of pending payments failed"),
                 }
-                match store.run_capture(crate::store::now_ms()).await {
+                match store.run_capture(now).await {
                     Ok((0, 0)) => {}
                     Ok((captured, expired)) => tracing::info!(captured, expired, "capture run"),
                     Err(e) => tracing::error!(error = %e, "capture run failed"),
                 }
-                if let Err(e) = store.expire_due().await {
+                if let Err(e) = store.expire_due_at(now).await {
                     tracing::error!(error = %e, "invoice expiry failed");
                 }
             }

@@ -4,7 +4,7 @@
 //! payments whose outcome was not recorded, and the transaction record. Knows nothing
 //! of SIP or RTP.
 
-pub use ivrpay_proto::payments::{card, check_digit, invoice, merchant, money};
+pub use ivrpay_proto::payments::{card, check_digit, invoice, money};
 pub mod authorize;
 pub mod cash;
 pub mod duplicate;
@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod merchant;
 pub mod notify;
 pub mod operations;
 pub mod recovery;
@@ -22,3 +23,4 @@ pub mod simulator_rules;
 pub mod sips;
 pub mod sips_sim;
 pub mod tls;
+pub mod transaction;

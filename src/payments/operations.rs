@@ -15,8 +15,8 @@
 use super::cash::{Amounts, CashError, Operation};
 use super::gateway::{response_code_meaning, CashRequest, CashResponse, Gateway, GatewayError, Lookup};
 use super::money::Currency;
+use crate::payments::transaction::Transaction;
 use crate::store::cash::{CashOpError, Claim};
-use crate::store::transactions::Transaction;
 use crate::store::{Store, StoreError};
 
 /// Why a cash operation was not applied.

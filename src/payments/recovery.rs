@@ -29,8 +29,8 @@ use super::card::Brand;
 use super::cash::{self, Amounts, Operation};
 use super::gateway::{AuthorizationResponse, CashRequest, Gateway, GatewayError, Lookup, TransactionData};
 use super::money::Currency;
-use crate::store::merchants::CaptureMode;
-use crate::store::transactions::{Answer, Completion, Transaction};
+use crate::payments::merchant::CaptureMode;
+use crate::payments::transaction::{Answer, Completion, Transaction};
 use crate::store::{Store, StoreError};
 use std::time::Duration;
 
@@ -308,7 +308,18 @@ pub async fn recover_pending(
     gateway: &Gateway,
     min_age: Duration,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let before = crate::store::now_ms() - min_age.as_millis() as i64;
+    recover_pending_at(store, gateway, min_age, crate::store::now_ms()).await
+}
+
+/// [`recover_pending`] as of `now` (UTC ms), so one periodic run (recovery, capture,
+/// expiry) judges every payment against the same instant.
+pub async fn recover_pending_at(
+    store: &Store,
+    gateway: &Gateway,
+    min_age: Duration,
+    now: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let before = now - min_age.as_millis() as i64;
     let mut out = Vec::new();
     for t in store.pending_transactions(before).await? {
         let Some(p) = InFlight::of(&t) else {

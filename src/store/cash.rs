@@ -14,9 +14,10 @@
 //! gives its invoice back in the same database transaction (`reopen_invoice`).
 
 use super::invoices::{parse_cursor, Page};
-use super::transactions::{from_row, history_row, Transaction, COLUMNS};
+use super::transactions::{from_row, history_row, COLUMNS};
 use super::{now_ms, Store, StoreError};
 use crate::payments::cash::{self, Amounts, CashError, Operation};
+use crate::payments::transaction::Transaction;
 
 /// Every status a stored transaction can be in (PENDING: sent, outcome not yet
 /// recorded), so the API can refuse a status filter that could never match.
@@ -142,7 +143,7 @@ pub(crate) async fn reopen_invoice(
             if attempt == 8 {
                 return Err(StoreError::Conflict("could not draw a unique payment code".into()));
             }
-            code = super::invoices::fresh_payment_code();
+            code = super::fresh_payment_code();
             note = format!(", new payment code {code} (the old one now names another invoice)");
         }
         ("PAYABLE", note)

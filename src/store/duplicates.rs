@@ -3,9 +3,10 @@
 //! duplicate gets an invoice of its own).
 
 use super::invoices::insert_invoice;
-use super::transactions::{insert_pending, NewPending, Transaction};
+use super::transactions::insert_pending;
 use super::{new_id, Store, StoreError};
 use crate::payments::invoice::NewInvoice;
+use crate::payments::transaction::{NewPending, Transaction};
 
 /// A duplicate about to be sent.
 #[derive(Clone, Debug)]
@@ -50,14 +51,8 @@ impl Store {
             let detail = format!("duplicate of {} about to be sent", d.from_reference);
             let mut tx = self.pool().begin().await?;
             let written = async {
-                insert_invoice(
-                    &mut tx,
-                    &d.pending.merchant_id,
-                    &d.invoice,
-                    &invoice_id,
-                    &super::invoices::fresh_payment_code(),
-                )
-                .await?;
+                insert_invoice(&mut tx, &d.pending.merchant_id, &d.invoice, &invoice_id, &super::fresh_payment_code())
+                    .await?;
                 insert_pending(&mut tx, &pending, Some(&d.from_reference), &d.actor, &detail).await
             }
             .await;
@@ -67,7 +62,7 @@ impl Store {
                     let t = self.transaction(&pending.reference).await?;
                     return t
                         .map(|t| DuplicateRecorded::Recorded(Box::new(t)))
-                        .ok_or_else(|| StoreError::Conflict("duplicate vanished after it was recorded".into()));
+                        .ok_or_else(|| StoreError::Vanished { table: "transactions", key: pending.reference.clone() });
                 }
                 // A payment-code collision, or a concurrent request with the same key or
                 // reference: roll back and look again.

@@ -2,19 +2,11 @@
 //! merchant, cancel, look up by payment code for the phone line, and expire.
 
 use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
-pub use crate::payments::invoice::Invoice;
-use crate::payments::invoice::{new_payment_code, InvoiceStatus, NewInvoice};
+use crate::payments::invoice::{expiry_instant, same_content, Invoice, InvoiceStatus, NewInvoice};
 use crate::payments::money::Currency;
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::any::AnyRow;
-
-/// A payment code drawn from the thread's generator: the store is the driver that owns
-/// randomness for the pure `new_payment_code`. A function, so no `ThreadRng` (not `Send`)
-/// is held across an await.
-pub(crate) fn fresh_payment_code() -> String {
-    new_payment_code(&mut rand::thread_rng())
-}
 
 /// Filters for listing, all optional.
 #[derive(Clone, Debug, Default)]
@@ -99,24 +91,6 @@ fn stored_row(r: &AnyRow) -> Result<Invoice, StoreError> {
     })
 }
 
-/// The end of the expiry day, in UTC milliseconds.
-fn expiry_instant(d: NaiveDate) -> i64 {
-    (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()
-}
-
-/// Whether a stored invoice is the one `b` describes, every field compared (expiry
-/// included): the one test of "the same invoice again" for creation, retries and CSV
-/// imports, so the import's check and the store can never disagree.
-pub fn same_content(a: &Invoice, b: &NewInvoice) -> bool {
-    a.amount == b.amount
-        && a.currency == b.currency
-        && a.due_date == b.due_date
-        && a.expires_at == expiry_instant(b.expiry_date)
-        && a.customer_name == b.customer_name
-        && a.customer_contact == b.customer_contact
-        && a.description == b.description
-}
-
 /// A reference already in use: the same invoice again, or a conflict.
 fn reuse(existing: Invoice, inv: &NewInvoice) -> Result<Created, StoreError> {
     if same_content(&existing, inv) {
@@ -174,7 +148,7 @@ async fn insert_in_batch(
     for _ in 0..8 {
         let id = new_id("inv");
         let mut attempt = conn.begin().await?;
-        match insert_invoice(&mut attempt, merchant_id, inv, &id, &super::invoices::fresh_payment_code()).await {
+        match insert_invoice(&mut attempt, merchant_id, inv, &id, &super::fresh_payment_code()).await {
             Ok(()) => {
                 attempt.commit().await?;
                 let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1"))
@@ -250,7 +224,7 @@ impl Store {
             let id = new_id("inv");
             // One connection per attempt, given back before the reads below.
             let mut conn = self.pool().acquire().await?;
-            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &super::invoices::fresh_payment_code()).await;
+            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &super::fresh_payment_code()).await;
             drop(conn);
             match r {
                 Ok(()) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),
@@ -443,7 +417,12 @@ impl Store {
 
     /// Marks every payable invoice past its expiry as EXPIRED; returns how many.
     pub async fn expire_due(&self) -> Result<u64, StoreError> {
-        let now = now_ms();
+        self.expire_due_at(now_ms()).await
+    }
+
+    /// [`Store::expire_due`] as of `now` (UTC ms), for a periodic run that uses one
+    /// instant throughout.
+    pub async fn expire_due_at(&self, now: i64) -> Result<u64, StoreError> {
         let r = sqlx::query(
             "UPDATE invoices SET status = 'EXPIRED', updated_at = $1 WHERE status = 'PAYABLE' AND expires_at <= $2",
         )

@@ -44,9 +44,19 @@ pub enum StoreError {
     /// A unique constraint was hit (duplicate reference, code collision).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A row just written (or just recorded as existing) could not be read back: a
+    /// concurrent delete, or a database that does not keep what it acknowledged. Named,
+    /// so it is never mistaken for a unique-constraint conflict.
+    #[error("{table} row {key} vanished after it was written")]
+    Vanished {
+        /// The table it was written to.
+        table: &'static str,
+        /// Its key (id or reference), to find it in the logs.
+        key: String,
+    },
     /// A merchant as given fails its checks (the error names the field).
     #[error("invalid merchant: {0}")]
-    InvalidMerchant(#[from] merchants::MerchantError),
+    InvalidMerchant(#[from] crate::payments::merchant::MerchantError),
     /// A stored value could not be read back (corruption or a newer schema).
     #[error("invalid stored value in {column}: {value}")]
     Corrupt {
@@ -204,6 +214,13 @@ pub fn now_ms() -> i64 {
 /// A random identifier with a readable prefix (`inv_3f9a...`).
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
+}
+
+/// A fresh payment code drawn from the thread's generator (the payment rules take the
+/// generator as an argument; the store is where IO and ambient randomness live). A
+/// function, so the generator is never held across an await.
+pub(crate) fn fresh_payment_code() -> String {
+    crate::payments::invoice::new_payment_code(&mut rand::thread_rng())
 }
 
 pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String, StoreError> {

@@ -9,8 +9,8 @@
 //! once, and every notice carries its id (in the body and the `Ivrpay-Notification-Id`
 //! header) so a merchant can discard a repeat.
 
-use super::transactions::Transaction;
 use super::{get_i64, get_str, new_id, now_ms, Store, StoreError};
+use crate::payments::transaction::Transaction;
 use serde_json::json;
 use sqlx::AnyConnection;
 

@@ -3,9 +3,10 @@
 //! before a transaction), the merchants an admin manages. Kept apart from
 //! the write paths so the pages add no risk to them.
 
-use super::merchants::Merchant;
-use super::transactions::{self, Transaction};
+use super::transactions;
 use super::{get_i64, get_str, Store, StoreError};
+use crate::payments::merchant::Merchant;
+use crate::payments::transaction::Transaction;
 
 /// Counts for a merchant's dashboard.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -238,10 +238,11 @@ pub mod fixtures {
     use ivrpay::payments::authorize::{self, PayError, PaymentOutcome, PaymentRequest};
     use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
     use ivrpay::payments::gateway::{Gateway, Simulator};
+    use ivrpay::payments::invoice::Invoice;
     use ivrpay::payments::invoice::NewInvoice;
+    use ivrpay::payments::merchant::{CaptureMode, Merchant, NewMerchant};
     use ivrpay::payments::money::Currency;
-    use ivrpay::store::invoices::{Created, Invoice};
-    use ivrpay::store::merchants::{CaptureMode, Merchant, NewMerchant};
+    use ivrpay::store::invoices::Created;
     use ivrpay::store::Store;
     use std::time::Duration;
 

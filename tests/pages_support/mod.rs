@@ -7,8 +7,8 @@
 
 use crate::common;
 use fantoccini::{Client, ClientBuilder, Locator};
+use ivrpay::payments::merchant::{CaptureMode, Merchant};
 use ivrpay::server::Server;
-use ivrpay::store::merchants::{CaptureMode, Merchant};
 use ivrpay::store::users::{NewUser, Role};
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -5,7 +5,7 @@
 use super::forms::FieldErrors;
 use super::{html, ok, Current, Layout, PageError};
 use crate::extranet::AppState;
-use crate::store::merchants::{CaptureMode, Merchant, MerchantError, NewMerchant};
+use crate::payments::merchant::{CaptureMode, Merchant, MerchantError, NewMerchant};
 use crate::store::users::{check_password, normalise_email, NewUser, Role, UserError};
 use askama::Template;
 use axum::extract::{Path, Query, State};

@@ -15,7 +15,7 @@ use crate::extranet::AppState;
 use crate::payments::cash::{self, Amounts, CashError, Operation};
 use crate::payments::money::{parse_decimal, Currency};
 use crate::payments::operations::{self, CashOrder, OperationError};
-use crate::store::transactions::Transaction;
+use crate::payments::transaction::Transaction;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -47,6 +47,59 @@ impl InvoiceStatus {
     }
 }
 
+/// A stored invoice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Invoice {
+    /// Stable identifier (`inv_...`) that transactions point to.
+    pub id: String,
+    /// Owner; every read and write is scoped by it.
+    pub merchant_id: String,
+    /// The merchant's own invoice number, unique per merchant: importing it twice does not
+    /// bill twice.
+    pub reference: String,
+    /// Minor units.
+    pub amount: i64,
+    /// Currency of `amount`, and of the payment taken for it.
+    pub currency: Currency,
+    /// Date the customer owes by; the IVR can read it out.
+    pub due_date: NaiveDate,
+    /// UTC milliseconds after which it can no longer be paid.
+    pub expires_at: i64,
+    /// Who owes it, shown in the extranet (never read out on the phone line).
+    pub customer_name: String,
+    /// How the merchant reaches the customer (e-mail, phone), free text.
+    pub customer_contact: Option<String>,
+    /// What the invoice is for, free text for the merchant.
+    pub description: Option<String>,
+    /// What the customer types on the keypad (check digit included).
+    pub payment_code: String,
+    /// Lifecycle state; PAYABLE past `expires_at` is treated as expired until the expiry
+    /// job marks it.
+    pub status: InvoiceStatus,
+    /// When it was created (UTC ms); listings page on it.
+    pub created_at: i64,
+    /// Last status change (UTC ms); also bumped when a payment locks it.
+    pub updated_at: i64,
+}
+
+/// The end of the expiry day, in UTC milliseconds.
+pub fn expiry_instant(d: NaiveDate) -> i64 {
+    (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()
+}
+
+/// Whether a stored invoice is the one `b` describes, every field compared (expiry
+/// included): the one test of "the same invoice again" for creation, retries and CSV
+/// imports, so the import's check and the store can never disagree.
+pub fn same_content(a: &Invoice, b: &NewInvoice) -> bool {
+    a.amount == b.amount
+        && a.currency == b.currency
+        && a.due_date == b.due_date
+        && a.expires_at == expiry_instant(b.expiry_date)
+        && a.customer_name == b.customer_name
+        && a.customer_contact == b.customer_contact
+        && a.description == b.description
+}
+
 /// A field that failed validation, named as in the API and the CSV header.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -204,41 +257,6 @@ impl InvoiceInput {
 pub fn new_payment_code(rng: &mut dyn rand_core::RngCore) -> String {
     let base: String = (0..CODE_BASE_DIGITS).map(|_| char::from(b'0' + (rng.next_u32() % 10) as u8)).collect();
     check_digit::append_check_digit(&base).expect("digits only")
-}
-
-/// An invoice as stored and as the phone line finds it by its payment code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Invoice {
-    /// Stable identifier (`inv_...`) that transactions point to.
-    pub id: String,
-    /// Owner; every read and write is scoped by it.
-    pub merchant_id: String,
-    /// The merchant's own invoice number, unique per merchant: importing it twice does not
-    /// bill twice.
-    pub reference: String,
-    /// Minor units.
-    pub amount: i64,
-    /// Currency of `amount`, and of the payment taken for it.
-    pub currency: Currency,
-    /// Date the customer owes by; the IVR can read it out.
-    pub due_date: NaiveDate,
-    /// UTC milliseconds after which it can no longer be paid.
-    pub expires_at: i64,
-    /// Who owes it, shown in the extranet (never read out on the phone line).
-    pub customer_name: String,
-    /// How the merchant reaches the customer (e-mail, phone), free text.
-    pub customer_contact: Option<String>,
-    /// What the invoice is for, free text for the merchant.
-    pub description: Option<String>,
-    /// What the customer types on the keypad (check digit included).
-    pub payment_code: String,
-    /// Lifecycle state; PAYABLE past `expires_at` is treated as expired until the expiry
-    /// job marks it.
-    pub status: InvoiceStatus,
-    /// When it was created (UTC ms); listings page on it.
-    pub created_at: i64,
-    /// Last status change (UTC ms); also bumped when a payment locks it.
-    pub updated_at: i64,
 }
 
 #[cfg(test)]
