@@ -156,6 +156,9 @@ fn strip_tag(party: &str) -> String {
     }
 }
 
+#[path = "dialog_uac.rs"]
+mod uac;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,13 @@
 //! owns its transactions and the call's driver wakes it; tests drive the same machines on virtual
 //! time, which is how every timer below is checked without sleeping.
 
+mod client_invite;
 mod client_non_invite;
 mod server_invite;
 mod server_non_invite;
 mod timers;
 
+pub use client_invite::{ClientInvite, ClientInviteError, ClientInviteOutput, ClientInviteState, TIMER_D_UDP};
 pub use client_non_invite::{ClientNonInvite, ClientOutput};
 pub use server_invite::{InviteOutput, InviteServer, InviteState};
 pub use server_non_invite::{NonInviteOutput, NonInviteServer};
