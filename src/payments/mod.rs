@@ -1,8 +1,10 @@
-//! Payments: invoices (pre-transactions) and their payment codes, money, card checks,
-//! the gateway to the payment platform (simulator and Sips connector), taking a payment
-//! exactly once, cash operations and duplicates through the platform, recovery of
-//! payments whose outcome was not recorded, and the transaction record. Knows nothing
-//! of SIP or RTP.
+//! Payments: invoices (pre-transactions) and their payment codes, merchants, money, card
+//! checks, the transaction record, the gateway to the payment platform (simulator and
+//! Sips connector), taking a payment exactly once, cash operations and duplicates through
+//! the platform, recovery of payments whose outcome was not recorded, and the background
+//! jobs (capture, expiry, recovery). The pure domain the call flow also needs (money,
+//! cards, check digits, invoices, merchants) is `ivrpay_proto::payments`, re-exported
+//! here. Knows nothing of SIP or RTP.
 
 pub use ivrpay_proto::payments::{card, check_digit, invoice, money};
 pub mod authorize;

@@ -1,5 +1,7 @@
 //! A call's sans-IO side: the SIP leg (INVITE server transaction, dialog, in-dialog
-//! requests, BYE, guard timers). Knows nothing of sockets, tasks or storage; the root
-//! package's `call::task` drives it.
+//! requests, BYE, and its timer table) and the `Call` core that owns one call's
+//! orchestration (leg, application, inbound media, authorizations in flight, ending,
+//! what the record and the live view are told). Knows nothing of sockets, tasks,
+//! storage or the clock; the root package's `call::task` drives it.
 pub mod core;
 pub mod leg;
