@@ -13,7 +13,7 @@
 //!   as p50/p99/max. Listener calls are part of the load too.
 //!
 //! Reported: failed calls, digits lost (the server's per-call digit counts from its
-//! "call ended" log lines against the 3 each main call sends; lost digits are failures),
+//! "call ended" log lines (written by ivrpay_proto::call::core) against the 3 each main call sends; lost digits are failures),
 //! the server's CPU per call (% of one core), memory per call, packet spacing deviation,
 //! and the pacer's late ticks. Nothing here asserts a timing:
 //! it measures and prints.
@@ -216,7 +216,12 @@ fn main() {
         .arg("ulimit -n 65536 2>/dev/null; exec \"$@\"")
         .arg("sh")
         .arg(bin)
-        .args(["--log", "warn,ivrpay::server=info,ivrpay::call::task=info", "serve", "-c"])
+        .args([
+            "--log",
+            "warn,ivrpay::server=info,ivrpay::call::task=info,ivrpay_proto::call::core=info",
+            "serve",
+            "-c",
+        ])
         .arg(&config)
         .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
         .spawn()
