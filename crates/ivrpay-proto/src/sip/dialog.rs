@@ -107,30 +107,7 @@ impl Dialog {
     ) -> (MessageBuilder, String) {
         self.local_cseq += 1;
         let branch = new_branch(rng);
-        let to = format!("{};tag={}", strip_tag(&self.remote_party), self.remote_tag);
-        let from = format!("{};tag={}", strip_tag(&self.local_party), self.local_tag);
-        // Loose routing (RFC 3261 12.2.1.1): the Request-URI is the remote target and the
-        // whole route set goes into Route, when the first route has `lr`.
-        let first_is_loose = self.route_set.first().is_none_or(|r| uri_of(r).contains(";lr"));
-        let (ruri, routes): (String, Vec<String>) = if first_is_loose {
-            (self.remote_target.clone(), self.route_set.clone())
-        } else {
-            let mut rs: Vec<String> = self.route_set[1..].to_vec();
-            rs.push(format!("<{}>", self.remote_target));
-            (uri_of(&self.route_set[0]).to_string(), rs)
-        };
-        let mut b = MessageBuilder::request(method.clone(), &ruri)
-            .header("Via", &format!("{via};branch={branch};rport"))
-            .header("Max-Forwards", "70");
-        for r in &routes {
-            b = b.header("Route", r);
-        }
-        b = b
-            .header("From", &from)
-            .header("To", &to)
-            .header("Call-ID", &self.call_id)
-            .header("CSeq", &format!("{} {}", self.local_cseq, method))
-            .header("Contact", contact);
+        let b = self.request_with(method, self.local_cseq, &branch, via, contact);
         (b, branch)
     }
 }

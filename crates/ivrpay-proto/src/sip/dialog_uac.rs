@@ -45,7 +45,16 @@ impl Dialog {
         self.request_with(Method::Ack, invite_cseq, branch, via, contact)
     }
 
-    fn request_with(&self, method: Method, cseq: u32, branch: &str, via: &str, contact: &str) -> MessageBuilder {
+    /// An in-dialog request with its CSeq number and branch given: the one builder of
+    /// To/From/Route for both sides (loose or strict routing, RFC 3261 12.2.1.1).
+    pub(super) fn request_with(
+        &self,
+        method: Method,
+        cseq: u32,
+        branch: &str,
+        via: &str,
+        contact: &str,
+    ) -> MessageBuilder {
         let to = format!("{};tag={}", strip_tag(&self.remote_party), self.remote_tag);
         let from = format!("{};tag={}", strip_tag(&self.local_party), self.local_tag);
         // Loose routing (12.2.1.1) when the first route has `lr`, strict otherwise.
