@@ -11,7 +11,6 @@ use ivrpay::media::codec::Codec;
 use ivrpay::media::g711;
 use ivrpay::sip::Transport;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Who places the call: the library's caller, or the `ivrpay call` binary.
@@ -105,7 +104,7 @@ async fn echo_call(mode: DtmfMode, transport: Transport, digits: &str, dialer: D
     };
     assert_eq!(outcome.digits_sent, digits.len());
     assert_eq!(
-        server.ctx().digits_received.load(Ordering::Relaxed),
+        server.ctx().digits_received(),
         digits.len() as u64,
         "each digit received exactly once ({mode:?} {transport:?} {dialer:?})"
     );

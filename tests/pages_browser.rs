@@ -470,7 +470,7 @@ async fn an_operator_validates_and_reloads_a_dialplan_and_follows_the_calls() {
     let long = tokio::spawn(caller::run_owned(quiet_call(&s, "3901", 8000)));
     let mut live = Vec::new();
     for _ in 0..100 {
-        live = ctx.live.snapshot();
+        live = ctx.env.live.snapshot();
         if live.iter().any(|c| !c.step.is_empty()) {
             break;
         }

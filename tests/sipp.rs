@@ -82,18 +82,14 @@ async fn sipp_in(
 async fn sipp_call_with_rfc4733_pcap_digits_over_udp() {
     let server = common::start(common::config()).await;
     sipp("uac_rfc4733.xml", server.sip_addr(), &[], 2).await;
-    assert_eq!(
-        server.ctx().digits_received.load(std::sync::atomic::Ordering::Relaxed),
-        2 * 3,
-        "digits 1, 2, 5 per call"
-    );
+    assert_eq!(server.ctx().digits_received(), 2 * 3, "digits 1, 2, 5 per call");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_call_over_tcp() {
     let server = common::start(common::config()).await;
     sipp("uac_rfc4733.xml", server.sip_addr(), &["-t", "t1"], 2).await;
-    assert_eq!(server.ctx().digits_received.load(std::sync::atomic::Ordering::Relaxed), 2 * 3);
+    assert_eq!(server.ctx().digits_received(), 2 * 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,6 @@ use ivrpay::ivr::prompts::PromptLibrary;
 use ivrpay::media::codec::Codec;
 use ivrpay::media::g711;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 fn heard(lib: &PromptLibrary, name: &str) -> Vec<i16> {
@@ -80,7 +79,7 @@ async fn baresip_hears_the_greeting_and_its_digits_read_back() {
     let calls = common::completed_calls(&server.ctx().store, 1).await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].end_reason.as_deref(), Some("caller_bye"), "{:?}", calls[0]);
-    assert_eq!(server.ctx().digits_received.load(Ordering::Relaxed), 4, "four RFC 4733 digits from baresip");
+    assert_eq!(server.ctx().digits_received(), 4, "four RFC 4733 digits from baresip");
 
     let dump = std::fs::read_dir(&dir)
         .unwrap()

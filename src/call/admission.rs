@@ -31,6 +31,11 @@ impl Admission {
         self.permits.clone().try_acquire_owned().ok()
     }
 
+    /// How many calls may hold a place at once.
+    pub fn max_calls(&self) -> usize {
+        self.max as usize
+    }
+
     /// Number of calls holding a place.
     pub fn active_calls(&self) -> usize {
         self.max as usize - self.permits.available_permits()

@@ -2,22 +2,19 @@
 //! application and its inbound media. It owns everything about the call; the
 //! dispatcher, the pacer and the IO the application asks for reach it by messages.
 
-use super::actions::{self, Origin};
 use super::admission::CallPermit;
+use super::answering::Service;
 use super::core::{Call, CallOutput, WallEpoch};
-use super::leg::{Limits, LocalParty, SipLeg};
+use super::env::CallEnv;
+use super::leg::SipLeg;
 use super::live::LiveCall;
 use super::record::Recorder;
-use crate::ivr::app::CallApp;
-use crate::ivr::dialplan::Dialplan;
-use crate::ivr::echo::EchoApp;
-use crate::ivr::engine::Engine;
+use super::services::Origin;
+use crate::ivr::app::AppInput;
 use crate::media::pacer::{Command, StreamSpec};
 use crate::media::ports::PortPair;
-use crate::server::ServerCtx;
-use crate::sip::advertise::advertised_ip;
 use crate::sip::message::Request;
-use crate::sip::sdp::{LocalMedia, Negotiated, SessionDescription};
+use crate::sip::sdp::{Negotiated, SessionDescription};
 use crate::sip::Flow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,22 +24,11 @@ use tokio::sync::mpsc;
 
 pub use super::core::CallInput;
 
-/// What answers a call, decided at admission from the Request-URI user.
-#[derive(Clone, Debug)]
-pub enum Service {
-    /// The line test: greeting, then digits read back.
-    Echo,
-    /// The line test with the greeting repeated while idle.
-    EchoLoop,
-    /// A dialplan (the version in force when the call arrived, kept to its end).
-    Flow(Arc<Dialplan>),
-}
-
 static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
 
 /// Registers the call and starts its task.
 pub fn spawn(
-    ctx: Arc<ServerCtx>,
+    env: Arc<CallEnv>,
     invite: Request,
     offer: Option<SessionDescription>,
     flow: Flow,
@@ -51,23 +37,23 @@ pub fn spawn(
     permit: CallPermit,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
-    ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).insert(invite.core.call_id.clone(), tx.clone());
+    env.calls.insert(&invite.core.call_id, tx.clone());
     tokio::spawn(async move {
         let call_id = invite.core.call_id.clone();
         let span = tracing::info_span!("call", call_id = %call_id);
-        let run = run(ctx.clone(), invite, offer, flow, pair, service, tx, rx, permit);
+        let run = run(env.clone(), invite, offer, flow, pair, service, tx, rx, permit);
         if let Err(e) = tracing::Instrument::instrument(run, span).await {
             tracing::warn!(%call_id, error = %e, "call task failed");
         }
-        ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&call_id);
-        ctx.live.remove(&call_id);
+        env.calls.remove(&call_id);
+        env.live.remove(&call_id);
     });
 }
 
 /// The call's IO: its RTP sockets (until media starts, then in `media`), the socket the
 /// pacer sends from, and its record until written.
 struct Io {
-    ctx: Arc<ServerCtx>,
+    env: Arc<CallEnv>,
     tx: mpsc::UnboundedSender<CallInput>,
     call_id: String,
     caller: String,
@@ -87,7 +73,7 @@ struct Media {
 
 #[allow(clippy::too_many_arguments)]
 async fn run(
-    ctx: Arc<ServerCtx>,
+    env: Arc<CallEnv>,
     invite: Request,
     offer: Option<SessionDescription>,
     flow: Flow,
@@ -107,25 +93,26 @@ async fn run(
     let number = invite.uri_user.clone().unwrap_or_default();
     let call_id = invite.core.call_id.clone();
     tracing::info!(%caller, service = %number, peer = %flow.remote, transport = ?flow.transport, "incoming call");
-    let recorder = Recorder::start(&ctx.store, &call_id, &caller, &number);
+    let recorder = Recorder::start(&env.records, &call_id, &caller, &number);
     let started_at = crate::store::now_ms();
-    ctx.live.insert(LiveCall {
+    env.live.insert(LiveCall {
         call_id: call_id.clone(),
         caller: caller.clone(),
         service: number,
         started_at,
         step: String::new(),
     });
-    let app = new_app(&ctx, service);
+    let app = service.app(env.prompts.current(), chrono::Utc::now().date_naive());
     let now = Instant::now();
-    let leg =
-        SipLeg::new(invite, offer, flow, local_party(&ctx, &flow, &pair), limits(&ctx), &mut rand::thread_rng(), now);
+    let settings = &env.settings;
+    let party = settings.local_party(&flow, &pair, rand::random::<u32>() as u64);
+    let leg = SipLeg::new(invite, offer, flow, party, settings.limits, &mut rand::thread_rng(), now);
     let epoch = WallEpoch { at: now, utc_ms: started_at };
-    let mut call = Call::new(leg, app, ctx.config.media.inband_dtmf, epoch, now);
+    let mut call = Call::new(leg, app, settings.inband_dtmf, epoch, now);
     let mut io = Io {
         pacer_sink: Some(Arc::new(pair.rtp.try_clone()?)),
         sockets: Some((UdpSocket::from_std(pair.rtp)?, UdpSocket::from_std(pair.rtcp)?)),
-        ctx,
+        env,
         tx,
         call_id,
         caller,
@@ -162,52 +149,56 @@ async fn run(
 impl Io {
     /// Does what the core asks; true once the call is finished.
     fn execute(&mut self, out: CallOutput) -> bool {
-        let ctx = &self.ctx;
+        let env = &self.env;
         let stream = self.media.as_ref().map(|m| m.id);
         match out {
-            CallOutput::Send(f, bytes) => ctx.outbound.send(f, bytes),
+            CallOutput::Send(f, bytes) => env.outbound.send(f, bytes),
             CallOutput::StartMedia(neg) => {
                 if let (Some((rtp, rtcp)), Some(sink)) = (self.sockets.take(), self.pacer_sink.as_ref()) {
-                    let id = start_media(ctx, &self.tx, sink, &neg);
+                    let id = start_media(env, &self.tx, sink, &neg);
                     self.media = Some(Media { id, rtp, rtcp });
                 }
             }
-            CallOutput::SetSending(on) => stream.into_iter().for_each(|id| ctx.pacer.send(Command::SetSending(id, on))),
-            CallOutput::SetDest(addr) => stream.into_iter().for_each(|id| ctx.pacer.send(Command::SetDest(id, addr))),
+            CallOutput::SetSending(on) => stream.into_iter().for_each(|id| env.pacer.send(Command::SetSending(id, on))),
+            CallOutput::SetDest(addr) => stream.into_iter().for_each(|id| env.pacer.send(Command::SetDest(id, addr))),
             CallOutput::Play(prompts, token) => {
                 if let Some(id) = stream {
-                    ctx.pacer.send(Command::Play(id, prompts.iter().map(|p| p.clip().clone()).collect(), token));
+                    env.pacer.send(Command::Play(id, prompts.iter().map(|p| p.clip().clone()).collect(), token));
                 }
             }
             CallOutput::Requeue(token) => {
                 let _ = self.tx.send(CallInput::PlaybackDone(token));
             }
-            CallOutput::StopPlayback => stream.into_iter().for_each(|id| ctx.pacer.send(Command::Stop(id))),
+            CallOutput::StopPlayback => stream.into_iter().for_each(|id| env.pacer.send(Command::Stop(id))),
             CallOutput::Ended(_) => {
                 self.permit = None;
                 if let Some(m) = self.media.take() {
-                    ctx.pacer.send(Command::Remove(m.id));
+                    env.pacer.send(Command::Remove(m.id));
                 }
                 // The leg may linger for its transactions: free the RTP ports now.
                 self.sockets = None;
                 self.pacer_sink = None;
             }
             CallOutput::DigitReceived => {
-                ctx.digits_received.fetch_add(1, Ordering::Relaxed);
+                env.digits_received.fetch_add(1, Ordering::Relaxed);
             }
-            CallOutput::LookupInvoice(code) => actions::lookup(ctx.clone(), code, self.tx.clone()),
+            CallOutput::LookupInvoice(code) => {
+                let (answer, tx) = (env.services.lookup(code), self.tx.clone());
+                tokio::spawn(async move { tx.send(CallInput::App(AppInput::Invoice(answer.await))) });
+            }
             CallOutput::Authorize(order) => {
                 let origin = Origin { call_id: self.call_id.clone(), caller: self.caller.clone() };
-                actions::authorize(ctx.clone(), order, origin, self.tx.clone());
+                let (answer, tx) = (env.services.authorize(order, origin), self.tx.clone());
+                tokio::spawn(async move { tx.send(CallInput::App(AppInput::Authorized(answer.await))) });
             }
-            CallOutput::LiveStep(step) => ctx.live.set_step(&self.call_id, &step),
+            CallOutput::LiveStep(step) => env.live.set_step(&self.call_id, &step),
             CallOutput::Record(r) => {
                 if let Some(rec) = self.recorder.take() {
                     rec.finish(r.answered_at, r.end_reason.as_str(), r.outcome, r.report);
                 }
                 // Ended for the caller and recorded: no longer "in progress" for the
                 // operator, although the SIP leg may linger for its transaction timers.
-                ctx.live.remove(&self.call_id);
+                env.live.remove(&self.call_id);
             }
             CallOutput::Finished(_) => return true,
         }
@@ -215,60 +206,16 @@ impl Io {
     }
 }
 
-/// The application that answers the service.
-fn new_app(ctx: &ServerCtx, service: Service) -> Box<dyn CallApp> {
-    let prompts = ctx.prompts.current();
-    let lang = prompts.default_language().to_string();
-    match service {
-        Service::EchoLoop => Box::new(EchoApp::looping(prompts, &lang)),
-        Service::Echo => Box::new(EchoApp::new(prompts, &lang)),
-        Service::Flow(plan) => Box::new(Engine::new(plan, prompts, chrono::Utc::now().date_naive())),
-    }
-}
-
-/// Everything this call advertises (Contact, our requests' Via, SDP o= and c=): an
-/// address the caller can reach, even when listening on all interfaces.
-fn local_party(ctx: &ServerCtx, flow: &Flow, pair: &PortPair) -> LocalParty {
-    let ip = advertised_ip(ctx.public_ip, flow.local, flow.remote);
-    let sip_addr = std::net::SocketAddr::new(ip, ctx.sip_addr.port());
-    LocalParty {
-        via: format!("SIP/2.0/{} {}", flow.transport.via_token(), sip_addr),
-        contact: format!(
-            "<sip:ivrpay@{}{}>",
-            sip_addr,
-            if flow.transport.is_reliable() { ";transport=tcp" } else { "" }
-        ),
-        server: ctx.server_header.clone(),
-        media: LocalMedia {
-            address: ip,
-            port: pair.port(),
-            codecs: vec![crate::media::codec::Codec::Pcma, crate::media::codec::Codec::Pcmu],
-            session_id: rand::random::<u32>() as u64,
-            session_version: 1,
-        },
-    }
-}
-
-fn limits(ctx: &ServerCtx) -> Limits {
-    let cfg = &ctx.config;
-    Limits {
-        media_inactivity: cfg.inactivity(),
-        max_duration: Duration::from_secs(cfg.media.max_call_duration_s),
-        answer_delay: Duration::from_millis(cfg.sip.answer_delay_ms),
-        timers: ctx.timers,
-    }
-}
-
 /// Adds the call's stream to the pacer; returns its id.
 fn start_media(
-    ctx: &ServerCtx,
+    env: &CallEnv,
     tx: &mpsc::UnboundedSender<CallInput>,
     sink: &Arc<std::net::UdpSocket>,
     neg: &Negotiated,
 ) -> u64 {
     let id = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
     let notify_tx = tx.clone();
-    ctx.pacer.add(
+    env.pacer.add(
         id,
         StreamSpec { sink: sink.clone(), dest: neg.remote_rtp, codec: neg.codec, payload_type: neg.payload_type },
         Box::new(move |t| {

@@ -2,8 +2,11 @@
 //! admission for new INVITEs and out-of-dialog requests. Malformed requests get a 400
 //! naming what was wrong, unknown methods a 501, and the server carries on.
 
-use super::ServerCtx;
+use super::routing::Router;
+use crate::call::admission::Admission;
+use crate::call::env::CallEnv;
 use crate::call::task::{self, CallInput};
+use crate::media::ports::PortAllocator;
 use crate::sip::admission::{self, Decision, Load};
 use crate::sip::framing::FramingError;
 use crate::sip::message::{self, Method, SipMessage};
@@ -14,13 +17,28 @@ use std::sync::Arc;
 
 /// The [`Inbound`] handler of the server.
 pub struct Dispatcher {
-    ctx: Arc<ServerCtx>,
+    /// What a new call is given; also the registry of calls and the outbound SIP.
+    env: Arc<CallEnv>,
+    admission: Arc<Admission>,
+    ports: Arc<PortAllocator>,
+    router: Arc<Router>,
 }
 
 impl Dispatcher {
-    /// A dispatcher over the server's shared state.
-    pub fn new(ctx: Arc<ServerCtx>) -> Self {
-        Dispatcher { ctx }
+    /// A dispatcher admitting calls with `admission`, giving each RTP ports from `ports`
+    /// and the service `router` names, and routing to calls through `env`'s registry.
+    pub fn new(env: Arc<CallEnv>, admission: Arc<Admission>, ports: Arc<PortAllocator>, router: Arc<Router>) -> Self {
+        Dispatcher { env, admission, ports, router }
+    }
+
+    fn server_header(&self) -> &str {
+        &self.env.settings.server_header
+    }
+
+    /// A stateless 503 for `req`, with `Retry-After` so a balancer tries again later.
+    fn refuse_busy(&self, req: &message::Request, flow: Flow, reason: &str) {
+        let b = admission::stateless_reply(req, 503, reason, self.server_header()).header("Retry-After", "30").build();
+        self.env.outbound.send(flow, b);
     }
 
     fn reply_unparsable(&self, raw: &[u8], flow: Flow, err: &message::ParseError) {
@@ -37,59 +55,42 @@ impl Dispatcher {
         if token == "ACK" {
             return; // never answer an ACK
         }
-        if let Some(bytes) = admission::unparsable_reply(raw, status, &status_reason, &self.ctx.server_header) {
-            self.ctx.outbound.send(flow, bytes);
+        if let Some(bytes) = admission::unparsable_reply(raw, status, &status_reason, self.server_header()) {
+            self.env.outbound.send(flow, bytes);
         }
     }
 
     fn on_request(&self, req: message::Request, flow: Flow) {
-        let existing = self.ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).get(&req.core.call_id).cloned();
+        let existing = self.env.calls.get(&req.core.call_id);
         if let Some(call) = existing {
             if call.send(CallInput::Sip(Box::new(SipMessage::Request(req.clone())), flow)).is_ok() {
                 return;
             }
         }
-        let cfg = &self.ctx.config;
         let load = Load {
-            active_calls: self.ctx.active_calls(),
-            max_calls: cfg.sip.max_calls,
-            draining: self.ctx.admission.is_draining(),
+            active_calls: self.admission.active_calls(),
+            max_calls: self.admission.max_calls(),
+            draining: self.admission.is_draining(),
         };
-        let service = req.uri_user.as_deref().and_then(|u| self.ctx.route(u));
+        let service = req.uri_user.as_deref().and_then(|u| self.router.route(u));
         let is_service = |_: &str| service.is_some();
-        match admission::decide(&req, is_service, load, &self.ctx.server_header) {
+        match admission::decide(&req, is_service, load, self.server_header()) {
             Decision::Ignore => {}
-            Decision::Reply(bytes) => self.ctx.outbound.send(flow, bytes),
+            Decision::Reply(bytes) => self.env.outbound.send(flow, bytes),
             Decision::Admit { offer } => {
                 // Two INVITEs racing for the last place: the second is refused as if full.
-                let Some(permit) = self.ctx.admission.try_admit() else {
-                    let b = admission::stateless_reply(
-                        &req,
-                        503,
-                        "Service Unavailable (Call Limit Reached)",
-                        &self.ctx.server_header,
-                    )
-                    .header("Retry-After", "30")
-                    .build();
-                    return self.ctx.outbound.send(flow, b);
+                let Some(permit) = self.admission.try_admit() else {
+                    return self.refuse_busy(&req, flow, "Service Unavailable (Call Limit Reached)");
                 };
-                let pair = match self.ctx.ports.allocate() {
+                let pair = match self.ports.allocate() {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(error = %e, "refusing call: no RTP port");
-                        let b = admission::stateless_reply(
-                            &req,
-                            503,
-                            "Service Unavailable (No Media Port)",
-                            &self.ctx.server_header,
-                        )
-                        .header("Retry-After", "30")
-                        .build();
-                        return self.ctx.outbound.send(flow, b);
+                        return self.refuse_busy(&req, flow, "Service Unavailable (No Media Port)");
                     }
                 };
                 let Some(service) = service else { return };
-                task::spawn(self.ctx.clone(), req, offer, flow, pair, service, permit);
+                task::spawn(self.env.clone(), req, offer, flow, pair, service, permit);
             }
         }
     }
@@ -107,8 +108,7 @@ impl Inbound for Dispatcher {
         match message::parse(raw, framing) {
             Ok(SipMessage::Request(req)) => self.on_request(req, flow),
             Ok(SipMessage::Response(resp)) => {
-                let call = self.ctx.calls.lock().unwrap_or_else(|e| e.into_inner()).get(&resp.core.call_id).cloned();
-                if let Some(call) = call {
+                if let Some(call) = self.env.calls.get(&resp.core.call_id) {
                     let _ = call.send(CallInput::Sip(Box::new(SipMessage::Response(resp)), flow));
                 }
             }
@@ -119,9 +119,9 @@ impl Inbound for Dispatcher {
     fn on_framing_error(&self, raw_head: &[u8], flow: Flow, error: &FramingError) {
         tracing::info!(peer = %flow.remote, %error, "closing TCP connection after framing error");
         if let Some(bytes) =
-            admission::unparsable_reply(raw_head, 400, &format!("Bad Request ({error})"), &self.ctx.server_header)
+            admission::unparsable_reply(raw_head, 400, &format!("Bad Request ({error})"), self.server_header())
         {
-            self.ctx.outbound.send(flow, bytes);
+            self.env.outbound.send(flow, bytes);
         }
     }
 }
