@@ -262,3 +262,15 @@ fn duplicated_and_delayed_messages_make_no_second_call_or_record() {
     assert_eq!(words.iter().filter(|(_, w)| w.starts_with("answered")).count(), 1, "{words:?}");
     assert_eq!(words.iter().filter(|(_, w)| w.starts_with("ended")).count(), 1, "{words:?}");
 }
+
+#[test]
+fn an_invite_never_answered_is_resent_by_timer_a_and_given_up_by_timer_b() {
+    let mut p = pair();
+    p.fault(Side::Caller, "INVITE", 0, u32::MAX, Fault::Drop);
+    p.run_until(60_000);
+    // Timer A doubles without the T2 cap (RFC 3261 17.1.1.2); Timer B at 64*T1.
+    assert_eq!(p.sent(Side::Caller, "INVITE"), [0, 500, 1500, 3500, 7500, 15_500, 31_500]);
+    assert_eq!(caller_words(&p), [s(32_000, "ended:NoResponse")]);
+    assert_eq!(p.calls_created, 0);
+    assert!(p.caller.is_finished(p.now));
+}
