@@ -143,12 +143,12 @@ async fn run(url: &str, a: &Args) {
                     invoice_id: format!("inv_b{j}"),
                     idempotency_key: reference.clone(),
                     amount: 1000,
-                    currency: "EUR".into(),
+                    currency: ivrpay::payments::money::Currency::Eur,
                     masked_pan: "410000######0100".into(),
-                    brand: "VISA".into(),
+                    brand: ivrpay::payments::card::Brand::Visa,
                     expiry_month: "203012".into(),
                     order_channel: "MOTO".into(),
-                    capture_mode: "AUTHOR_CAPTURE".into(),
+                    capture_mode: ivrpay::payments::merchant::CaptureMode::AuthorCapture,
                     capture_day: 0,
                     caller: None,
                     call_id: None,
@@ -156,7 +156,7 @@ async fn run(url: &str, a: &Args) {
                 let t0 = Instant::now();
                 assert_eq!(store.record_pending(&p).await.unwrap(), Pending::Recorded);
                 let answer = Answer {
-                    status: "TO_CAPTURE",
+                    status: ivrpay::payments::status::TransactionStatus::ToCapture,
                     response_code: "00",
                     acquirer_response_code: "00",
                     authorisation_id: Some("123456"),

@@ -60,7 +60,9 @@ async fn a_caller_hanging_up_during_a_held_authorization_is_still_charged_once_a
     let (_, key) =
         store.create_merchant(&common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
     let due = (chrono::Utc::now().date_naive() + chrono::Months::new(12)).format("%Y-%m-%d");
-    let body = format!(r#"{{"reference":"FAC-HELD-1","amount":4200,"currency":"EUR","due_date":"{due}","customer_name":"Jeanne Martin"}}"#);
+    let body = format!(
+        r#"{{"reference":"FAC-HELD-1","amount":4200,"currency":"EUR","due_date":"{due}","customer_name":"Jeanne Martin"}}"#
+    );
     let (status, inv) = http(server.http_addr(), "POST", "/api/v1/invoices", Some(&key.secret), Some(&body)).await;
     assert_eq!(status, 201, "{inv}");
     let (id, code) = (inv["id"].as_str().unwrap().to_string(), inv["payment_code"].as_str().unwrap().to_string());

@@ -17,6 +17,7 @@ use ivrpay::payments::money::Currency;
 use ivrpay::payments::operations::{self, CashOrder};
 use ivrpay::payments::recovery;
 use ivrpay::payments::simulator_rules::{LOST_AFTER_CHARGE_CARD, NO_ANSWER_CARD, UNAVAILABLE_CARD};
+use ivrpay::payments::status::TransactionStatus;
 use ivrpay::payments::transaction::{NewPending, Pending};
 use ivrpay::store::invoices::Created;
 use ivrpay::store::Store;
@@ -91,7 +92,7 @@ async fn exercise(store: &Store, backend: &str) {
     };
     assert_eq!((t.status.as_str(), t.guarantee_indicator.as_str(), t.channel.as_str()), ("TO_CAPTURE", "N", "IVR"));
     assert_eq!(
-        (t.masked_pan.as_str(), t.brand.as_str(), t.expiry_month.as_str()),
+        (t.masked_pan.as_str(), t.brand.as_sips(), t.expiry_month.as_str()),
         ("410000######0100", "VISA", "203012")
     );
     assert_eq!(t.response_code.as_deref(), Some("00"));
@@ -144,7 +145,7 @@ async fn exercise(store: &Store, backend: &str) {
     let h = store.history(&n.reference).await.unwrap();
     assert!(h.last().unwrap().detail.contains("may still be processing"), "{h:?}");
     let settled = recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap();
-    assert_eq!(settled, vec![(n.reference.clone(), "REFUSED".to_string())], "{backend}");
+    assert_eq!(settled, vec![(n.reference.clone(), TransactionStatus::Refused)], "{backend}");
     let n = store.transaction(&n.reference).await.unwrap().unwrap();
     assert_eq!(n.response_code.as_deref(), Some("97"));
     assert_eq!(store.invoice(&m.id, &inv5.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
@@ -163,12 +164,12 @@ async fn exercise(store: &Store, backend: &str) {
         invoice_id: inv6.id.clone(),
         idempotency_key: "k-crash".into(),
         amount: inv6.amount,
-        currency: "EUR".into(),
+        currency: ivrpay::payments::money::Currency::Eur,
         masked_pan: card.masked(),
-        brand: "VISA".into(),
+        brand: ivrpay::payments::card::Brand::Visa,
         expiry_month: "203012".into(),
         order_channel: "MOTO".into(),
-        capture_mode: "AUTHOR_CAPTURE".into(),
+        capture_mode: ivrpay::payments::merchant::CaptureMode::AuthorCapture,
         capture_day: 0,
         caller: None,
         call_id: None,
@@ -182,14 +183,14 @@ async fn exercise(store: &Store, backend: &str) {
         card: &card,
         expiry: Expiry::parse_mmyy("1230").unwrap(),
         csc: &csc,
-        capture_mode: "AUTHOR_CAPTURE",
+        capture_mode: ivrpay::payments::merchant::CaptureMode::AuthorCapture,
         capture_day: 0,
         order_channel: "MOTO",
     };
     gw.authorize(&req).await.unwrap(); // charged; the process "dies" before recording
     assert!(recovery::recover_pending(store, &gw, Duration::from_secs(60)).await.unwrap().is_empty(), "too recent");
     let recovered = recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap();
-    assert_eq!(recovered, vec![(reference.clone(), "TO_CAPTURE".to_string())], "{backend}");
+    assert_eq!(recovered, vec![(reference.clone(), TransactionStatus::ToCapture)], "{backend}");
     assert_eq!(store.invoice(&m.id, &inv6.id).await.unwrap().unwrap().status, InvoiceStatus::Paid);
     assert!(recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap().is_empty(), "resolved once");
     let h = store.history(&reference).await.unwrap();
@@ -400,7 +401,7 @@ async fn a_cb_merchant_takes_co_badged_cards() {
         let inv = invoice(&store, &m, &format!("CB-{i}")).await;
         let got = pay(&store, &gw, &m, &inv, pan, &format!("cb-{i}")).await.unwrap();
         let PaymentOutcome::Accepted(t) = got else { panic!("{got:?}") };
-        assert_eq!(t.brand, brand, "{pan}");
+        assert_eq!(t.brand.as_sips(), brand, "{pan}");
     }
     let amex = CardNumber::parse("340000000000009").unwrap();
     let checked = ivrpay::payments::card::check_card(&amex, &authorize::accepted_brands(&m));

@@ -10,13 +10,14 @@ mod common;
 use common::fixtures;
 use ivrpay::config::Config;
 use ivrpay::payments::authorize::{self, PaymentOutcome};
+use ivrpay::payments::card::Brand;
 use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, Lookup, Simulator};
 use ivrpay::payments::invoice::Invoice;
 use ivrpay::payments::invoice::InvoiceStatus;
 use ivrpay::payments::merchant::{CaptureMode, Merchant};
 use ivrpay::payments::money::Currency;
-use ivrpay::payments::recovery::recover_pending;
+use ivrpay::payments::recovery;
 use ivrpay::payments::sips::{SipsConfig, SipsConnector};
 use ivrpay::payments::sips_sim::{self, SimServer};
 use ivrpay::payments::transaction::{NewPending, Pending};
@@ -37,12 +38,12 @@ async fn in_flight(store: &Store, gw: &Gateway, m: &Merchant, inv: &Invoice, sen
         invoice_id: inv.id.clone(),
         idempotency_key: format!("k-{reference}"),
         amount: inv.amount,
-        currency: "EUR".into(),
+        currency: Currency::Eur,
         masked_pan: "410000######0100".into(),
-        brand: "VISA".into(),
+        brand: Brand::Visa,
         expiry_month: "203012".into(),
         order_channel: "MOTO".into(),
-        capture_mode: m.capture_mode.as_str().into(),
+        capture_mode: m.capture_mode,
         capture_day: m.capture_day as i64,
         caller: None,
         call_id: None,
@@ -58,7 +59,7 @@ async fn in_flight(store: &Store, gw: &Gateway, m: &Merchant, inv: &Invoice, sen
             card: &card,
             expiry: Expiry::parse_mmyy("1230").unwrap(),
             csc: &csc,
-            capture_mode: m.capture_mode.as_str(),
+            capture_mode: m.capture_mode,
             capture_day: m.capture_day,
             order_channel: "MOTO",
         };
@@ -69,7 +70,17 @@ async fn in_flight(store: &Store, gw: &Gateway, m: &Merchant, inv: &Invoice, sen
 
 async fn trail(store: &Store, reference: &str) -> Vec<(String, String, String)> {
     let h = store.history(reference).await.unwrap();
-    h.into_iter().map(|e| (e.to_status, e.actor, e.detail)).collect()
+    h.into_iter().map(|e| (e.to_status.to_string(), e.actor, e.detail)).collect()
+}
+
+/// Recovery's result with each status as its Sips word, as the assertions read it.
+async fn recover_pending(
+    store: &Store,
+    gw: &Gateway,
+    min_age: Duration,
+) -> Result<Vec<(String, String)>, ivrpay::store::StoreError> {
+    let done = recovery::recover_pending(store, gw, min_age).await?;
+    Ok(done.into_iter().map(|(reference, status)| (reference, status.to_string())).collect())
 }
 
 fn platform_status(sim: &Simulator, reference: &str) -> String {

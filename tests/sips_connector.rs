@@ -43,7 +43,7 @@ async fn authorize(
         card: &card,
         expiry: Expiry::parse_mmyy("1230").unwrap(),
         csc: &csc,
-        capture_mode: "AUTHOR_CAPTURE",
+        capture_mode: ivrpay::payments::merchant::CaptureMode::AuthorCapture,
         capture_day: 0,
         order_channel: "MOTO",
     };
@@ -243,7 +243,7 @@ async fn cash_management_over_the_wire() {
         transaction_reference: to,
         amount: 700,
         currency: Currency::Eur,
-        capture_mode: "AUTHOR_CAPTURE",
+        capture_mode: ivrpay::payments::merchant::CaptureMode::AuthorCapture,
         capture_day: 0,
         order_channel: "MOTO",
     };

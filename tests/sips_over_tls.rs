@@ -33,7 +33,7 @@ async fn authorize(base_url: &str, reference: &str) -> Result<String, GatewayErr
         card: &card,
         expiry: Expiry::parse_mmyy(&format!("12{next_year:02}")).unwrap(),
         csc: &csc,
-        capture_mode: "AUTHOR_CAPTURE",
+        capture_mode: ivrpay::payments::merchant::CaptureMode::AuthorCapture,
         capture_day: 0,
         order_channel: "MOTO",
     };

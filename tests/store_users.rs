@@ -151,7 +151,7 @@ async fn accounts(store: &Store, db: &str) {
     fixtures::pay(store, &gw, &m, &inv, "4100000000000605", "k-refused").await.unwrap();
     fixtures::pay(store, &gw, &m, &inv, fixtures::ACCEPTED_CARD, "k-ok").await.unwrap();
     let attempts: Vec<String> =
-        store.invoice_transactions(&m.id, &inv.id).await.unwrap().into_iter().map(|t| t.status).collect();
+        store.invoice_transactions(&m.id, &inv.id).await.unwrap().into_iter().map(|t| t.status.to_string()).collect();
     assert_eq!(attempts, ["REFUSED", "TO_CAPTURE"], "{db}");
     assert!(store.invoice_transactions("mer_other", &inv.id).await.unwrap().is_empty());
     // Refused calls: the one whose card our checks refused, not the one the bank refused.

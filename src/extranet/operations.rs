@@ -75,7 +75,7 @@ pub async fn operate(
         }
         Err(e @ OperationError::StateChanged) => Err(ApiError::PreconditionFailed { message: e.to_string() }),
         Err(OperationError::NotFound) => Err(ApiError::NotFound),
-        Err(OperationError::Rule(e @ CashError::NotAllowed { .. })) => {
+        Err(OperationError::Rule(e @ (CashError::NotAllowed { .. } | CashError::NotOnThisTransaction { .. }))) => {
             Err(ApiError::Conflict { field: Some("status"), message: e.to_string() })
         }
         Err(OperationError::Rule(e @ CashError::BadAmount { .. })) => {

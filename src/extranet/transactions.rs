@@ -8,9 +8,9 @@ use super::AppState;
 use crate::payments::cash::Amounts;
 use crate::payments::invoice::FieldError;
 use crate::payments::merchant::Merchant;
-use crate::payments::money::Currency;
+use crate::payments::status::TransactionStatus;
 use crate::payments::transaction::{HistoryEntry, Transaction};
-use crate::store::cash::{TransactionFilter, TRANSACTION_STATUSES};
+use crate::store::cash::{is_stored_status, TransactionFilter};
 use crate::store::{Store, StoreError};
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -145,11 +145,13 @@ pub async fn list(
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => {
-            let s = s.to_ascii_uppercase();
-            if !TRANSACTION_STATUSES.contains(&s.as_str()) {
-                errs.push(FieldError::new("status", format!("use one of {}", TRANSACTION_STATUSES.join(", "))));
+            let status = TransactionStatus::parse(&s.to_ascii_uppercase()).filter(|s| is_stored_status(*s));
+            if status.is_none() {
+                let all: Vec<_> =
+                    TransactionStatus::ALL.into_iter().filter(|s| is_stored_status(*s)).map(|s| s.as_str()).collect();
+                errs.push(FieldError::new("status", format!("use one of {}", all.join(", "))));
             }
-            Some(s)
+            status
         }
     };
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
@@ -195,10 +197,11 @@ pub fn etag(t: &Transaction) -> String {
 pub fn parse_etag(v: &str) -> Option<Amounts> {
     let inner = v.trim().strip_prefix('"')?.strip_suffix('"')?;
     let mut parts = inner.split('/');
-    let status = parts.next()?.to_string();
+    // A status this server never gives is no ETag of ours.
+    let status = TransactionStatus::parse(parts.next()?)?;
     let current = parts.next()?.parse().ok()?;
     let refunded = parts.next()?.parse().ok()?;
-    if parts.next().is_some() || status.is_empty() {
+    if parts.next().is_some() {
         return None;
     }
     Some(Amounts { status, current, refunded })
@@ -245,11 +248,11 @@ pub async fn journal_csv(store: &Store, m: &Merchant, from: i64, to: i64) -> Res
         let created = chrono::DateTime::from_timestamp_millis(t.created_at).unwrap_or_default();
         let capture = chrono::DateTime::from_timestamp_millis(t.capture_at).unwrap_or_default();
         let invoice_ref = references.get(&t.invoice_id).cloned().unwrap_or_default();
-        let currency = Currency::parse(&t.currency).map(|c| c.numeric()).unwrap_or("");
+        let currency = t.currency.numeric();
         let row = [
             t.reference.clone(),
             m.id.clone(),
-            t.brand.clone(),
+            t.brand.as_sips().to_string(),
             t.amount.to_string(),
             t.current_amount.to_string(),
             t.refunded_amount.to_string(),
@@ -262,7 +265,7 @@ pub async fn journal_csv(store: &Store, m: &Merchant, from: i64, to: i64) -> Res
             t.acquirer_response_code.clone().unwrap_or_default(),
             t.authorisation_id.clone().unwrap_or_default(),
             capture.format("%Y%m%d").to_string(),
-            t.status.clone(),
+            t.status.as_str().to_string(),
             // Card payments through a voice server carry no liability shift.
             "NO".to_string(),
             t.channel.clone(),

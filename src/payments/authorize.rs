@@ -21,6 +21,7 @@
 use super::card::{check_card, Brand, CardError, CardNumber, Expiry, SecurityCode};
 use super::gateway::{AuthorizationRequest, Gateway, GatewayError};
 use super::recovery::{self, Grace, InFlight};
+use super::status::TransactionStatus;
 use crate::payments::invoice::Invoice;
 use crate::payments::merchant::Merchant;
 use crate::payments::transaction::{Answer, NewPending, Pending, Transaction};
@@ -123,12 +124,12 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
         invoice_id: invoice.id.clone(),
         idempotency_key: idempotency_key.to_string(),
         amount: invoice.amount,
-        currency: invoice.currency.code().to_string(),
+        currency: invoice.currency,
         masked_pan: card.masked(),
-        brand: brand.as_sips().to_string(),
+        brand,
         expiry_month: expiry.as_yyyymm(),
         order_channel: order_channel.to_string(),
-        capture_mode: merchant.capture_mode.as_str().to_string(),
+        capture_mode: merchant.capture_mode,
         capture_day: merchant.capture_day as i64,
         caller: caller.map(str::to_string),
         call_id: call_id.map(str::to_string),
@@ -145,7 +146,7 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
         card,
         expiry,
         csc: &csc,
-        capture_mode: merchant.capture_mode.as_str(),
+        capture_mode: merchant.capture_mode,
         capture_day: merchant.capture_day,
         order_channel,
     };
@@ -154,15 +155,19 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
     csc.wipe();
     let in_flight = InFlight {
         reference: &reference,
-        capture_mode: &pending.capture_mode,
+        capture_mode: pending.capture_mode,
         amount: pending.amount,
         currency: invoice.currency,
     };
     match result {
         Ok(resp) => recovery::record_answer(store, gateway, &in_flight, &resp, "ivr", "authorization answered").await?,
         Err(GatewayError::Unavailable) => {
-            let answer =
-                Answer { status: "REFUSED", response_code: "90", acquirer_response_code: "", authorisation_id: None };
+            let answer = Answer {
+                status: TransactionStatus::Refused,
+                response_code: "90",
+                acquirer_response_code: "",
+                authorisation_id: None,
+            };
             store.complete_payment(&reference, &answer, "ivr", "payment platform unavailable: nothing charged").await?;
         }
         Err(e @ (GatewayError::Timeout | GatewayError::AnswerLost(_) | GatewayError::BadSeal)) => {
@@ -179,9 +184,9 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
 
 /// What the caller is told, from the transaction as recorded.
 pub fn outcome_of(t: Transaction) -> PaymentOutcome {
-    match (t.status.as_str(), t.response_code.as_deref()) {
-        ("TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED", _) => PaymentOutcome::Accepted(t),
-        ("PENDING", _) => PaymentOutcome::Unresolved(t),
+    match (t.status, t.response_code.as_deref()) {
+        (s, _) if s.is_authorized() => PaymentOutcome::Accepted(t),
+        (TransactionStatus::Pending, _) => PaymentOutcome::Unresolved(t),
         (_, Some("90")) => PaymentOutcome::Unavailable(t),
         _ => PaymentOutcome::Refused(t),
     }

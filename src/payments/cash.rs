@@ -3,6 +3,7 @@
 //! before it is captured, refund (CR) a captured one, duplicate (CL) any of them. Pure
 //! rules: the store applies the result in one database transaction.
 
+use super::status::TransactionStatus;
 use serde::{Deserialize, Serialize};
 
 /// A cash operation.
@@ -32,24 +33,14 @@ impl Operation {
 }
 
 /// Whether the Sips table allows `op` in `status`.
-pub fn allowed(status: &str, op: Operation) -> bool {
+pub fn allowed(status: TransactionStatus, op: Operation) -> bool {
+    use TransactionStatus as S;
     match op {
-        Operation::Duplicate => {
-            matches!(
-                status,
-                "CANCELLED"
-                    | "CAPTURED"
-                    | "CREDITED"
-                    | "EXPIRED"
-                    | "REFUSED"
-                    | "TO_CAPTURE"
-                    | "TO_VALIDATE"
-                    | "TO_CREDIT"
-            )
-        }
-        Operation::Validate => status == "TO_VALIDATE",
-        Operation::Cancel => status == "TO_CAPTURE",
-        Operation::Refund => matches!(status, "CAPTURED" | "TO_CREDIT"),
+        // Any outcome the platform keeps a card for; not a payment still in flight.
+        Operation::Duplicate => status != S::Pending,
+        Operation::Validate => status == S::ToValidate,
+        Operation::Cancel => status == S::ToCapture,
+        Operation::Refund => matches!(status, S::Captured | S::ToCredit),
     }
 }
 
@@ -57,7 +48,7 @@ pub fn allowed(status: &str, op: Operation) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Amounts {
     /// Sips status; decides which operations are allowed.
-    pub status: String,
+    pub status: TransactionStatus,
     /// To be captured, or captured.
     pub current: i64,
     /// Refunded so far.
@@ -73,7 +64,14 @@ pub enum CashError {
         /// The operation asked for (`validate`, `cancel`, ...).
         op: &'static str,
         /// The transaction's status that forbids it.
-        status: String,
+        status: TransactionStatus,
+    },
+    /// A duplicate asked of the cash operations: it creates another transaction
+    /// (`payments::duplicate`) and is never applied to this one.
+    #[error("{op} creates another transaction and is not applied to this one")]
+    NotOnThisTransaction {
+        /// The operation asked for.
+        op: &'static str,
     },
     /// Zero, negative or more than what the operation may touch.
     #[error("amount must be between 1 and {max}")]
@@ -105,8 +103,8 @@ pub fn capture_instant(now: i64, capture_day: i64) -> i64 {
 
 /// What an operation does to a transaction (duplicate is not here: it creates another).
 pub fn apply(t: &Amounts, op: Operation, amount: Option<i64>) -> Result<Amounts, CashError> {
-    if !allowed(&t.status, op) || op == Operation::Duplicate {
-        return Err(CashError::NotAllowed { op: op.as_str(), status: t.status.clone() });
+    if !allowed(t.status, op) || op == Operation::Duplicate {
+        return Err(CashError::NotAllowed { op: op.as_str(), status: t.status });
     }
     let max = match op {
         Operation::Refund => t.current - t.refunded,
@@ -118,15 +116,15 @@ pub fn apply(t: &Amounts, op: Operation, amount: Option<i64>) -> Result<Amounts,
     }
     Ok(match op {
         // Only the validated amount will be captured; the rest is released.
-        Operation::Validate => Amounts { status: "TO_CAPTURE".into(), current: amount, refunded: t.refunded },
+        Operation::Validate => Amounts { status: TransactionStatus::ToCapture, current: amount, refunded: t.refunded },
         Operation::Cancel if amount == t.current => {
-            Amounts { status: "CANCELLED".into(), current: 0, refunded: t.refunded }
+            Amounts { status: TransactionStatus::Cancelled, current: 0, refunded: t.refunded }
         }
-        Operation::Cancel => Amounts { status: t.status.clone(), current: t.current - amount, refunded: t.refunded },
+        Operation::Cancel => Amounts { status: t.status, current: t.current - amount, refunded: t.refunded },
         Operation::Refund if t.refunded + amount == t.current => {
-            Amounts { status: "CREDITED".into(), current: t.current, refunded: t.current }
+            Amounts { status: TransactionStatus::Credited, current: t.current, refunded: t.current }
         }
-        Operation::Refund => Amounts { status: t.status.clone(), current: t.current, refunded: t.refunded + amount },
+        Operation::Refund => Amounts { status: t.status, current: t.current, refunded: t.refunded + amount },
         Operation::Duplicate => unreachable!("handled above"),
     })
 }
@@ -154,15 +152,19 @@ mod tests {
         for (status, row) in table {
             let ops = [Operation::Validate, Operation::Cancel, Operation::Refund, Operation::Duplicate];
             for (op, want) in ops.into_iter().zip(row) {
-                assert_eq!(allowed(status, op), want, "{status} {op:?}");
+                assert_eq!(allowed(st(status), op), want, "{status} {op:?}");
             }
         }
         assert_eq!(STATUSES.len(), table.len());
-        assert!(!allowed("PENDING", Operation::Duplicate), "a payment in flight has no cash operation");
+        assert!(!allowed(st("PENDING"), Operation::Duplicate), "a payment in flight has no cash operation");
+    }
+
+    fn st(status: &str) -> TransactionStatus {
+        TransactionStatus::parse(status).expect("a Sips status")
     }
 
     fn t(status: &str, current: i64, refunded: i64) -> Amounts {
-        Amounts { status: status.into(), current, refunded }
+        Amounts { status: st(status), current, refunded }
     }
 
     #[test]

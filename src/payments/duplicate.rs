@@ -28,6 +28,7 @@ use super::gateway::{DuplicateRequest, Gateway, GatewayError};
 use super::invoice::{FieldError, InvoiceInput};
 use super::money::Currency;
 use super::recovery::{self, Grace, InFlight};
+use super::status::TransactionStatus;
 use crate::payments::merchant::Merchant;
 use crate::payments::transaction::{Answer, NewPending, Transaction};
 use crate::store::duplicates::{DuplicateRecorded, NewDuplicate};
@@ -72,7 +73,7 @@ pub enum DuplicateError {
     #[error("duplicate is not allowed on a {status} transaction")]
     NotAllowed {
         /// The original's status.
-        status: String,
+        status: TransactionStatus,
     },
     /// Fields at fault (`amount`, `invoice_reference`).
     #[error("invalid fields")]
@@ -107,7 +108,7 @@ pub async fn duplicate(
         .await?
         .filter(|t| t.merchant_id == m.id)
         .ok_or(DuplicateError::NotFound)?;
-    if !cash::allowed(&original.status, Operation::Duplicate) {
+    if !cash::allowed(original.status, Operation::Duplicate) {
         return Err(DuplicateError::NotAllowed { status: original.status });
     }
     let Some(amount) = input.amount else {
@@ -118,7 +119,7 @@ pub async fn duplicate(
     let invoice = InvoiceInput {
         reference: Some(input.invoice_reference.map(str::to_string).unwrap_or_else(|| format!("DUP-{reference}"))),
         amount: Some(amount),
-        currency: Some(original.currency.clone()),
+        currency: Some(original.currency.code().to_string()),
         due_date: Some(input.today.format("%Y-%m-%d").to_string()),
         expiry_date: Some(input.today.format("%Y-%m-%d").to_string()),
         customer_name: Some(customer.as_ref().map(|i| i.customer_name.clone()).unwrap_or_else(|| "-".into())),
@@ -142,12 +143,12 @@ pub async fn duplicate(
             invoice_id: String::new(),
             idempotency_key: key,
             amount,
-            currency: original.currency.clone(),
+            currency: original.currency,
             masked_pan: original.masked_pan.clone(),
-            brand: original.brand.clone(),
+            brand: original.brand,
             expiry_month: original.expiry_month.clone(),
             order_channel: input.order_channel.to_string(),
-            capture_mode: m.capture_mode.as_str().to_string(),
+            capture_mode: m.capture_mode,
             capture_day: m.capture_day as i64,
             caller: None,
             call_id: None,
@@ -173,7 +174,7 @@ pub async fn duplicate(
         transaction_reference: &reference,
         amount,
         currency,
-        capture_mode: m.capture_mode.as_str(),
+        capture_mode: m.capture_mode,
         capture_day: m.capture_day,
         order_channel: input.order_channel,
     };
@@ -198,8 +199,12 @@ async fn send(
     match gateway.duplicate(req).await {
         Ok(resp) => recovery::record_answer(store, gateway, &p, &resp, actor, &detail).await,
         Err(GatewayError::Unavailable) => {
-            let answer =
-                Answer { status: "REFUSED", response_code: "90", acquirer_response_code: "", authorisation_id: None };
+            let answer = Answer {
+                status: TransactionStatus::Refused,
+                response_code: "90",
+                acquirer_response_code: "",
+                authorisation_id: None,
+            };
             store
                 .complete_payment(p.reference, &answer, actor, "payment platform unavailable: nothing charged")
                 .await?;

@@ -11,6 +11,7 @@
 
 use super::card::{CardNumber, Expiry, SecurityCode};
 use super::cash::Operation;
+use super::merchant::CaptureMode;
 use super::money::Currency;
 
 pub use super::simulator::{SimOutcome, Simulator};
@@ -30,7 +31,7 @@ pub struct AuthorizationRequest<'a> {
     /// Borrowed so it can be wiped right after sending; never stored or logged.
     pub csc: &'a SecurityCode,
     /// AUTHOR_CAPTURE or VALIDATION.
-    pub capture_mode: &'a str,
+    pub capture_mode: CaptureMode,
     /// Days before capture (0 to 6), as agreed with the merchant.
     pub capture_day: u8,
     /// MOTO by default (configurable).
@@ -146,7 +147,7 @@ pub struct DuplicateRequest<'a> {
     /// The original's currency.
     pub currency: Currency,
     /// AUTHOR_CAPTURE or VALIDATION (the merchant's current settings).
-    pub capture_mode: &'a str,
+    pub capture_mode: CaptureMode,
     /// Days before capture (the merchant's current settings).
     pub capture_day: u8,
     /// Sips `orderChannel`.

@@ -6,7 +6,7 @@
 //! cards, check digits, invoices, merchants) is `ivrpay_proto::payments`, re-exported
 //! here. Knows nothing of SIP or RTP.
 
-pub use ivrpay_proto::payments::{card, check_digit, invoice, money};
+pub use ivrpay_proto::payments::{card, check_digit, invoice, money, status};
 pub mod authorize;
 pub mod cash;
 pub mod duplicate;

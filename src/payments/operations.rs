@@ -14,7 +14,6 @@
 
 use super::cash::{Amounts, CashError, Operation};
 use super::gateway::{response_code_meaning, CashRequest, CashResponse, Gateway, GatewayError, Lookup};
-use super::money::Currency;
 use crate::payments::transaction::Transaction;
 use crate::store::cash::{CashOpError, Claim};
 use crate::store::{Store, StoreError};
@@ -105,13 +104,10 @@ pub async fn cash_operation(
     let CashOrder { op, amount, expected } = order;
     if op == Operation::Duplicate {
         // A duplicate creates another transaction: `payments::duplicate`.
-        return Err(OperationError::Rule(CashError::NotAllowed { op: op.as_str(), status: "any".into() }));
+        return Err(OperationError::Rule(CashError::NotOnThisTransaction { op: op.as_str() }));
     }
     let claim = store.claim_cash_operation(merchant_id, reference, op, amount, expected.as_ref()).await?;
-    let Some(currency) = Currency::parse(&claim.transaction.currency) else {
-        store.release_cash_operation(&claim).await?;
-        return Err(StoreError::Corrupt { column: "transactions.currency", value: claim.transaction.currency }.into());
-    };
+    let currency = claim.transaction.currency;
     let req = CashRequest { transaction_reference: reference, operation: op, amount: claim.moved, currency };
     match gateway.cash(&req).await {
         Ok(r) if r.accepted() => {
@@ -140,7 +136,7 @@ fn applied_detail(claim: &Claim, r: &CashResponse) -> String {
         format!("{} of {} applied by the platform: responseCode {}", claim.op.as_str(), claim.moved, r.response_code);
     if let Some(s) = &r.new_status {
         detail.push_str(&format!(", newStatus {s}"));
-        if *s != claim.after.status {
+        if *s != claim.after.status.as_str() {
             // Our statuses follow the Sips table; a platform naming another (e.g. an
             // intermediate TO_CREDIT) is kept in the history for reconciliation.
             tracing::warn!(reference = %claim.transaction.reference, ours = %claim.after.status, platform = %s, "platform status differs");
@@ -164,14 +160,14 @@ async fn settle_lost_answer(
     let op = claim.op.as_str();
     let stands_for = |a: &super::cash::Amounts| a.current - a.refunded;
     if let Ok(Lookup::Found(d)) = gateway.lookup(&claim.transaction.reference).await {
-        if d.status == claim.after.status && d.current_amount == Some(stands_for(&claim.after)) {
+        if d.status == claim.after.status.as_str() && d.current_amount == Some(stands_for(&claim.after)) {
             let detail = format!(
                 "{op} of {} applied by the platform (answer lost: {lost}; confirmed by getTransactionData, transactionStatus {})",
                 claim.moved, d.status
             );
             return Ok(store.finish_cash_operation(claim, actor, &detail).await?);
         }
-        if d.status == claim.before.status && d.current_amount == Some(stands_for(&claim.before)) {
+        if d.status == claim.before.status.as_str() && d.current_amount == Some(stands_for(&claim.before)) {
             store.release_cash_operation(claim).await?;
             return Err(OperationError::Unavailable {
                 op,

@@ -30,6 +30,7 @@ use super::cash::{self, Amounts, Operation};
 use super::gateway::{AuthorizationResponse, CashRequest, Gateway, GatewayError, Lookup, TransactionData};
 use super::money::Currency;
 use crate::payments::merchant::CaptureMode;
+use crate::payments::status::TransactionStatus;
 use crate::payments::transaction::{Answer, Completion, Transaction};
 use crate::store::{Store, StoreError};
 use std::time::Duration;
@@ -40,7 +41,7 @@ pub struct InFlight<'a> {
     /// Its transactionReference.
     pub reference: &'a str,
     /// AUTHOR_CAPTURE or VALIDATION, as sent.
-    pub capture_mode: &'a str,
+    pub capture_mode: CaptureMode,
     /// Minor units, as sent.
     pub amount: i64,
     /// As sent (a reversal names it too).
@@ -48,15 +49,9 @@ pub struct InFlight<'a> {
 }
 
 impl<'a> InFlight<'a> {
-    /// The in-flight view of a stored PENDING transaction (None if its currency is
-    /// unreadable, which the store never writes).
-    pub fn of(t: &'a Transaction) -> Option<InFlight<'a>> {
-        Some(InFlight {
-            reference: &t.reference,
-            capture_mode: &t.capture_mode,
-            amount: t.amount,
-            currency: Currency::parse(&t.currency)?,
-        })
+    /// The in-flight view of a stored PENDING transaction.
+    pub fn of(t: &'a Transaction) -> InFlight<'a> {
+        InFlight { reference: &t.reference, capture_mode: t.capture_mode, amount: t.amount, currency: t.currency }
     }
 }
 
@@ -71,11 +66,10 @@ pub enum Grace {
 }
 
 /// The status an accepted authorization starts in, by capture mode.
-pub fn success_status(capture_mode: &str) -> &'static str {
-    if capture_mode == CaptureMode::Validation.as_str() {
-        "TO_VALIDATE"
-    } else {
-        "TO_CAPTURE"
+pub fn success_status(capture_mode: CaptureMode) -> TransactionStatus {
+    match capture_mode {
+        CaptureMode::Validation => TransactionStatus::ToValidate,
+        CaptureMode::AuthorCapture => TransactionStatus::ToCapture,
     }
 }
 
@@ -89,11 +83,11 @@ pub async fn record_answer(
     actor: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    let status = if resp.accepted() { success_status(p.capture_mode) } else { "REFUSED" };
+    let status = if resp.accepted() { success_status(p.capture_mode) } else { TransactionStatus::Refused };
     record_status(store, gateway, p, status, resp, actor, detail).await
 }
 
-fn answer<'a>(status: &'a str, resp: &'a AuthorizationResponse) -> Answer<'a> {
+fn answer(status: TransactionStatus, resp: &AuthorizationResponse) -> Answer<'_> {
     Answer {
         status,
         response_code: &resp.response_code,
@@ -106,14 +100,14 @@ async fn record_status(
     store: &Store,
     gateway: &Gateway,
     p: &InFlight<'_>,
-    status: &str,
+    status: TransactionStatus,
     resp: &AuthorizationResponse,
     actor: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
     if let Some(brand) = Brand::from_sips(&resp.brand) {
         // The platform's word on the brand beats our guess from the number.
-        store.set_pending_brand(p.reference, brand.as_sips()).await?;
+        store.set_pending_brand(p.reference, brand).await?;
     }
     let answer = answer(status, resp);
     let detail =
@@ -121,7 +115,7 @@ async fn record_status(
     match store.complete_payment(p.reference, &answer, actor, &detail).await? {
         Completion::Recorded | Completion::NotPending => Ok(()),
         Completion::InvoiceNotPayable { invoice_status } => {
-            let why = format!("{detail}; but its invoice is {invoice_status} and cannot be paid by it");
+            let why = format!("{detail}; but its invoice is {} and cannot be paid by it", invoice_status.as_str());
             reverse_authorized(store, gateway, p, &answer, actor, &why).await
         }
     }
@@ -137,12 +131,12 @@ async fn reverse_authorized(
     why: &str,
 ) -> Result<(), StoreError> {
     let op = match answer.status {
-        "TO_CAPTURE" => Operation::Cancel,
-        "CAPTURED" => Operation::Refund,
+        TransactionStatus::ToCapture => Operation::Cancel,
+        TransactionStatus::Captured => Operation::Refund,
         _ => {
             // TO_VALIDATE: the Sips table allows no cancel; not validating it is the
             // reversal (it expires on its capture day, nothing is captured).
-            let after = Amounts { status: answer.status.into(), current: p.amount, refunded: 0 };
+            let after = Amounts { status: answer.status, current: p.amount, refunded: 0 };
             let kept = "not validated: it expires unvalidated on its capture day and nothing is captured";
             store.complete_reversed(p.reference, answer, &after, actor, (why, kept)).await?;
             tracing::warn!(reference = p.reference, "authorization for an unpayable invoice left to expire");
@@ -150,10 +144,13 @@ async fn reverse_authorized(
         }
     };
     let req = CashRequest { transaction_reference: p.reference, operation: op, amount: p.amount, currency: p.currency };
-    let authorized = Amounts { status: answer.status.into(), current: p.amount, refunded: 0 };
+    let authorized = Amounts { status: answer.status, current: p.amount, refunded: 0 };
     // In full: CANCELLED (nothing captured) or CREDITED (all refunded).
-    let after =
-        cash::apply(&authorized, op, None).unwrap_or(Amounts { status: "CANCELLED".into(), current: 0, refunded: 0 });
+    let after = cash::apply(&authorized, op, None).unwrap_or(Amounts {
+        status: TransactionStatus::Cancelled,
+        current: 0,
+        refunded: 0,
+    });
     match gateway.cash(&req).await {
         Ok(r) if r.accepted() => {
             let done = format!("reversed at the platform: {} of {}, responseCode 00", op.as_str(), p.amount);
@@ -203,8 +200,12 @@ async fn unknown_to_the_platform(
 ) -> Result<(), StoreError> {
     match grace {
         Grace::Over => {
-            let answer =
-                Answer { status: "REFUSED", response_code: "97", acquirer_response_code: "", authorisation_id: None };
+            let answer = Answer {
+                status: TransactionStatus::Refused,
+                response_code: "97",
+                acquirer_response_code: "",
+                authorisation_id: None,
+            };
             let detail = format!("{why}, after the grace period: nothing charged");
             store.complete_payment(p.reference, &answer, actor, &detail).await?;
         }
@@ -227,24 +228,26 @@ async fn record_found(
     actor: &str,
 ) -> Result<(), StoreError> {
     let detail = format!("answer lost; resolved with getTransactionData (transactionStatus {})", d.status);
-    match d.status.as_str() {
-        "TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED" | "REFUSED" => {
-            record_status(store, gateway, p, &d.status, &d.answer, actor, &detail).await
+    use TransactionStatus as S;
+    match TransactionStatus::parse(&d.status) {
+        Some(status @ (S::ToCapture | S::ToValidate | S::Captured | S::Refused)) => {
+            record_status(store, gateway, p, status, &d.answer, actor, &detail).await
         }
-        "CANCELLED" => {
+        Some(S::Cancelled) => {
             // Authorized, then cancelled at the platform before we could record it (a
             // reversal interrupted by a crash, or the back office).
             let authorized = answer(success_status(p.capture_mode), &d.answer);
-            let after = Amounts { status: "CANCELLED".into(), current: 0, refunded: 0 };
+            let after = Amounts { status: TransactionStatus::Cancelled, current: 0, refunded: 0 };
             let done = "found cancelled at the platform: nothing will be captured";
             store.complete_reversed(p.reference, &authorized, &after, actor, (&detail, done)).await?;
             Ok(())
         }
-        other => {
+        _ => {
+            let other = &d.status;
             let note = format!("{detail}: a status this payment cannot be recorded in ({other}); will ask again");
             tracing::error!(
                 reference = p.reference,
-                status = other,
+                status = %other,
                 "pending payment in an unexpected platform status"
             );
             store.note_decision(p.reference, actor, &note).await
@@ -276,7 +279,7 @@ async fn reverse_unknown(
                 acquirer_response_code: "",
                 authorisation_id: None,
             };
-            let after = Amounts { status: "CANCELLED".into(), current: 0, refunded: 0 };
+            let after = Amounts { status: TransactionStatus::Cancelled, current: 0, refunded: 0 };
             let done = format!("reversed: cancel of {} accepted by the platform (responseCode 00)", p.amount);
             store.complete_reversed(p.reference, &authorized, &after, actor, (&why, &done)).await?;
             tracing::warn!(reference = p.reference, "payment of unknown outcome reversed");
@@ -307,7 +310,7 @@ pub async fn recover_pending(
     store: &Store,
     gateway: &Gateway,
     min_age: Duration,
-) -> Result<Vec<(String, String)>, StoreError> {
+) -> Result<Vec<(String, TransactionStatus)>, StoreError> {
     recover_pending_at(store, gateway, min_age, crate::store::now_ms()).await
 }
 
@@ -318,16 +321,16 @@ pub async fn recover_pending_at(
     gateway: &Gateway,
     min_age: Duration,
     now: i64,
-) -> Result<Vec<(String, String)>, StoreError> {
+) -> Result<Vec<(String, TransactionStatus)>, StoreError> {
     let before = now - min_age.as_millis() as i64;
     let mut out = Vec::new();
     for t in store.pending_transactions(before).await? {
-        let Some(p) = InFlight::of(&t) else {
-            tracing::error!(reference = %t.reference, currency = %t.currency, "pending payment with an unknown currency");
-            continue;
-        };
-        resolve(store, gateway, &p, Grace::Over, "recovery").await?;
-        let now = store.transaction(&t.reference).await?.map(|t| t.status).unwrap_or_default();
+        resolve(store, gateway, &InFlight::of(&t), Grace::Over, "recovery").await?;
+        let now = store
+            .transaction(&t.reference)
+            .await?
+            .map(|t| t.status)
+            .ok_or_else(|| StoreError::Vanished { table: "transactions", key: t.reference.clone() })?;
         tracing::info!(reference = %t.reference, status = %now, "recovery: pending payment resolved");
         out.push((t.reference, now));
     }

@@ -17,6 +17,7 @@
 use super::cash::{self, Amounts, CashError, Operation};
 use super::gateway::{AuthorizationResponse, CashResponse, Lookup, TransactionData};
 use super::simulator_rules::SimBehaviour;
+use super::status::TransactionStatus;
 use std::collections::HashMap;
 
 /// One transaction in the books.
@@ -85,16 +86,16 @@ impl Ledger {
         now: i64,
     ) {
         let status = match (answer.accepted(), capture_mode) {
-            (false, _) => "REFUSED",
-            (true, "VALIDATION") => "TO_VALIDATE",
-            (true, _) => "TO_CAPTURE",
+            (false, _) => TransactionStatus::Refused,
+            (true, "VALIDATION") => TransactionStatus::ToValidate,
+            (true, _) => TransactionStatus::ToCapture,
         };
         let current = if answer.accepted() { amount } else { 0 };
         let entry = Entry {
             answer,
             behaviour,
             origin_amount: amount,
-            amounts: Amounts { status: status.into(), current, refunded: 0 },
+            amounts: Amounts { status, current, refunded: 0 },
             capture_at: cash::capture_instant(now, capture_day as i64),
             visible_at: now,
         };
@@ -115,10 +116,11 @@ impl Ledger {
     fn settled(&mut self, reference: &str, now: i64) -> Option<&mut Entry> {
         let e = self.entries.get_mut(reference).filter(|e| now >= e.visible_at)?;
         if now >= e.capture_at {
-            match e.amounts.status.as_str() {
-                "TO_CAPTURE" if e.amounts.current > 0 => e.amounts.status = "CAPTURED".into(),
-                "TO_CAPTURE" => e.amounts.status = "CANCELLED".into(),
-                "TO_VALIDATE" => e.amounts.status = "EXPIRED".into(),
+            use TransactionStatus as S;
+            match e.amounts.status {
+                S::ToCapture if e.amounts.current > 0 => e.amounts.status = S::Captured,
+                S::ToCapture => e.amounts.status = S::Cancelled,
+                S::ToValidate => e.amounts.status = S::Expired,
                 _ => {}
             }
         }
@@ -134,14 +136,14 @@ impl Ledger {
         }
         let Some(e) = self.settled(reference, now) else { return CashResponse::refused("25") };
         match cash::apply(&e.amounts, op, Some(amount)) {
-            Err(CashError::NotAllowed { .. }) => CashResponse::refused("24"),
+            Err(CashError::NotAllowed { .. } | CashError::NotOnThisTransaction { .. }) => CashResponse::refused("24"),
             Err(CashError::BadAmount { .. }) => CashResponse::refused("12"),
             Ok(after) => {
                 e.amounts = after;
                 CashResponse {
                     response_code: "00".into(),
                     acquirer_response_code: String::new(),
-                    new_status: Some(e.amounts.status.clone()),
+                    new_status: Some(e.amounts.status.as_str().to_string()),
                     new_amount: Some(e.amounts.current - e.amounts.refunded),
                 }
             }
@@ -160,7 +162,7 @@ impl Ledger {
             return Err(DuplicateRefusal::ReferenceUsed);
         }
         let e = self.settled(from, now).ok_or(DuplicateRefusal::Unknown)?;
-        if !cash::allowed(&e.amounts.status, Operation::Duplicate) {
+        if !cash::allowed(e.amounts.status, Operation::Duplicate) {
             return Err(DuplicateRefusal::NotAllowed);
         }
         Ok((e.behaviour, e.answer.brand.clone()))
@@ -171,7 +173,7 @@ impl Ledger {
         match self.settled(reference, now) {
             None => Lookup::Unknown,
             Some(e) => Lookup::Found(TransactionData {
-                status: e.amounts.status.clone(),
+                status: e.amounts.status.as_str().to_string(),
                 answer: e.answer.clone(),
                 origin_amount: Some(e.origin_amount),
                 current_amount: Some(e.amounts.current - e.amounts.refunded),

@@ -188,7 +188,7 @@ impl Simulator {
     pub fn decide_duplicate(&self, req: &DuplicateRequest<'_>) -> (Duration, SimOutcome) {
         let now = self.now();
         let source = self.books().duplicate_source(req.from_transaction_reference, req.transaction_reference, now);
-        let terms = Terms { amount: req.amount, capture_mode: req.capture_mode, capture_day: req.capture_day };
+        let terms = Terms { amount: req.amount, capture_mode: req.capture_mode.as_str(), capture_day: req.capture_day };
         match source {
             Ok((behaviour, brand)) => self.decide_with(req.transaction_reference, behaviour, brand, terms),
             Err(refusal) => {
@@ -244,7 +244,7 @@ impl Simulator {
         &self,
         req: &AuthorizationRequest<'_>,
     ) -> Result<AuthorizationResponse, GatewayError> {
-        let terms = Terms { amount: req.amount, capture_mode: req.capture_mode, capture_day: req.capture_day };
+        let terms = Terms { amount: req.amount, capture_mode: req.capture_mode.as_str(), capture_day: req.capture_day };
         let (delay, outcome) = self.decide(req.transaction_reference, req.card.expose_digits(), terms);
         Self::answer_after(delay, outcome).await
     }
@@ -296,7 +296,7 @@ mod tests {
             transaction_reference: to,
             amount: 500,
             currency: Currency::Eur,
-            capture_mode: "VALIDATION",
+            capture_mode: crate::payments::merchant::CaptureMode::Validation,
             capture_day: 1,
             order_channel: "MOTO",
         };

@@ -178,7 +178,7 @@ impl SipsConnector {
             "cardNumber": req.card.expose_digits(),
             "cardExpiryDate": req.expiry.as_yyyymm(),
             "cardCSCValue": req.csc.expose(),
-            "captureMode": req.capture_mode,
+            "captureMode": req.capture_mode.as_str(),
             "captureDay": req.capture_day,
             "orderChannel": req.order_channel,
         }));
@@ -230,7 +230,7 @@ impl SipsConnector {
             "transactionReference": req.transaction_reference,
             "amount": req.amount,
             "currencyCode": req.currency.numeric(),
-            "captureMode": req.capture_mode,
+            "captureMode": req.capture_mode.as_str(),
             "captureDay": req.capture_day,
             "orderChannel": req.order_channel,
             "operationOrigin": self.cfg.operation_origin,
@@ -355,7 +355,7 @@ mod tests {
                     card: &card,
                     expiry: Expiry::parse_mmyy("1230").unwrap(),
                     csc: &csc,
-                    capture_mode: "AUTHOR_CAPTURE",
+                    capture_mode: crate::payments::merchant::CaptureMode::AuthorCapture,
                     capture_day: 0,
                     order_channel: "MOTO",
                 };

@@ -12,6 +12,7 @@
 
 use super::cash::Operation;
 use super::gateway::{DuplicateRequest, GatewayError, Lookup, SimOutcome, Simulator};
+use super::merchant::CaptureMode;
 use super::money::Currency;
 use super::seal::{compute_seal, verify_seal};
 use super::simulator::Terms;
@@ -186,7 +187,8 @@ async fn duplicate(State(s): State<SimServer>, Json(req): Json<Value>) -> Respon
         transaction_reference: &reference,
         amount,
         currency,
-        capture_mode: &capture_mode,
+        // As for an authorization, anything but VALIDATION is captured automatically.
+        capture_mode: CaptureMode::parse(&capture_mode).unwrap_or(CaptureMode::AuthorCapture),
         capture_day,
         order_channel: &channel,
     };

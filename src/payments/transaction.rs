@@ -3,6 +3,11 @@
 //! platform's answer to record on it. Pure data: must not know the database (the store
 //! parses rows into these), the clock or the network.
 
+use super::card::Brand;
+use super::invoice::InvoiceStatus;
+use super::merchant::CaptureMode;
+use super::money::Currency;
+use super::status::TransactionStatus;
 use serde::Serialize;
 
 /// A transaction as stored (card data only masked).
@@ -23,13 +28,13 @@ pub struct Transaction {
     pub current_amount: i64,
     /// Minor units already refunded; never more than `current_amount`.
     pub refunded_amount: i64,
-    /// ISO 4217 alphabetic code of every amount in this row.
-    pub currency: String,
+    /// The currency of every amount in this row.
+    pub currency: Currency,
     /// First six and last four digits only (`497010######0001`): the full PAN is never stored.
     pub masked_pan: String,
-    /// Sips brand name (VISA, MASTERCARD, ...) as detected, or as the platform later
+    /// The brand (VISA, MASTERCARD, ...) as detected, or as the platform later
     /// reported it.
-    pub brand: String,
+    pub brand: Brand,
     /// YYYYMM.
     pub expiry_month: String,
     /// Always IVR for payments taken by the phone line.
@@ -47,13 +52,13 @@ pub struct Transaction {
     pub guarantee_indicator: String,
     /// Sips capture mode in force when the payment was taken (`AUTHOR_CAPTURE` or
     /// `VALIDATION`).
-    pub capture_mode: String,
+    pub capture_mode: CaptureMode,
     /// Days between authorization and capture, copied from the merchant at payment time.
     pub capture_day: i64,
     /// When TO_CAPTURE becomes CAPTURED, or TO_VALIDATE expires (UTC ms).
     pub capture_at: i64,
     /// PENDING (sent, outcome not yet known), then a Sips status.
-    pub status: String,
+    pub status: TransactionStatus,
     /// The calling number, so the merchant can trace a disputed payment to a call.
     pub caller: Option<String>,
     /// SIP Call-ID of the call that paid, linking the payment to the call log.
@@ -72,9 +77,9 @@ pub struct HistoryEntry {
     /// When the change happened (UTC ms).
     pub at: i64,
     /// Status before the change; `None` for the creation as PENDING.
-    pub from_status: Option<String>,
+    pub from_status: Option<TransactionStatus>,
     /// Status after the change (equal to `from_status` for a decision that changed nothing).
-    pub to_status: String,
+    pub to_status: TransactionStatus,
     /// Minor units involved: the authorized amount at creation, or what a cash operation
     /// moved; `None` for a status change alone.
     pub amount: Option<i64>,
@@ -98,18 +103,18 @@ pub struct NewPending {
     pub idempotency_key: String,
     /// Invoice amount in minor units of `currency`.
     pub amount: i64,
-    /// ISO 4217 alphabetic code.
-    pub currency: String,
+    /// The invoice's currency.
+    pub currency: Currency,
     /// Masked PAN (6+4); the full number never reaches the store.
     pub masked_pan: String,
-    /// Sips brand name detected from the number.
-    pub brand: String,
+    /// The brand detected from the number.
+    pub brand: Brand,
     /// Card expiry as YYYYMM.
     pub expiry_month: String,
     /// Sips `orderChannel` to send.
     pub order_channel: String,
     /// Merchant's capture mode, frozen into the transaction.
-    pub capture_mode: String,
+    pub capture_mode: CaptureMode,
     /// Merchant's capture day (0 to 6), frozen into the transaction.
     pub capture_day: i64,
     /// Calling number, if the payment came from a call.
@@ -133,7 +138,7 @@ pub enum Pending {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Answer<'a> {
     /// The status it leads to (TO_CAPTURE, TO_VALIDATE, CAPTURED, REFUSED, ...).
-    pub status: &'a str,
+    pub status: TransactionStatus,
     /// Sips `responseCode`.
     pub response_code: &'a str,
     /// The bank's code.
@@ -145,7 +150,7 @@ pub struct Answer<'a> {
 impl Answer<'_> {
     /// True when the status is an authorization that pays the invoice.
     pub fn authorized(&self) -> bool {
-        matches!(self.status, "TO_CAPTURE" | "TO_VALIDATE" | "CAPTURED")
+        self.status.is_authorized()
     }
 }
 
@@ -160,6 +165,6 @@ pub enum Completion {
     /// meanwhile): nothing written; the authorization must be reversed.
     InvoiceNotPayable {
         /// The invoice's status.
-        invoice_status: String,
+        invoice_status: InvoiceStatus,
     },
 }

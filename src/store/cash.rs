@@ -17,12 +17,16 @@ use super::invoices::{parse_cursor, Page};
 use super::transactions::{from_row, history_row, COLUMNS};
 use super::{now_ms, Store, StoreError};
 use crate::payments::cash::{self, Amounts, CashError, Operation};
+use crate::payments::invoice::InvoiceStatus;
+use crate::payments::status::TransactionStatus;
 use crate::payments::transaction::Transaction;
 
-/// Every status a stored transaction can be in (PENDING: sent, outcome not yet
-/// recorded), so the API can refuse a status filter that could never match.
-pub const TRANSACTION_STATUSES: [&str; 8] =
-    ["PENDING", "TO_CAPTURE", "TO_VALIDATE", "CAPTURED", "CANCELLED", "REFUSED", "EXPIRED", "CREDITED"];
+/// Whether a stored transaction can be in `status` (PENDING: sent, outcome not yet
+/// recorded), so the API can refuse a status filter that could never match. TO_CREDIT
+/// is a platform status this server never stores (its refunds settle at once).
+pub fn is_stored_status(status: TransactionStatus) -> bool {
+    status != TransactionStatus::ToCredit
+}
 
 /// Which of a merchant's transactions a page of the API listing holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,9 +35,9 @@ pub struct TransactionFilter {
     pub from: i64,
     /// Created before (UTC ms).
     pub to: i64,
-    /// Only this status (one of [`TRANSACTION_STATUSES`]), so a merchant can find what
+    /// Only this status (one [`is_stored_status`] accepts), so a merchant can find what
     /// is still to validate or was refused without reading every page.
-    pub status: Option<String>,
+    pub status: Option<TransactionStatus>,
 }
 
 /// How long a cash operation's claim holds: longer than any platform round trip, short
@@ -93,7 +97,7 @@ pub struct Claim {
 pub(crate) async fn reopen_invoice(
     conn: &mut sqlx::AnyConnection,
     reference: &str,
-    status: &str,
+    status: TransactionStatus,
     actor: &str,
     why: &str,
 ) -> Result<(), StoreError> {
@@ -106,7 +110,7 @@ pub(crate) async fn reopen_invoice(
     .await?;
     let Some(row) = row else { return Ok(()) };
     let (id, invoice_ref) = (super::get_str(&row, "id")?, super::get_str(&row, "reference")?);
-    if super::get_str(&row, "status")? != "PAID" {
+    if super::parsed(&row, "invoices.status", InvoiceStatus::parse)? != InvoiceStatus::Paid {
         // Not this payment's to give back (cancelled by the merchant, or never paid).
         return Ok(());
     }
@@ -124,9 +128,9 @@ pub(crate) async fn reopen_invoice(
     let now = now_ms();
     let mut code = super::get_str(&row, "payment_code")?;
     let (new_status, note) = if super::get_opt_str(&row, "duplicated_from")?.is_some() {
-        ("CANCELLED", String::new())
+        (InvoiceStatus::Cancelled, String::new())
     } else if super::get_i64(&row, "expires_at")? <= now {
-        ("EXPIRED", String::new())
+        (InvoiceStatus::Expired, String::new())
     } else {
         let mut note = format!(", payment code {code} payable again");
         for attempt in 0..9 {
@@ -146,19 +150,19 @@ pub(crate) async fn reopen_invoice(
             code = super::fresh_payment_code();
             note = format!(", new payment code {code} (the old one now names another invoice)");
         }
-        ("PAYABLE", note)
+        (InvoiceStatus::Payable, note)
     };
     sqlx::query(
         "UPDATE invoices SET status = $1, payment_code = $2, updated_at = $3 WHERE id = $4 AND status = 'PAID'",
     )
-    .bind(new_status)
+    .bind(new_status.as_str())
     .bind(&code)
     .bind(now)
     .bind(&id)
     .execute(&mut *conn)
     .await
     .map_err(StoreError::from_write)?;
-    let detail = format!("nothing captured ({why}): invoice {invoice_ref} is {new_status} again{note}");
+    let detail = format!("nothing captured ({why}): invoice {invoice_ref} is {} again{note}", new_status.as_str());
     history_row(conn, reference, Some(status), status, None, actor, &detail).await?;
     Ok(())
 }
@@ -179,7 +183,7 @@ impl Store {
     ) -> Result<Claim, CashOpError> {
         let t =
             self.transaction(reference).await?.filter(|t| t.merchant_id == merchant_id).ok_or(CashOpError::NotFound)?;
-        let before = Amounts { status: t.status.clone(), current: t.current_amount, refunded: t.refunded_amount };
+        let before = Amounts { status: t.status, current: t.current_amount, refunded: t.refunded_amount };
         if expected.is_some_and(|e| *e != before) {
             return Err(CashOpError::StateChanged);
         }
@@ -195,7 +199,7 @@ impl Store {
         .bind(&token)
         .bind(now)
         .bind(reference)
-        .bind(&before.status)
+        .bind(before.status.as_str())
         .bind(before.current)
         .bind(before.refunded)
         .bind(now - CLAIM_LEASE_MS)
@@ -222,7 +226,7 @@ impl Store {
             "UPDATE transactions SET status = $1, current_amount = $2, refunded_amount = $3, updated_at = $4, \
              operation_claim = NULL, operation_claimed_at = NULL WHERE reference = $5 AND operation_claim = $6",
         )
-        .bind(&claim.after.status)
+        .bind(claim.after.status.as_str())
         .bind(claim.after.current)
         .bind(claim.after.refunded)
         .bind(now_ms())
@@ -235,9 +239,9 @@ impl Store {
             tracing::error!(%reference, op = claim.op.as_str(), "cash operation applied at the platform but its claim was lost");
             return Err(CashOpError::Concurrent);
         }
-        let status = &claim.after.status;
-        history_row(&mut tx, reference, Some(&claim.before.status), status, Some(claim.moved), actor, detail).await?;
-        if status == "CANCELLED" {
+        let status = claim.after.status;
+        history_row(&mut tx, reference, Some(claim.before.status), status, Some(claim.moved), actor, detail).await?;
+        if status == TransactionStatus::Cancelled {
             reopen_invoice(&mut tx, reference, status, actor, "cancelled in full").await?;
         }
         super::notifications::enqueue(&mut tx, reference, "transaction.updated").await?;
@@ -262,11 +266,11 @@ impl Store {
     pub async fn run_capture(&self, now: i64) -> Result<(u64, u64), StoreError> {
         let mut counts = (0, 0);
         for (from, to, detail) in [
-            ("TO_CAPTURE", "CAPTURED", "capture day reached: sent to the bank"),
-            ("TO_VALIDATE", "EXPIRED", "not validated before the capture day"),
+            (TransactionStatus::ToCapture, TransactionStatus::Captured, "capture day reached: sent to the bank"),
+            (TransactionStatus::ToValidate, TransactionStatus::Expired, "not validated before the capture day"),
         ] {
             let rows = sqlx::query("SELECT reference FROM transactions WHERE status = $1 AND capture_at <= $2")
-                .bind(from)
+                .bind(from.as_str())
                 .bind(now)
                 .fetch_all(self.pool())
                 .await?;
@@ -279,21 +283,21 @@ impl Store {
                     "UPDATE transactions SET status = $1, updated_at = $2 WHERE reference = $3 AND status = $4 \
                      AND (operation_claim IS NULL OR operation_claimed_at < $5)",
                 )
-                .bind(to)
+                .bind(to.as_str())
                 .bind(now)
                 .bind(&reference)
-                .bind(from)
+                .bind(from.as_str())
                 .bind(now - CLAIM_LEASE_MS)
                 .execute(&mut *tx)
                 .await?;
                 if r.rows_affected() == 1 {
                     history_row(&mut tx, &reference, Some(from), to, None, "capture-run", detail).await?;
-                    if to == "EXPIRED" {
+                    if to == TransactionStatus::Expired {
                         reopen_invoice(&mut tx, &reference, to, "capture-run", "expired unvalidated").await?;
                     }
                     super::notifications::enqueue(&mut tx, &reference, "transaction.updated").await?;
                     tx.commit().await?;
-                    if to == "CAPTURED" {
+                    if to == TransactionStatus::Captured {
                         counts.0 += 1;
                     } else {
                         counts.1 += 1;
@@ -349,8 +353,8 @@ impl Store {
         }
         sql.push_str(&format!(" ORDER BY created_at, reference LIMIT {}", limit as u64 + 1));
         let mut q = sqlx::query(&sql).bind(merchant_id).bind(f.from).bind(f.to);
-        if let Some(s) = &f.status {
-            q = q.bind(s.clone());
+        if let Some(s) = f.status {
+            q = q.bind(s.as_str());
         }
         if let Some((at, reference)) = position {
             q = q.bind(at).bind(at).bind(reference.to_string());

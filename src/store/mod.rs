@@ -235,6 +235,30 @@ pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64, StoreError> {
     Ok(row.try_get::<i64, _>(col)?)
 }
 
+/// Reads the text column named by `column` (`table.column`, kept for the error) and
+/// parses it into its domain type: a value the parser does not know is
+/// [`StoreError::Corrupt`], never a default.
+pub(crate) fn parsed<T>(
+    row: &AnyRow,
+    column: &'static str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    let text = get_str(row, column.rsplit('.').next().unwrap_or(column))?;
+    parse(&text).ok_or(StoreError::Corrupt { column, value: text })
+}
+
+/// As [`parsed`], for a nullable column.
+pub(crate) fn opt_parsed<T>(
+    row: &AnyRow,
+    column: &'static str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, StoreError> {
+    match get_opt_str(row, column.rsplit('.').next().unwrap_or(column))? {
+        Some(text) => parse(&text).map(Some).ok_or(StoreError::Corrupt { column, value: text }),
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,13 @@
 //! payment happen exactly once: PENDING with an idempotency key before the platform is
 //! called, completed together with the invoice in one database transaction.
 
-use super::{get_i64, get_opt_str, get_str, now_ms, Store, StoreError};
+use super::{get_i64, get_opt_str, get_str, now_ms, opt_parsed, parsed, Store, StoreError};
+use crate::payments::card::Brand;
 use crate::payments::cash::capture_instant;
+use crate::payments::invoice::InvoiceStatus;
+use crate::payments::merchant::CaptureMode;
+use crate::payments::money::Currency;
+use crate::payments::status::TransactionStatus;
 use crate::payments::transaction::{Answer, Completion, HistoryEntry, NewPending, Pending, Transaction};
 use sqlx::any::AnyRow;
 
@@ -19,9 +24,9 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
         amount: get_i64(r, "amount")?,
         current_amount: get_i64(r, "current_amount")?,
         refunded_amount: get_i64(r, "refunded_amount")?,
-        currency: get_str(r, "currency")?,
+        currency: parsed(r, "transactions.currency", Currency::parse)?,
         masked_pan: get_str(r, "masked_pan")?,
-        brand: get_str(r, "brand")?,
+        brand: parsed(r, "transactions.brand", Brand::from_sips)?,
         expiry_month: get_str(r, "expiry_month")?,
         channel: get_str(r, "channel")?,
         order_channel: get_str(r, "order_channel")?,
@@ -29,10 +34,10 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Transaction, StoreError> {
         acquirer_response_code: get_opt_str(r, "acquirer_response_code")?,
         authorisation_id: get_opt_str(r, "authorisation_id")?,
         guarantee_indicator: get_str(r, "guarantee_indicator")?,
-        capture_mode: get_str(r, "capture_mode")?,
+        capture_mode: parsed(r, "transactions.capture_mode", CaptureMode::parse)?,
         capture_day: get_i64(r, "capture_day")?,
         capture_at: get_i64(r, "capture_at")?,
-        status: get_str(r, "status")?,
+        status: parsed(r, "transactions.status", TransactionStatus::parse)?,
         caller: get_opt_str(r, "caller")?,
         call_id: get_opt_str(r, "call_id")?,
         created_at: get_i64(r, "created_at")?,
@@ -67,8 +72,8 @@ fn history_id() -> String {
 pub(crate) async fn history_row(
     conn: &mut sqlx::AnyConnection,
     reference: &str,
-    from: Option<&str>,
-    to: &str,
+    from: Option<TransactionStatus>,
+    to: TransactionStatus,
     amount: Option<i64>,
     actor: &str,
     detail: &str,
@@ -77,8 +82,8 @@ pub(crate) async fn history_row(
         .bind(history_id())
         .bind(reference)
         .bind(now_ms())
-        .bind(from)
-        .bind(to)
+        .bind(from.map(TransactionStatus::as_str))
+        .bind(to.as_str())
         .bind(amount)
         .bind(actor)
         .bind(detail)
@@ -105,9 +110,9 @@ pub(crate) async fn insert_pending(
         .bind(&p.merchant_id)
         .bind(&p.invoice_id)
         .bind(p.amount)
-        .bind(&p.currency)
+        .bind(p.currency.code())
         .bind(&p.masked_pan)
-        .bind(&p.brand)
+        .bind(p.brand.as_sips())
         .bind(&p.expiry_month)
         .bind("IVR")
         .bind(&p.order_channel)
@@ -115,9 +120,9 @@ pub(crate) async fn insert_pending(
         .bind(None::<String>)
         .bind(None::<String>)
         .bind("N")
-        .bind(&p.capture_mode)
+        .bind(p.capture_mode.as_str())
         .bind(p.capture_day)
-        .bind("PENDING")
+        .bind(TransactionStatus::Pending.as_str())
         .bind(&p.caller)
         .bind(&p.call_id)
         .bind(now)
@@ -129,7 +134,7 @@ pub(crate) async fn insert_pending(
         .execute(&mut *conn)
         .await
         .map_err(StoreError::from_write)?;
-    history_row(conn, &p.reference, None, "PENDING", Some(p.amount), actor, detail).await?;
+    history_row(conn, &p.reference, None, TransactionStatus::Pending, Some(p.amount), actor, detail).await?;
     Ok(())
 }
 
@@ -187,7 +192,7 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         let r = sqlx::query("UPDATE transactions SET status = $1, response_code = $2, acquirer_response_code = $3, authorisation_id = $4, updated_at = $5 WHERE reference = $6 AND status = 'PENDING'")
-            .bind(answer.status)
+            .bind(answer.status.as_str())
             .bind(answer.response_code)
             .bind(answer.acquirer_response_code)
             .bind(answer.authorisation_id)
@@ -212,7 +217,7 @@ impl Store {
                 .bind(reference)
                 .fetch_one(&mut *tx)
                 .await?;
-                let invoice_status = get_str(&row, "status")?;
+                let invoice_status = parsed(&row, "invoices.status", InvoiceStatus::parse)?;
                 tx.rollback().await?;
                 return Ok(Completion::InvoiceNotPayable { invoice_status });
             }
@@ -223,7 +228,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        history_row(&mut tx, reference, Some("PENDING"), answer.status, None, actor, detail).await?;
+        history_row(&mut tx, reference, Some(TransactionStatus::Pending), answer.status, None, actor, detail).await?;
         super::notifications::enqueue(&mut tx, reference, "transaction.created").await?;
         tx.commit().await?;
         Ok(Completion::Recorded)
@@ -245,7 +250,7 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         let r = sqlx::query("UPDATE transactions SET status = $1, response_code = $2, acquirer_response_code = $3, authorisation_id = $4, current_amount = $5, refunded_amount = $6, updated_at = $7 WHERE reference = $8 AND status = 'PENDING'")
-            .bind(&after.status)
+            .bind(after.status.as_str())
             .bind(answer.response_code)
             .bind(answer.acquirer_response_code)
             .bind(answer.authorisation_id)
@@ -258,8 +263,9 @@ impl Store {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        history_row(&mut tx, reference, Some("PENDING"), answer.status, None, actor, details.0).await?;
-        history_row(&mut tx, reference, Some(answer.status), &after.status, None, actor, details.1).await?;
+        let pending = Some(TransactionStatus::Pending);
+        history_row(&mut tx, reference, pending, answer.status, None, actor, details.0).await?;
+        history_row(&mut tx, reference, Some(answer.status), after.status, None, actor, details.1).await?;
         super::notifications::enqueue(&mut tx, reference, "transaction.created").await?;
         tx.commit().await?;
         Ok(true)
@@ -268,9 +274,9 @@ impl Store {
     /// Records on a payment still PENDING the brand the platform reports
     /// (`paymentMeanBrand`: CB for a co-badged card routed on CB, which the number alone
     /// cannot tell), before its outcome is written.
-    pub async fn set_pending_brand(&self, reference: &str, brand: &str) -> Result<(), StoreError> {
+    pub async fn set_pending_brand(&self, reference: &str, brand: Brand) -> Result<(), StoreError> {
         sqlx::query("UPDATE transactions SET brand = $1 WHERE reference = $2 AND status = 'PENDING' AND brand <> $1")
-            .bind(brand)
+            .bind(brand.as_sips())
             .bind(reference)
             .execute(self.pool())
             .await?;
@@ -292,7 +298,7 @@ impl Store {
                 return Ok(());
             }
         }
-        history_row(&mut conn, reference, Some(&t.status), &t.status, None, actor, detail).await?;
+        history_row(&mut conn, reference, Some(t.status), t.status, None, actor, detail).await?;
         Ok(())
     }
 
@@ -355,8 +361,8 @@ impl Store {
             .map(|r| {
                 Ok(HistoryEntry {
                     at: get_i64(r, "at")?,
-                    from_status: get_opt_str(r, "from_status")?,
-                    to_status: get_str(r, "to_status")?,
+                    from_status: opt_parsed(r, "transaction_history.from_status", TransactionStatus::parse)?,
+                    to_status: parsed(r, "transaction_history.to_status", TransactionStatus::parse)?,
                     amount: sqlx::Row::try_get::<Option<i64>, _>(r, "amount")?,
                     actor: get_str(r, "actor")?,
                     detail: get_str(r, "detail")?,

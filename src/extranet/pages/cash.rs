@@ -13,7 +13,7 @@
 use super::{format, Current, Layout, PageError};
 use crate::extranet::AppState;
 use crate::payments::cash::{self, Amounts, CashError, Operation};
-use crate::payments::money::{parse_decimal, Currency};
+use crate::payments::money::parse_decimal;
 use crate::payments::operations::{self, CashOrder, OperationError};
 use crate::payments::transaction::Transaction;
 use askama::Template;
@@ -100,11 +100,11 @@ fn page(
         Operation::Cancel => (x.t_op_cancel, x.q_op_cancel, x.op_cancel),
         _ => (x.t_op_refund, x.q_op_refund, x.op_refund),
     };
-    let money = |a| format::money(cur.lang, a, &t.currency);
-    let can_confirm = cash::allowed(&t.status, op);
+    let money = |a| format::money(cur.lang, a, t.currency);
+    let can_confirm = cash::allowed(t.status, op);
     let action = format!("/transactions/{}/{}", t.reference, op.as_str());
     let error = if error.is_empty() && !can_confirm {
-        x.op_not_allowed.replace("{status}", format::status(cur.lang, &t.status))
+        x.op_not_allowed.replace("{status}", format::status(cur.lang, t.status.as_str()))
     } else {
         error
     };
@@ -114,7 +114,7 @@ fn page(
         question: question.into(),
         facts: vec![
             (x.col_card, t.masked_pan.clone()),
-            (x.col_status, format::status(cur.lang, &t.status).into()),
+            (x.col_status, format::status(cur.lang, t.status.as_str()).into()),
             (x.authorised_amount, money(t.amount)),
             (x.current_amount, money(t.current_amount)),
             (x.refunded_amount, money(t.refunded_amount)),
@@ -139,7 +139,7 @@ pub async fn confirm(
 ) -> Result<Response, PageError> {
     let op = operation(&op)?;
     let t = merchant_transaction(&st, &cur, &reference).await?;
-    let amount = format::decimal(max_amount(&t, op).max(0), &t.currency);
+    let amount = format::decimal(max_amount(&t, op).max(0), t.currency);
     let p = page(&cur, &t, op, amount, String::new(), String::new());
     let status = if p.error.is_empty() { StatusCode::OK } else { StatusCode::CONFLICT };
     super::html(status, &p)
@@ -172,7 +172,7 @@ pub async fn apply(
         tracing::info!(user = %cur.session.user.email, %reference, op = op.as_str(), "cash operation refused: the transaction changed since its confirmation was shown");
         return again(StatusCode::CONFLICT, String::new(), x.op_changed.into());
     }
-    let currency = Currency::parse(&t.currency).unwrap_or(Currency::Eur);
+    let currency = t.currency;
     let amount = match f.amount.trim() {
         "" => None,
         a => match parse_decimal(a, currency) {
@@ -183,7 +183,7 @@ pub async fn apply(
     // The state the confirmation showed goes down to the claim, which applies the
     // operation to that state only: the same form sent twice, at once or one after the
     // other, to one server or two, is applied once (the other gets the 409 below).
-    let expected = Amounts { status: t.status.clone(), current: t.current_amount, refunded: t.refunded_amount };
+    let expected = Amounts { status: t.status, current: t.current_amount, refunded: t.refunded_amount };
     let order = CashOrder { op, amount, expected: Some(expected) };
     match operations::cash_operation(&st.store, &st.gateway, &t.merchant_id, &t.reference, order, &cur.actor()).await {
         Ok(done) => {
@@ -194,15 +194,15 @@ pub async fn apply(
         Err(OperationError::Rule(e @ CashError::BadAmount { .. })) => {
             let msg = x
                 .op_bad_amount
-                .replace("{min}", &format::money(cur.lang, 1, &t.currency))
-                .replace("{max}", &format::money(cur.lang, max_amount(&t, op), &t.currency));
+                .replace("{min}", &format::money(cur.lang, 1, t.currency))
+                .replace("{max}", &format::money(cur.lang, max_amount(&t, op), t.currency));
             tracing::debug!(error = %e, "cash operation refused");
             again(StatusCode::UNPROCESSABLE_ENTITY, msg, String::new())
         }
-        Err(OperationError::Rule(CashError::NotAllowed { .. })) => again(
+        Err(OperationError::Rule(CashError::NotAllowed { .. } | CashError::NotOnThisTransaction { .. })) => again(
             StatusCode::CONFLICT,
             String::new(),
-            x.op_not_allowed.replace("{status}", format::status(cur.lang, &t.status)),
+            x.op_not_allowed.replace("{status}", format::status(cur.lang, t.status.as_str())),
         ),
         Err(OperationError::Concurrent | OperationError::StateChanged) => {
             again(StatusCode::CONFLICT, String::new(), x.op_changed.into())

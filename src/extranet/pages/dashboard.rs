@@ -6,6 +6,8 @@
 use super::format;
 use super::{ok, Current, Layout, PageError};
 use crate::extranet::AppState;
+use crate::payments::money::Currency;
+use crate::payments::status::TransactionStatus;
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
@@ -43,7 +45,13 @@ struct Dashboard {
 }
 
 /// Statuses of a payment the bank accepted (whatever happened to it since).
-pub const ACCEPTED: [&str; 5] = ["TO_CAPTURE", "TO_VALIDATE", "CAPTURED", "CREDITED", "CANCELLED"];
+pub const ACCEPTED: [TransactionStatus; 5] = [
+    TransactionStatus::ToCapture,
+    TransactionStatus::ToValidate,
+    TransactionStatus::Captured,
+    TransactionStatus::Credited,
+    TransactionStatus::Cancelled,
+];
 
 /// GET /dashboard
 pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, PageError> {
@@ -55,13 +63,12 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
     let txs = st.store.list_transactions(merchant, start, end).await?;
     let references = st.store.invoice_references_paid_between(merchant, start, end).await?;
     let counts = st.store.invoice_counts(merchant, today).await?;
-    let accepted: Vec<_> = txs
-        .iter()
-        .filter(|t| ACCEPTED.contains(&t.status.as_str()) && t.response_code.as_deref() == Some("00"))
-        .collect();
-    let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+    let accepted: Vec<_> =
+        txs.iter().filter(|t| ACCEPTED.contains(&t.status) && t.response_code.as_deref() == Some("00")).collect();
+    // By currency code, so the totals list in a stable order.
+    let mut sums: BTreeMap<&str, (Currency, i64)> = BTreeMap::new();
     for t in &accepted {
-        *sums.entry(t.currency.as_str()).or_default() += t.amount;
+        sums.entry(t.currency.code()).or_insert((t.currency, 0)).1 += t.amount;
     }
     let refused_calls = st.store.refused_calls(merchant, start, now.timestamp_millis() + 1).await?;
     let mut rows: Vec<(i64, Row)> = Vec::with_capacity(txs.len() + refused_calls.len());
@@ -73,10 +80,10 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
                 time: format::datetime(t.created_at),
                 invoice_id: t.invoice_id.clone(),
                 invoice_ref,
-                amount: format::money(cur.lang, t.amount, &t.currency),
+                amount: format::money(cur.lang, t.amount, t.currency),
                 card: t.masked_pan.clone(),
-                status: format::status(cur.lang, &t.status),
-                status_code: t.status.to_ascii_lowercase(),
+                status: format::status(cur.lang, t.status.as_str()),
+                status_code: t.status.as_str().to_ascii_lowercase(),
             },
         ));
     }
@@ -89,7 +96,7 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
                 time: format::datetime(c.started_at),
                 invoice_id: i.id.clone(),
                 invoice_ref: i.reference,
-                amount: format::money(cur.lang, i.amount, i.currency.code()),
+                amount: format::money(cur.lang, i.amount, i.currency),
                 card: "—".into(),
                 status: cur.lang.texts().refused_before_bank,
                 status_code: "refused".into(),
@@ -102,7 +109,7 @@ pub async fn show(State(st): State<AppState>, cur: Current) -> Result<Response, 
         l: Layout::new(&cur, cur.lang.texts().t_dashboard, "/dashboard"),
         today: today.to_string(),
         payments: accepted.len(),
-        amounts: sums.iter().map(|(c, a)| format::money(cur.lang, *a, c)).collect(),
+        amounts: sums.values().map(|(c, a)| format::money(cur.lang, *a, *c)).collect(),
         waiting: counts.payable,
         overdue: counts.overdue,
         refused,

@@ -6,9 +6,8 @@ use super::i18n::Lang;
 use crate::payments::money::{Currency, Money};
 
 /// `123,45 EUR` in French, `123.45 EUR` in English; an unknown currency shows raw.
-pub fn money(lang: Lang, minor: i64, currency: &str) -> String {
-    let Some(c) = Currency::parse(currency) else { return format!("{minor} {currency}") };
-    let s = Money { minor, currency: c }.to_string();
+pub fn money(lang: Lang, minor: i64, currency: Currency) -> String {
+    let s = Money { minor, currency }.to_string();
     match lang {
         Lang::Fr => s.replacen('.', ",", 1),
         Lang::En => s,
@@ -16,8 +15,8 @@ pub fn money(lang: Lang, minor: i64, currency: &str) -> String {
 }
 
 /// An amount in minor units as a form shows it (`123.45`), for pre-filled fields.
-pub fn decimal(minor: i64, currency: &str) -> String {
-    match Currency::parse(currency) {
+pub fn decimal(minor: i64, currency: Currency) -> String {
+    match Some(currency) {
         Some(c) if c.exponent() > 0 => {
             let unit = 10i64.pow(c.exponent());
             format!("{}.{:0w$}", minor / unit, minor % unit, w = c.exponent() as usize)
@@ -126,10 +125,10 @@ mod tests {
 
     #[test]
     fn values_read_as_people_write_them() {
-        assert_eq!(money(Lang::Fr, 12345, "EUR"), "123,45 EUR");
-        assert_eq!(money(Lang::En, 12345, "EUR"), "123.45 EUR");
-        assert_eq!(money(Lang::Fr, 1500, "JPY"), "1500 JPY");
-        assert_eq!(decimal(12305, "EUR"), "123.05");
+        assert_eq!(money(Lang::Fr, 12345, Currency::Eur), "123,45 EUR");
+        assert_eq!(money(Lang::En, 12345, Currency::Eur), "123.45 EUR");
+        assert_eq!(money(Lang::Fr, 1500, Currency::Jpy), "1500 JPY");
+        assert_eq!(decimal(12305, Currency::Eur), "123.05");
         assert_eq!(grouped("480152736"), "480 152 736");
         assert_eq!(datetime(0), "1970-01-01 00:00 UTC");
         assert_eq!(query(&[("status", "PAID"), ("reference", "F 1&2"), ("x", "")]), "?status=PAID&reference=F%201%262");

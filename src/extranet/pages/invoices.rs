@@ -134,7 +134,7 @@ pub async fn list(State(st): State<AppState>, cur: Current, Query(f): Query<Filt
             id: i.id.clone(),
             reference: i.reference.clone(),
             customer: i.customer_name.clone(),
-            amount: format::money(cur.lang, i.amount, i.currency.code()),
+            amount: format::money(cur.lang, i.amount, i.currency),
             due: i.due_date.to_string(),
             status: format::status(cur.lang, i.status.as_str()),
             status_code: i.status.as_str().to_ascii_lowercase(),
@@ -286,7 +286,7 @@ fn last_day(i: &Invoice) -> String {
 pub async fn created(State(st): State<AppState>, cur: Current, Path(id): Path<String>) -> Result<Response, PageError> {
     let (i, phone) = merchant_invoice(&st, &cur, &id).await?;
     let t = cur.lang.texts();
-    let amount = format::money(cur.lang, i.amount, i.currency.code());
+    let amount = format::money(cur.lang, i.amount, i.currency);
     let code = format::grouped(&i.payment_code);
     let message = t
         .created_text
@@ -403,11 +403,11 @@ pub async fn show(
     let (lang, t) = (cur.lang, cur.lang.texts());
     let mut txs = Vec::new();
     for tx in st.store.invoice_transactions(&i.merchant_id, &i.id).await? {
-        let money = |a: i64| format::money(lang, a, &tx.currency);
+        let money = |a: i64| format::money(lang, a, tx.currency);
         let ops =
             [(Operation::Validate, t.op_validate), (Operation::Cancel, t.op_cancel), (Operation::Refund, t.op_refund)]
                 .into_iter()
-                .filter(|(op, _)| cash::allowed(&tx.status, *op))
+                .filter(|(op, _)| cash::allowed(tx.status, *op))
                 .map(|(op, label)| (op.as_str(), label))
                 .collect();
         let history = st
@@ -418,8 +418,10 @@ pub async fn show(
             .map(|h| HistoryRow {
                 at: format::datetime(h.at),
                 change: match &h.from_status {
-                    Some(f) => format!("{} → {}", format::status(lang, f), format::status(lang, &h.to_status)),
-                    None => format::status(lang, &h.to_status).to_string(),
+                    Some(f) => {
+                        format!("{} → {}", format::status(lang, f.as_str()), format::status(lang, h.to_status.as_str()))
+                    }
+                    None => format::status(lang, h.to_status.as_str()).to_string(),
                 },
                 amount: h.amount.map(money).unwrap_or_default(),
                 by: h.actor,
@@ -431,11 +433,11 @@ pub async fn show(
             _ => tx.expiry_month.clone(),
         };
         txs.push(TxView {
-            status: format::status(lang, &tx.status),
-            status_code: tx.status.to_ascii_lowercase(),
+            status: format::status(lang, tx.status.as_str()),
+            status_code: tx.status.as_str().to_ascii_lowercase(),
             created: format::datetime(tx.created_at),
             card: tx.masked_pan.clone(),
-            brand: tx.brand.clone(),
+            brand: tx.brand.as_sips().to_string(),
             expiry,
             guaranteed: tx.guarantee_indicator == "Y",
             guarantee: tx.guarantee_indicator.clone(),
@@ -445,7 +447,7 @@ pub async fn show(
             amount: money(tx.amount),
             current: money(tx.current_amount),
             refunded: money(tx.refunded_amount),
-            capture_mode: tx.capture_mode.clone(),
+            capture_mode: tx.capture_mode.as_str().to_string(),
             capture_at: format::date(tx.capture_at),
             channel: format!("{} ({})", tx.channel, tx.order_channel),
             reference: tx.reference,
@@ -472,7 +474,7 @@ pub async fn show(
         notice: notice.into(),
         status: format::status(lang, i.status.as_str()),
         status_code: i.status.as_str().to_ascii_lowercase(),
-        amount: format::money(lang, i.amount, i.currency.code()),
+        amount: format::money(lang, i.amount, i.currency),
         expires: last_day(&i),
         code: format::grouped(&i.payment_code),
         phone,
@@ -505,7 +507,7 @@ fn confirm_cancel(cur: &Current, i: &Invoice, status: StatusCode) -> Result<Resp
         question: t.q_cancel_invoice.into(),
         facts: vec![
             (t.f_customer_name, i.customer_name.clone()),
-            (t.col_amount, format::money(cur.lang, i.amount, i.currency.code())),
+            (t.col_amount, format::money(cur.lang, i.amount, i.currency)),
         ],
         error: error.into(),
         can_confirm: error.is_empty(),

@@ -66,10 +66,10 @@ pub async fn show(State(st): State<AppState>, cur: Current, Query(r): Query<Rang
                     time: format::datetime(t.created_at),
                     invoice_id: t.invoice_id.clone(),
                     invoice_ref,
-                    amount: format::money(cur.lang, t.amount, &t.currency),
+                    amount: format::money(cur.lang, t.amount, t.currency),
                     card: t.masked_pan.clone(),
-                    status: format::status(cur.lang, &t.status),
-                    status_code: t.status.to_ascii_lowercase(),
+                    status: format::status(cur.lang, t.status.as_str()),
+                    status_code: t.status.as_str().to_ascii_lowercase(),
                     reference: t.reference,
                 });
             }

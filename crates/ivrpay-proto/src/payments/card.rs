@@ -59,7 +59,8 @@ pub enum CardError {
 ///
 /// The gateway routes and prices by brand, and merchants accept only some of
 /// them, so the IVR must know the brand before sending the authorisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Brand {
     /// Cartes Bancaires, the French domestic scheme (always co-badged).
     Cb,
