@@ -26,7 +26,7 @@ use std::time::Duration;
 
 const NOW: Duration = Duration::ZERO;
 
-on_both_backends!(a_payment_whose_outcome_cannot_be_learned_is_reversed);
+on_both_backends!(a_payment_whose_outcome_cannot_be_learned_is_reversed, a_stored_value_no_enum_names_is_a_named_error);
 
 /// Records a payment PENDING and, if `send`, has the platform authorize it: the state a
 /// crash between sending and recording leaves.
@@ -248,4 +248,39 @@ async fn a_payment_whose_outcome_cannot_be_learned_is_reversed(config: Config) {
         assert_eq!(store.invoice(&m.id, &i.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
     }
     store.close().await;
+}
+
+/// A row whose currency, brand or capture mode no variant names (a newer schema, a hand edit) is
+/// refused by name when read, never taken for a default, and recovery stops on it
+/// instead of guessing; a status outside the enum cannot even be written (CHECK).
+async fn a_stored_value_no_enum_names_is_a_named_error(config: Config) {
+    let store = Store::open(&config.storage.database).await.unwrap();
+    let sim = Simulator::new(Duration::from_millis(2), Duration::from_millis(50));
+    let gw = Gateway::Simulator(sim);
+    let (m, _) = store.create_merchant(&fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
+    let inv = fixtures::stored_invoice(&store, &m, "C-1", 1000).await;
+    let r = in_flight(&store, &gw, &m, &inv, false).await;
+    let set_status = sqlx::query("UPDATE transactions SET status = 'WAITING_AUTHOR' WHERE reference = $1");
+    assert!(set_status.bind(&r).execute(store.pool()).await.is_err(), "the schema keeps statuses to the enum's");
+    for (column, bad) in [("currency", "XAU"), ("brand", "UNIONPAY"), ("capture_mode", "LATER")] {
+        let good = sqlx::query(&format!("SELECT {column} FROM transactions WHERE reference = $1"))
+            .bind(&r)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let good: String = sqlx::Row::try_get(&good, 0).unwrap();
+        let set = format!("UPDATE transactions SET {column} = $1 WHERE reference = $2");
+        sqlx::query(&set).bind(bad).bind(&r).execute(store.pool()).await.unwrap();
+        match store.transaction(&r).await {
+            Err(ivrpay::store::StoreError::Corrupt { column: c, value }) => {
+                assert_eq!((c, value.as_str()), (format!("transactions.{column}").as_str(), bad))
+            }
+            other => panic!("{column}: {other:?}"),
+        }
+        if column == "currency" {
+            assert!(recovery::recover_pending(&store, &gw, NOW).await.is_err(), "recovery does not guess a currency");
+        }
+        sqlx::query(&set).bind(good).bind(&r).execute(store.pool()).await.unwrap();
+    }
+    assert_eq!(store.transaction(&r).await.unwrap().unwrap().status, "PENDING");
 }
