@@ -48,7 +48,7 @@ fn code(i: u64) -> String {
 
 async fn populate(store: &Store, merchant: &str, n: u64) {
     let start = Instant::now();
-    let now = ivrpay::store::now_ms();
+    let now = store.now_ms();
     let far = now + 365 * 86_400_000;
     let batch = 500u64;
     let mut i = 0;

@@ -159,8 +159,8 @@ async fn cash_operations_go_through_the_platform_and_follow_the_sips_table(confi
     assert_eq!(notices(store, &r).await, notified + 1);
 
     // The capture run sends it to the bank once its capture day has passed.
-    assert_eq!(store.run_capture(ivrpay::store::now_ms()).await.unwrap(), (0, 0), "capture day 2 not reached");
-    assert_eq!(store.run_capture(ivrpay::store::now_ms() + DAYS_4.as_millis() as i64).await.unwrap(), (1, 0));
+    assert_eq!(store.run_capture(store.now_ms()).await.unwrap(), (0, 0), "capture day 2 not reached");
+    assert_eq!(store.run_capture(store.now_ms() + DAYS_4.as_millis() as i64).await.unwrap(), (1, 0));
 
     // The platform is down: 502, nothing changes.
     sim.set_down(true);
@@ -227,7 +227,7 @@ async fn two_operators_refunding_at_once_never_refund_more_than_captured(config:
     let (m, key) = store.create_merchant(&merchant(CaptureMode::AuthorCapture)).await.unwrap();
     let r = paid_transaction(&server, &m, "C-1", PAN).await;
     sim.advance(DAYS_4);
-    store.run_capture(ivrpay::store::now_ms() + DAYS_4.as_millis() as i64).await.unwrap();
+    store.run_capture(store.now_ms() + DAYS_4.as_millis() as i64).await.unwrap();
     let ops = sim.operations();
     let path = format!("/api/v1/transactions/{r}/refund");
     let (a, b) = tokio::join!(
@@ -276,7 +276,7 @@ async fn a_refund_retried_with_if_match_is_refused_not_applied_twice(config: Con
     let (m, key) = store.create_merchant(&merchant(CaptureMode::AuthorCapture)).await.unwrap();
     let r = paid_transaction(&server, &m, "E-1", PAN).await;
     sim.advance(DAYS_4);
-    store.run_capture(ivrpay::store::now_ms() + DAYS_4.as_millis() as i64).await.unwrap();
+    store.run_capture(store.now_ms() + DAYS_4.as_millis() as i64).await.unwrap();
     let auth = format!("Authorization: Bearer {}\r\n", key.secret);
     let one = format!("/api/v1/transactions/{r}");
     let refund = format!("{one}/refund");
@@ -329,7 +329,7 @@ async fn validation_mode_transactions_are_validated_or_expire(config: Config) {
     check(OP, "post", status, &t);
     assert_eq!((t["status"].as_str(), t["current_amount"].as_i64()), (Some("TO_CAPTURE"), Some(8000)), "{t}");
     sim.advance(DAYS_4);
-    assert_eq!(store.run_capture(ivrpay::store::now_ms() + DAYS_4.as_millis() as i64).await.unwrap(), (1, 1));
+    assert_eq!(store.run_capture(store.now_ms() + DAYS_4.as_millis() as i64).await.unwrap(), (1, 1));
     let (_, t) = http(api, "GET", &format!("/api/v1/transactions/{b}"), k, None).await;
     assert_eq!(t["status"], "EXPIRED");
     // The platform expired it too: validating it now is refused there as well.

@@ -13,7 +13,7 @@ use ivrpay::config::Config;
 use ivrpay::payments::authorize::PaymentOutcome;
 use ivrpay::payments::merchant::{CaptureMode, Merchant};
 use ivrpay::payments::notify::{self, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER};
-use ivrpay::store::{now_ms, Store};
+use ivrpay::store::Store;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,7 +73,7 @@ async fn notices_are_signed_and_retried_until_acknowledged(config: Config) {
     pay_one(&store, &m, "N-1").await;
     assert_eq!(store.undelivered_notifications().await.unwrap(), 1);
 
-    let t0 = now_ms();
+    let t0 = store.now_ms();
     assert_eq!(
         notify::deliver_due(&store, t0, Duration::from_secs(5)).await.unwrap(),
         (0, 1),
@@ -118,7 +118,7 @@ async fn a_notice_survives_a_restart(config: Config) {
     let store = Store::open(&url_db).await.unwrap();
     let (m, _) = store.create_merchant(&merchant(&dead_url)).await.unwrap();
     pay_one(&store, &m, "R-1").await;
-    assert_eq!(notify::deliver_due(&store, now_ms(), Duration::from_secs(2)).await.unwrap(), (0, 1));
+    assert_eq!(notify::deliver_due(&store, store.now_ms(), Duration::from_secs(2)).await.unwrap(), (0, 1));
     store.close().await;
 
     // "Restart": a new process opens the same database; the endpoint is back.
@@ -131,7 +131,7 @@ async fn a_notice_survives_a_restart(config: Config) {
         .await
         .unwrap();
     sqlx::query("UPDATE notifications SET url = $1").bind(&url).execute(store.pool()).await.unwrap();
-    assert_eq!(notify::deliver_due(&store, now_ms() + 10_000, Duration::from_secs(5)).await.unwrap(), (1, 0));
+    assert_eq!(notify::deliver_due(&store, store.now_ms() + 10_000, Duration::from_secs(5)).await.unwrap(), (1, 0));
     assert_eq!(got.lock().unwrap().len(), 1);
     store.close().await;
 }
@@ -161,7 +161,7 @@ async fn two_nodes_share_one_database(config: Config) {
             if store.undelivered_notifications().await.unwrap() == 0 {
                 break;
             }
-            delivered += notify::deliver_due(&store, now_ms(), Duration::from_secs(5)).await.unwrap().0;
+            delivered += notify::deliver_due(&store, store.now_ms(), Duration::from_secs(5)).await.unwrap().0;
         }
         delivered
     };

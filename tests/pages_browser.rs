@@ -166,7 +166,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     if let ivrpay::payments::gateway::Gateway::Simulator(sim) = &s.server.ctx().gateway {
         sim.advance(std::time::Duration::from_secs(2 * 86_400)); // the platform captures too
     }
-    assert_eq!(store.run_capture(ivrpay::store::now_ms() + 2 * 86_400_000).await.unwrap(), (1, 0));
+    assert_eq!(store.run_capture(store.now_ms() + 2 * 86_400_000).await.unwrap(), (1, 0));
     b.goto(&format!("/invoices/{}", inv.id)).await;
     b.click(".tx .actions a[href$='/refund']").await;
     assert_eq!(b.js("return document.querySelector('#f-amount').value").await, "123.45");

@@ -168,7 +168,7 @@ async fn a_confirmation_sent_twice_is_applied_once() {
     if let ivrpay::payments::gateway::Gateway::Simulator(sim) = &ctx.gateway {
         sim.advance(std::time::Duration::from_secs(2 * 86_400));
     }
-    assert_eq!(store.run_capture(ivrpay::store::now_ms() + 2 * 86_400_000).await.unwrap(), (1, 0));
+    assert_eq!(store.run_capture(store.now_ms() + 2 * 86_400_000).await.unwrap(), (1, 0));
     let mut w = Web::new(s.addr());
     w.sign_in("merchant@a.test", PASSWORD).await;
     let refunded = || async { store.transaction(&tx).await.unwrap().unwrap().refunded_amount };
@@ -258,7 +258,7 @@ async fn french_pages_say_the_core_errors_in_french_without_internals() {
 /// A call to pay `invoice` that ended with its card refused, as the phone line records it.
 async fn refused_call(store: &ivrpay::store::Store, invoice_id: &str, transaction: Option<&str>) {
     let id = ivrpay::store::Store::new_call_id();
-    let now = ivrpay::store::now_ms();
+    let now = store.now_ms();
     store.call_started(&id, &format!("{id}@test"), "+33612345678", "pay", now).await.unwrap();
     let end = ivrpay::store::calls::CallEnd {
         answered_at: Some(now),

@@ -365,7 +365,7 @@ async fn nothing_captured_gives_the_invoice_back(store: &Store, backend: &str) {
     let inv = invoice(store, &v, "N-6").await;
     let PaymentOutcome::Accepted(t) = pay(store, &gw, &v, &inv, ACCEPTED, "n-6").await.unwrap() else { panic!() };
     assert_eq!(t.status, "TO_VALIDATE");
-    let (captured, expired) = store.run_capture(ivrpay::store::now_ms() + 3 * 86_400_000).await.unwrap();
+    let (captured, expired) = store.run_capture(store.now_ms() + 3 * 86_400_000).await.unwrap();
     assert!(captured >= 1 && expired == 1, "{backend}: {captured} {expired}");
     assert_eq!(store.transaction(&t.reference).await.unwrap().unwrap().status, "EXPIRED");
     assert_eq!(store.invoice(&v.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Payable, "{backend}");

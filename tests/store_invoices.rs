@@ -188,3 +188,32 @@ async fn invoices_on_sqlite_and_postgres() {
         db.drop_pg().await;
     }
 }
+
+/// The store reads "now" from the clock it is given: the same invoice, payable by the
+/// system's clock, is expired for a store whose clock runs past its expiry date, and
+/// only that store's expiry run writes it down.
+#[tokio::test]
+async fn the_store_judges_expiry_by_the_clock_it_is_given_on_sqlite_and_postgres() {
+    use ivrpay::payments::clock::ShiftedClock;
+    use std::sync::Arc;
+    for db in common::TestDb::all().await {
+        let store = Store::open(&db.url).await.unwrap_or_else(|e| panic!("{}: {e}", db.name));
+        let (m, _) = store.create_merchant(&merchant("Horloge SARL")).await.unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let mut soon = invoice("SOON-1", 700);
+        (soon.due_date, soon.expiry_date) = (today + chrono::Days::new(2), today + chrono::Days::new(3));
+        let Created::New(soon) = store.create_invoice(&m.id, &soon).await.unwrap() else { panic!() };
+        let clock = Arc::new(ShiftedClock::new());
+        let later = store.clone().with_clock(clock.clone());
+        assert_eq!(later.invoice(&m.id, &soon.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
+        clock.advance(std::time::Duration::from_secs(5 * 86_400));
+        assert!(later.now_ms() >= store.now_ms() + 5 * 86_400_000 - 1_000, "{}", db.name);
+        assert_eq!(later.invoice(&m.id, &soon.id).await.unwrap().unwrap().status, InvoiceStatus::Expired);
+        assert_eq!(store.invoice(&m.id, &soon.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
+        assert_eq!(store.expire_due().await.unwrap(), 0, "{}: not yet by the system's clock", db.name);
+        assert_eq!(later.expire_due().await.unwrap(), 1, "{}", db.name);
+        assert_eq!(store.invoice(&m.id, &soon.id).await.unwrap().unwrap().status, InvoiceStatus::Expired);
+        store.close().await;
+        db.drop_pg().await;
+    }
+}

@@ -22,7 +22,7 @@ impl Recorder {
         let (s, i, c, caller, service) =
             (store.clone(), id.clone(), call_id.to_string(), caller.to_string(), service.to_string());
         let start = tokio::spawn(async move {
-            if let Err(e) = s.call_started(&i, &c, &caller, &service, crate::store::now_ms()).await {
+            if let Err(e) = s.call_started(&i, &c, &caller, &service, s.now_ms()).await {
                 tracing::error!(error = %e, "call record not written");
             }
         });
@@ -33,7 +33,7 @@ impl Recorder {
     pub fn finish(mut self, answered_at: Option<i64>, end_reason: &str, outcome: CallOutcome, report: AppReport) {
         let end = CallEnd {
             answered_at,
-            ended_at: crate::store::now_ms(),
+            ended_at: self.store.now_ms(),
             end_reason: end_reason.to_string(),
             flow: report.flow,
             language: report.language,

@@ -94,7 +94,7 @@ async fn run(
     let call_id = invite.core.call_id.clone();
     tracing::info!(%caller, service = %number, peer = %flow.remote, transport = ?flow.transport, "incoming call");
     let recorder = Recorder::start(&env.records, &call_id, &caller, &number);
-    let started_at = crate::store::now_ms();
+    let started_at = env.records.now_ms();
     env.live.insert(LiveCall {
         call_id: call_id.clone(),
         caller: caller.clone(),

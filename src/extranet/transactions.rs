@@ -103,7 +103,7 @@ pub fn range(r: &Range) -> Result<(i64, i64), ApiError> {
     };
     let from = day("from", &r.from).map_err(|e| ApiError::Invalid(vec![e]))?;
     let to = day("to", &r.to).map_err(|e| ApiError::Invalid(vec![e]))?;
-    let now = crate::store::now_ms();
+    let now = chrono::Utc::now().timestamp_millis();
     let to = to.map(|t| t + DAY_MS).unwrap_or(now + 1);
     let from = from.unwrap_or(to - 30 * DAY_MS);
     if from >= to {

@@ -26,7 +26,7 @@ pub async fn capture_runs(
         tokio::select! {
             _ = tick.tick() => {
                 // One instant for the whole run: recovery, capture and expiry agree on it.
-                let now = crate::store::now_ms();
+                let now = store.now_ms();
                 match crate::payments::recovery::recover_pending_at(&store, &gateway, min_age, now).await {
                     Ok(done) if done.is_empty() => {}
                     Ok(done) => tracing::info!(resolved = done.len(), "recovery of pending payments"),

@@ -9,6 +9,7 @@
 pub use ivrpay_proto::payments::{card, check_digit, invoice, money, status};
 pub mod authorize;
 pub mod cash;
+pub mod clock;
 pub mod duplicate;
 pub mod gateway;
 pub mod http;

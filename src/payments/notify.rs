@@ -11,7 +11,7 @@
 //! before it recorded it. Each notice carries its id in the body (`id`) and in the
 //! [`NOTIFICATION_ID_HEADER`] header: the merchant discards an id it already processed.
 
-use crate::store::{now_ms, Store, StoreError};
+use crate::store::{Store, StoreError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::time::Duration;
@@ -99,7 +99,7 @@ pub async fn run(store: Store, every: Duration, mut shutdown: watch::Receiver<bo
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = deliver_due(&store, now_ms(), Duration::from_secs(10)).await {
+                if let Err(e) = deliver_due(&store, store.now_ms(), Duration::from_secs(10)).await {
                     tracing::error!(error = %e, "notification delivery failed");
                 }
             }

@@ -311,7 +311,7 @@ pub async fn recover_pending(
     gateway: &Gateway,
     min_age: Duration,
 ) -> Result<Vec<(String, TransactionStatus)>, StoreError> {
-    recover_pending_at(store, gateway, min_age, crate::store::now_ms()).await
+    recover_pending_at(store, gateway, min_age, store.now_ms()).await
 }
 
 /// [`recover_pending`] as of `now` (UTC ms), so one periodic run (recovery, capture,

@@ -5,6 +5,7 @@
 //! Sips wire format; both share one instance's books.
 
 use super::cash::Operation;
+use super::clock::{Clock, SystemClock};
 use super::gateway::{
     AuthorizationRequest, AuthorizationResponse, CashRequest, CashResponse, DuplicateRequest, GatewayError, Lookup,
 };
@@ -94,7 +95,7 @@ impl Simulator {
     }
 
     fn now(&self) -> i64 {
-        crate::store::now_ms() + self.clock_offset_ms.load(Ordering::SeqCst)
+        SystemClock.now_ms() + self.clock_offset_ms.load(Ordering::SeqCst)
     }
 
     fn books(&self) -> std::sync::MutexGuard<'_, Ledger> {

@@ -35,6 +35,7 @@ impl Store {
     /// idempotency key returns the first transaction; an invoice reference already used
     /// otherwise is a conflict.
     pub async fn record_duplicate(&self, d: &NewDuplicate) -> Result<DuplicateRecorded, StoreError> {
+        let now = self.now_ms();
         let key = &d.pending.idempotency_key;
         for _ in 0..8 {
             if let Some(t) = self.transaction_by_key(key).await? {
@@ -51,9 +52,9 @@ impl Store {
             let detail = format!("duplicate of {} about to be sent", d.from_reference);
             let mut tx = self.pool().begin().await?;
             let written = async {
-                insert_invoice(&mut tx, &d.pending.merchant_id, &d.invoice, &invoice_id, &super::fresh_payment_code())
-                    .await?;
-                insert_pending(&mut tx, &pending, Some(&d.from_reference), &d.actor, &detail).await
+                let code = super::fresh_payment_code();
+                insert_invoice(&mut tx, &d.pending.merchant_id, &d.invoice, &invoice_id, &code, now).await?;
+                insert_pending(&mut tx, now, &pending, Some(&d.from_reference), &d.actor, &detail).await
             }
             .await;
             match written {

@@ -1,7 +1,7 @@
 //! Invoice queries: create with a unique payment code, read and list within one
 //! merchant, cancel, look up by payment code for the phone line, and expire.
 
-use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
+use super::{get_i64, get_opt_str, get_str, new_id, Store, StoreError};
 use crate::payments::invoice::{expiry_instant, same_content, Invoice, InvoiceStatus, NewInvoice};
 use crate::payments::money::Currency;
 use chrono::NaiveDate;
@@ -57,9 +57,9 @@ const COLUMNS: &str = "id, merchant_id, reference, amount, currency, due_date, e
 /// Reads a row as the invoice is now: a PAYABLE invoice past its expiry reads as
 /// EXPIRED, so the API, the pages and the phone line agree before the periodic job
 /// (`expire_due`) writes it down.
-fn from_row(r: &AnyRow) -> Result<Invoice, StoreError> {
+fn from_row(r: &AnyRow, now: i64) -> Result<Invoice, StoreError> {
     let mut inv = stored_row(r)?;
-    if inv.status == InvoiceStatus::Payable && inv.expires_at <= now_ms() {
+    if inv.status == InvoiceStatus::Payable && inv.expires_at <= now {
         inv.status = InvoiceStatus::Expired;
     }
     Ok(inv)
@@ -126,13 +126,14 @@ async fn select_by_reference(
     conn: &mut sqlx::AnyConnection,
     merchant_id: &str,
     reference: &str,
+    now: i64,
 ) -> Result<Option<Invoice>, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1 AND reference = $2"))
         .bind(merchant_id)
         .bind(reference)
         .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(|r| from_row(r, now)).transpose()
 }
 
 /// One row of a batch inside its transaction: each insert attempt in a savepoint, so a
@@ -143,23 +144,24 @@ async fn insert_in_batch(
     conn: &mut sqlx::AnyConnection,
     merchant_id: &str,
     inv: &NewInvoice,
+    now: i64,
 ) -> Result<RowOutcome, StoreError> {
     use sqlx::Connection;
     for _ in 0..8 {
         let id = new_id("inv");
         let mut attempt = conn.begin().await?;
-        match insert_invoice(&mut attempt, merchant_id, inv, &id, &super::fresh_payment_code()).await {
+        match insert_invoice(&mut attempt, merchant_id, inv, &id, &super::fresh_payment_code(), now).await {
             Ok(()) => {
                 attempt.commit().await?;
                 let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1"))
                     .bind(&id)
                     .fetch_one(&mut *conn)
                     .await?;
-                return Ok(RowOutcome::New(from_row(&row)?));
+                return Ok(RowOutcome::New(from_row(&row, now)?));
             }
             Err(StoreError::Conflict(_)) => {
                 attempt.rollback().await?;
-                if let Some(existing) = select_by_reference(conn, merchant_id, &inv.reference).await? {
+                if let Some(existing) = select_by_reference(conn, merchant_id, &inv.reference, now).await? {
                     return Ok(match reuse(existing, inv) {
                         Ok(Created::Existing(i) | Created::New(i)) => RowOutcome::Existing(i),
                         Err(e) => RowOutcome::Conflict(conflict_reason(e)),
@@ -187,8 +189,8 @@ pub(crate) async fn insert_invoice(
     inv: &NewInvoice,
     id: &str,
     code: &str,
+    now: i64,
 ) -> Result<(), StoreError> {
-    let now = now_ms();
     sqlx::query(&format!(
         "INSERT INTO invoices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
@@ -217,6 +219,7 @@ impl Store {
     /// used returns the existing invoice if the content is the same (so a retried
     /// request or a re-imported file creates nothing twice) and a conflict otherwise.
     pub async fn create_invoice(&self, merchant_id: &str, inv: &NewInvoice) -> Result<Created, StoreError> {
+        let now = self.now_ms();
         if let Some(existing) = self.invoice_by_reference(merchant_id, &inv.reference).await? {
             return reuse(existing, inv);
         }
@@ -224,7 +227,7 @@ impl Store {
             let id = new_id("inv");
             // One connection per attempt, given back before the reads below.
             let mut conn = self.pool().acquire().await?;
-            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &super::fresh_payment_code()).await;
+            let r = insert_invoice(&mut conn, merchant_id, inv, &id, &super::fresh_payment_code(), now).await;
             drop(conn);
             match r {
                 Ok(()) => return Ok(Created::New(self.invoice(merchant_id, &id).await?.expect("just inserted"))),
@@ -253,10 +256,11 @@ impl Store {
         rows: &[NewInvoice],
         skip_conflicts: bool,
     ) -> Result<Batch, StoreError> {
+        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         let mut out = Vec::with_capacity(rows.len());
         for inv in rows {
-            out.push(insert_in_batch(&mut tx, merchant_id, inv).await?);
+            out.push(insert_in_batch(&mut tx, merchant_id, inv, now).await?);
         }
         let conflicts = out.iter().any(|r| matches!(r, RowOutcome::Conflict(_)));
         if conflicts && !skip_conflicts {
@@ -269,12 +273,13 @@ impl Store {
 
     /// An invoice of this merchant (None for another merchant's: not found, not forbidden).
     pub async fn invoice(&self, merchant_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
+        let now = self.now_ms();
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM invoices WHERE id = $1 AND merchant_id = $2"))
             .bind(id)
             .bind(merchant_id)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(from_row).transpose()
+        row.as_ref().map(|r| from_row(r, now)).transpose()
     }
 
     /// An invoice by the merchant's own reference.
@@ -284,7 +289,7 @@ impl Store {
         reference: &str,
     ) -> Result<Option<Invoice>, StoreError> {
         let mut conn = self.pool().acquire().await?;
-        select_by_reference(&mut conn, merchant_id, reference).await
+        select_by_reference(&mut conn, merchant_id, reference, self.now_ms()).await
     }
 
     /// The references of the invoices a merchant's transactions created in `[from, to)`
@@ -314,13 +319,14 @@ impl Store {
     /// "cancelled" or "expired" rather than "unknown"). Expiry is applied as it is read,
     /// as for every read here, so the phone line never waits on a write.
     pub async fn invoice_by_payment_code(&self, code: &str) -> Result<Option<Invoice>, StoreError> {
+        let now = self.now_ms();
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM invoices WHERE payment_code = $1 ORDER BY CASE WHEN status = 'PAYABLE' THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
         ))
         .bind(code)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(from_row).transpose()
+        row.as_ref().map(|r| from_row(r, now)).transpose()
     }
 
     /// Lists a merchant's invoices, newest first, `limit` per page.
@@ -331,6 +337,7 @@ impl Store {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<Invoice>, StoreError> {
+        let now = self.now_ms();
         let mut sql = format!("SELECT {COLUMNS} FROM invoices WHERE merchant_id = $1");
         let mut n = 1;
         let mut next_param = |sql: &mut String, clause: &str| {
@@ -378,7 +385,7 @@ impl Store {
         let mut q = sqlx::query(&sql).bind(merchant_id);
         match f.status {
             None => {}
-            Some(InvoiceStatus::Payable | InvoiceStatus::Expired) => q = q.bind(now_ms()),
+            Some(InvoiceStatus::Payable | InvoiceStatus::Expired) => q = q.bind(self.now_ms()),
             Some(s) => q = q.bind(s.as_str()),
         }
         if let Some(r) = &f.reference {
@@ -391,7 +398,7 @@ impl Store {
             q = q.bind(at).bind(at).bind(id);
         }
         let rows = q.fetch_all(self.pool()).await?;
-        let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows.iter().map(|r| from_row(r, now)).collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|i| format!("{}.{}", i.created_at, i.id))
@@ -404,7 +411,7 @@ impl Store {
     /// Cancels a payable invoice (not one past its expiry, which reads as EXPIRED).
     /// Returns the invoice as it now is, or None if unknown.
     pub async fn cancel_invoice(&self, merchant_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         sqlx::query("UPDATE invoices SET status = 'CANCELLED', updated_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'PAYABLE' AND expires_at > $4")
             .bind(now)
             .bind(id)
@@ -417,7 +424,7 @@ impl Store {
 
     /// Marks every payable invoice past its expiry as EXPIRED; returns how many.
     pub async fn expire_due(&self) -> Result<u64, StoreError> {
-        self.expire_due_at(now_ms()).await
+        self.expire_due_at(self.now_ms()).await
     }
 
     /// [`Store::expire_due`] as of `now` (UTC ms), for a periodic run that uses one

@@ -7,7 +7,7 @@
 //! An attempt is counted before its password is checked (and taken back if it
 //! succeeds), so concurrent guesses cannot all slip in between a check and a count.
 
-use super::{get_i64, now_ms, Store, StoreError};
+use super::{get_i64, Store, StoreError};
 
 /// Failures allowed on one account before it waits.
 pub const ACCOUNT_FREE_FAILURES: i64 = 5;
@@ -98,7 +98,7 @@ impl Store {
     /// counted it. After a successful sign-in, [`Store::login_succeeded`] takes the
     /// attempt back.
     pub async fn begin_login_attempt(&self, keys: &[ThrottleKey]) -> Result<Attempt, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut counted: Vec<(ThrottleKey, i64)> = Vec::with_capacity(keys.len());
         for k in keys {
             let free = k.free_failures();
@@ -167,7 +167,7 @@ impl Store {
 
     /// Milliseconds until any of `keys` may try again, or None if none is locked.
     pub async fn login_locked(&self, keys: &[ThrottleKey]) -> Result<Option<i64>, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut longest = None;
         for k in keys {
             let row = sqlx::query("SELECT locked_until FROM login_failures WHERE throttle_key = $1")

@@ -1,7 +1,7 @@
 //! Merchants and their API keys. A key is shown once at creation; only its SHA-256
 //! is stored, so a database leak does not leak working credentials.
 
-use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
+use super::{get_i64, get_opt_str, get_str, new_id, Store, StoreError};
 use crate::payments::merchant::{CaptureMode, Merchant, NewMerchant};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -96,7 +96,7 @@ impl Store {
     pub async fn create_merchant(&self, m: &NewMerchant) -> Result<(Merchant, IssuedKey), StoreError> {
         m.validate()?;
         let id = new_id("mer");
-        let now = now_ms();
+        let now = self.now_ms();
         let secret = hex::encode(rand::random::<[u8; 24]>());
         sqlx::query(
             "INSERT INTO merchants (id, name, accepted_brands, capture_mode, capture_day, phone_number, notification_url, notification_secret, created_at) \
@@ -129,7 +129,7 @@ impl Store {
             .bind(&key.hash)
             .bind(&key.prefix)
             .bind(label)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await
             .map_err(StoreError::from_write)?;
@@ -176,7 +176,7 @@ impl Store {
         let r = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND merchant_id = $3 AND revoked_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(key_id)
         .bind(merchant_id)
         .execute(self.pool())

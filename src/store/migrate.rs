@@ -2,7 +2,7 @@
 //! carries its schema. Each runs in its own transaction and is recorded in
 //! `schema_migrations`; a database newer than the binary is refused.
 
-use super::{now_ms, Backend, Store, StoreError};
+use super::{Backend, Store, StoreError};
 use sqlx::Row;
 
 /// (version, name, SQL), in order.
@@ -23,14 +23,14 @@ pub async fn run(store: &Store) -> Result<(), StoreError> {
         // Several nodes may start at once against one database.
         sqlx::query("SELECT pg_advisory_lock(7411907)").execute(&mut *conn).await?;
     }
-    let result = apply(&mut conn).await;
+    let result = apply(&mut conn, store.now_ms()).await;
     if store.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_unlock(7411907)").execute(&mut *conn).await?;
     }
     result
 }
 
-async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+async fn apply(conn: &mut sqlx::AnyConnection, now: i64) -> Result<(), StoreError> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
@@ -55,7 +55,7 @@ async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(version)
             .bind(name)
-            .bind(now_ms())
+            .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(fail)?;

@@ -9,7 +9,7 @@
 //! once, and every notice carries its id (in the body and the `Ivrpay-Notification-Id`
 //! header) so a merchant can discard a repeat.
 
-use super::{get_i64, get_str, new_id, now_ms, Store, StoreError};
+use super::{get_i64, get_str, new_id, Store, StoreError};
 use crate::payments::transaction::Transaction;
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -62,7 +62,12 @@ pub fn payload(id: &str, t: &Transaction, event: &str, at: i64) -> String {
 
 /// Queues a notice for the transaction's merchant, if it has a notification URL. Called
 /// inside the database transaction that changed the status.
-pub(crate) async fn enqueue(conn: &mut AnyConnection, reference: &str, event: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn enqueue(
+    conn: &mut AnyConnection,
+    now: i64,
+    reference: &str,
+    event: &str,
+) -> Result<(), sqlx::Error> {
     let t = super::transactions::read_in(conn, reference).await?;
     let Some(t) = t else { return Ok(()) };
     let url = sqlx::query("SELECT notification_url FROM merchants WHERE id = $1")
@@ -72,7 +77,6 @@ pub(crate) async fn enqueue(conn: &mut AnyConnection, reference: &str, event: &s
     let Some(url) = sqlx::Row::try_get::<Option<String>, _>(&url, "notification_url")?.filter(|u| !u.is_empty()) else {
         return Ok(());
     };
-    let now = now_ms();
     let id = new_id("ntf");
     sqlx::query(
         "INSERT INTO notifications (id, merchant_id, transaction_reference, url, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
@@ -143,7 +147,7 @@ impl Store {
         next_attempt_at: i64,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let r = sqlx::query(
             "UPDATE notifications SET attempts = attempts + 1, delivered_at = CASE WHEN $1 = 1 THEN $2 ELSE NULL END, next_attempt_at = $3, last_error = $4 WHERE id = $5 AND delivered_at IS NULL AND next_attempt_at = $6",
         )

@@ -3,7 +3,7 @@
 //! kept, like merchant keys.
 
 use super::merchants::{hash_key, IssuedKey, NewKey};
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
 
 impl Store {
     /// Issues an operator key.
@@ -14,7 +14,7 @@ impl Store {
             .bind(&key.hash)
             .bind(&key.prefix)
             .bind(label)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await
             .map_err(StoreError::from_write)?;
@@ -33,7 +33,7 @@ impl Store {
     /// Revokes an operator key; it stops working at once.
     pub async fn revoke_operator_key(&self, id: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("UPDATE operator_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
+            .bind(self.now_ms())
             .bind(id)
             .execute(self.pool())
             .await?;

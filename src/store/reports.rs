@@ -105,7 +105,7 @@ impl Store {
         )
         .bind(merchant_id)
         .bind(today.format("%Y-%m-%d").to_string())
-        .bind(super::now_ms())
+        .bind(self.now_ms())
         .fetch_one(self.pool())
         .await?;
         Ok(InvoiceCounts { payable: get_i64(&row, "payable")?, overdue: get_i64(&row, "overdue")? })

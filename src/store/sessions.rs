@@ -3,7 +3,7 @@
 //! does not let anyone sign in as someone else.
 
 use super::users::{user_from_row, User};
-use super::{get_i64, get_str, now_ms, Store, StoreError};
+use super::{get_i64, get_str, Store, StoreError};
 use sha2::{Digest, Sha256};
 
 /// How long a session lasts after sign-in (a working day), in milliseconds.
@@ -43,7 +43,7 @@ pub fn random_token() -> String {
 impl Store {
     /// Opens a session for a user (after the password was checked).
     pub async fn create_session(&self, user_id: &str) -> Result<NewSession, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let s = NewSession { token: random_token(), csrf: random_token(), expires_at: now + SESSION_TTL_MS };
         // Expired sessions are swept here rather than by a job: sign-ins are rare enough.
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
@@ -67,7 +67,7 @@ impl Store {
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(hash_token(token))
-        .bind(now_ms())
+        .bind(self.now_ms())
         .fetch_optional(self.pool())
         .await?;
         let Some(r) = row else { return Ok(None) };

@@ -2,7 +2,7 @@
 //! payment happen exactly once: PENDING with an idempotency key before the platform is
 //! called, completed together with the invoice in one database transaction.
 
-use super::{get_i64, get_opt_str, get_str, now_ms, opt_parsed, parsed, Store, StoreError};
+use super::{get_i64, get_opt_str, get_str, opt_parsed, parsed, Store, StoreError};
 use crate::payments::card::Brand;
 use crate::payments::cash::capture_instant;
 use crate::payments::invoice::InvoiceStatus;
@@ -63,25 +63,26 @@ pub(crate) async fn read_in(
 
 /// History ids sort in the order rows were written (time, then a process counter), so
 /// two changes within one millisecond still list in order.
-fn history_id() -> String {
+fn history_id(now: i64) -> String {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("his_{:013}_{n:010}_{:04x}", now_ms(), rand::random::<u16>())
+    format!("his_{:013}_{n:010}_{:04x}", now, rand::random::<u16>())
 }
 
+/// Writes one history row at `at`: the change `(from, to)` of `reference`.
 pub(crate) async fn history_row(
     conn: &mut sqlx::AnyConnection,
+    at: i64,
     reference: &str,
-    from: Option<TransactionStatus>,
-    to: TransactionStatus,
+    (from, to): (Option<TransactionStatus>, TransactionStatus),
     amount: Option<i64>,
     actor: &str,
     detail: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO transaction_history (id, transaction_reference, at, from_status, to_status, amount, actor, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(history_id())
+        .bind(history_id(at))
         .bind(reference)
-        .bind(now_ms())
+        .bind(at)
         .bind(from.map(TransactionStatus::as_str))
         .bind(to.as_str())
         .bind(amount)
@@ -98,12 +99,12 @@ pub(crate) async fn history_row(
 /// `StoreError::Conflict`.
 pub(crate) async fn insert_pending(
     conn: &mut sqlx::AnyConnection,
+    now: i64,
     p: &NewPending,
     duplicated_from: Option<&str>,
     actor: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    let now = now_ms();
     sqlx::query(&format!("INSERT INTO transactions (idempotency_key, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"))
         .bind(&p.idempotency_key)
         .bind(&p.reference)
@@ -134,7 +135,7 @@ pub(crate) async fn insert_pending(
         .execute(&mut *conn)
         .await
         .map_err(StoreError::from_write)?;
-    history_row(conn, &p.reference, None, TransactionStatus::Pending, Some(p.amount), actor, detail).await?;
+    history_row(conn, now, &p.reference, (None, TransactionStatus::Pending), Some(p.amount), actor, detail).await?;
     Ok(())
 }
 
@@ -146,7 +147,7 @@ impl Store {
         if let Some(t) = self.transaction_by_key(&p.idempotency_key).await? {
             return Ok(Pending::Duplicate(Box::new(t)));
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         let locked = sqlx::query("UPDATE invoices SET updated_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'PAYABLE' AND expires_at > $4")
             .bind(now)
@@ -158,7 +159,7 @@ impl Store {
         if locked.rows_affected() != 1 {
             return Ok(Pending::InvoiceNotPayable);
         }
-        match insert_pending(&mut tx, p, None, "ivr", "authorization about to be sent").await {
+        match insert_pending(&mut tx, now, p, None, "ivr", "authorization about to be sent").await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 drop(tx);
@@ -189,7 +190,7 @@ impl Store {
         actor: &str,
         detail: &str,
     ) -> Result<Completion, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         let r = sqlx::query("UPDATE transactions SET status = $1, response_code = $2, acquirer_response_code = $3, authorisation_id = $4, updated_at = $5 WHERE reference = $6 AND status = 'PENDING'")
             .bind(answer.status.as_str())
@@ -228,8 +229,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        history_row(&mut tx, reference, Some(TransactionStatus::Pending), answer.status, None, actor, detail).await?;
-        super::notifications::enqueue(&mut tx, reference, "transaction.created").await?;
+        let change = (Some(TransactionStatus::Pending), answer.status);
+        history_row(&mut tx, now, reference, change, None, actor, detail).await?;
+        super::notifications::enqueue(&mut tx, now, reference, "transaction.created").await?;
         tx.commit().await?;
         Ok(Completion::Recorded)
     }
@@ -247,7 +249,7 @@ impl Store {
         actor: &str,
         details: (&str, &str),
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         let r = sqlx::query("UPDATE transactions SET status = $1, response_code = $2, acquirer_response_code = $3, authorisation_id = $4, current_amount = $5, refunded_amount = $6, updated_at = $7 WHERE reference = $8 AND status = 'PENDING'")
             .bind(after.status.as_str())
@@ -264,9 +266,9 @@ impl Store {
             return Ok(false);
         }
         let pending = Some(TransactionStatus::Pending);
-        history_row(&mut tx, reference, pending, answer.status, None, actor, details.0).await?;
-        history_row(&mut tx, reference, Some(answer.status), after.status, None, actor, details.1).await?;
-        super::notifications::enqueue(&mut tx, reference, "transaction.created").await?;
+        history_row(&mut tx, now, reference, (pending, answer.status), None, actor, details.0).await?;
+        history_row(&mut tx, now, reference, (Some(answer.status), after.status), None, actor, details.1).await?;
+        super::notifications::enqueue(&mut tx, now, reference, "transaction.created").await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -298,7 +300,7 @@ impl Store {
                 return Ok(());
             }
         }
-        history_row(&mut conn, reference, Some(t.status), t.status, None, actor, detail).await?;
+        history_row(&mut conn, self.now_ms(), reference, (Some(t.status), t.status), None, actor, detail).await?;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! are kept only as argon2id hashes (memory-hard, so a stolen database is slow to
 //! crack); there is no default account: the first admin is made with `ivrpay user create`.
 
-use super::{get_i64, get_opt_str, get_str, new_id, now_ms, Store, StoreError};
+use super::{get_i64, get_opt_str, get_str, new_id, Store, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use sqlx::any::AnyRow;
@@ -204,7 +204,7 @@ impl Store {
         .bind(hash)
         .bind(u.role.as_str())
         .bind(&u.merchant_id)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await
         .map_err(StoreError::from_write);
@@ -266,7 +266,7 @@ impl Store {
     pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         let r = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
-            .bind(disabled.then(now_ms))
+            .bind(disabled.then(|| self.now_ms()))
             .bind(user_id)
             .execute(&mut *tx)
             .await?;

@@ -113,7 +113,7 @@ pub async fn list(State(st): State<AppState>, cur: Current, Query(f): Query<Filt
     cur.require(Role::Operator)?;
     let op = st.operator.as_ref().ok_or(PageError::NotFound)?;
     let t = cur.lang.texts();
-    let now = crate::store::now_ms();
+    let now = st.store.now_ms();
     let live = op
         .live
         .snapshot()
