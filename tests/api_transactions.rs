@@ -11,11 +11,13 @@ use common::openapi::{call, check};
 use common::{fixtures, http_text};
 use ivrpay::config::Config;
 use ivrpay::payments::authorize::PaymentOutcome;
+use ivrpay::payments::clock::ShiftedClock;
 use ivrpay::payments::gateway::{Gateway, Simulator};
 use ivrpay::payments::merchant::{CaptureMode, Merchant};
-use ivrpay::server::Server;
+use ivrpay::server::{Server, StartWith};
 use ivrpay::store::Store;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 on_both_backends!(
@@ -58,9 +60,25 @@ fn template_of(path: &str) -> &'static str {
     }
 }
 
-async fn server(mut c: Config) -> Server {
+/// A test server whose simulated platform keeps time by a clock of the test's, so the
+/// platform's capture day can come before ours.
+struct TestServer {
+    server: Server,
+    platform_clock: Arc<ShiftedClock>,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+async fn server(mut c: Config) -> TestServer {
     c.payments.simulator_latency_ms = 5;
-    common::start(c).await
+    let platform_clock = Arc::new(ShiftedClock::new());
+    let with = StartWith { platform_clock: Some(platform_clock.clone()), ..StartWith::default() };
+    TestServer { server: Server::start_with(c, with).await.expect("server starts"), platform_clock }
 }
 
 fn platform(server: &Server) -> Simulator {
@@ -146,7 +164,7 @@ async fn cash_operations_go_through_the_platform_and_follow_the_sips_table(confi
 
     // The platform refuses what our books would allow (it captured already, we have not
     // run the capture yet): 409 naming the operation and its code; nothing changes.
-    sim.advance(DAYS_4);
+    server.platform_clock.advance(DAYS_4);
     let (status, e) = http(api, "POST", &path("cancel"), k, Some(r#"{"amount":100}"#)).await;
     check(OP, "post", status, &e);
     assert_eq!(
@@ -226,7 +244,7 @@ async fn two_operators_refunding_at_once_never_refund_more_than_captured(config:
     let api = server.http_addr();
     let (m, key) = store.create_merchant(&merchant(CaptureMode::AuthorCapture)).await.unwrap();
     let r = paid_transaction(&server, &m, "C-1", PAN).await;
-    sim.advance(DAYS_4);
+    server.platform_clock.advance(DAYS_4);
     store.run_capture(store.now_ms() + DAYS_4.as_millis() as i64).await.unwrap();
     let ops = sim.operations();
     let path = format!("/api/v1/transactions/{r}/refund");
@@ -275,7 +293,7 @@ async fn a_refund_retried_with_if_match_is_refused_not_applied_twice(config: Con
     let api = server.http_addr();
     let (m, key) = store.create_merchant(&merchant(CaptureMode::AuthorCapture)).await.unwrap();
     let r = paid_transaction(&server, &m, "E-1", PAN).await;
-    sim.advance(DAYS_4);
+    server.platform_clock.advance(DAYS_4);
     store.run_capture(store.now_ms() + DAYS_4.as_millis() as i64).await.unwrap();
     let auth = format!("Authorization: Bearer {}\r\n", key.secret);
     let one = format!("/api/v1/transactions/{r}");
@@ -328,7 +346,7 @@ async fn validation_mode_transactions_are_validated_or_expire(config: Config) {
         http(api, "POST", &format!("/api/v1/transactions/{a}/validate"), k, Some(r#"{"amount":8000}"#)).await;
     check(OP, "post", status, &t);
     assert_eq!((t["status"].as_str(), t["current_amount"].as_i64()), (Some("TO_CAPTURE"), Some(8000)), "{t}");
-    sim.advance(DAYS_4);
+    server.platform_clock.advance(DAYS_4);
     assert_eq!(store.run_capture(store.now_ms() + DAYS_4.as_millis() as i64).await.unwrap(), (1, 1));
     let (_, t) = http(api, "GET", &format!("/api/v1/transactions/{b}"), k, None).await;
     assert_eq!(t["status"], "EXPIRED");

@@ -12,7 +12,7 @@ use ivrpay::caller::{self, CallOptions, DtmfMode, EndedBy};
 use ivrpay::ivr::app::{AuthorizeOrder, AuthorizeResult, LookupResult};
 use ivrpay::payments::gateway::{Gateway, Simulator};
 use ivrpay::payments::merchant::CaptureMode;
-use ivrpay::server::Server;
+use ivrpay::server::{Server, StartWith};
 use ivrpay::store::Store;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,7 +56,9 @@ async fn a_caller_hanging_up_during_a_held_authorization_is_still_charged_once_a
         lookups: AtomicUsize::new(0),
         started: Arc::default(),
     });
-    let server = Server::start_with_services(cfg, Some(services.clone())).await.expect("server starts");
+    let server = Server::start_with(cfg, StartWith { services: Some(services.clone()), ..StartWith::default() })
+        .await
+        .expect("server starts");
     let (_, key) =
         store.create_merchant(&common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
     let due = (chrono::Utc::now().date_naive() + chrono::Months::new(12)).format("%Y-%m-%d");

@@ -163,9 +163,7 @@ async fn a_merchant_creates_imports_sees_a_payment_and_refunds_it() {
     b.check_layout("invoice-cancel-confirm", "fr").await;
 
     // Captured, it can be refunded: partly, then the rest, each after a confirmation.
-    if let ivrpay::payments::gateway::Gateway::Simulator(sim) = &s.server.ctx().gateway {
-        sim.advance(std::time::Duration::from_secs(2 * 86_400)); // the platform captures too
-    }
+    s.platform_clock.advance(std::time::Duration::from_secs(2 * 86_400)); // the platform captures too
     assert_eq!(store.run_capture(store.now_ms() + 2 * 86_400_000).await.unwrap(), (1, 0));
     b.goto(&format!("/invoices/{}", inv.id)).await;
     b.click(".tx .actions a[href$='/refund']").await;

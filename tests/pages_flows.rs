@@ -165,9 +165,7 @@ async fn a_confirmation_sent_twice_is_applied_once() {
         PaymentOutcome::Accepted(t) => t.reference,
         other => panic!("{other:?}"),
     };
-    if let ivrpay::payments::gateway::Gateway::Simulator(sim) = &ctx.gateway {
-        sim.advance(std::time::Duration::from_secs(2 * 86_400));
-    }
+    s.platform_clock.advance(std::time::Duration::from_secs(2 * 86_400));
     assert_eq!(store.run_capture(store.now_ms() + 2 * 86_400_000).await.unwrap(), (1, 0));
     let mut w = Web::new(s.addr());
     w.sign_in("merchant@a.test", PASSWORD).await;

@@ -167,7 +167,10 @@ async fn an_unreachable_platform_is_asked_again(store: &Store, backend: &str) {
 /// authorization and pays the invoice; one authorization at the platform.
 async fn a_late_authorization_is_not_taken_for_nothing(store: &Store, backend: &str) {
     use ivrpay::payments::simulator_rules::{LATE_CHARGE_AFTER, LATE_CHARGE_CARD};
-    let (gw, sim) = fixtures::simulator();
+    let platform_clock = std::sync::Arc::new(ivrpay::payments::clock::ShiftedClock::new());
+    let (_, sim) = fixtures::simulator();
+    let sim = sim.with_clock(platform_clock.clone());
+    let gw = Gateway::Simulator(sim.clone());
     let (m, _) = store.create_merchant(&fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
     let inv = fixtures::stored_invoice(store, &m, "L-1", 5100).await;
     let got = fixtures::pay(store, &gw, &m, &inv, LATE_CHARGE_CARD, "k-late").await.unwrap();
@@ -181,7 +184,7 @@ async fn a_late_authorization_is_not_taken_for_nothing(store: &Store, backend: &
     // Within the grace period recovery leaves it alone.
     assert!(recover_pending(store, &gw, Duration::from_secs(3600)).await.unwrap().is_empty(), "{backend}");
     // The platform finishes it; recovery records it and the invoice is paid.
-    sim.advance(LATE_CHARGE_AFTER + Duration::from_secs(1));
+    platform_clock.advance(LATE_CHARGE_AFTER + Duration::from_secs(1));
     let done = recover_pending(store, &gw, NOW).await.unwrap();
     assert_eq!(done, vec![(t.reference.clone(), "TO_CAPTURE".to_string())], "{backend}");
     assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Paid, "{backend}");

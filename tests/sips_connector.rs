@@ -5,6 +5,7 @@
 mod common;
 
 use ivrpay::payments::card::{CardNumber, Expiry, SecurityCode};
+use ivrpay::payments::clock::{Clock, ShiftedClock, SystemClock};
 use ivrpay::payments::gateway::{AuthorizationRequest, Gateway, GatewayError, Lookup, Simulator};
 use ivrpay::payments::money::Currency;
 use ivrpay::payments::simulator_rules::{
@@ -12,10 +13,16 @@ use ivrpay::payments::simulator_rules::{
 };
 use ivrpay::payments::sips::{SipsConfig, SipsConnector};
 use ivrpay::payments::sips_sim::{self, SimServer};
+use std::sync::Arc;
 use std::time::Duration;
 
 async fn sim(secret: &str, answer_secret: &str) -> (String, Simulator) {
-    let simulator = Simulator::new(Duration::from_millis(5), Duration::from_secs(30));
+    sim_on(secret, answer_secret, Arc::new(SystemClock)).await
+}
+
+/// The wire simulator keeping the platform's time by `clock`.
+async fn sim_on(secret: &str, answer_secret: &str, clock: Arc<dyn Clock>) -> (String, Simulator) {
+    let simulator = Simulator::new(Duration::from_millis(5), Duration::from_secs(30)).with_clock(clock);
     let state = SimServer { simulator: simulator.clone(), secret: secret.into(), answer_secret: answer_secret.into() };
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
@@ -72,7 +79,8 @@ async fn the_connector_speaks_sealed_sips_json() {
 /// Failures after the request left are unknown outcomes, never "nothing charged".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_after_sending_is_not_unavailable() {
-    let (url, simulator) = sim("k", "k").await;
+    let platform_clock = Arc::new(ShiftedClock::new());
+    let (url, simulator) = sim_on("k", "k", platform_clock.clone()).await;
     let c = connector(&url, "k");
     for (card, reference) in [(DROP_AFTER_CHARGE_CARD, "BRK1"), (BAD_GATEWAY_AFTER_CHARGE_CARD, "BRK2")] {
         let got = authorize(&c, card, reference).await;
@@ -206,7 +214,8 @@ async fn a_lost_answer_is_resolved_through_the_connector() {
 async fn cash_management_over_the_wire() {
     use ivrpay::payments::cash::Operation;
     use ivrpay::payments::gateway::{CashRequest, DuplicateRequest};
-    let (url, simulator) = sim("k", "k").await;
+    let platform_clock = Arc::new(ShiftedClock::new());
+    let (url, simulator) = sim_on("k", "k", platform_clock.clone()).await;
     let c = connector(&url, "k");
     assert!(authorize(&c, "4100000000000100", "CM1").await.unwrap().accepted());
     let cash = |reference: &'static str, operation: Operation, amount: i64| CashRequest {
@@ -227,7 +236,7 @@ async fn cash_management_over_the_wire() {
     assert_eq!(c.cash(&cash("NOPE", Operation::Cancel, 100)).await.unwrap().response_code, "25");
     assert_eq!(simulator.operations(), 4);
     // After the platform's capture: refund, never more than captured.
-    simulator.advance(Duration::from_secs(86_400));
+    platform_clock.advance(Duration::from_secs(86_400));
     assert_eq!(c.cash(&cash("CM1", Operation::Refund, 2001)).await.unwrap().response_code, "12");
     let r = c.cash(&cash("CM1", Operation::Refund, 2000)).await.unwrap();
     assert_eq!((r.new_status.as_deref(), r.new_amount), (Some("CREDITED"), Some(0)));

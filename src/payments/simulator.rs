@@ -11,7 +11,7 @@ use super::gateway::{
 };
 use super::sim_ledger::Ledger;
 use super::simulator_rules::{self, SimBehaviour};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,7 +53,8 @@ pub struct Simulator {
     calls: Arc<AtomicU64>,
     operations: Arc<AtomicU64>,
     down: Arc<AtomicBool>,
-    clock_offset_ms: Arc<AtomicI64>,
+    /// The platform's own time (its captures and expiries), apart from ours.
+    clock: Arc<dyn Clock>,
 }
 
 impl Simulator {
@@ -67,8 +68,15 @@ impl Simulator {
             calls: Arc::new(AtomicU64::new(0)),
             operations: Arc::new(AtomicU64::new(0)),
             down: Arc::new(AtomicBool::new(false)),
-            clock_offset_ms: Arc::new(AtomicI64::new(0)),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same simulator keeping time by `clock` (a test lets days pass for the
+    /// platform with a [`super::clock::ShiftedClock`] so it captures on its capture day).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Authorization requests received, duplicates included (tests prove nothing is
@@ -88,14 +96,8 @@ impl Simulator {
         self.down.store(down, Ordering::SeqCst);
     }
 
-    /// Moves the platform's clock forward, so its own captures happen as they would
-    /// days later (tests pass a capture day without waiting for it).
-    pub fn advance(&self, by: Duration) {
-        self.clock_offset_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
-    }
-
     fn now(&self) -> i64 {
-        SystemClock.now_ms() + self.clock_offset_ms.load(Ordering::SeqCst)
+        self.clock.now_ms()
     }
 
     fn books(&self) -> std::sync::MutexGuard<'_, Ledger> {
@@ -328,11 +330,12 @@ mod tests {
     }
 
     #[test]
-    fn the_clock_moves_captures() {
-        let s = sim();
+    fn the_clock_it_is_given_moves_captures() {
+        let clock = Arc::new(crate::payments::clock::ShiftedClock::new());
+        let s = sim().with_clock(clock.clone());
         s.decide("R", "4100000000000100", TERMS);
         assert_eq!(s.cash_now("R", Operation::Refund, 10).unwrap().response_code, "24");
-        s.advance(Duration::from_secs(2 * 86_400));
+        clock.advance(Duration::from_secs(2 * 86_400));
         assert!(s.cash_now("R", Operation::Refund, 10).unwrap().accepted());
         assert_eq!(s.operations(), 2);
     }

@@ -15,6 +15,7 @@ use crate::ivr::dialplan::registry::DialplanRegistry;
 use crate::ivr::prompt_store::PromptStore;
 use crate::media::pacer_thread;
 use crate::media::ports::PortAllocator;
+use crate::payments::clock::Clock;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{self, Sockets};
 use std::net::SocketAddr;
@@ -28,6 +29,17 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     http_addr: SocketAddr,
+}
+
+/// What a test may put in place of the server's own parts. The default is production:
+/// the store and the configured platform, on the system's clock.
+#[derive(Default)]
+pub struct StartWith {
+    /// Answers calls' lookups and authorizations instead of the store and the platform
+    /// (a test that holds an authorization, or answers lookups of its own).
+    pub services: Option<Arc<dyn CallServices>>,
+    /// The simulated platform's clock, so a test can let its capture day come.
+    pub platform_clock: Option<Arc<dyn Clock>>,
 }
 
 /// Prompts and the flows built on them, as loaded at start.
@@ -66,22 +78,18 @@ impl Server {
     /// Binds sockets, loads prompts and starts serving, with calls looking up invoices
     /// in the store and paying through the configured platform.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
-        Server::start_with_services(config, None).await
+        Server::start_with(config, StartWith::default()).await
     }
 
-    /// As [`Server::start`], with calls served by `services` when given (a test that
-    /// needs to hold an authorization, or to answer lookups of its own).
-    pub async fn start_with_services(
-        config: Config,
-        services: Option<Arc<dyn CallServices>>,
-    ) -> Result<Server, ServerError> {
+    /// As [`Server::start`], with the parts `with` names in place of the server's own.
+    pub async fn start_with(config: Config, with: StartWith) -> Result<Server, ServerError> {
         let flows = load_flows(&config)?;
         let store = crate::store::Store::open(&config.storage.database).await?;
         let http = crate::extranet::bind(config.http.listen)
             .await
             .map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
         let http_addr = http.local_addr().map_err(|source| ServerError::Bind { addr: config.http.listen, source })?;
-        let gateway = gateway::from_config(&config.payments)?;
+        let gateway = gateway::from_config(&config.payments, with.platform_clock)?;
         // Payments a crash left between sending and recording are resolved first (those
         // too recent to be sure they are not in flight elsewhere: by the periodic run).
         let min_age = recovery_min_age(Duration::from_millis(config.payments.timeout_ms));
@@ -91,7 +99,7 @@ impl Server {
             Sockets::bind(listen, config.sip.tcp).await.map_err(|source| ServerError::Bind { addr: listen, source })?;
         let local = sockets.udp.local_addr().map_err(|source| ServerError::Bind { addr: listen, source })?;
         let ports = Arc::new(PortAllocator::new(listen.ip(), config.media.rtp_port_min, config.media.rtp_port_max)?);
-        let services = services.unwrap_or_else(|| {
+        let services = with.services.unwrap_or_else(|| {
             Arc::new(PaymentServices::new(store.clone(), gateway.clone(), &config.payments.order_channel))
         });
         let env = Arc::new(CallEnv {

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use crate::payments::jobs::recovery_min_age;
-pub use lifecycle::Server;
+pub use lifecycle::{Server, StartWith};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

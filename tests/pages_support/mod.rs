@@ -22,6 +22,8 @@ pub const PASSWORD: &str = "correct horse battery";
 /// A running server and its accounts.
 pub struct Site {
     pub server: Server,
+    /// The simulated platform's clock: advancing it lets the platform's capture day come.
+    pub platform_clock: std::sync::Arc<ivrpay::payments::clock::ShiftedClock>,
     pub prompts: PathBuf,
     pub dialplans: PathBuf,
     pub merchant: Merchant,
@@ -70,7 +72,9 @@ pub async fn site(secure_cookies: bool) -> Site {
     let dialplans = tempdir("dialplans");
     copy_dir(&common::root().join("dialplans"), &dialplans);
     c.dialplans.dir = dialplans.clone();
-    let server = common::start(c).await;
+    let platform_clock = std::sync::Arc::new(ivrpay::payments::clock::ShiftedClock::new());
+    let with = ivrpay::server::StartWith { platform_clock: Some(platform_clock.clone()), ..Default::default() };
+    let server = Server::start_with(c, with).await.expect("server starts");
     let store = &server.ctx().store;
     let (merchant, _) =
         store.create_merchant(&common::fixtures::merchant(CaptureMode::AuthorCapture, 0, None)).await.unwrap();
@@ -89,7 +93,7 @@ pub async fn site(secure_cookies: bool) -> Site {
             .await
             .unwrap();
     }
-    Site { server, prompts, dialplans, merchant, other_merchant }
+    Site { server, platform_clock, prompts, dialplans, merchant, other_merchant }
 }
 
 /// An answer: status, headers (lower-case names) and body.
