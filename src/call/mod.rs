@@ -13,6 +13,7 @@ pub mod answering;
 pub use ivrpay_proto::call::{core, leg};
 pub mod env;
 pub mod live;
+mod media_io;
 mod record;
 pub mod registry;
 pub mod services;

@@ -8,23 +8,21 @@ use super::core::{Call, CallOutput, WallEpoch};
 use super::env::CallEnv;
 use super::leg::SipLeg;
 use super::live::LiveCall;
+use super::media_io::CallMedia;
 use super::record::Recorder;
 use super::services::Origin;
 use crate::ivr::app::AppInput;
-use crate::media::pacer::{Command, StreamSpec};
+use crate::media::pacer::Command;
 use crate::media::ports::PortPair;
 use crate::sip::message::Request;
-use crate::sip::sdp::{Negotiated, SessionDescription};
+use crate::sip::sdp::SessionDescription;
 use crate::sip::Flow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 pub use super::core::CallInput;
-
-static NEXT_STREAM: AtomicU64 = AtomicU64::new(1);
 
 /// Registers the call and starts its task.
 pub fn spawn(
@@ -57,18 +55,10 @@ struct Io {
     tx: mpsc::UnboundedSender<CallInput>,
     call_id: String,
     caller: String,
-    sockets: Option<(UdpSocket, UdpSocket)>,
-    pacer_sink: Option<Arc<std::net::UdpSocket>>,
-    media: Option<Media>,
+    media: CallMedia,
     recorder: Option<Recorder>,
     /// The call's place among the calls in progress, given back when it ends.
     permit: Option<CallPermit>,
-}
-
-struct Media {
-    id: u64,
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -109,17 +99,8 @@ async fn run(
     let leg = SipLeg::new(invite, offer, flow, party, settings.limits, &mut rand::thread_rng(), now);
     let epoch = WallEpoch { at: now, utc_ms: started_at };
     let mut call = Call::new(leg, app, settings.inband_dtmf, epoch, now);
-    let mut io = Io {
-        pacer_sink: Some(Arc::new(pair.rtp.try_clone()?)),
-        sockets: Some((UdpSocket::from_std(pair.rtp)?, UdpSocket::from_std(pair.rtcp)?)),
-        env,
-        tx,
-        call_id,
-        caller,
-        media: None,
-        recorder: Some(recorder),
-        permit: Some(permit),
-    };
+    let mut io =
+        Io { media: CallMedia::bind(pair)?, env, tx, call_id, caller, recorder: Some(recorder), permit: Some(permit) };
     let (mut buf, mut rtcp_buf) = ([0u8; 2048], [0u8; 1500]);
     loop {
         while let Some(out) = call.poll_output() {
@@ -135,12 +116,12 @@ async fn run(
                 Some(input) => call.handle_input(input, Instant::now()),
                 None => return Ok(()),
             },
-            r = recv(&io.media, &mut buf) => {
+            r = io.media.recv(&mut buf) => {
                 if let Ok((n, from)) = r {
                     call.handle_rtp(&buf[..n], from, Instant::now());
                 }
             },
-            _ = recv_rtcp(&io.media, &mut rtcp_buf) => {},
+            _ = io.media.recv_rtcp(&mut rtcp_buf) => {},
             _ = sleep => call.handle_timeout(Instant::now()),
         }
     }
@@ -150,15 +131,10 @@ impl Io {
     /// Does what the core asks; true once the call is finished.
     fn execute(&mut self, out: CallOutput) -> bool {
         let env = &self.env;
-        let stream = self.media.as_ref().map(|m| m.id);
+        let stream = self.media.stream();
         match out {
             CallOutput::Send(f, bytes) => env.outbound.send(f, bytes),
-            CallOutput::StartMedia(neg) => {
-                if let (Some((rtp, rtcp)), Some(sink)) = (self.sockets.take(), self.pacer_sink.as_ref()) {
-                    let id = start_media(env, &self.tx, sink, &neg);
-                    self.media = Some(Media { id, rtp, rtcp });
-                }
-            }
+            CallOutput::StartMedia(neg) => self.media.start(env, &self.tx, &neg),
             CallOutput::SetSending(on) => stream.into_iter().for_each(|id| env.pacer.send(Command::SetSending(id, on))),
             CallOutput::SetDest(addr) => stream.into_iter().for_each(|id| env.pacer.send(Command::SetDest(id, addr))),
             CallOutput::Play(prompts, token) => {
@@ -172,12 +148,8 @@ impl Io {
             CallOutput::StopPlayback => stream.into_iter().for_each(|id| env.pacer.send(Command::Stop(id))),
             CallOutput::Ended(_) => {
                 self.permit = None;
-                if let Some(m) = self.media.take() {
-                    env.pacer.send(Command::Remove(m.id));
-                }
                 // The leg may linger for its transactions: free the RTP ports now.
-                self.sockets = None;
-                self.pacer_sink = None;
+                self.media.close(env);
             }
             CallOutput::DigitReceived => {
                 env.digits_received.fetch_add(1, Ordering::Relaxed);
@@ -203,38 +175,5 @@ impl Io {
             CallOutput::Finished(_) => return true,
         }
         false
-    }
-}
-
-/// Adds the call's stream to the pacer; returns its id.
-fn start_media(
-    env: &CallEnv,
-    tx: &mpsc::UnboundedSender<CallInput>,
-    sink: &Arc<std::net::UdpSocket>,
-    neg: &Negotiated,
-) -> u64 {
-    let id = NEXT_STREAM.fetch_add(1, Ordering::Relaxed);
-    let notify_tx = tx.clone();
-    env.pacer.add(
-        id,
-        StreamSpec { sink: sink.clone(), dest: neg.remote_rtp, codec: neg.codec, payload_type: neg.payload_type },
-        Box::new(move |t| {
-            let _ = notify_tx.send(CallInput::PlaybackDone(t));
-        }),
-    );
-    id
-}
-
-async fn recv(media: &Option<Media>, buf: &mut [u8]) -> std::io::Result<(usize, std::net::SocketAddr)> {
-    match media {
-        Some(m) => m.rtp.recv_from(buf).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn recv_rtcp(media: &Option<Media>, buf: &mut [u8]) -> std::io::Result<(usize, std::net::SocketAddr)> {
-    match media {
-        Some(m) => m.rtcp.recv_from(buf).await,
-        None => std::future::pending().await,
     }
 }
