@@ -2,20 +2,17 @@
 //! every output read back in order.
 
 use super::*;
+// The scripted application of the Pair harness: `5` asks for an authorization, `#`
+// hangs up, `0` looks up an invoice.
 use crate::call::leg::{Limits, LocalParty};
+use crate::call::pair::PayApp;
 use crate::ivr::app::{AuthorizeResult, LookupResult};
 use crate::media::codec::Codec;
-use crate::payments::card::{Brand, CardNumber, Expiry, SecurityCode};
-use crate::payments::invoice::Invoice;
-use crate::payments::invoice::InvoiceStatus;
-use crate::payments::merchant::{CaptureMode, Merchant};
-use crate::payments::money::Currency;
 use crate::sip::message::{parse, Request};
 use crate::sip::normalise::Framing;
 use crate::sip::sdp::{self, LocalMedia};
 use crate::sip::transaction::Timers;
 use crate::sip::Transport;
-use chrono::NaiveDate;
 use std::time::Duration;
 
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
@@ -70,91 +67,6 @@ fn leg(t0: Instant) -> SipLeg {
     SipLeg::new(inv, offer, flow(), local, limits, &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5), t0)
 }
 
-fn order() -> Box<AuthorizeOrder> {
-    let invoice = Invoice {
-        id: "inv_1".into(),
-        merchant_id: "mer_1".into(),
-        reference: "FAC-42".into(),
-        amount: 12345,
-        currency: Currency::Eur,
-        due_date: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
-        expires_at: i64::MAX,
-        customer_name: "Jeanne Martin".into(),
-        customer_contact: None,
-        description: None,
-        payment_code: "480152730".into(),
-        status: InvoiceStatus::Payable,
-        created_at: 0,
-        updated_at: 0,
-    };
-    let merchant = Merchant {
-        id: "mer_1".into(),
-        name: "Plomberie Dupont".into(),
-        accepted_brands: vec!["VISA".into()],
-        capture_mode: CaptureMode::AuthorCapture,
-        capture_day: 0,
-        phone_number: "+33970000000".into(),
-        notification_url: None,
-        created_at: 0,
-    };
-    Box::new(AuthorizeOrder {
-        invoice,
-        merchant,
-        card: CardNumber::parse("4100000000000100").unwrap(),
-        expiry: Expiry::parse_mmyy("1230").unwrap(),
-        csc: SecurityCode::parse("123", Brand::Visa).unwrap(),
-        attempt: 1,
-    })
-}
-
-/// A scripted application: `5` asks for an authorization, `#` hangs up, `0` looks up
-/// an invoice, any other key plays nothing; the step is "start" then "paying".
-#[derive(Default)]
-struct Script {
-    actions: VecDeque<AppAction>,
-    paying: bool,
-    paid: bool,
-}
-
-impl CallApp for Script {
-    fn handle(&mut self, input: AppInput, _now: Instant) {
-        match input {
-            AppInput::Started => self.actions.push_back(AppAction::Play { prompts: vec![], token: 1 }),
-            AppInput::Digit('5') => {
-                self.paying = true;
-                self.actions.push_back(AppAction::Authorize(order()));
-            }
-            AppInput::Digit('#') => self.actions.push_back(AppAction::Hangup),
-            AppInput::Digit('0') => self.actions.push_back(AppAction::LookupInvoice { code: "480152730".into() }),
-            AppInput::Authorized(AuthorizeResult::Accepted { .. }) => self.paid = true,
-            _ => {}
-        }
-    }
-    fn poll_action(&mut self) -> Option<AppAction> {
-        self.actions.pop_front()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-    fn current_step(&self) -> &str {
-        if self.paying {
-            "paying"
-        } else {
-            "start"
-        }
-    }
-    fn outcome(&self) -> CallOutcome {
-        if self.paid {
-            CallOutcome::Paid
-        } else {
-            CallOutcome::Abandoned
-        }
-    }
-    fn report(&self) -> AppReport {
-        AppReport::default()
-    }
-}
-
 /// Outputs as short words: "send:200", "start", "play:1", "ended:caller_bye",
 /// "record:paid", "finished:2", ...
 fn drain(call: &mut Call) -> Vec<String> {
@@ -188,7 +100,7 @@ fn drain(call: &mut Call) -> Vec<String> {
 const EPOCH_MS: i64 = 1_700_000_000_000;
 
 fn answered(t0: Instant) -> (Call, String) {
-    let mut call = Call::new(leg(t0), Box::<Script>::default(), false, WallEpoch { at: t0, utc_ms: EPOCH_MS }, t0);
+    let mut call = Call::new(leg(t0), Box::<PayApp>::default(), false, WallEpoch { at: t0, utc_ms: EPOCH_MS }, t0);
     let mut tag = String::new();
     for o in &call.out {
         if let CallOutput::Send(_, b) = o {

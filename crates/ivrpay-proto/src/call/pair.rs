@@ -15,15 +15,13 @@ use super::leg::{EndReason, Limits, LocalParty, SipLeg};
 use crate::ivr::app::{AppAction, AppInput, AppReport, AuthorizeOrder, AuthorizeResult, CallApp, CallOutcome};
 use crate::media::codec::Codec;
 use crate::payments::card::{Brand, CardNumber, Expiry, SecurityCode};
-use crate::payments::invoice::{Invoice, InvoiceStatus};
-use crate::payments::merchant::{CaptureMode, Merchant};
-use crate::payments::money::Currency;
+use crate::payments::fixtures;
+use crate::payments::invoice::InvoiceStatus;
 use crate::sip::message::{parse, SipMessage};
 use crate::sip::normalise::Framing;
 use crate::sip::sdp::{self, Direction, LocalMedia};
 use crate::sip::transaction::Timers;
 use crate::sip::{Flow, Transport};
-use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::{HashMap, VecDeque};
@@ -107,7 +105,8 @@ struct InFlight {
 }
 
 /// The scripted payment app of the server: plays a greeting (token 1), `5` asks for
-/// an authorization, `#` hangs up; paid once the authorization is accepted.
+/// an authorization, `#` hangs up, `0` looks up an invoice; paid once the authorization
+/// is accepted. Shared with the call core's own tests.
 #[derive(Default)]
 pub struct PayApp {
     actions: VecDeque<AppAction>,
@@ -125,6 +124,7 @@ impl CallApp for PayApp {
                 self.actions.push_back(AppAction::Authorize(order()));
             }
             AppInput::Digit('#') => self.actions.push_back(AppAction::Hangup),
+            AppInput::Digit('0') => self.actions.push_back(AppAction::LookupInvoice { code: "480152730".into() }),
             AppInput::Authorized(AuthorizeResult::Accepted { reference, .. }) => {
                 self.paid = true;
                 self.reference = Some(reference);
@@ -487,32 +487,8 @@ fn local_party() -> LocalParty {
 
 /// The authorization order of `PayApp` (a test card, never a real one).
 pub fn order() -> Box<AuthorizeOrder> {
-    let invoice = Invoice {
-        id: "inv_1".into(),
-        merchant_id: "mer_1".into(),
-        reference: "FAC-42".into(),
-        amount: 12345,
-        currency: Currency::Eur,
-        due_date: NaiveDate::from_ymd_opt(2026, 12, 31).expect("a date"),
-        expires_at: i64::MAX,
-        customer_name: "Jeanne Martin".into(),
-        customer_contact: None,
-        description: None,
-        payment_code: "480152730".into(),
-        status: InvoiceStatus::Payable,
-        created_at: 0,
-        updated_at: 0,
-    };
-    let merchant = Merchant {
-        id: "mer_1".into(),
-        name: "Plomberie Dupont".into(),
-        accepted_brands: vec!["VISA".into()],
-        capture_mode: CaptureMode::AuthorCapture,
-        capture_day: 0,
-        phone_number: "+33970000000".into(),
-        notification_url: None,
-        created_at: 0,
-    };
+    let invoice = fixtures::invoice(InvoiceStatus::Payable);
+    let merchant = fixtures::merchant(&["VISA"]);
     Box::new(AuthorizeOrder {
         invoice,
         merchant,

@@ -4,6 +4,8 @@
 //! platform connectors, storage-backed flows and jobs.
 pub mod card;
 pub mod check_digit;
+#[cfg(test)]
+pub mod fixtures;
 pub mod invoice;
 pub mod merchant;
 pub mod money;

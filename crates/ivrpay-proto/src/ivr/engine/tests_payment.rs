@@ -6,11 +6,8 @@ use crate::ivr::app::{AppInput, AuthorizeResult, CallApp, CallOutcome, LookupRes
 use crate::ivr::dialplan::plan_prompt_names;
 use crate::ivr::dialplan::{parse, Dialplan};
 use crate::payments::check_digit::append_check_digit;
-use crate::payments::invoice::Invoice;
+use crate::payments::fixtures;
 use crate::payments::invoice::InvoiceStatus;
-use crate::payments::merchant::{CaptureMode, Merchant};
-use crate::payments::money::Currency;
-use chrono::NaiveDate;
 use std::path::Path;
 
 pub(super) const CARD: &str = "4100000000000100";
@@ -30,32 +27,7 @@ pub(super) fn code() -> String {
 }
 
 pub(super) fn found(status: InvoiceStatus) -> AppInput {
-    let invoice = Invoice {
-        id: "inv_1".into(),
-        merchant_id: "mer_1".into(),
-        reference: "FAC-42".into(),
-        amount: 12345,
-        currency: Currency::Eur,
-        due_date: NaiveDate::from_ymd_opt(2026, 12, 31).expect("date"),
-        expires_at: i64::MAX,
-        customer_name: "Jeanne Martin".into(),
-        customer_contact: None,
-        description: None,
-        payment_code: code(),
-        status,
-        created_at: 0,
-        updated_at: 0,
-    };
-    let merchant = Merchant {
-        id: "mer_1".into(),
-        name: "Plomberie Dupont".into(),
-        accepted_brands: vec!["CB".into(), "VISA".into()],
-        capture_mode: CaptureMode::AuthorCapture,
-        capture_day: 0,
-        phone_number: "+33970000000".into(),
-        notification_url: None,
-        created_at: 0,
-    };
+    let (invoice, merchant) = (fixtures::invoice(status), fixtures::merchant(&["CB", "VISA"]));
     AppInput::Invoice(LookupResult::Found(Box::new((invoice, merchant))))
 }
 
