@@ -205,17 +205,13 @@ impl CallerLeg {
         }
         dialog.update_target(req);
         let media = LocalMedia { session_version: self.sdp_version + 1, ..self.config.media.clone() };
-        let (body, offered) = if req.body.is_empty() {
-            (sdp::offer(&media, Direction::SendRecv), Some(media))
-        } else {
-            let parsed = std::str::from_utf8(&req.body).ok().and_then(|t| sdp::parse(t).ok());
-            match parsed.map(|o| sdp::answer(&o, &media)) {
-                Some(Ok((neg, text))) => {
-                    self.push(CallerOutput::MediaUpdate(neg));
-                    (text, None)
-                }
-                _ => return (488, req.reply(488, "Not Acceptable Here", None).build(), None),
+        let (body, offered) = match sdp::reoffer(&req.body, media) {
+            sdp::ReOffer::WeOffer { body, offered } => (body, Some(offered)),
+            sdp::ReOffer::Answered { negotiated, body } => {
+                self.push(CallerOutput::MediaUpdate(negotiated));
+                (body, None)
             }
+            sdp::ReOffer::Unusable => return (488, req.reply(488, "Not Acceptable Here", None).build(), None),
         };
         self.sdp_version += 1;
         let ok = req.reply(200, "OK", None).header("Contact", &contact).body("application/sdp", body.into_bytes());

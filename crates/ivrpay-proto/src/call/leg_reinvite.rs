@@ -6,7 +6,7 @@
 use super::{EndReason, LegOutput, SipLeg};
 use crate::sip::admission::{stateless_reply, ALLOW};
 use crate::sip::message::Request;
-use crate::sip::sdp::{self, Direction, LocalMedia};
+use crate::sip::sdp::{self, LocalMedia};
 use crate::sip::transaction::{InviteOutput, InviteServer, InviteState};
 use crate::sip::Flow;
 use std::time::Instant;
@@ -88,23 +88,19 @@ impl SipLeg {
             return (420, b, None);
         }
         let media = LocalMedia { session_version: self.sdp_version + 1, ..self.local.media.clone() };
-        let (body, offered) = if req.body.is_empty() {
-            (sdp::offer(&media, Direction::SendRecv), Some(media))
-        } else {
-            let parsed = std::str::from_utf8(&req.body).ok().and_then(|t| sdp::parse(t).ok());
-            match parsed.map(|o| sdp::answer(&o, &media)) {
-                Some(Ok((neg, text))) => {
-                    self.apply_media(&neg, now);
-                    self.out.push_back(LegOutput::MediaUpdate(neg));
-                    (text, None)
-                }
-                // RFC 3261 14.2: a failed re-INVITE leaves the session (and the remote
-                // target) as they were.
-                _ => {
-                    let warn = "305 ivrpay \"Incompatible media format\"";
-                    let b = req.reply(488, "Not Acceptable Here", None).header("Warning", warn).build();
-                    return (488, b, None);
-                }
+        let (body, offered) = match sdp::reoffer(&req.body, media) {
+            sdp::ReOffer::WeOffer { body, offered } => (body, Some(offered)),
+            sdp::ReOffer::Answered { negotiated, body } => {
+                self.apply_media(&negotiated, now);
+                self.out.push_back(LegOutput::MediaUpdate(negotiated));
+                (body, None)
+            }
+            // RFC 3261 14.2: a failed re-INVITE leaves the session (and the remote
+            // target) as they were.
+            sdp::ReOffer::Unusable => {
+                let warn = "305 ivrpay \"Incompatible media format\"";
+                let b = req.reply(488, "Not Acceptable Here", None).header("Warning", warn).build();
+                return (488, b, None);
             }
         };
         self.sdp_version += 1;

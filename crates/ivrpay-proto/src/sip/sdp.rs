@@ -382,6 +382,40 @@ fn audio_section(port: u16, codecs: &[(Codec, u8)], te: Option<u8>, direction: D
     s
 }
 
+/// What a re-INVITE's body asks of us (RFC 3264 section 8), the same for both ends of a
+/// call.
+#[derive(Debug)]
+pub enum ReOffer {
+    /// No body (late offer): we offer `body`, and the answer comes in the ACK.
+    WeOffer {
+        /// Our offer.
+        body: String,
+        /// What we offered, to match the answer against.
+        offered: LocalMedia,
+    },
+    /// An offer we can answer with `body`; the media becomes `negotiated`.
+    Answered {
+        /// The media both ends now use.
+        negotiated: Negotiated,
+        /// Our answer.
+        body: String,
+    },
+    /// An offer we cannot use: answer 488 and keep the session as it was (RFC 3261 14.2).
+    Unusable,
+}
+
+/// Our side of a re-INVITE carrying `body`, with `media` as our new version.
+pub fn reoffer(body: &[u8], media: LocalMedia) -> ReOffer {
+    if body.is_empty() {
+        return ReOffer::WeOffer { body: offer(&media, Direction::SendRecv), offered: media };
+    }
+    let parsed = std::str::from_utf8(body).ok().and_then(|t| parse(t).ok());
+    match parsed.map(|o| answer(&o, &media)) {
+        Some(Ok((negotiated, body))) => ReOffer::Answered { negotiated, body },
+        _ => ReOffer::Unusable,
+    }
+}
+
 #[cfg(test)]
 #[path = "sdp_tests.rs"]
 mod tests;
