@@ -3,6 +3,9 @@
 //! a `tokio::` path there because the crate does not depend on tokio; this test keeps it
 //! that way (no IO crate may join its normal dependencies) and catches what the compiler
 //! cannot: std's own clock, filesystem, sockets, threads, processes and environment.
+//! It also checks the root package's layers: which of its folders may name which (no
+//! `store` <-> `payments` or `call` <-> `server` cycle, the edges of the README's
+//! picture).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -163,4 +166,56 @@ fn the_matcher_sees_what_it_must_and_skips_tests_and_comments() {
     let after_declaration = "#[cfg(test)]\nmod tests;\nfn f() { let _ = std::time::Instant::now(); }\n";
     assert_eq!(offences(p, after_declaration).len(), 1, "a test module declaration does not end production code");
     assert!(offences(Path::new("crates/ivrpay-proto/src/sip/dialog_tests.rs"), bad).is_empty());
+}
+
+/// The root package's layers: each folder, and the modules its production code must
+/// not name (as `crate::<module>` paths). Payments are written against their own
+/// `Ledger` trait, so they name no store; the store names payments only; a call knows
+/// its environment, not the server that routes to it; media and SIP know neither calls
+/// nor payments.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("payments", &["store", "call", "server", "sip", "extranet", "ivr", "media", "caller", "cli"]),
+    ("store", &["call", "server", "sip", "extranet", "ivr", "media", "caller", "cli"]),
+    ("call", &["server", "extranet", "caller", "cli"]),
+    ("extranet", &["server", "sip", "caller", "cli"]),
+    ("ivr", &["call", "server", "extranet", "store", "caller", "cli"]),
+    ("media", &["call", "server", "extranet", "store", "payments", "ivr", "sip", "caller", "cli"]),
+    ("sip", &["call", "server", "extranet", "store", "payments", "ivr", "media", "caller", "cli"]),
+    ("caller", &["call", "server", "extranet", "store", "payments", "ivr", "cli"]),
+];
+
+fn layer_offences(folder: &str, path: &Path, text: &str) -> Vec<String> {
+    let forbidden = LAYERS.iter().find(|(f, _)| *f == folder).map(|(_, m)| *m).unwrap_or(&[]);
+    let mut found = Vec::new();
+    for (n, code) in production_lines(path, text) {
+        for module in forbidden {
+            if code.contains(&format!("crate::{module}::")) || code.contains(&format!("crate::{module};")) {
+                found.push(format!("{}:{n}: {folder} names crate::{module}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn root_folders_keep_their_layers() {
+    let mut found = Vec::new();
+    for (folder, _) in LAYERS {
+        let mut files = Vec::new();
+        rust_files(&root().join("src").join(folder), &mut files);
+        assert!(!files.is_empty(), "src/{folder} has sources");
+        for f in &files {
+            found.extend(layer_offences(folder, f, &std::fs::read_to_string(f).expect("read source")));
+        }
+    }
+    assert!(found.is_empty(), "a layer names one it must not know:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_layer_matcher_sees_a_cycle_and_skips_comments() {
+    let p = Path::new("src/payments/authorize.rs");
+    assert_eq!(layer_offences("payments", p, "use crate::store::{Store, StoreError};\n").len(), 1);
+    assert_eq!(layer_offences("payments", p, "fn f(s: &crate::store::Store) {}\n").len(), 1);
+    assert!(layer_offences("payments", p, "// see crate::store::ledger\nuse crate::payments::ledger;\n").is_empty());
+    assert!(layer_offences("store", Path::new("src/store/cash.rs"), "use crate::payments::cash;\n").is_empty());
 }

@@ -78,7 +78,7 @@ async fn recover_pending(
     store: &Store,
     gw: &Gateway,
     min_age: Duration,
-) -> Result<Vec<(String, String)>, ivrpay::store::StoreError> {
+) -> Result<Vec<(String, String)>, ivrpay::payments::ledger::LedgerError> {
     let done = recovery::recover_pending(store, gw, min_age).await?;
     Ok(done.into_iter().map(|(reference, status)| (reference, status.to_string())).collect())
 }

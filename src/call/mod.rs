@@ -17,4 +17,5 @@ mod media_io;
 mod record;
 pub mod registry;
 pub mod services;
+mod setup;
 pub mod task;

@@ -133,7 +133,7 @@ fn result_of(outcome: Result<PaymentOutcome, PayError>) -> AuthorizeResult {
             AuthorizeResult::CardError
         }
         Err(PayError::InvoiceNotPayable) => AuthorizeResult::NotPayable,
-        Err(PayError::Store(e)) => {
+        Err(PayError::Ledger(e)) => {
             // The payment may or may not have been written: the caller must not pay
             // again, and recovery settles it.
             tracing::error!(error = %e, "payment could not be recorded");

@@ -4,13 +4,12 @@
 
 use super::admission::CallPermit;
 use super::answering::Service;
-use super::core::{Call, CallOutput, WallEpoch};
+use super::core::CallOutput;
 use super::env::CallEnv;
-use super::leg::SipLeg;
-use super::live::LiveCall;
 use super::media_io::CallMedia;
 use super::record::Recorder;
 use super::services::Origin;
+use super::setup::{begin, Begun};
 use crate::ivr::app::AppInput;
 use crate::media::pacer::Command;
 use crate::media::ports::PortPair;
@@ -73,32 +72,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<CallInput>,
     permit: CallPermit,
 ) -> std::io::Result<()> {
-    let caller = invite
-        .headers
-        .get("From")
-        .map(crate::sip::headers::uri_of)
-        .and_then(crate::sip::headers::uri_user)
-        .unwrap_or("")
-        .to_string();
-    let number = invite.uri_user.clone().unwrap_or_default();
-    let call_id = invite.core.call_id.clone();
-    tracing::info!(%caller, service = %number, peer = %flow.remote, transport = ?flow.transport, "incoming call");
-    let recorder = Recorder::start(&env.records, &call_id, &caller, &number);
-    let started_at = env.records.now_ms();
-    env.live.insert(LiveCall {
-        call_id: call_id.clone(),
-        caller: caller.clone(),
-        service: number,
-        started_at,
-        step: String::new(),
-    });
-    let app = service.app(env.prompts.current(), chrono::Utc::now().date_naive());
-    let now = Instant::now();
-    let settings = &env.settings;
-    let party = settings.local_party(&flow, &pair, rand::random::<u32>() as u64);
-    let leg = SipLeg::new(invite, offer, flow, party, settings.limits, &mut rand::thread_rng(), now);
-    let epoch = WallEpoch { at: now, utc_ms: started_at };
-    let mut call = Call::new(leg, app, settings.inband_dtmf, epoch, now);
+    let Begun { mut call, call_id, caller, recorder } = begin(&env, invite, offer, flow, &pair, service);
     let mut io =
         Io { media: CallMedia::bind(pair)?, env, tx, call_id, caller, recorder: Some(recorder), permit: Some(permit) };
     let (mut buf, mut rtcp_buf) = ([0u8; 2048], [0u8; 1500]);

@@ -86,6 +86,9 @@ pub enum ApiError {
     /// The database failed; details are logged, not returned.
     #[error("internal error")]
     Internal(#[from] StoreError),
+    /// The ledger failed under a payment operation; details are logged, not returned.
+    #[error("internal error")]
+    Ledger(#[from] crate::payments::ledger::LedgerError),
 }
 
 impl IntoResponse for ApiError {
@@ -130,14 +133,18 @@ impl IntoResponse for ApiError {
                 StatusCode::PRECONDITION_FAILED,
                 json!({"error": {"code": "precondition_failed", "field": "If-Match", "message": message}}),
             ),
-            ApiError::Internal(e) => {
-                tracing::error!(error = %e, "API request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": {"code": "internal", "message": "internal error; retry later"}}),
-                )
-            }
+            ApiError::Internal(e) => internal(e),
+            ApiError::Ledger(e) => internal(e),
         };
         (status, axum::Json(body)).into_response()
     }
+}
+
+/// A failure of ours: logged with its cause, answered 500 without it.
+fn internal(e: &dyn std::error::Error) -> (StatusCode, serde_json::Value) {
+    tracing::error!(error = %e, "API request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"error": {"code": "internal", "message": "internal error; retry later"}}),
+    )
 }

@@ -91,7 +91,7 @@ pub async fn operate(
         Err(ref e @ OperationError::Unavailable { op, .. }) => {
             Err(ApiError::PlatformUnavailable { operation: op, message: e.to_string(), transaction: None })
         }
-        Err(OperationError::Store(e)) => Err(e.into()),
+        Err(OperationError::Ledger(e)) => Err(e.into()),
     }
 }
 
@@ -132,7 +132,7 @@ pub async fn duplicate(
         Err(DuplicateError::Conflict(message)) => {
             return Err(ApiError::Conflict { field: Some("invoice_reference"), message })
         }
-        Err(DuplicateError::Store(e)) => return Err(e.into()),
+        Err(DuplicateError::Ledger(e)) => return Err(e.into()),
     };
     let t = d.transaction;
     let code = t.response_code.clone().unwrap_or_default();

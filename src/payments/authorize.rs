@@ -20,12 +20,12 @@
 
 use super::card::{check_card, Brand, CardError, CardNumber, Expiry, SecurityCode};
 use super::gateway::{AuthorizationRequest, Gateway, GatewayError};
+use super::ledger::{Ledger, LedgerError};
 use super::recovery::{self, Grace, InFlight};
 use super::status::TransactionStatus;
 use crate::payments::invoice::Invoice;
 use crate::payments::merchant::Merchant;
 use crate::payments::transaction::{Answer, NewPending, Pending, Transaction};
-use crate::store::{Store, StoreError};
 
 /// The outcome a caller is told about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,9 +50,9 @@ pub enum PayError {
     /// The invoice cannot be paid now.
     #[error("invoice is not payable")]
     InvoiceNotPayable,
-    /// The database failed.
+    /// The ledger failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Ledger(#[from] LedgerError),
 }
 
 /// Everything needed to pay one invoice by card.
@@ -102,7 +102,11 @@ pub fn accepted_brands(m: &Merchant) -> Vec<Brand> {
 }
 
 /// Takes the payment (see the module documentation).
-pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> Result<PaymentOutcome, PayError> {
+pub async fn pay<L: Ledger>(
+    ledger: &L,
+    gateway: &Gateway,
+    req: PaymentRequest<'_>,
+) -> Result<PaymentOutcome, PayError> {
     let PaymentRequest {
         merchant,
         invoice,
@@ -134,7 +138,7 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
         caller: caller.map(str::to_string),
         call_id: call_id.map(str::to_string),
     };
-    match store.record_pending(&pending).await? {
+    match ledger.record_pending(&pending).await? {
         Pending::Recorded => {}
         Pending::Duplicate(t) => return Ok(outcome_of(*t)),
         Pending::InvoiceNotPayable => return Err(PayError::InvoiceNotPayable),
@@ -160,7 +164,9 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
         currency: invoice.currency,
     };
     match result {
-        Ok(resp) => recovery::record_answer(store, gateway, &in_flight, &resp, "ivr", "authorization answered").await?,
+        Ok(resp) => {
+            recovery::record_answer(ledger, gateway, &in_flight, &resp, "ivr", "authorization answered").await?
+        }
         Err(GatewayError::Unavailable) => {
             let answer = Answer {
                 status: TransactionStatus::Refused,
@@ -168,17 +174,16 @@ pub async fn pay(store: &Store, gateway: &Gateway, req: PaymentRequest<'_>) -> R
                 acquirer_response_code: "",
                 authorisation_id: None,
             };
-            store.complete_payment(&reference, &answer, "ivr", "payment platform unavailable: nothing charged").await?;
+            ledger
+                .complete_payment(&reference, &answer, "ivr", "payment platform unavailable: nothing charged")
+                .await?;
         }
         Err(e @ (GatewayError::Timeout | GatewayError::AnswerLost(_) | GatewayError::BadSeal)) => {
             tracing::warn!(reference = %reference, error = %e, "authorization outcome unknown; asking the platform");
-            recovery::resolve(store, gateway, &in_flight, Grace::Running, "ivr").await?
+            recovery::resolve(ledger, gateway, &in_flight, Grace::Running, "ivr").await?
         }
     }
-    let t = store
-        .transaction(&reference)
-        .await?
-        .ok_or_else(|| StoreError::Vanished { table: "transactions", key: reference.clone() })?;
+    let t = ledger.transaction(&reference).await?.ok_or_else(|| LedgerError::vanished_transaction(&reference))?;
     Ok(outcome_of(t))
 }
 

@@ -25,14 +25,13 @@
 use super::authorize::new_transaction_reference;
 use super::cash::{self, Operation};
 use super::gateway::{DuplicateRequest, Gateway, GatewayError};
-use super::invoice::{FieldError, InvoiceInput};
+use super::invoice::{FieldError, InvoiceInput, NewInvoice};
+use super::ledger::{Ledger, LedgerError};
 use super::money::Currency;
 use super::recovery::{self, Grace, InFlight};
 use super::status::TransactionStatus;
 use crate::payments::merchant::Merchant;
 use crate::payments::transaction::{Answer, NewPending, Transaction};
-use crate::store::duplicates::{DuplicateRecorded, NewDuplicate};
-use crate::store::{Store, StoreError};
 
 /// What the merchant asks for.
 #[derive(Clone, Debug)]
@@ -82,28 +81,50 @@ pub enum DuplicateError {
     /// another duplicate.
     #[error("{0}")]
     Conflict(String),
-    /// The database failed.
+    /// The ledger failed.
     #[error(transparent)]
-    Store(StoreError),
+    Ledger(LedgerError),
 }
 
-impl From<StoreError> for DuplicateError {
-    fn from(e: StoreError) -> Self {
+impl From<LedgerError> for DuplicateError {
+    fn from(e: LedgerError) -> Self {
         match e {
-            StoreError::Conflict(m) => DuplicateError::Conflict(m),
-            other => DuplicateError::Store(other),
+            LedgerError::Conflict(m) => DuplicateError::Conflict(m),
+            other => DuplicateError::Ledger(other),
         }
     }
 }
 
+/// A duplicate about to be recorded, before it is sent.
+#[derive(Clone, Debug)]
+pub struct NewDuplicate {
+    /// The transaction whose card is charged again.
+    pub from_reference: String,
+    /// Its invoice (the new charge), PAYABLE until the answer.
+    pub invoice: NewInvoice,
+    /// The new transaction (`invoice_id` is filled in by the ledger).
+    pub pending: NewPending,
+    /// Who asked (`api:<merchant>`), for the first history row.
+    pub actor: String,
+}
+
+/// What recording a duplicate found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DuplicateRecorded {
+    /// Recorded: the duplicate may be sent.
+    Recorded(Box<Transaction>),
+    /// The same request was already recorded (same idempotency key): not sent again.
+    Existing(Box<Transaction>),
+}
+
 /// Records, sends and records the answer of a duplicate.
-pub async fn duplicate(
-    store: &Store,
+pub async fn duplicate<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     input: DuplicateInput<'_>,
 ) -> Result<Duplicated, DuplicateError> {
     let m = input.merchant;
-    let original = store
+    let original = ledger
         .transaction(input.from_reference)
         .await?
         .filter(|t| t.merchant_id == m.id)
@@ -115,7 +136,7 @@ pub async fn duplicate(
         return Err(DuplicateError::Invalid(vec![FieldError::new("amount", "is required (minor units)")]));
     };
     let reference = new_transaction_reference(input.today);
-    let customer = store.invoice(&m.id, &original.invoice_id).await?;
+    let customer = ledger.invoice(&m.id, &original.invoice_id).await?;
     let invoice = InvoiceInput {
         reference: Some(input.invoice_reference.map(str::to_string).unwrap_or_else(|| format!("DUP-{reference}"))),
         amount: Some(amount),
@@ -156,7 +177,7 @@ pub async fn duplicate(
         invoice,
         actor: input.actor.to_string(),
     };
-    match store.record_duplicate(&new).await? {
+    match ledger.record_duplicate(&new).await? {
         DuplicateRecorded::Recorded(_) => {}
         DuplicateRecorded::Existing(t) => {
             if t.duplicated_from.as_deref() != Some(original.reference.as_str()) || t.amount != amount {
@@ -178,26 +199,23 @@ pub async fn duplicate(
         capture_day: m.capture_day,
         order_channel: input.order_channel,
     };
-    send(store, gateway, &req, currency, input.actor).await?;
-    let t = store
-        .transaction(&reference)
-        .await?
-        .ok_or_else(|| StoreError::Vanished { table: "transactions", key: reference.clone() })?;
+    send(ledger, gateway, &req, currency, input.actor).await?;
+    let t = ledger.transaction(&reference).await?.ok_or_else(|| LedgerError::vanished_transaction(&reference))?;
     Ok(Duplicated { transaction: t, replayed: false })
 }
 
-async fn send(
-    store: &Store,
+async fn send<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     req: &DuplicateRequest<'_>,
     currency: Currency,
     actor: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), LedgerError> {
     let p =
         InFlight { reference: req.transaction_reference, capture_mode: req.capture_mode, amount: req.amount, currency };
     let detail = format!("duplicate of {} answered", req.from_transaction_reference);
     match gateway.duplicate(req).await {
-        Ok(resp) => recovery::record_answer(store, gateway, &p, &resp, actor, &detail).await,
+        Ok(resp) => recovery::record_answer(ledger, gateway, &p, &resp, actor, &detail).await,
         Err(GatewayError::Unavailable) => {
             let answer = Answer {
                 status: TransactionStatus::Refused,
@@ -205,13 +223,13 @@ async fn send(
                 acquirer_response_code: "",
                 authorisation_id: None,
             };
-            store
+            ledger
                 .complete_payment(p.reference, &answer, actor, "payment platform unavailable: nothing charged")
                 .await?;
             Ok(())
         }
         Err(GatewayError::Timeout | GatewayError::AnswerLost(_) | GatewayError::BadSeal) => {
-            recovery::resolve(store, gateway, &p, Grace::Running, actor).await
+            recovery::resolve(ledger, gateway, &p, Grace::Running, actor).await
         }
     }
 }

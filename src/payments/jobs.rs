@@ -2,6 +2,7 @@
 //! recovery of payments left PENDING, the capture run, and invoice expiry. It must not
 //! know SIP, calls or the server's lifecycle (it is handed a shutdown signal).
 
+use super::ledger::Ledger;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -14,8 +15,8 @@ pub fn recovery_min_age(gateway_timeout: Duration) -> Duration {
 
 /// Runs, periodically until shutdown: recovery of payments left PENDING, the capture
 /// run, and invoice expiry.
-pub async fn capture_runs(
-    store: crate::store::Store,
+pub async fn capture_runs<L: Ledger>(
+    ledger: L,
     gateway: crate::payments::gateway::Gateway,
     every: Duration,
     min_age: Duration,
@@ -26,18 +27,18 @@ pub async fn capture_runs(
         tokio::select! {
             _ = tick.tick() => {
                 // One instant for the whole run: recovery, capture and expiry agree on it.
-                let now = store.now_ms();
-                match crate::payments::recovery::recover_pending_at(&store, &gateway, min_age, now).await {
+                let now = ledger.now_ms();
+                match crate::payments::recovery::recover_pending_at(&ledger, &gateway, min_age, now).await {
                     Ok(done) if done.is_empty() => {}
                     Ok(done) => tracing::info!(resolved = done.len(), "recovery of pending payments"),
                     Err(e) => tracing::error!(error = %e, "recovery of pending payments failed"),
                 }
-                match store.run_capture(now).await {
+                match ledger.run_capture(now).await {
                     Ok((0, 0)) => {}
                     Ok((captured, expired)) => tracing::info!(captured, expired, "capture run"),
                     Err(e) => tracing::error!(error = %e, "capture run failed"),
                 }
-                if let Err(e) = store.expire_due_at(now).await {
+                if let Err(e) = ledger.expire_due(now).await {
                     tracing::error!(error = %e, "invoice expiry failed");
                 }
             }

@@ -4,7 +4,8 @@
 //! the platform, recovery of payments whose outcome was not recorded, and the background
 //! jobs (capture, expiry, recovery). The pure domain the call flow also needs (money,
 //! cards, check digits, invoices, merchants) is `ivrpay_proto::payments`, re-exported
-//! here. Knows nothing of SIP or RTP.
+//! here. Knows nothing of SIP or RTP, nor of the database: what it reads and writes
+//! goes through the [`ledger::Ledger`] trait, which the store implements.
 
 pub use ivrpay_proto::payments::{card, check_digit, invoice, money, status};
 pub mod authorize;
@@ -15,6 +16,7 @@ pub mod gateway;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod ledger;
 pub mod merchant;
 pub mod notify;
 pub mod operations;

@@ -11,7 +11,7 @@
 //! before it recorded it. Each notice carries its id in the body (`id`) and in the
 //! [`NOTIFICATION_ID_HEADER`] header: the merchant discards an id it already processed.
 
-use crate::store::{Store, StoreError};
+use super::ledger::{Ledger, LedgerError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::time::Duration;
@@ -59,21 +59,39 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (5_000i64 << attempts.clamp(0, 20)).min(MAX_BACKOFF_MS)
 }
 
+/// One notice claimed for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Also in the body and the `Ivrpay-Notification-Id` header: the merchant's key to
+    /// discard a repeat.
+    pub id: String,
+    /// Whose secret signs it.
+    pub merchant_id: String,
+    /// Where it goes.
+    pub url: String,
+    /// The JSON body, signed as is.
+    pub payload: String,
+    /// Attempts so far (the back-off grows with them).
+    pub attempts: i64,
+    /// End of this node's claim (UTC ms); the token recording the attempt needs.
+    pub lease_until: i64,
+}
+
 /// How many notices one pass claims: all of them are sent within the lease.
 const BATCH: i64 = 20;
 
 /// One pass over the notices due at `now` (UTC ms), claimed for this node; returns
 /// (delivered, failed).
-pub async fn deliver_due(store: &Store, now: i64, timeout: Duration) -> Result<(u32, u32), StoreError> {
+pub async fn deliver_due<L: Ledger>(ledger: &L, now: i64, timeout: Duration) -> Result<(u32, u32), LedgerError> {
     let mut counts = (0, 0);
     let lease_until = now + BATCH * timeout.as_millis() as i64 + LEASE_MARGIN_MS;
-    for n in store.claim_due_notifications(now, lease_until, BATCH).await? {
-        let secret = store.notification_secret(&n.merchant_id).await?.unwrap_or_default();
+    for n in ledger.claim_due_notifications(now, lease_until, BATCH).await? {
+        let secret = ledger.notification_secret(&n.merchant_id).await?.unwrap_or_default();
         let signature = sign(&secret, now / 1000, &n.payload);
         let headers = [(SIGNATURE_HEADER, signature.as_str()), (NOTIFICATION_ID_HEADER, n.id.as_str())];
         match super::http::post(&n.url, &headers, n.payload.as_bytes(), timeout).await {
             Ok((s, _)) if (200..300).contains(&s) => {
-                if !store.notification_attempted(&n, true, now, None).await? {
+                if !ledger.notification_attempted(&n, true, now, None).await? {
                     tracing::warn!(notification = %n.id, "notification delivered after its claim lapsed");
                 }
                 counts.0 += 1;
@@ -85,7 +103,7 @@ pub async fn deliver_due(store: &Store, now: i64, timeout: Duration) -> Result<(
                 };
                 let next = now + backoff_ms(n.attempts);
                 tracing::info!(notification = %n.id, attempts = n.attempts + 1, %error, "notification not acknowledged; will retry");
-                store.notification_attempted(&n, false, next, Some(&error)).await?;
+                ledger.notification_attempted(&n, false, next, Some(&error)).await?;
                 counts.1 += 1;
             }
         }
@@ -94,12 +112,12 @@ pub async fn deliver_due(store: &Store, now: i64, timeout: Duration) -> Result<(
 }
 
 /// The delivery worker: a pass every `every` until shutdown.
-pub async fn run(store: Store, every: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run<L: Ledger>(ledger: L, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = deliver_due(&store, store.now_ms(), Duration::from_secs(10)).await {
+                if let Err(e) = deliver_due(&ledger, ledger.now_ms(), Duration::from_secs(10)).await {
                     tracing::error!(error = %e, "notification delivery failed");
                 }
             }

@@ -14,9 +14,8 @@
 
 use super::cash::{Amounts, CashError, Operation};
 use super::gateway::{response_code_meaning, CashRequest, CashResponse, Gateway, GatewayError, Lookup};
+use super::ledger::{Ledger, LedgerError};
 use crate::payments::transaction::Transaction;
-use crate::store::cash::{CashOpError, Claim};
-use crate::store::{Store, StoreError};
 
 /// Why a cash operation was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +53,47 @@ pub enum OperationError {
         /// What it means for the transaction (told to the API caller).
         consequence: &'static str,
     },
-    /// The database failed.
+    /// The ledger failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Ledger(#[from] LedgerError),
+}
+
+/// Why the ledger did not claim a cash operation.
+#[derive(Debug, thiserror::Error)]
+pub enum CashOpError {
+    /// No such transaction for this merchant.
+    #[error("no such transaction")]
+    NotFound,
+    /// Refused by the rules (status or amount).
+    #[error(transparent)]
+    Rule(#[from] CashError),
+    /// The transaction changed meanwhile, or another operation is in flight; retry.
+    #[error("the transaction changed meanwhile or another operation on it is in progress; retry")]
+    Concurrent,
+    /// The transaction is no longer in the state the order was decided on.
+    #[error("the transaction is no longer in the state this operation was decided on")]
+    StateChanged,
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// A cash operation allowed by the rules and claimed on the transaction, ready to be
+/// sent to the platform. Only the ledger makes one (its token proves the claim).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The transaction as it was when claimed.
+    pub transaction: Transaction,
+    /// Validate, cancel or refund.
+    pub op: Operation,
+    /// Status and amounts it was computed from.
+    pub before: Amounts,
+    /// Status and amounts once applied.
+    pub after: Amounts,
+    /// What the operation moves (`operationAmount`).
+    pub moved: i64,
+    /// The lease token the ledger checks when the claim is finished or released.
+    pub(crate) token: String,
 }
 
 impl From<CashOpError> for OperationError {
@@ -66,7 +103,7 @@ impl From<CashOpError> for OperationError {
             CashOpError::Rule(r) => OperationError::Rule(r),
             CashOpError::Concurrent => OperationError::Concurrent,
             CashOpError::StateChanged => OperationError::StateChanged,
-            CashOpError::Store(s) => OperationError::Store(s),
+            CashOpError::Ledger(s) => OperationError::Ledger(s),
         }
     }
 }
@@ -93,8 +130,8 @@ impl CashOrder {
 
 /// Validates, cancels or refunds a merchant's transaction at the platform, then
 /// records it.
-pub async fn cash_operation(
-    store: &Store,
+pub async fn cash_operation<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     merchant_id: &str,
     reference: &str,
@@ -106,28 +143,28 @@ pub async fn cash_operation(
         // A duplicate creates another transaction: `payments::duplicate`.
         return Err(OperationError::Rule(CashError::NotOnThisTransaction { op: op.as_str() }));
     }
-    let claim = store.claim_cash_operation(merchant_id, reference, op, amount, expected.as_ref()).await?;
+    let claim = ledger.claim_cash_operation(merchant_id, reference, op, amount, expected.as_ref()).await?;
     let currency = claim.transaction.currency;
     let req = CashRequest { transaction_reference: reference, operation: op, amount: claim.moved, currency };
     match gateway.cash(&req).await {
         Ok(r) if r.accepted() => {
             let detail = applied_detail(&claim, &r);
-            Ok(store.finish_cash_operation(&claim, actor, &detail).await?)
+            Ok(ledger.finish_cash_operation(&claim, actor, &detail).await?)
         }
         Ok(r) => {
-            store.release_cash_operation(&claim).await?;
+            ledger.release_cash_operation(&claim).await?;
             tracing::info!(%reference, op = op.as_str(), code = %r.response_code, "cash operation refused by the platform");
             Err(OperationError::Refused { op: op.as_str(), response_code: r.response_code })
         }
         Err(GatewayError::Unavailable) => {
-            store.release_cash_operation(&claim).await?;
+            ledger.release_cash_operation(&claim).await?;
             Err(OperationError::Unavailable {
                 op: op.as_str(),
                 reason: GatewayError::Unavailable,
                 consequence: "nothing was changed; retry later",
             })
         }
-        Err(lost) => settle_lost_answer(store, gateway, &claim, lost, actor).await,
+        Err(lost) => settle_lost_answer(ledger, gateway, &claim, lost, actor).await,
     }
 }
 
@@ -150,8 +187,8 @@ fn applied_detail(claim: &Claim, r: &CashResponse) -> String {
 
 /// The operation's answer was lost: learn from `getTransactionData` whether it was
 /// applied.
-async fn settle_lost_answer(
-    store: &Store,
+async fn settle_lost_answer<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     claim: &Claim,
     lost: GatewayError,
@@ -165,10 +202,10 @@ async fn settle_lost_answer(
                 "{op} of {} applied by the platform (answer lost: {lost}; confirmed by getTransactionData, transactionStatus {})",
                 claim.moved, d.status
             );
-            return Ok(store.finish_cash_operation(claim, actor, &detail).await?);
+            return Ok(ledger.finish_cash_operation(claim, actor, &detail).await?);
         }
         if d.status == claim.before.status.as_str() && d.current_amount == Some(stands_for(&claim.before)) {
-            store.release_cash_operation(claim).await?;
+            ledger.release_cash_operation(claim).await?;
             return Err(OperationError::Unavailable {
                 op,
                 reason: lost,

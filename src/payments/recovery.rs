@@ -28,11 +28,11 @@
 use super::card::Brand;
 use super::cash::{self, Amounts, Operation};
 use super::gateway::{AuthorizationResponse, CashRequest, Gateway, GatewayError, Lookup, TransactionData};
+use super::ledger::{Ledger, LedgerError};
 use super::money::Currency;
 use crate::payments::merchant::CaptureMode;
 use crate::payments::status::TransactionStatus;
 use crate::payments::transaction::{Answer, Completion, Transaction};
-use crate::store::{Store, StoreError};
 use std::time::Duration;
 
 /// A payment sent (or about to be) whose outcome is not recorded yet.
@@ -75,16 +75,16 @@ pub fn success_status(capture_mode: CaptureMode) -> TransactionStatus {
 
 /// Records the platform's answer to an authorization or a duplicate (reversing it if
 /// its invoice can no longer be paid by it).
-pub async fn record_answer(
-    store: &Store,
+pub async fn record_answer<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     p: &InFlight<'_>,
     resp: &AuthorizationResponse,
     actor: &str,
     detail: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), LedgerError> {
     let status = if resp.accepted() { success_status(p.capture_mode) } else { TransactionStatus::Refused };
-    record_status(store, gateway, p, status, resp, actor, detail).await
+    record_status(ledger, gateway, p, status, resp, actor, detail).await
 }
 
 fn answer(status: TransactionStatus, resp: &AuthorizationResponse) -> Answer<'_> {
@@ -96,40 +96,40 @@ fn answer(status: TransactionStatus, resp: &AuthorizationResponse) -> Answer<'_>
     }
 }
 
-async fn record_status(
-    store: &Store,
+async fn record_status<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     p: &InFlight<'_>,
     status: TransactionStatus,
     resp: &AuthorizationResponse,
     actor: &str,
     detail: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), LedgerError> {
     if let Some(brand) = Brand::from_sips(&resp.brand) {
         // The platform's word on the brand beats our guess from the number.
-        store.set_pending_brand(p.reference, brand).await?;
+        ledger.set_pending_brand(p.reference, brand).await?;
     }
     let answer = answer(status, resp);
     let detail =
         format!("{detail}: responseCode {} acquirerResponseCode {}", resp.response_code, resp.acquirer_response_code);
-    match store.complete_payment(p.reference, &answer, actor, &detail).await? {
+    match ledger.complete_payment(p.reference, &answer, actor, &detail).await? {
         Completion::Recorded | Completion::NotPending => Ok(()),
         Completion::InvoiceNotPayable { invoice_status } => {
             let why = format!("{detail}; but its invoice is {} and cannot be paid by it", invoice_status.as_str());
-            reverse_authorized(store, gateway, p, &answer, actor, &why).await
+            reverse_authorized(ledger, gateway, p, &answer, actor, &why).await
         }
     }
 }
 
 /// Reverses an authorization the platform holds whose invoice cannot be paid by it.
-async fn reverse_authorized(
-    store: &Store,
+async fn reverse_authorized<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     p: &InFlight<'_>,
     answer: &Answer<'_>,
     actor: &str,
     why: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), LedgerError> {
     let op = match answer.status {
         TransactionStatus::ToCapture => Operation::Cancel,
         TransactionStatus::Captured => Operation::Refund,
@@ -138,7 +138,7 @@ async fn reverse_authorized(
             // reversal (it expires on its capture day, nothing is captured).
             let after = Amounts { status: answer.status, current: p.amount, refunded: 0 };
             let kept = "not validated: it expires unvalidated on its capture day and nothing is captured";
-            store.complete_reversed(p.reference, answer, &after, actor, (why, kept)).await?;
+            ledger.complete_reversed(p.reference, answer, &after, actor, (why, kept)).await?;
             tracing::warn!(reference = p.reference, "authorization for an unpayable invoice left to expire");
             return Ok(());
         }
@@ -154,17 +154,17 @@ async fn reverse_authorized(
     match gateway.cash(&req).await {
         Ok(r) if r.accepted() => {
             let done = format!("reversed at the platform: {} of {}, responseCode 00", op.as_str(), p.amount);
-            store.complete_reversed(p.reference, answer, &after, actor, (why, &done)).await?;
+            ledger.complete_reversed(p.reference, answer, &after, actor, (why, &done)).await?;
             tracing::warn!(reference = p.reference, op = op.as_str(), "authorization reversed: invoice not payable");
         }
         Ok(r) => {
             let note =
                 format!("{why}; reversal ({}) refused with responseCode {}: will retry", op.as_str(), r.response_code);
-            store.note_decision(p.reference, actor, &note).await?;
+            ledger.note_decision(p.reference, actor, &note).await?;
         }
         Err(e) => {
             let note = format!("{why}; reversal ({}) could not be sent ({e}): will retry", op.as_str());
-            store.note_decision(p.reference, actor, &note).await?;
+            ledger.note_decision(p.reference, actor, &note).await?;
         }
     }
     Ok(())
@@ -172,32 +172,32 @@ async fn reverse_authorized(
 
 /// Asks the platform about a payment whose answer never came, and records what it
 /// says (see the module documentation).
-pub async fn resolve(
-    store: &Store,
+pub async fn resolve<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     p: &InFlight<'_>,
     grace: Grace,
     actor: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), LedgerError> {
     match gateway.lookup(p.reference).await {
-        Ok(Lookup::Found(d)) => record_found(store, gateway, p, &d, actor).await,
+        Ok(Lookup::Found(d)) => record_found(ledger, gateway, p, &d, actor).await,
         Ok(Lookup::Unknown) => {
             let why = "no answer, and unknown to the platform (getTransactionData 25)";
-            unknown_to_the_platform(store, p, grace, actor, why).await
+            unknown_to_the_platform(ledger, p, grace, actor, why).await
         }
-        Err(e) => reverse_unknown(store, gateway, p, grace, actor, e).await,
+        Err(e) => reverse_unknown(ledger, gateway, p, grace, actor, e).await,
     }
 }
 
 /// The platform says it does not know the payment: not charged once the grace period
 /// is over; until then it may still be processing it, so the payment stays PENDING.
-async fn unknown_to_the_platform(
-    store: &Store,
+async fn unknown_to_the_platform<L: Ledger>(
+    ledger: &L,
     p: &InFlight<'_>,
     grace: Grace,
     actor: &str,
     why: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), LedgerError> {
     match grace {
         Grace::Over => {
             let answer = Answer {
@@ -207,31 +207,31 @@ async fn unknown_to_the_platform(
                 authorisation_id: None,
             };
             let detail = format!("{why}, after the grace period: nothing charged");
-            store.complete_payment(p.reference, &answer, actor, &detail).await?;
+            ledger.complete_payment(p.reference, &answer, actor, &detail).await?;
         }
         Grace::Running => {
             tracing::warn!(reference = p.reference, "payment not known to the platform yet; kept PENDING for recovery");
             let detail = format!(
                 "{why}: the platform may still be processing it; kept PENDING (its invoice held) until recovery decides after the grace period"
             );
-            store.note_decision(p.reference, actor, &detail).await?;
+            ledger.note_decision(p.reference, actor, &detail).await?;
         }
     }
     Ok(())
 }
 
-async fn record_found(
-    store: &Store,
+async fn record_found<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     p: &InFlight<'_>,
     d: &TransactionData,
     actor: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), LedgerError> {
     let detail = format!("answer lost; resolved with getTransactionData (transactionStatus {})", d.status);
     use TransactionStatus as S;
     match TransactionStatus::parse(&d.status) {
         Some(status @ (S::ToCapture | S::ToValidate | S::Captured | S::Refused)) => {
-            record_status(store, gateway, p, status, &d.answer, actor, &detail).await
+            record_status(ledger, gateway, p, status, &d.answer, actor, &detail).await
         }
         Some(S::Cancelled) => {
             // Authorized, then cancelled at the platform before we could record it (a
@@ -239,7 +239,7 @@ async fn record_found(
             let authorized = answer(success_status(p.capture_mode), &d.answer);
             let after = Amounts { status: TransactionStatus::Cancelled, current: 0, refunded: 0 };
             let done = "found cancelled at the platform: nothing will be captured";
-            store.complete_reversed(p.reference, &authorized, &after, actor, (&detail, done)).await?;
+            ledger.complete_reversed(p.reference, &authorized, &after, actor, (&detail, done)).await?;
             Ok(())
         }
         _ => {
@@ -250,20 +250,20 @@ async fn record_found(
                 status = %other,
                 "pending payment in an unexpected platform status"
             );
-            store.note_decision(p.reference, actor, &note).await
+            ledger.note_decision(p.reference, actor, &note).await
         }
     }
 }
 
 /// The outcome cannot be learned: cancel the authorization at the platform, in full.
-async fn reverse_unknown(
-    store: &Store,
+async fn reverse_unknown<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     p: &InFlight<'_>,
     grace: Grace,
     actor: &str,
     lookup_error: GatewayError,
-) -> Result<(), StoreError> {
+) -> Result<(), LedgerError> {
     let why = format!("outcome cannot be learned (getTransactionData: {lookup_error})");
     let req = CashRequest {
         transaction_reference: p.reference,
@@ -281,21 +281,21 @@ async fn reverse_unknown(
             };
             let after = Amounts { status: TransactionStatus::Cancelled, current: 0, refunded: 0 };
             let done = format!("reversed: cancel of {} accepted by the platform (responseCode 00)", p.amount);
-            store.complete_reversed(p.reference, &authorized, &after, actor, (&why, &done)).await?;
+            ledger.complete_reversed(p.reference, &authorized, &after, actor, (&why, &done)).await?;
             tracing::warn!(reference = p.reference, "payment of unknown outcome reversed");
         }
         Ok(r) if r.response_code == "25" => {
             let why = format!("{why}; reversal answered 25 (unknown to the platform)");
-            unknown_to_the_platform(store, p, grace, actor, &why).await?;
+            unknown_to_the_platform(ledger, p, grace, actor, &why).await?;
         }
         Ok(r) => {
             let note = format!("{why}; reversal refused with responseCode {}: will ask again", r.response_code);
-            store.note_decision(p.reference, actor, &note).await?;
+            ledger.note_decision(p.reference, actor, &note).await?;
         }
         Err(e) => {
             tracing::warn!(reference = p.reference, error = %e, "payment outcome unknown; left PENDING for recovery");
             let note = format!("{why}; reversal could not be sent ({e}): will ask again");
-            store.note_decision(p.reference, actor, &note).await?;
+            ledger.note_decision(p.reference, actor, &note).await?;
         }
     }
     Ok(())
@@ -306,31 +306,31 @@ async fn reverse_unknown(
 /// payment yet). `min_age` is the grace period: past it, a payment unknown to the
 /// platform is taken as never charged. Run at start and periodically; returns what
 /// each became.
-pub async fn recover_pending(
-    store: &Store,
+pub async fn recover_pending<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     min_age: Duration,
-) -> Result<Vec<(String, TransactionStatus)>, StoreError> {
-    recover_pending_at(store, gateway, min_age, store.now_ms()).await
+) -> Result<Vec<(String, TransactionStatus)>, LedgerError> {
+    recover_pending_at(ledger, gateway, min_age, ledger.now_ms()).await
 }
 
 /// [`recover_pending`] as of `now` (UTC ms), so one periodic run (recovery, capture,
 /// expiry) judges every payment against the same instant.
-pub async fn recover_pending_at(
-    store: &Store,
+pub async fn recover_pending_at<L: Ledger>(
+    ledger: &L,
     gateway: &Gateway,
     min_age: Duration,
     now: i64,
-) -> Result<Vec<(String, TransactionStatus)>, StoreError> {
+) -> Result<Vec<(String, TransactionStatus)>, LedgerError> {
     let before = now - min_age.as_millis() as i64;
     let mut out = Vec::new();
-    for t in store.pending_transactions(before).await? {
-        resolve(store, gateway, &InFlight::of(&t), Grace::Over, "recovery").await?;
-        let now = store
+    for t in ledger.pending_transactions(before).await? {
+        resolve(ledger, gateway, &InFlight::of(&t), Grace::Over, "recovery").await?;
+        let now = ledger
             .transaction(&t.reference)
             .await?
             .map(|t| t.status)
-            .ok_or_else(|| StoreError::Vanished { table: "transactions", key: t.reference.clone() })?;
+            .ok_or_else(|| LedgerError::vanished_transaction(&t.reference))?;
         tracing::info!(reference = %t.reference, status = %now, "recovery: pending payment resolved");
         out.push((t.reference, now));
     }

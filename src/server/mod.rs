@@ -48,6 +48,9 @@ pub enum ServerError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Recovery of pending payments at start failed in the ledger.
+    #[error("recovery of pending payments: {0}")]
+    Ledger(#[from] crate::payments::ledger::LedgerError),
     /// `[payments] tls_ca_file` could not be used.
     #[error("payments.tls_ca_file: {0}")]
     Tls(#[from] crate::payments::tls::TlsError),

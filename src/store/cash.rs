@@ -16,8 +16,9 @@
 use super::invoices::{parse_cursor, Page};
 use super::transactions::{from_row, history_row, COLUMNS};
 use super::{Store, StoreError};
-use crate::payments::cash::{self, Amounts, CashError, Operation};
+use crate::payments::cash::{self, Amounts, Operation};
 use crate::payments::invoice::InvoiceStatus;
+use crate::payments::operations::{CashOpError, Claim};
 use crate::payments::status::TransactionStatus;
 use crate::payments::transaction::Transaction;
 
@@ -44,47 +45,16 @@ pub struct TransactionFilter {
 /// enough that a crash does not block the transaction for long.
 pub const CLAIM_LEASE_MS: i64 = 120_000;
 
-/// Why a cash operation was not applied.
-#[derive(Debug, thiserror::Error)]
-pub enum CashOpError {
-    /// No such transaction for this merchant.
-    #[error("no such transaction")]
-    NotFound,
-    /// Refused by the rules (status or amount).
-    #[error(transparent)]
-    Rule(#[from] CashError),
-    /// The transaction changed meanwhile, or another operation is in flight; retry.
-    #[error("the transaction changed meanwhile or another operation on it is in progress; retry")]
-    Concurrent,
-    /// The transaction is no longer in the state the order was decided on.
-    #[error("the transaction is no longer in the state this operation was decided on")]
-    StateChanged,
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+impl From<StoreError> for CashOpError {
+    fn from(e: StoreError) -> Self {
+        CashOpError::Ledger(e.into())
+    }
 }
 
 impl From<sqlx::Error> for CashOpError {
     fn from(e: sqlx::Error) -> Self {
-        CashOpError::Store(StoreError::Db(e))
+        CashOpError::from(StoreError::Db(e))
     }
-}
-
-/// A cash operation allowed by the rules and claimed on the transaction, ready to be
-/// sent to the platform.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Claim {
-    /// The transaction as it was when claimed.
-    pub transaction: Transaction,
-    /// Validate, cancel or refund.
-    pub op: Operation,
-    /// Status and amounts it was computed from.
-    pub before: Amounts,
-    /// Status and amounts once applied.
-    pub after: Amounts,
-    /// What the operation moves (`operationAmount`).
-    pub moved: i64,
-    token: String,
 }
 
 /// Gives back an invoice whose payment ends with nothing captured (cancelled in full,

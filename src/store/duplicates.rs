@@ -5,30 +5,8 @@
 use super::invoices::insert_invoice;
 use super::transactions::insert_pending;
 use super::{new_id, Store, StoreError};
-use crate::payments::invoice::NewInvoice;
-use crate::payments::transaction::{NewPending, Transaction};
-
-/// A duplicate about to be sent.
-#[derive(Clone, Debug)]
-pub struct NewDuplicate {
-    /// The transaction whose card is charged again.
-    pub from_reference: String,
-    /// Its invoice (the new charge), PAYABLE until the answer.
-    pub invoice: NewInvoice,
-    /// The new transaction (`invoice_id` is filled in here).
-    pub pending: NewPending,
-    /// Who asked (`api:<merchant>`), for the first history row.
-    pub actor: String,
-}
-
-/// What recording found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DuplicateRecorded {
-    /// Recorded: the duplicate may be sent.
-    Recorded(Box<Transaction>),
-    /// The same request was already recorded (same idempotency key): not sent again.
-    Existing(Box<Transaction>),
-}
+use crate::payments::duplicate::{DuplicateRecorded, NewDuplicate};
+use crate::payments::transaction::NewPending;
 
 impl Store {
     /// Stores the duplicate's invoice and its PENDING transaction together. The same

@@ -3,11 +3,17 @@
 //! portable SQL through sqlx's `Any` driver; migrations are embedded in the binary and
 //! applied at start, under an advisory lock on PostgreSQL so nodes starting together do
 //! not race.
+//!
+//! The store keeps rows and queries only: the domain it stores (invoices, merchants,
+//! transactions and their enums) is `payments`', and it implements the payments'
+//! [`Ledger`](crate::payments::ledger::Ledger) trait (`store::ledger`). It depends on
+//! payments, never the other way round; it must not know calls, SIP or HTTP.
 
 pub mod calls;
 pub mod cash;
 pub mod duplicates;
 pub mod invoices;
+mod ledger;
 pub mod login_throttle;
 pub mod merchants;
 mod migrate;

@@ -10,27 +10,10 @@
 //! header) so a merchant can discard a repeat.
 
 use super::{get_i64, get_str, new_id, Store, StoreError};
+use crate::payments::notify::Notice;
 use crate::payments::transaction::Transaction;
 use serde_json::json;
 use sqlx::AnyConnection;
-
-/// One notice claimed for delivery.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
-    /// Also in the body and the `Ivrpay-Notification-Id` header: the merchant's key to
-    /// discard a repeat.
-    pub id: String,
-    /// Whose secret signs it.
-    pub merchant_id: String,
-    /// Where it goes.
-    pub url: String,
-    /// The JSON body, signed as is.
-    pub payload: String,
-    /// Attempts so far (the back-off grows with them).
-    pub attempts: i64,
-    /// End of this node's claim (UTC ms); the token recording the attempt needs.
-    pub lease_until: i64,
-}
 
 /// The body a merchant receives: the notice's id and the transaction's state after the
 /// change.

@@ -217,6 +217,6 @@ pub async fn apply(
             let msg = if consequence.contains("unknown") { x.op_unresolved } else { x.op_unavailable };
             again(StatusCode::BAD_GATEWAY, String::new(), msg.into())
         }
-        Err(OperationError::Store(e)) => Err(e.into()),
+        Err(OperationError::Ledger(e)) => Err(e.into()),
     }
 }

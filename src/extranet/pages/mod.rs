@@ -206,6 +206,9 @@ pub enum PageError {
     /// The database failed; details go to the log only.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The ledger failed under a cash operation; details go to the log only.
+    #[error(transparent)]
+    Ledger(#[from] crate::payments::ledger::LedgerError),
     /// A template failed to render.
     #[error("template: {0}")]
     Render(#[from] askama::Error),
@@ -286,7 +289,7 @@ impl IntoResponse for PageError {
             PageError::BadRequest(_) => {
                 (StatusCode::BAD_REQUEST, "La requête est incorrecte.", "The request is malformed.")
             }
-            PageError::Store(_) | PageError::Render(_) => {
+            PageError::Store(_) | PageError::Ledger(_) | PageError::Render(_) => {
                 tracing::error!(error = %self, "extranet page failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
