@@ -16,4 +16,5 @@ pub mod call;
 pub mod ivr;
 pub mod media;
 pub mod payments;
+pub mod queue;
 pub mod sip;

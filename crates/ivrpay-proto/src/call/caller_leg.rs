@@ -196,7 +196,7 @@ impl CallerLeg {
 
     /// The next output to carry out.
     pub fn poll_output(&mut self) -> Option<CallerOutput> {
-        self.out.pop_front()
+        crate::queue::pop_or_release(&mut self.out)
     }
 
     /// The earliest instant `handle_timeout` is needed.

@@ -231,7 +231,7 @@ impl Call {
 
     /// The next thing to do, in order.
     pub fn poll_output(&mut self) -> Option<CallOutput> {
-        self.out.pop_front()
+        crate::queue::pop_or_release(&mut self.out)
     }
 
     /// When `handle_timeout` is next due (None once finished).

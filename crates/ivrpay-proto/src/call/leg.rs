@@ -200,7 +200,7 @@ impl SipLeg {
 
     /// The next output to carry out.
     pub fn poll_output(&mut self) -> Option<LegOutput> {
-        self.out.pop_front()
+        crate::queue::pop_or_release(&mut self.out)
     }
 
     /// True while outputs are waiting to be polled.

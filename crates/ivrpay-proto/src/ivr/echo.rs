@@ -92,7 +92,7 @@ impl CallApp for EchoApp {
     }
 
     fn poll_action(&mut self) -> Option<AppAction> {
-        self.actions.pop_front()
+        crate::queue::pop_or_release(&mut self.actions)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

@@ -222,7 +222,7 @@ impl ClientInvite {
 
     /// The next output to carry out.
     pub fn poll_output(&mut self) -> Option<ClientInviteOutput> {
-        self.out.pop_front()
+        crate::queue::pop_or_release(&mut self.out)
     }
 
     /// True once the transaction is over (or due to end at `now`).

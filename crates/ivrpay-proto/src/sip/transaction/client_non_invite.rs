@@ -57,7 +57,7 @@ impl ClientNonInvite {
 
     /// The next output to carry out.
     pub fn poll_output(&mut self) -> Option<ClientOutput> {
-        self.out.pop_front()
+        crate::queue::pop_or_release(&mut self.out)
     }
 
     /// A response matched this transaction. The first final answer is queued as

@@ -77,7 +77,7 @@ impl InviteServer {
 
     /// The next output to carry out.
     pub fn poll_output(&mut self) -> Option<InviteOutput> {
-        self.out.pop_front()
+        crate::queue::pop_or_release(&mut self.out)
     }
 
     /// Current state.
