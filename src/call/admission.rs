@@ -1,18 +1,42 @@
 //! The server's admission handle: one permit per call in progress (an owned semaphore
 //! permit the call gives back when it ends for the caller, or when its task stops for
-//! any other reason), and the draining flag set by shutdown. It must not know SIP
-//! parsing (`sip::admission` decides on a request) nor the call's internals.
+//! any other reason), the call's RTP ports, and the draining flag set by shutdown. It
+//! must not know SIP parsing (`sip::admission` decides on a request) nor the call's
+//! internals.
 
+use crate::media::ports::{PortAllocator, PortError, PortPair};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Call permits and draining, shared by the dispatcher, call tasks and shutdown.
+/// Call permits, RTP ports and draining, shared by the dispatcher, call tasks and
+/// shutdown.
 #[derive(Debug)]
 pub struct Admission {
     permits: Arc<Semaphore>,
     max: u32,
+    ports: PortAllocator,
     draining: AtomicBool,
+}
+
+/// What an admitted call is given: its place and its RTP/RTCP sockets.
+#[derive(Debug)]
+pub struct Admitted {
+    /// Its place among the calls in progress.
+    pub permit: CallPermit,
+    /// Its RTP and RTCP sockets, bound.
+    pub ports: PortPair,
+}
+
+/// Why a call was not admitted (both answered 503 with `Retry-After`).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Every place is taken (`max_calls`).
+    #[error("call limit reached")]
+    Full,
+    /// A place was free but no RTP port pair could be bound; the place is given back.
+    #[error("no RTP port: {0}")]
+    NoMediaPort(#[from] PortError),
 }
 
 /// One call's place among the calls in progress: given back exactly once, when
@@ -20,14 +44,20 @@ pub struct Admission {
 pub type CallPermit = OwnedSemaphorePermit;
 
 impl Admission {
-    /// Room for `max_calls` calls at once.
-    pub fn new(max_calls: usize) -> Admission {
+    /// Room for `max_calls` calls at once, each given a port pair from `ports`.
+    pub fn new(max_calls: usize, ports: PortAllocator) -> Admission {
         let max = u32::try_from(max_calls).unwrap_or(u32::MAX).min(Semaphore::MAX_PERMITS as u32);
-        Admission { permits: Arc::new(Semaphore::new(max as usize)), max, draining: AtomicBool::new(false) }
+        Admission { permits: Arc::new(Semaphore::new(max as usize)), max, ports, draining: AtomicBool::new(false) }
+    }
+
+    /// A place and RTP ports for a new call, if there are both.
+    pub fn admit(&self) -> Result<Admitted, Refusal> {
+        let permit = self.try_admit().ok_or(Refusal::Full)?;
+        Ok(Admitted { permit, ports: self.ports.allocate()? })
     }
 
     /// A place for a new call, if there is one.
-    pub fn try_admit(&self) -> Option<CallPermit> {
+    fn try_admit(&self) -> Option<CallPermit> {
         self.permits.clone().try_acquire_owned().ok()
     }
 
@@ -61,6 +91,10 @@ impl Admission {
 mod tests {
     use super::*;
 
+    fn admission(max_calls: usize) -> Admission {
+        Admission::new(max_calls, PortAllocator::new("127.0.0.1".parse().unwrap(), 42100, 42140).unwrap())
+    }
+
     /// Stands for a call task that fails before its call ends (the `?` on a socket).
     fn failing_call(permit: CallPermit) -> std::io::Result<()> {
         let _permit = permit;
@@ -70,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_call_that_fails_early_gives_its_place_back() {
-        let a = Admission::new(10);
+        let a = admission(10);
         let permit = a.try_admit().unwrap();
         assert_eq!(a.active_calls(), 1);
         assert!(failing_call(permit).is_err());
@@ -79,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_place_is_given_back_once_when_the_call_ends_then_the_task_stops() {
-        let a = Admission::new(10);
+        let a = admission(10);
         let other = a.try_admit().unwrap();
         let mut slot = a.try_admit();
         slot.take();
@@ -93,7 +127,7 @@ mod tests {
 
     #[test]
     fn no_place_beyond_the_limit_and_idle_once_all_are_back() {
-        let a = Admission::new(1);
+        let a = admission(1);
         let p = a.try_admit().unwrap();
         assert!(a.try_admit().is_none());
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
@@ -102,5 +136,29 @@ mod tests {
         drop(p);
         let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(10);
         assert!(rt.block_on(a.wait_idle(soon)));
+    }
+}
+
+#[cfg(test)]
+mod admit_tests {
+    use super::*;
+
+    #[test]
+    fn an_admitted_call_has_a_place_and_ports_and_no_ports_gives_the_place_back() {
+        // One port pair only: the second call finds a place but no ports.
+        let a = Admission::new(5, PortAllocator::new("127.0.0.1".parse().unwrap(), 42150, 42151).unwrap());
+        let first = a.admit().unwrap();
+        assert_eq!((a.active_calls(), first.ports.port()), (1, 42150));
+        assert!(matches!(a.admit(), Err(Refusal::NoMediaPort(_))));
+        assert_eq!(a.active_calls(), 1, "the place taken for the refused call is back");
+        drop(first);
+        assert!(a.admit().is_ok(), "the ports are free again");
+    }
+
+    #[test]
+    fn a_full_server_refuses_before_binding_ports() {
+        let a = Admission::new(1, PortAllocator::new("127.0.0.1".parse().unwrap(), 42160, 42170).unwrap());
+        let _held = a.admit().unwrap();
+        assert!(matches!(a.admit(), Err(Refusal::Full)));
     }
 }

@@ -3,10 +3,9 @@
 //! naming what was wrong, unknown methods a 501, and the server carries on.
 
 use super::routing::Router;
-use crate::call::admission::Admission;
+use crate::call::admission::{Admission, Admitted, Refusal};
 use crate::call::env::CallEnv;
 use crate::call::task::{self, CallInput};
-use crate::media::ports::PortAllocator;
 use crate::sip::admission::{self, Decision, Load};
 use crate::sip::framing::FramingError;
 use crate::sip::message::{self, Method, SipMessage};
@@ -20,15 +19,14 @@ pub struct Dispatcher {
     /// What a new call is given; also the registry of calls and the outbound SIP.
     env: Arc<CallEnv>,
     admission: Arc<Admission>,
-    ports: Arc<PortAllocator>,
     router: Arc<Router>,
 }
 
 impl Dispatcher {
-    /// A dispatcher admitting calls with `admission`, giving each RTP ports from `ports`
-    /// and the service `router` names, and routing to calls through `env`'s registry.
-    pub fn new(env: Arc<CallEnv>, admission: Arc<Admission>, ports: Arc<PortAllocator>, router: Arc<Router>) -> Self {
-        Dispatcher { env, admission, ports, router }
+    /// A dispatcher admitting calls with `admission` (a place and RTP ports each), giving
+    /// each the service `router` names, and routing to calls through `env`'s registry.
+    pub fn new(env: Arc<CallEnv>, admission: Arc<Admission>, router: Arc<Router>) -> Self {
+        Dispatcher { env, admission, router }
     }
 
     fn server_header(&self) -> &str {
@@ -79,18 +77,18 @@ impl Dispatcher {
             Decision::Reply(bytes) => self.env.outbound.send(flow, bytes),
             Decision::Admit { offer } => {
                 // Two INVITEs racing for the last place: the second is refused as if full.
-                let Some(permit) = self.admission.try_admit() else {
-                    return self.refuse_busy(&req, flow, "Service Unavailable (Call Limit Reached)");
-                };
-                let pair = match self.ports.allocate() {
-                    Ok(p) => p,
-                    Err(e) => {
+                let Admitted { permit, ports } = match self.admission.admit() {
+                    Ok(admitted) => admitted,
+                    Err(Refusal::Full) => {
+                        return self.refuse_busy(&req, flow, "Service Unavailable (Call Limit Reached)")
+                    }
+                    Err(e @ Refusal::NoMediaPort(_)) => {
                         tracing::warn!(error = %e, "refusing call: no RTP port");
                         return self.refuse_busy(&req, flow, "Service Unavailable (No Media Port)");
                     }
                 };
                 let Some(service) = service else { return };
-                task::spawn(self.env.clone(), req, offer, flow, pair, service, permit);
+                task::spawn(self.env.clone(), req, offer, flow, ports, service, permit);
             }
         }
     }

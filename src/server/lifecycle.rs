@@ -98,7 +98,7 @@ impl Server {
         let sockets =
             Sockets::bind(listen, config.sip.tcp).await.map_err(|source| ServerError::Bind { addr: listen, source })?;
         let local = sockets.udp.local_addr().map_err(|source| ServerError::Bind { addr: listen, source })?;
-        let ports = Arc::new(PortAllocator::new(listen.ip(), config.media.rtp_port_min, config.media.rtp_port_max)?);
+        let ports = PortAllocator::new(listen.ip(), config.media.rtp_port_min, config.media.rtp_port_max)?;
         let services = with.services.unwrap_or_else(|| {
             Arc::new(PaymentServices::new(store.clone(), gateway.clone(), &config.payments.order_channel))
         });
@@ -113,9 +113,9 @@ impl Server {
             digits_received: Default::default(),
             settings: call_settings(&config, local.port()),
         });
-        let admission = Arc::new(Admission::new(config.sip.max_calls));
+        let admission = Arc::new(Admission::new(config.sip.max_calls, ports));
         let router = Arc::new(Router::new(&config.services, flows.dialplans.clone()));
-        let dispatcher = Dispatcher::new(env.clone(), admission.clone(), ports, router);
+        let dispatcher = Dispatcher::new(env.clone(), admission.clone(), router);
         let ctx = Arc::new(ServerCtx {
             sip_addr: SocketAddr::new(
                 config.public_ip().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])),
