@@ -12,6 +12,7 @@ pub mod admission;
 pub mod answering;
 pub use ivrpay_proto::call::{core, leg};
 pub mod env;
+mod execute;
 pub mod live;
 mod media_io;
 mod record;
