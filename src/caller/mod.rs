@@ -1,7 +1,8 @@
 //! `ivrpay call`: a small SIP user agent client that dials a URI, sends DTMF (RFC 4733,
 //! SIP INFO or in-band tones) with human-like timing, records what it hears, hangs up
 //! and summarises the call on one line. Tests use it as a real peer over loopback;
-//! operators use it to check a deployment.
+//! operators use it to check a deployment. It is a client only: it must not know the
+//! server's calls, payments or store, so what it proves is what any phone would see.
 
 pub mod media;
 mod uac;

@@ -1,6 +1,7 @@
 //! The `ivrpay` command line: every subcommand's arguments, and [`run`], which carries
 //! one out. `src/main.rs` only parses, sets up logging and the runtime, and prints the
-//! error a failed command returns (exiting non-zero).
+//! error a failed command returns (exiting non-zero). It parses and delegates: no
+//! protocol, payment or storage rule is decided here.
 
 mod admin;
 mod run;

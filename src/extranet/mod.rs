@@ -1,7 +1,9 @@
 //! The invoice extranet: the merchants' HTTP API (JSON, versioned under `/api/v1`,
 //! authenticated by API key) and the server-rendered pages for merchants, operators and
 //! admins (`pages`, signed in with a password). Served by the same process as the
-//! phone line.
+//! phone line. It must not know SIP, calls' internals or the server's lifecycle: it
+//! is given an `AppState` (store, gateway, operator handles) and calls the same payment
+//! cores as the phone line.
 
 mod auth;
 pub mod error;

@@ -8,6 +8,7 @@
 //! record per language), the dialplans (the flows in force, each file with its problems
 //! by line, validate, reload) and the calls (in progress with their step; records with
 //! filters). Their logic is the operator API's (`extranet::operator`), shared, not copied.
+//! Pages must not hold business rules of their own: they render and call the cores.
 
 mod admin;
 mod auth;
