@@ -63,7 +63,7 @@ pub struct ServerCtx {
     pub config: Config,
     /// What every call is given (outbound SIP, pacer, live view, records, services).
     pub env: Arc<CallEnv>,
-    /// Call permits (calls answered or ringing, not yet ended) and draining.
+    /// Call permits (calls answered or ringing, not yet ended), RTP ports and draining.
     pub admission: Arc<Admission>,
     /// Prompts (replaceable while serving).
     pub prompts: Arc<PromptStore>,
