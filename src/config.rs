@@ -2,6 +2,7 @@
 //! complete server on one machine (SQLite file, built-in payment simulator, shipped
 //! prompts and dialplans).
 
+use crate::sip::network::{Network, NetworkError, LOCAL_AND_PRIVATE};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -204,6 +205,10 @@ pub struct MediaConfig {
     pub rtp_port_max: u16,
     /// Hang up after this many seconds without RTP from the caller.
     pub inactivity_timeout_s: u64,
+    /// Hang up a call on hold or inactive (a=inactive, recvonly, sendonly, c=0.0.0.0)
+    /// after this many seconds of hold, counted from the hold: silence is expected
+    /// then, but a parked call must not hold its place for ever.
+    pub hold_timeout_s: u64,
     /// Hang up any call after this many seconds.
     pub max_call_duration_s: u64,
     /// Detect DTMF tones in the audio (for phones that send neither RFC 4733 nor INFO).
@@ -219,6 +224,17 @@ pub struct ServicesConfig {
     /// Users answered by the looping echo (greeting repeated while idle): one-way audio
     /// checks and load tests.
     pub echo_loop: Vec<String>,
+    /// Source networks (CIDR, or one address) that may reach the echo services; others
+    /// get 404 as for an unknown number. Default: loopback and the private ranges, so
+    /// a public line is no free audio reflector.
+    pub diagnostic_sources: Vec<String>,
+}
+
+impl ServicesConfig {
+    /// The diagnostic source networks, parsed.
+    pub fn diagnostic_networks(&self) -> Result<Vec<Network>, NetworkError> {
+        self.diagnostic_sources.iter().map(|n| n.parse()).collect()
+    }
 }
 
 /// `[prompts]`
@@ -251,6 +267,7 @@ impl Default for MediaConfig {
             rtp_port_min: 20000,
             rtp_port_max: 39998,
             inactivity_timeout_s: 30,
+            hold_timeout_s: 60,
             max_call_duration_s: 1800,
             inband_dtmf: true,
         }
@@ -259,7 +276,11 @@ impl Default for MediaConfig {
 
 impl Default for ServicesConfig {
     fn default() -> Self {
-        ServicesConfig { echo: vec!["echo".to_string()], echo_loop: vec!["echo-loop".to_string()] }
+        ServicesConfig {
+            echo: vec!["echo".to_string()],
+            echo_loop: vec!["echo-loop".to_string()],
+            diagnostic_sources: LOCAL_AND_PRIVATE.iter().map(|n| n.to_string()).collect(),
+        }
     }
 }
 
@@ -311,6 +332,12 @@ impl Config {
         }
         if self.media.inactivity_timeout_s == 0 || self.media.max_call_duration_s == 0 {
             return invalid("media.inactivity_timeout_s", "timeouts must be at least 1 second");
+        }
+        if let Err(e) = self.services.diagnostic_networks() {
+            return invalid("services.diagnostic_sources", &e.to_string());
+        }
+        if self.media.hold_timeout_s == 0 {
+            return invalid("media.hold_timeout_s", "must be at least 1 second");
         }
         Ok(())
     }

@@ -70,7 +70,7 @@ impl Dispatcher {
             max_calls: self.admission.max_calls(),
             draining: self.admission.is_draining(),
         };
-        let service = req.uri_user.as_deref().and_then(|u| self.router.route(u));
+        let service = req.uri_user.as_deref().and_then(|u| self.router.route(u, flow.remote.ip()));
         let is_service = |_: &str| service.is_some();
         match admission::decide(&req, is_service, load, self.server_header()) {
             Decision::Ignore => {}

@@ -63,6 +63,7 @@ fn call_settings(config: &Config, sip_port: u16) -> CallSettings {
     CallSettings {
         limits: Limits {
             media_inactivity: config.inactivity(),
+            hold_timeout: Duration::from_secs(config.media.hold_timeout_s),
             max_duration: Duration::from_secs(config.media.max_call_duration_s),
             answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
             timers,
@@ -114,7 +115,7 @@ impl Server {
             settings: call_settings(&config, local.port()),
         });
         let admission = Arc::new(Admission::new(config.sip.max_calls, ports));
-        let router = Arc::new(Router::new(&config.services, flows.dialplans.clone()));
+        let router = Arc::new(Router::new(&config.services, flows.dialplans.clone())?);
         let dispatcher = Dispatcher::new(env.clone(), admission.clone(), router);
         let ctx = Arc::new(ServerCtx {
             sip_addr: SocketAddr::new(

@@ -48,6 +48,9 @@ pub enum ServerError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A configured source network is not understood.
+    #[error("services.diagnostic_sources: {0}")]
+    Network(#[from] crate::sip::network::NetworkError),
     /// Recovery of pending payments at start failed in the ledger.
     #[error("recovery of pending payments: {0}")]
     Ledger(#[from] crate::payments::ledger::LedgerError),

@@ -9,11 +9,12 @@
 //! the driver (`call::task`) executes every [`CallOutput`] and feeds every answer back.
 
 use super::leg::{EndReason, LegOutput, SipLeg};
+use super::media_gate::MediaGate;
 use crate::ivr::app::{AppAction, AppInput, AppReport, AuthorizeOrder, CallApp, CallOutcome};
 use crate::ivr::prompts::Prompt;
 use crate::media::inbound::InboundMedia;
 use crate::sip::message::SipMessage;
-use crate::sip::sdp::{Direction, Negotiated};
+use crate::sip::sdp::Negotiated;
 use crate::sip::Flow;
 use std::collections::VecDeque;
 use std::fmt;
@@ -157,6 +158,12 @@ pub struct Call {
     authorizations_in_flight: u32,
     digits: u32,
     live_step: String,
+    /// When our audio may go out (see `call::media_gate`).
+    gate: MediaGate,
+    /// True once the application was told media started (after the gate confirmed).
+    app_started: bool,
+    /// Datagrams from sources the call does not hear (counted, never read).
+    rtp_rejected: u32,
     out: VecDeque<CallOutput>,
 }
 
@@ -164,6 +171,7 @@ impl Call {
     /// Takes charge of an admitted call: its leg (built on the INVITE) and its
     /// application. `inband_dtmf` says whether tones in the audio count as keys.
     pub fn new(leg: SipLeg, app: Box<dyn CallApp>, inband_dtmf: bool, epoch: WallEpoch, now: Instant) -> Call {
+        let gate = MediaGate::new(leg.remote().ip());
         let mut call = Call {
             leg,
             app,
@@ -178,6 +186,9 @@ impl Call {
             authorizations_in_flight: 0,
             digits: 0,
             live_step: String::new(),
+            gate,
+            app_started: false,
+            rtp_rejected: 0,
             out: VecDeque::new(),
         };
         call.settle(now);
@@ -207,12 +218,21 @@ impl Call {
     pub fn handle_rtp(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
         let Some(inbound) = self.inbound.as_mut() else { return };
         let res = inbound.on_packet(data, from);
-        if res.valid {
-            self.leg.media_activity(now);
+        if res.rejected {
+            if self.rtp_rejected == 0 {
+                tracing::warn!(source = %from, "RTP from a source this call does not hear: dropped");
+            }
+            self.rtp_rejected = self.rtp_rejected.saturating_add(1);
+            return;
         }
         if let Some(addr) = res.latch {
             tracing::debug!(%addr, "latched RTP to the caller's real address");
             self.out.push_back(CallOutput::SetDest(addr));
+        }
+        if res.valid {
+            self.leg.media_activity(now);
+            self.gate.heard();
+            self.open_gate(now);
         }
         for d in res.digits {
             self.digit(d, now);
@@ -298,27 +318,28 @@ impl Call {
             LegOutput::MediaStart(neg) => {
                 if !std::mem::replace(&mut self.media_gate_closed, true) {
                     self.answered_at = Some(self.epoch.utc_ms(now));
-                    self.inbound = Some(InboundMedia::new(
-                        neg.codec,
-                        neg.payload_type,
-                        neg.telephone_event,
-                        neg.remote_rtp,
-                        self.inband_dtmf,
-                    ));
+                    let signalling = self.leg.remote().ip();
+                    let (codec, pt, events, remote) =
+                        (neg.codec, neg.payload_type, neg.telephone_event, neg.remote_rtp);
+                    self.inbound = Some(InboundMedia::new(codec, pt, events, remote, signalling, self.inband_dtmf));
                     tracing::debug!(codec = ?neg.codec, remote = %neg.remote_rtp, "media started");
-                    let sending = sending(&neg);
+                    self.gate.agreed(&neg);
                     self.out.push_back(CallOutput::StartMedia(neg));
-                    self.out.push_back(CallOutput::SetSending(sending));
-                    self.app.handle(AppInput::Started, now);
+                    self.open_gate(now);
                 }
             }
             LegOutput::MediaUpdate(neg) => {
                 if let Some(m) = self.inbound.as_mut() {
                     m.update(neg.codec, neg.payload_type, neg.telephone_event, neg.remote_rtp);
+                    self.gate.agreed(&neg);
                     self.out.push_back(CallOutput::SetDest(neg.remote_rtp));
-                    self.out.push_back(CallOutput::SetSending(sending(&neg)));
+                    self.open_gate(now);
                     tracing::debug!(direction = ?neg.direction, remote = %neg.remote_rtp, "media updated by re-INVITE");
                 }
+            }
+            LegOutput::Confirmed => {
+                self.gate.confirm();
+                self.open_gate(now);
             }
             LegOutput::Digit(d) => self.digit(d, now),
             LegOutput::Ended(reason) => {
@@ -327,7 +348,8 @@ impl Call {
                 self.inbound = None;
                 self.out.push_back(CallOutput::Ended(reason));
                 // A count only: digit values are never logged.
-                tracing::info!(reason = reason.as_str(), digits = self.digits, "call ended");
+                let rtp_rejected = self.rtp_rejected;
+                tracing::info!(reason = reason.as_str(), digits = self.digits, rtp_rejected, "call ended");
             }
         }
     }
@@ -350,8 +372,17 @@ impl Call {
 }
 
 /// Whether we send audio for this negotiation (not on hold, not receive-only).
-fn sending(neg: &Negotiated) -> bool {
-    matches!(neg.direction, Direction::SendRecv | Direction::SendOnly) && !neg.hold
+impl Call {
+    /// Tells the pacer when sending changed, and the application that media started
+    /// once the caller is confirmed (no prompt plays to an unproven address).
+    fn open_gate(&mut self, now: Instant) {
+        if let Some(on) = self.gate.poll_change() {
+            self.out.push_back(CallOutput::SetSending(on));
+        }
+        if self.gate.is_confirmed() && self.inbound.is_some() && !std::mem::replace(&mut self.app_started, true) {
+            self.app.handle(AppInput::Started, now);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -60,6 +60,7 @@ fn leg(t0: Instant) -> SipLeg {
     };
     let limits = Limits {
         media_inactivity: Duration::from_secs(30),
+        hold_timeout: Duration::from_secs(120),
         max_duration: Duration::from_secs(600),
         answer_delay: Duration::ZERO,
         timers: Timers::default(),
@@ -111,10 +112,11 @@ fn answered(t0: Instant) -> (Call, String) {
         }
     }
     let words = drain(&mut call);
-    assert_eq!(words, ["send:100", "send:200", "start", "sending:true", "play:1", "step:start"]);
+    // Nothing is sent, nor played, to a caller that has not acknowledged the answer.
+    assert_eq!(words, ["send:100", "send:200", "start", "sending:false", "step:start"]);
     assert!(!tag.is_empty());
     call.handle_input(sip(msg("ACK", "z9hG4bKack", 1, Some(&tag), "", "")), t0);
-    assert!(drain(&mut call).is_empty());
+    assert_eq!(drain(&mut call), ["sending:true", "play:1"]);
     (call, tag)
 }
 
@@ -201,4 +203,42 @@ fn after_the_end_a_play_comes_back_through_the_queue_and_a_stop_is_dropped() {
     call.on_action(AppAction::Play { prompts: vec![], token: 7 }, t0);
     call.on_action(AppAction::StopPlayback, t0);
     assert_eq!(drain(&mut call), ["requeue:7"]);
+}
+
+fn rtp_event(digit: char, ts: u32) -> Vec<Vec<u8>> {
+    use crate::media::rfc4733::Rfc4733Sender;
+    use crate::media::rtp::{self, Header, MAX_PACKET};
+    let packets = Rfc4733Sender::packets(digit, 100, 10).unwrap().into_iter().enumerate();
+    packets
+        .map(|(i, p)| {
+            let mut buf = [0u8; MAX_PACKET];
+            let h = Header { payload_type: 101, marker: p.marker, sequence: i as u16, timestamp: ts, ssrc: 7 };
+            let n = rtp::write(&mut buf, h, &p.payload).unwrap();
+            buf[..n].to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn a_strangers_rtp_neither_opens_the_media_nor_types_but_the_callers_first_packet_does() {
+    let t0 = Instant::now();
+    let mut call = Call::new(leg(t0), Box::<PayApp>::default(), false, WallEpoch { at: t0, utc_ms: EPOCH_MS }, t0);
+    drain(&mut call);
+    // Before any ACK, from another address: dropped, counted, no audio opened.
+    let injected = rtp_event('5', 800);
+    for p in &injected {
+        call.handle_rtp(p, "127.0.0.2:6000".parse().unwrap(), t0);
+    }
+    assert!(drain(&mut call).is_empty());
+    assert_eq!(call.rtp_rejected as usize, injected.len());
+    // The caller's own first packet (from its SDP address) proves it is there.
+    let caller: std::net::SocketAddr = "127.0.0.1:6000".parse().unwrap();
+    for p in rtp_event('0', 1600) {
+        call.handle_rtp(&p, caller, t0);
+    }
+    let words = drain(&mut call);
+    assert_eq!(&words[..3], ["sending:true", "digit", "play:1"], "{words:?}");
+    // Latched: the same address on another port is a stranger too.
+    call.handle_rtp(&rtp_event('5', 2400)[0], "127.0.0.1:6002".parse().unwrap(), t0);
+    assert_eq!(call.rtp_rejected as usize, injected.len() + 1);
 }

@@ -8,107 +8,18 @@
 use crate::sip::admission::{stateless_reply, ACCEPT, ALLOW};
 use crate::sip::dialog::{new_tag, Dialog};
 use crate::sip::message::{Method, Request, Response};
-use crate::sip::sdp::{self, Direction, LocalMedia, Negotiated, SessionDescription};
+use crate::sip::sdp::{self, Direction, Negotiated, SessionDescription};
 use crate::sip::transaction::{
-    ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteOutput, NonInviteServer, Timers,
+    ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteOutput, NonInviteServer,
 };
 use crate::sip::Flow;
 use rand::rngs::StdRng;
 use rand_core::{RngCore, SeedableRng};
 use reinvite::ReInvite;
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 pub use timers::{LegTimer, LegTimers};
-
-/// Why a call ended; stored in call records and logs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndReason {
-    /// The caller sent BYE.
-    RemoteBye,
-    /// The call flow hung up (we sent BYE).
-    LocalHangup,
-    /// The caller cancelled before the answer.
-    Cancelled,
-    /// Our 2xx was never acknowledged.
-    NoAck,
-    /// No RTP from the caller for too long.
-    MediaTimeout,
-    /// The call reached its maximum duration.
-    MaxDuration,
-    /// The server is shutting down.
-    Shutdown,
-    /// The late-offer ACK had no usable SDP answer.
-    BadAnswer,
-}
-
-impl EndReason {
-    /// Stored form, for call records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::RemoteBye => "caller_bye",
-            EndReason::LocalHangup => "flow_hangup",
-            EndReason::Cancelled => "cancelled",
-            EndReason::NoAck => "no_ack",
-            EndReason::MediaTimeout => "media_timeout",
-            EndReason::MaxDuration => "max_duration",
-            EndReason::Shutdown => "shutdown",
-            EndReason::BadAnswer => "bad_answer",
-        }
-    }
-}
-
-/// What the call task must do. Its `Debug` never shows a DTMF key.
-pub enum LegOutput {
-    /// Send bytes over this flow (answers go back where the request came from).
-    Send(Flow, Vec<u8>),
-    /// Media parameters are known: start RTP.
-    MediaStart(Negotiated),
-    /// A re-INVITE changed the media (hold, resume, new address).
-    MediaUpdate(Negotiated),
-    /// A DTMF digit arrived by SIP INFO.
-    Digit(char),
-    /// The call is over for the caller; stop media. The leg may linger to absorb
-    /// retransmissions until `is_finished`.
-    Ended(EndReason),
-}
-
-impl std::fmt::Debug for LegOutput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LegOutput::Send(flow, bytes) => write!(f, "Send({flow:?}, {} bytes)", bytes.len()),
-            LegOutput::MediaStart(n) => write!(f, "MediaStart({n:?})"),
-            LegOutput::MediaUpdate(n) => write!(f, "MediaUpdate({n:?})"),
-            LegOutput::Digit(_) => f.write_str("Digit(<withheld>)"),
-            LegOutput::Ended(r) => write!(f, "Ended({r:?})"),
-        }
-    }
-}
-
-/// Static facts about our side, decided by the server.
-#[derive(Clone, Debug)]
-pub struct LocalParty {
-    /// `SIP/2.0/UDP host:port` for Via of requests we send.
-    pub via: String,
-    /// Our Contact header value.
-    pub contact: String,
-    /// Server header value.
-    pub server: String,
-    /// Our RTP address, port and codecs.
-    pub media: LocalMedia,
-}
-
-/// Guard timers of a call.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Hang up after this long without RTP from the caller.
-    pub media_inactivity: Duration,
-    /// Hang up after this long in any case.
-    pub max_duration: Duration,
-    /// Ring this long (180) before answering; zero answers at once.
-    pub answer_delay: Duration,
-    /// Transaction timers.
-    pub timers: Timers,
-}
+pub use types::{EndReason, LegOutput, Limits, LocalParty};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -230,28 +141,37 @@ impl SipLeg {
         if at > self.last_media {
             self.last_media = at;
         }
-        if self.timers.is_armed(LegTimer::MediaInactivity) {
+        if self.timers.is_armed(LegTimer::MediaInactivity) && !self.media_paused {
             self.timers.set(LegTimer::MediaInactivity, self.last_media + self.limits.media_inactivity);
         }
     }
 
     /// Media parameters were agreed (answer, late-offer ACK, re-INVITE): while the
     /// caller is not sending (hold with a=inactive, a=recvonly, a=sendonly or
-    /// c=0.0.0.0) silence is expected, so the inactivity timeout is paused; it starts
-    /// afresh when the caller resumes (a held phone may or may not send music, so
-    /// a=sendonly is not relied on either way).
+    /// c=0.0.0.0) silence is expected, so the inactivity timeout gives way to the hold
+    /// timeout, counted from the hold and not pushed back by packets (a held phone may
+    /// or may not send music, and a call parked on hold must not hold its place for
+    /// ever); the inactivity timeout starts afresh when the caller resumes.
     fn apply_media(&mut self, neg: &Negotiated, now: Instant) {
         let paused = neg.hold || neg.direction != Direction::SendRecv;
         if self.phase != Phase::Answered {
             return;
         }
         if paused {
-            self.timers.clear(LegTimer::MediaInactivity);
+            // Already on hold: the hold timeout keeps running from the hold.
+            if !self.media_paused {
+                self.timers.set(LegTimer::MediaInactivity, now + self.limits.hold_timeout);
+            }
         } else if self.media_paused || !self.timers.is_armed(LegTimer::MediaInactivity) {
             self.last_media = now;
             self.timers.set(LegTimer::MediaInactivity, now + self.limits.media_inactivity);
         }
         self.media_paused = paused;
+    }
+
+    /// Where the caller's SIP comes from (the INVITE's source).
+    pub fn remote(&self) -> std::net::SocketAddr {
+        self.flow.remote
     }
 
     /// The call flow (or the server) ends the call: BYE if answered, 480 if still ringing.
@@ -393,6 +313,9 @@ impl SipLeg {
         if ack.core.cseq == self.invite.core.cseq {
             self.tx.on_ack(now);
             let first_2xx_ack = self.drain_invite(self.flow, now);
+            if first_2xx_ack {
+                self.out.push_back(LegOutput::Confirmed);
+            }
             if first_2xx_ack && self.late_offer_sent {
                 self.late_offer_sent = false;
                 let parsed = std::str::from_utf8(&ack.body).ok().and_then(|t| sdp::parse(t).ok());
@@ -522,7 +445,8 @@ impl SipLeg {
             if self.timers.is_due(LegTimer::MaxDuration, now) {
                 self.send_bye(EndReason::MaxDuration, now);
             } else if self.timers.is_due(LegTimer::MediaInactivity, now) {
-                self.send_bye(EndReason::MediaTimeout, now);
+                let reason = if self.media_paused { EndReason::HoldTimeout } else { EndReason::MediaTimeout };
+                self.send_bye(reason, now);
             }
         }
     }
@@ -583,6 +507,9 @@ mod reinvite;
 
 #[path = "leg_timers.rs"]
 mod timers;
+
+#[path = "leg_types.rs"]
+mod types;
 
 #[cfg(test)]
 #[path = "leg_tests.rs"]

@@ -2,8 +2,11 @@ use super::*;
 use crate::media::codec::Codec;
 use crate::sip::message::{parse, SipMessage};
 use crate::sip::normalise::Framing;
+use crate::sip::sdp::LocalMedia;
+use crate::sip::transaction::Timers;
 use crate::sip::Transport;
 use rand::rngs::StdRng;
+use std::time::Duration;
 
 fn rng() -> StdRng {
     StdRng::seed_from_u64(3261)
@@ -33,6 +36,7 @@ fn local() -> LocalParty {
 fn limits(answer_delay_ms: u64) -> Limits {
     Limits {
         media_inactivity: Duration::from_secs(30),
+        hold_timeout: Duration::from_secs(120),
         max_duration: Duration::from_secs(600),
         answer_delay: Duration::from_millis(answer_delay_ms),
         timers: Timers::default(),
@@ -86,6 +90,8 @@ fn drain(leg: &mut SipLeg) -> Vec<String> {
             LegOutput::MediaUpdate(n) => format!("update:{:?}", n.direction),
             LegOutput::Digit(d) => format!("digit:{d}"),
             LegOutput::Ended(r) => format!("ended:{r:?}"),
+            // Checked on its own (`the_first_ack_confirms_the_caller_once`).
+            LegOutput::Confirmed => continue,
         });
     }
     out
@@ -274,7 +280,8 @@ fn our_bye_is_retransmitted_until_answered() {
     let tag = to_tag(&leg);
     leg.on_request(msg("ACK", "z9hG4bKack", 1, Some(&tag), "", ""), flow(), t0);
     leg.hangup(EndReason::LocalHangup, t0);
-    let out: Vec<LegOutput> = std::iter::from_fn(|| leg.poll_output()).collect();
+    let out: Vec<LegOutput> =
+        std::iter::from_fn(|| leg.poll_output()).filter(|o| !matches!(o, LegOutput::Confirmed)).collect();
     let bye = match &out[0] {
         LegOutput::Send(f, b) => {
             assert_eq!(f.remote.port(), 5070, "sent to the Contact");
@@ -375,15 +382,15 @@ fn a_call_on_hold_is_not_hung_up_for_silence_and_the_timeout_restarts_on_resume(
         let out = drain(&mut leg);
         assert!(out[0].starts_with("update:") && out[1] == "send:200", "{out:?}");
         leg.on_request(msg("ACK", "z9hG4bKh1a", 2, Some(&tag), "", ""), flow(), at(10));
-        // Minutes of silence on hold: no BYE.
-        assert!(run_until(&mut leg, at(300)).is_empty(), "held call hung up ({hold})");
+        // Minutes of silence on hold, short of the hold timeout (120 s): no BYE.
+        assert!(run_until(&mut leg, at(129)).is_empty(), "held call hung up ({hold})");
         assert!(leg.is_active());
-        leg.on_request(msg("INVITE", "z9hG4bKh2", 3, Some(&tag), "", OFFER), flow(), at(300));
+        leg.on_request(msg("INVITE", "z9hG4bKh2", 3, Some(&tag), "", OFFER), flow(), at(129));
         assert_eq!(drain(&mut leg), ["update:SendRecv", "send:200"]);
-        leg.on_request(msg("ACK", "z9hG4bKh2a", 3, Some(&tag), "", ""), flow(), at(300));
+        leg.on_request(msg("ACK", "z9hG4bKh2a", 3, Some(&tag), "", ""), flow(), at(129));
         // Resumed: 30 s of silence from the resume ends the call.
-        assert!(run_until(&mut leg, at(329)).is_empty());
-        assert_eq!(run_until(&mut leg, at(330)), ["send:BYE", "ended:MediaTimeout"]);
+        assert!(run_until(&mut leg, at(158)).is_empty());
+        assert_eq!(run_until(&mut leg, at(159)), ["send:BYE", "ended:MediaTimeout"]);
     }
 }
 
@@ -522,4 +529,58 @@ fn a_reinvite_200_never_acked_ends_the_call_with_bye_after_64_t1() {
         sent[bye..bye + 2],
         [(Duration::from_secs(32), "send:BYE".to_string()), (Duration::from_secs(32), "ended:NoAck".to_string())]
     );
+}
+
+fn confirmations(leg: &mut SipLeg) -> usize {
+    let mut n = 0;
+    while let Some(o) = leg.poll_output() {
+        n += usize::from(matches!(o, LegOutput::Confirmed));
+    }
+    n
+}
+
+#[test]
+fn the_first_ack_confirms_the_caller_once() {
+    let t0 = Instant::now();
+    let inv = invite(OFFER);
+    let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(0), &mut rng(), t0);
+    assert_eq!(confirmations(&mut leg), 0, "answered is not confirmed");
+    let tag = to_tag(&leg);
+    leg.on_request(msg("ACK", "z9hG4bKack", 1, Some(&tag), "", ""), flow(), t0);
+    assert_eq!(confirmations(&mut leg), 1);
+    leg.on_request(msg("ACK", "z9hG4bKack", 1, Some(&tag), "", ""), flow(), t0);
+    assert_eq!(confirmations(&mut leg), 0, "a repeated ACK confirms nothing more");
+}
+
+#[test]
+fn a_call_on_hold_ends_at_the_hold_timeout_whatever_it_sends() {
+    // limits(): hold timeout 120 s, inactivity 30 s.
+    let t0 = Instant::now();
+    let mut leg = acked(t0);
+    let tag = to_tag(&leg);
+    let hold = OFFER.replace("a=sendrecv", "a=inactive");
+    leg.on_request(msg("INVITE", "z9hG4bKh1", 2, Some(&tag), "", &hold), flow(), t0);
+    leg.on_request(msg("ACK", "z9hG4bKh1a", 2, Some(&tag), "", ""), flow(), t0);
+    drain(&mut leg);
+    for s in (10..120).step_by(10) {
+        leg.media_activity(t0 + Duration::from_secs(s)); // music on hold
+    }
+    assert!(run_until(&mut leg, t0 + Duration::from_millis(119_900)).is_empty(), "silence expected on hold");
+    assert_eq!(run_until(&mut leg, t0 + Duration::from_secs(120)), ["send:BYE", "ended:HoldTimeout"]);
+}
+
+#[test]
+fn resuming_from_hold_restarts_the_inactivity_timeout() {
+    let t0 = Instant::now();
+    let mut leg = acked(t0);
+    let tag = to_tag(&leg);
+    let hold = OFFER.replace("a=sendrecv", "a=sendonly");
+    leg.on_request(msg("INVITE", "z9hG4bKh1", 2, Some(&tag), "", &hold), flow(), t0);
+    leg.on_request(msg("ACK", "z9hG4bKh1a", 2, Some(&tag), "", ""), flow(), t0);
+    let t1 = t0 + Duration::from_secs(100);
+    leg.on_request(msg("INVITE", "z9hG4bKh2", 3, Some(&tag), "", OFFER), flow(), t1);
+    leg.on_request(msg("ACK", "z9hG4bKh2a", 3, Some(&tag), "", ""), flow(), t1);
+    drain(&mut leg);
+    assert!(run_until(&mut leg, t1 + Duration::from_millis(29_900)).is_empty(), "resumed: the hold timeout is gone");
+    assert_eq!(run_until(&mut leg, t1 + Duration::from_secs(30)), ["send:BYE", "ended:MediaTimeout"]);
 }

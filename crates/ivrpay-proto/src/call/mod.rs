@@ -7,6 +7,7 @@
 pub mod caller_leg;
 pub mod core;
 pub mod leg;
+pub mod media_gate;
 
 #[cfg(test)]
 mod pair;

@@ -220,6 +220,7 @@ impl Pair {
             auth_result: AuthorizeResult::Accepted { reference: "R1".into(), authorisation_id: "A1".into() },
             limits: Limits {
                 media_inactivity: Duration::from_secs(3600),
+                hold_timeout: Duration::from_secs(3600),
                 max_duration: Duration::from_secs(3600),
                 answer_delay: Duration::ZERO,
                 timers: Timers::default(),

@@ -1,5 +1,14 @@
-//! Audio from the caller: symmetric-RTP latching, DTMF out of RFC 4733 events or
-//! in-band tones, and the activity clock behind the inactivity timeout.
+//! Audio from the caller: who may send it, symmetric-RTP latching, DTMF out of RFC 4733
+//! events or in-band tones, and the activity clock behind the inactivity timeout.
+//!
+//! A call's RTP port is reachable by anyone, and its packets carry card digits. Until
+//! the stream latches, a packet is accepted only from the address the caller signalled
+//! from or the one its SDP named (a phone behind a proxy sends from its SDP address, one
+//! behind a NAT from its signalling address); the first accepted packet latches the
+//! stream to its exact source (address and port), and from then on only that source is
+//! heard. Nothing re-latches the stream but a new offer ([`InboundMedia::update`], a
+//! re-INVITE): a stranger with a fresh SSRC gets nothing, neither typed keys nor the
+//! outgoing audio.
 //!
 //! [`InboundMedia`] is sans-IO; the call task's receive loop feeds it datagrams.
 //! Digits are returned to the caller of `on_packet` and never logged here: during card
@@ -10,7 +19,7 @@ use super::g711;
 use super::inband::InbandDetector;
 use super::rfc4733::Rfc4733Receiver;
 use super::rtp;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// What one datagram produced. Its `Debug` counts the digits without showing them.
 #[derive(Default, PartialEq, Eq)]
@@ -22,6 +31,9 @@ pub struct InboundResult {
     pub latch: Option<SocketAddr>,
     /// True if this was a valid RTP packet of the call (counts as media activity).
     pub valid: bool,
+    /// True if the packet came from a source the call does not hear (see the module
+    /// documentation): dropped unread, counted by the call.
+    pub rejected: bool,
 }
 
 impl std::fmt::Debug for InboundResult {
@@ -30,6 +42,7 @@ impl std::fmt::Debug for InboundResult {
             .field("digits", &self.digits.len())
             .field("latch", &self.latch)
             .field("valid", &self.valid)
+            .field("rejected", &self.rejected)
             .finish()
     }
 }
@@ -42,18 +55,21 @@ pub struct InboundMedia {
     rfc4733: Rfc4733Receiver,
     inband: Option<InbandDetector>,
     sdp_dest: SocketAddr,
-    latched: Option<(SocketAddr, u32)>,
+    signalling: IpAddr,
+    latched: Option<SocketAddr>,
     pcm: [i16; SAMPLES_PER_FRAME],
 }
 
 impl InboundMedia {
     /// State for a call whose SDP gave `codec`/`payload_type`, optional telephone-event
-    /// payload type, and the address the caller said it would use.
+    /// payload type, and the address the caller said it would use; `signalling` is the
+    /// address its SIP came from (the other source heard before the stream latches).
     pub fn new(
         codec: Codec,
         payload_type: u8,
         telephone_event: Option<u8>,
         sdp_dest: SocketAddr,
+        signalling: IpAddr,
         inband: bool,
     ) -> Self {
         InboundMedia {
@@ -63,12 +79,13 @@ impl InboundMedia {
             rfc4733: Rfc4733Receiver::new(),
             inband: inband.then(InbandDetector::new),
             sdp_dest,
+            signalling,
             latched: None,
             pcm: [0; SAMPLES_PER_FRAME],
         }
     }
 
-    /// A re-INVITE changed the remote address or codec.
+    /// A re-INVITE changed the remote address or codec: the stream may latch afresh.
     pub fn update(&mut self, codec: Codec, payload_type: u8, telephone_event: Option<u8>, sdp_dest: SocketAddr) {
         self.codec = codec;
         self.payload_type = payload_type;
@@ -80,6 +97,10 @@ impl InboundMedia {
     /// Handles one datagram received on the call's RTP port.
     pub fn on_packet(&mut self, data: &[u8], from: SocketAddr) -> InboundResult {
         let mut out = InboundResult::default();
+        if !self.hears(from) {
+            out.rejected = true;
+            return out;
+        }
         let Some(pkt) = rtp::read(data) else { return out };
         let h = pkt.header;
         let known_pt = h.payload_type == self.payload_type || Some(h.payload_type) == self.telephone_event;
@@ -87,20 +108,12 @@ impl InboundMedia {
             return out;
         }
         out.valid = true;
-        // Latch on the first packet and whenever the source changes to a new SSRC, so a
-        // spoofed packet from elsewhere cannot steal an established stream.
-        match self.latched {
-            None => {
-                self.latched = Some((from, h.ssrc));
-                if from != self.sdp_dest {
-                    out.latch = Some(from);
-                }
-            }
-            Some((addr, ssrc)) if addr != from && ssrc != h.ssrc => {
-                self.latched = Some((from, h.ssrc));
+        // Latch on the first valid packet: its source is the caller's from now on.
+        if self.latched.is_none() {
+            self.latched = Some(from);
+            if from != self.sdp_dest {
                 out.latch = Some(from);
             }
-            _ => {}
         }
         if Some(h.payload_type) == self.telephone_event {
             // Once the caller uses RFC 4733, tones in its audio are echoes of the same
@@ -115,6 +128,21 @@ impl InboundMedia {
             det.push(&self.pcm[..n], |d| out.digits.push(d));
         }
         out
+    }
+}
+
+impl InboundMedia {
+    /// Whether a datagram from `from` is the caller's (see the module documentation).
+    fn hears(&self, from: SocketAddr) -> bool {
+        match self.latched {
+            Some(source) => source == from,
+            None => from.ip() == self.signalling || from.ip() == self.sdp_dest.ip(),
+        }
+    }
+
+    /// True once the stream latched to the caller's source.
+    pub fn is_latched(&self) -> bool {
+        self.latched.is_some()
     }
 }
 
@@ -136,7 +164,7 @@ mod tests {
     fn rfc4733_digit_once_and_latch_to_real_source() {
         let sdp: SocketAddr = "10.0.0.1:4000".parse().unwrap();
         let real: SocketAddr = "127.0.0.1:5555".parse().unwrap();
-        let mut m = InboundMedia::new(Codec::Pcmu, 0, Some(101), sdp, true);
+        let mut m = InboundMedia::new(Codec::Pcmu, 0, Some(101), sdp, real.ip(), true);
         let mut digits = Vec::new();
         let mut latches = Vec::new();
         for (i, p) in Rfc4733Sender::packets('7', 100, 10).unwrap().into_iter().enumerate() {
@@ -148,13 +176,16 @@ mod tests {
         assert_eq!(latches, vec![real]);
         let spoof = m.on_packet(&packet(0, false, 99, 0, 1, &[0xff; 160]), "127.0.0.1:6666".parse().unwrap());
         assert_eq!(spoof.latch, None, "same SSRC from another address does not move the stream");
+        assert!(spoof.rejected && !spoof.valid, "nor counts as the caller's audio");
+        let stranger = m.on_packet(&packet(0, false, 1, 0, 77, &[0xff; 160]), "127.0.0.1:6666".parse().unwrap());
+        assert!(stranger.rejected && stranger.latch.is_none(), "a new SSRC from elsewhere does not re-latch");
         assert!(!m.on_packet(&packet(18, false, 1, 0, 1, &[0; 20]), real).valid, "unknown payload type ignored");
     }
 
     #[test]
     fn inband_tone_in_pcma_audio_is_a_digit() {
         let sdp: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let mut m = InboundMedia::new(Codec::Pcma, 8, None, sdp, true);
+        let mut m = InboundMedia::new(Codec::Pcma, 8, None, sdp, sdp.ip(), true);
         let mut audio = vec![0i16; 800];
         audio.extend(inband::tone('5', 100, 8000).unwrap());
         audio.extend(vec![0i16; 800]);
@@ -165,5 +196,43 @@ mod tests {
             digits.extend(m.on_packet(&packet(8, i == 0, i as u16, i as u32 * 160, 9, &enc), sdp).digits);
         }
         assert_eq!(digits, vec!['5']);
+    }
+
+    fn event_packets(digit: char, ssrc: u32, ts: u32) -> Vec<Vec<u8>> {
+        let packets = Rfc4733Sender::packets(digit, 100, 10).unwrap().into_iter().enumerate();
+        packets.map(|(i, p)| packet(101, p.marker, i as u16, ts, ssrc, &p.payload)).collect()
+    }
+
+    #[test]
+    fn before_latching_only_the_signalling_and_sdp_addresses_are_heard() {
+        let sdp: SocketAddr = "192.0.2.10:4000".parse().unwrap();
+        let signalling: IpAddr = "198.51.100.7".parse().unwrap();
+        let mut m = InboundMedia::new(Codec::Pcmu, 0, Some(101), sdp, signalling, false);
+        for p in event_packets('5', 9, 800) {
+            let r = m.on_packet(&p, "203.0.113.66:4000".parse().unwrap());
+            assert!(r.rejected && r.digits.is_empty() && r.latch.is_none(), "a stranger types nothing");
+        }
+        assert!(!m.is_latched());
+        // From the signalling address (a NAT): heard, and latched to that exact source.
+        let nat: SocketAddr = "198.51.100.7:31000".parse().unwrap();
+        let digits: Vec<char> = event_packets('3', 1, 1600).iter().flat_map(|p| m.on_packet(p, nat).digits).collect();
+        assert_eq!((digits, m.is_latched()), (vec!['3'], true));
+        // Same address, another port, new SSRC: not the caller's stream.
+        let r = m.on_packet(&event_packets('4', 2, 2400)[0], "198.51.100.7:31002".parse().unwrap());
+        assert!(r.rejected);
+        // A re-INVITE names a new address: the stream may latch again, there.
+        m.update(Codec::Pcmu, 0, Some(101), "192.0.2.20:5000".parse().unwrap());
+        let moved: SocketAddr = "192.0.2.20:5000".parse().unwrap();
+        let digits: Vec<char> = event_packets('8', 3, 3200).iter().flat_map(|p| m.on_packet(p, moved).digits).collect();
+        assert_eq!(digits, vec!['8']);
+    }
+
+    #[test]
+    fn a_caller_behind_a_proxy_is_heard_from_its_sdp_address() {
+        let sdp: SocketAddr = "192.0.2.10:4000".parse().unwrap();
+        let proxy: IpAddr = "198.51.100.1".parse().unwrap();
+        let mut m = InboundMedia::new(Codec::Pcmu, 0, Some(101), sdp, proxy, false);
+        let digits: Vec<char> = event_packets('1', 5, 800).iter().flat_map(|p| m.on_packet(p, sdp).digits).collect();
+        assert_eq!(digits, vec!['1']);
     }
 }

@@ -8,6 +8,7 @@ pub mod dialog;
 pub mod framing;
 pub mod headers;
 pub mod message;
+pub mod network;
 pub mod normalise;
 pub mod redact;
 pub mod sdp;

@@ -1,0 +1,210 @@
+//! A call's RTP port against strangers, through the real server on loopback sockets
+//! (127.0.0.2 and 127.0.0.3 stand for other hosts): keys injected from another address
+//! or port are not typed into the call, nothing is sent before the caller acknowledges
+//! the answer, a stranger never takes the call's audio, and the line-test numbers
+//! answer only the diagnostic networks.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+fn sdp(rtp: SocketAddr) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 101\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+        ip = rtp.ip(),
+        port = rtp.port()
+    )
+}
+
+/// A caller on a real UDP socket, speaking just enough SIP by hand.
+struct Caller {
+    sip: UdpSocket,
+    server: SocketAddr,
+    call_id: String,
+    to_tag: String,
+}
+
+fn request(c: &Caller, method: &str, user: &str, cseq: u32, to_tag: &str, body: &str) -> String {
+    let me = c.sip.local_addr().unwrap();
+    let to = if to_tag.is_empty() { String::new() } else { format!(";tag={to_tag}") };
+    let ct = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+    format!(
+        "{method} sip:{user}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{method}{cseq}{id}\r\n\
+         From: <sip:tester@{me}>;tag=ft\r\nTo: <sip:{user}@{srv}>{to}\r\nCall-ID: {id}\r\nCSeq: {cseq} {method}\r\n\
+         Contact: <sip:tester@{me}>\r\nMax-Forwards: 70\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        body.len(),
+        srv = c.server,
+        id = c.call_id,
+    )
+}
+
+/// The first final answer to what was sent (100 Trying skipped), or None after 3 s.
+async fn final_answer(sock: &UdpSocket) -> Option<String> {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (n, _) = timeout(Duration::from_secs(3), sock.recv_from(&mut buf)).await.ok()?.ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if !text.starts_with("SIP/2.0 1") {
+            return Some(text);
+        }
+    }
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> &'a str {
+    msg.lines().find(|l| l.starts_with(name)).unwrap_or("")
+}
+
+/// Places an INVITE for `user` whose SDP names `rtp`; returns the answer and, on a
+/// 200, the server's RTP address.
+async fn invite(
+    server: SocketAddr,
+    from_ip: &str,
+    user: &str,
+    rtp: SocketAddr,
+) -> (Caller, String, Option<SocketAddr>) {
+    let sip = UdpSocket::bind((from_ip, 0)).await.unwrap();
+    let mut c = Caller { sip, server, call_id: format!("hostile-{}-{}", user, rtp.port()), to_tag: String::new() };
+    let inv = request(&c, "INVITE", user, 1, "", &sdp(rtp));
+    c.sip.send_to(inv.as_bytes(), server).await.unwrap();
+    let answer = final_answer(&c.sip).await.expect("an answer");
+    c.to_tag = header(&answer, "To:").split(";tag=").nth(1).unwrap_or("").trim().to_string();
+    let port = answer.lines().find_map(|l| l.strip_prefix("m=audio ")).and_then(|r| r.split(' ').next());
+    let media = port.map(|p| SocketAddr::new(server.ip(), p.parse().unwrap()));
+    (c, answer, media)
+}
+
+async fn ack(c: &Caller, user: &str) {
+    let ack = request(c, "ACK", user, 1, &c.to_tag, "");
+    c.sip.send_to(ack.as_bytes(), c.server).await.unwrap();
+}
+
+async fn bye(c: &Caller, user: &str) {
+    let bye = request(c, "BYE", user, 2, &c.to_tag, "");
+    c.sip.send_to(bye.as_bytes(), c.server).await.unwrap();
+    let answer = final_answer(&c.sip).await.expect("BYE answered");
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+}
+
+/// RFC 4733 packets for one key press (three end packets, as phones send).
+fn key(digit: u8, ssrc: u32, seq: u16, ts: u32) -> Vec<Vec<u8>> {
+    (0..6u16)
+        .map(|i| {
+            let end = i >= 3;
+            let mut p = vec![0x80, if i == 0 { 0x80 | 101 } else { 101 }];
+            p.extend((seq + i).to_be_bytes());
+            p.extend(ts.to_be_bytes());
+            p.extend(ssrc.to_be_bytes());
+            p.extend([digit, if end { 0x80 | 10 } else { 10 }]);
+            p.extend(((i.min(3) + 1) * 160).to_be_bytes());
+            p
+        })
+        .collect()
+}
+
+/// A frame of PCMU silence.
+fn audio(ssrc: u32, seq: u16, ts: u32) -> Vec<u8> {
+    let mut p = vec![0x80, 0];
+    p.extend(seq.to_be_bytes());
+    p.extend(ts.to_be_bytes());
+    p.extend(ssrc.to_be_bytes());
+    p.extend([0xffu8; 160]);
+    p
+}
+
+async fn send_all(sock: &UdpSocket, packets: &[Vec<u8>], to: SocketAddr) {
+    for p in packets {
+        sock.send_to(p, to).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// How many datagrams arrive on `sock` within `window`.
+async fn received(sock: &UdpSocket, window: Duration) -> usize {
+    let mut buf = [0u8; 2048];
+    let mut n = 0;
+    let end = tokio::time::Instant::now() + window;
+    while let Ok(Ok(_)) = tokio::time::timeout_at(end, sock.recv_from(&mut buf)).await {
+        n += 1;
+    }
+    n
+}
+
+async fn digits_become(server: &ivrpay::server::Server, n: u64) -> u64 {
+    for _ in 0..100 {
+        if server.ctx().digits_received() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.ctx().digits_received()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_cannot_type_into_a_call_or_take_its_audio_and_nothing_is_sent_before_the_ack() {
+    let server = common::start(common::config()).await;
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (caller, answer, media) = invite(server.sip_addr(), "127.0.0.1", "echo", rtp.local_addr().unwrap()).await;
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    let media = media.expect("the answer's SDP has a port");
+
+    // Answered, not acknowledged: not one packet yet.
+    assert_eq!(received(&rtp, Duration::from_millis(600)).await, 0, "media before the ACK");
+    // A stranger elsewhere types 5 before the caller sent anything: not heard.
+    let stranger = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    send_all(&stranger, &key(5, 0x5151, 1, 800), media).await;
+
+    ack(&caller, "echo").await;
+    assert!(received(&rtp, Duration::from_millis(500)).await > 5, "the greeting flows once acknowledged");
+    // The caller's first packet latches the stream to its exact source.
+    rtp.send_to(&audio(0xca11, 1, 160), media).await.unwrap();
+    // A stranger on another host, and one on the caller's own address but another port,
+    // each with a fresh SSRC: no key typed, no audio taken.
+    let neighbour = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    send_all(&stranger, &key(5, 0x5152, 10, 1600), media).await;
+    send_all(&neighbour, &key(9, 0x5153, 20, 2400), media).await;
+    send_all(&neighbour, &[audio(0x5154, 30, 3200)], media).await;
+    assert_eq!(digits_become(&server, 1).await, 0, "an injected key was typed into the call");
+    assert_eq!(received(&stranger, Duration::from_millis(300)).await, 0, "the stranger hears the call");
+    assert_eq!(received(&neighbour, Duration::from_millis(300)).await, 0, "the neighbour hears the call");
+    assert!(received(&rtp, Duration::from_millis(300)).await > 5, "the caller still does");
+
+    // The caller's own key is heard.
+    send_all(&rtp, &key(7, 0xca11, 2, 4000), media).await;
+    assert_eq!(digits_become(&server, 1).await, 1);
+    bye(&caller, "echo").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_naming_another_host_gets_nothing_until_the_caller_acknowledges() {
+    let server = common::start(common::config()).await;
+    let victim = UdpSocket::bind("127.0.0.3:0").await.unwrap();
+    let (caller, answer, _) = invite(server.sip_addr(), "127.0.0.1", "echo-loop", victim.local_addr().unwrap()).await;
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    // An INVITE with a forged source never sees our tag, so it never ACKs: the address
+    // its SDP names receives nothing (the 200 is retransmitted meanwhile).
+    assert_eq!(received(&victim, Duration::from_millis(1500)).await, 0, "audio reflected before any ACK");
+    ack(&caller, "echo-loop").await;
+    assert!(received(&victim, Duration::from_millis(500)).await > 5, "acknowledged: sent where the SDP said");
+    bye(&caller, "echo-loop").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_line_test_numbers_answer_only_the_diagnostic_networks() {
+    let mut cfg = common::config();
+    cfg.services.diagnostic_sources = vec!["127.0.0.1/32".into()];
+    let server = common::start(cfg).await;
+    let rtp = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    for user in ["echo", "echo-loop"] {
+        let (_, answer, _) = invite(server.sip_addr(), "127.0.0.2", user, rtp.local_addr().unwrap()).await;
+        assert!(answer.starts_with("SIP/2.0 404"), "{user} from outside: {answer}");
+    }
+    assert_eq!(received(&rtp, Duration::from_millis(300)).await, 0);
+    let (caller, answer, _) = invite(server.sip_addr(), "127.0.0.1", "echo", rtp.local_addr().unwrap()).await;
+    assert!(answer.starts_with("SIP/2.0 200"), "from inside: {answer}");
+    ack(&caller, "echo").await;
+    bye(&caller, "echo").await;
+}
