@@ -68,6 +68,18 @@ async fn call(
     transport: Transport,
     wait_for_bye: bool,
 ) -> (CallSummary, Vec<i16>) {
+    call_as(line, dtmf, mode, transport, wait_for_bye, None).await
+}
+
+/// [`call`] with a Call-ID of the test's choosing.
+async fn call_as(
+    line: &Line,
+    dtmf: &str,
+    mode: DtmfMode,
+    transport: Transport,
+    wait_for_bye: bool,
+    call_id: Option<&str>,
+) -> (CallSummary, Vec<i16>) {
     let wav = tempdir().join("heard.wav");
     let opts = CallOptions {
         target: format!("sip:pay@{}", line.server.sip_addr()),
@@ -81,6 +93,7 @@ async fn call(
         hangup_after: Duration::from_millis(1000),
         wait_for_bye,
         max_duration: Duration::from_secs(150),
+        call_id: call_id.map(str::to_string),
         ..CallOptions::default()
     };
     let summary = caller::run(&opts).await.expect("call completes");
@@ -256,4 +269,38 @@ async fn a_caller_who_hangs_up_mid_flow_leaves_the_invoice_payable() {
     assert_eq!(rec.steps.last().map(String::as_str), Some("ask_card"));
     assert_eq!(invoice_status(&line, &id).await, "PAYABLE");
     assert!(transactions(&line).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_reusing_a_call_id_is_charged_for_each_invoice_it_pays() {
+    // The payment's idempotency key is the server's own, drawn per call: a Call-ID the
+    // caller chose again must not find the first call's payment and say "accepted"
+    // for the second invoice while nothing is charged.
+    // A short T1, so the first call's leg stops lingering (64*T1) soon; until it has,
+    // the same Call-ID is that call's (481), so each call waits for the last to go.
+    let mut cfg = common::config();
+    cfg.sip.t1_ms = 50;
+    let line = line(cfg).await;
+    let (first, code1) = invoice(&line, "FAC-CID-1").await;
+    let (second, code2) = invoice(&line, "FAC-CID-2").await;
+    for code in [&code1, &code2] {
+        let script = format!("1{code};1{ACCEPTED}#{}737;1", expiry());
+        let (s, _) = call_as(&line, &script, DtmfMode::Rfc4733, Transport::Udp, true, Some("reused@caller")).await;
+        assert_eq!(s.call_id, "reused@caller");
+        for _ in 0..300 {
+            if line.server.ctx().env.calls.get("reused@caller").is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(invoice_status(&line, &first).await, "PAID");
+    assert_eq!(invoice_status(&line, &second).await, "PAID", "the second invoice was really paid");
+    let txs = transactions(&line).await;
+    let mut paid: Vec<&str> = txs.iter().map(|t| t["invoice_id"].as_str().unwrap()).collect();
+    paid.sort();
+    let mut expected = vec![first.as_str(), second.as_str()];
+    expected.sort();
+    assert_eq!(paid, expected, "one authorization per invoice: {txs:?}");
+    assert!(txs.iter().all(|t| t["status"] == "TO_CAPTURE"), "{txs:?}");
 }

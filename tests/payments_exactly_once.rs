@@ -110,6 +110,15 @@ async fn exercise(store: &Store, backend: &str) {
     assert!(matches!(pay(store, &gw, &m, &inv, ACCEPTED, "k-2").await, Err(PayError::InvoiceNotPayable)));
     assert_eq!(sim.calls(), calls, "{backend}: nothing sent twice");
 
+    // The same key for another invoice: not that payment's outcome, and nothing sent.
+    let other = invoice(store, &m, "A-1b").await;
+    match pay(store, &gw, &m, &other, ACCEPTED, "k-1").await {
+        Err(PayError::KeyReused { reference }) => assert_eq!(reference, t.reference),
+        wrong => panic!("{backend}: {wrong:?}"),
+    }
+    assert_eq!(sim.calls(), calls, "{backend}: nothing sent for a reused key");
+    assert_eq!(store.invoice(&m.id, &other.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
+
     // Refused by the bank: the invoice stays payable and another card may pay it.
     let inv2 = invoice(store, &m, "A-2").await;
     let PaymentOutcome::Refused(r) = pay(store, &gw, &m, &inv2, REFUSED_05, "k-3").await.unwrap() else { panic!() };

@@ -23,6 +23,8 @@ pub(super) struct Io {
     pub(super) tx: mpsc::UnboundedSender<CallInput>,
     pub(super) call_id: String,
     pub(super) caller: String,
+    /// The call's random payment key (see [`Origin::payment_key`]).
+    pub(super) payment_key: String,
     pub(super) media: CallMedia,
     pub(super) recorder: Option<Recorder>,
     /// The call's place among the calls in progress, given back when it ends.
@@ -61,7 +63,11 @@ impl Io {
                 tokio::spawn(async move { tx.send(CallInput::App(AppInput::Invoice(answer.await))) });
             }
             CallOutput::Authorize(order) => {
-                let origin = Origin { call_id: self.call_id.clone(), caller: self.caller.clone() };
+                let origin = Origin {
+                    call_id: self.call_id.clone(),
+                    caller: self.caller.clone(),
+                    payment_key: self.payment_key.clone(),
+                };
                 let (answer, tx) = (env.services.authorize(order, origin), self.tx.clone());
                 tokio::spawn(async move { tx.send(CallInput::App(AppInput::Authorized(answer.await))) });
             }

@@ -19,10 +19,14 @@ pub type ServiceFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// Identifies the call a payment comes from.
 #[derive(Clone, Debug)]
 pub struct Origin {
-    /// SIP Call-ID (with the attempt number, the idempotency key).
+    /// SIP Call-ID, stored with the transaction to link it to the call.
     pub call_id: String,
     /// The caller's number.
     pub caller: String,
+    /// Drawn at random by the server for this call: with the attempt number, the
+    /// payment's idempotency key. Not the Call-ID, which the caller chooses (a reused
+    /// Call-ID must never find another call's payment).
+    pub payment_key: String,
 }
 
 /// The lookups and authorizations a call needs.
@@ -86,7 +90,7 @@ async fn lookup(store: &Store, code: &str) -> LookupResult {
 impl PaymentServices {
     async fn pay(&self, order: AuthorizeOrder, origin: Origin) -> AuthorizeResult {
         let AuthorizeOrder { invoice, merchant, card, expiry, csc, attempt } = order;
-        let key = format!("{}#{attempt}", origin.call_id);
+        let key = format!("{}#{attempt}", origin.payment_key);
         let request = PaymentRequest {
             merchant: &merchant,
             invoice: &invoice,
@@ -133,6 +137,12 @@ fn result_of(outcome: Result<PaymentOutcome, PayError>) -> AuthorizeResult {
             AuthorizeResult::CardError
         }
         Err(PayError::InvoiceNotPayable) => AuthorizeResult::NotPayable,
+        Err(e @ PayError::KeyReused { .. }) => {
+            // Nothing was sent (the key names another payment): the caller is told the
+            // invoice cannot be paid now, never that it was.
+            tracing::error!(error = %e, "payment not sent");
+            AuthorizeResult::NotPayable
+        }
         Err(PayError::Ledger(e)) => {
             // The payment may or may not have been written: the caller must not pay
             // again, and recovery settles it.

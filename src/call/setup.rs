@@ -24,6 +24,8 @@ pub(super) struct Begun {
     pub call_id: String,
     /// The calling number (the From URI's user part), for the record and payments.
     pub caller: String,
+    /// 128 random bits naming this call's payments (their idempotency keys).
+    pub payment_key: String,
     /// Its record, written when the core says the call is over.
     pub recorder: Recorder,
 }
@@ -63,5 +65,6 @@ pub(super) fn begin(
     let leg = SipLeg::new(invite, offer, flow, party, settings.limits, &mut rand::thread_rng(), now);
     let epoch = WallEpoch { at: now, utc_ms: started_at };
     let call = Call::new(leg, app, settings.inband_dtmf, epoch, now);
-    Begun { call, call_id, caller, recorder }
+    let payment_key = format!("{:032x}", rand::random::<u128>());
+    Begun { call, call_id, caller, payment_key, recorder }
 }

@@ -56,9 +56,10 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<CallInput>,
     permit: CallPermit,
 ) -> std::io::Result<()> {
-    let Begun { mut call, call_id, caller, recorder } = begin(&env, invite, offer, flow, &pair, service);
-    let mut io =
-        Io { media: CallMedia::bind(pair)?, env, tx, call_id, caller, recorder: Some(recorder), permit: Some(permit) };
+    let Begun { mut call, call_id, caller, payment_key, recorder } = begin(&env, invite, offer, flow, &pair, service);
+    let media = CallMedia::bind(pair)?;
+    let (recorder, permit) = (Some(recorder), Some(permit));
+    let mut io = Io { media, env, tx, call_id, caller, payment_key, recorder, permit };
     let (mut buf, mut rtcp_buf) = ([0u8; 2048], [0u8; 1500]);
     loop {
         while let Some(out) = call.poll_output() {

@@ -58,6 +58,9 @@ pub struct CallOptions {
     pub silence: Duration,
     /// SIP transaction timers (T1...): a slow link may want a larger T1.
     pub timers: crate::sip::transaction::Timers,
+    /// Use this Call-ID instead of drawing one (a test of a server's handling of a
+    /// reused Call-ID).
+    pub call_id: Option<String>,
 }
 
 impl Default for CallOptions {
@@ -78,6 +81,7 @@ impl Default for CallOptions {
             send_audio: true,
             silence: Duration::from_millis(700),
             timers: crate::sip::transaction::Timers::default(),
+            call_id: None,
         }
     }
 }

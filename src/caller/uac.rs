@@ -108,6 +108,7 @@ fn leg_config(opts: &CallOptions, local: SocketAddr, media: LocalMedia) -> Calle
         media,
         reliable: tcp,
         timers: opts.timers,
+        call_id: opts.call_id.clone(),
     }
 }
 

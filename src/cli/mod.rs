@@ -49,6 +49,10 @@ pub enum Command {
         /// Silence after which ';' considers the server's prompt over.
         #[arg(long, default_value_t = 700)]
         silence_ms: u64,
+        /// Use this Call-ID instead of a random one (to test a server against a reused
+        /// Call-ID).
+        #[arg(long)]
+        call_id: Option<String>,
         /// How to send the keys.
         #[arg(long, value_enum, default_value = "rfc4733")]
         dtmf_mode: DtmfMode,
@@ -321,6 +325,7 @@ pub async fn run(command: Command) -> Result<(), String> {
             wait_for_bye,
             max_seconds,
             silence_ms,
+            call_id,
         } => {
             let opts = CallOptions {
                 target: uri,
@@ -338,6 +343,7 @@ pub async fn run(command: Command) -> Result<(), String> {
                 wait_for_bye,
                 max_duration: Duration::from_secs(max_seconds),
                 silence: Duration::from_millis(silence_ms),
+                call_id,
                 ..CallOptions::default()
             };
             match caller::run(&opts).await {

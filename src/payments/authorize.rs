@@ -50,6 +50,13 @@ pub enum PayError {
     /// The invoice cannot be paid now.
     #[error("invoice is not payable")]
     InvoiceNotPayable,
+    /// The idempotency key already names a payment of another invoice, merchant or
+    /// amount: nothing was sent, and that payment is not this one's outcome.
+    #[error("idempotency key already used by transaction {reference} for another payment")]
+    KeyReused {
+        /// The transaction the key names.
+        reference: String,
+    },
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -101,6 +108,15 @@ pub fn accepted_brands(m: &Merchant) -> Vec<Brand> {
     brands
 }
 
+/// A payment found under our idempotency key is our outcome only if it pays the same
+/// invoice, for the same merchant and amount.
+fn same_payment(found: &Transaction, ours: &NewPending) -> bool {
+    found.invoice_id == ours.invoice_id
+        && found.merchant_id == ours.merchant_id
+        && found.amount == ours.amount
+        && found.currency == ours.currency
+}
+
 /// Takes the payment (see the module documentation).
 pub async fn pay<L: Ledger>(
     ledger: &L,
@@ -140,7 +156,8 @@ pub async fn pay<L: Ledger>(
     };
     match ledger.record_pending(&pending).await? {
         Pending::Recorded => {}
-        Pending::Duplicate(t) => return Ok(outcome_of(*t)),
+        Pending::Duplicate(t) if same_payment(&t, &pending) => return Ok(outcome_of(*t)),
+        Pending::Duplicate(t) => return Err(PayError::KeyReused { reference: t.reference }),
         Pending::InvoiceNotPayable => return Err(PayError::InvoiceNotPayable),
     }
     let request = AuthorizationRequest {

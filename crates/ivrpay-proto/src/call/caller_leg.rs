@@ -52,6 +52,9 @@ pub struct CallerConfig {
     pub reliable: bool,
     /// Transaction timers (T1...).
     pub timers: Timers,
+    /// A Call-ID of our choosing (to test what a server makes of a reused one); None
+    /// draws one.
+    pub call_id: Option<String>,
 }
 
 /// How the call ended, for the caller's summary.
@@ -129,7 +132,8 @@ impl CallerLeg {
     /// Places the call: the INVITE (with our SDP offer) is the first `Transmit`. Call-ID,
     /// tag and branch come from `rng`, owned by the driver, so runs are reproducible.
     pub fn new(config: CallerConfig, rng: &mut dyn RngCore, now: Instant) -> Result<CallerLeg, CallerError> {
-        let call_id = format!("{:016x}@ivrpay-caller", rng.next_u64());
+        let drawn = format!("{:016x}@ivrpay-caller", rng.next_u64());
+        let call_id = config.call_id.clone().unwrap_or(drawn);
         let local_tag = new_tag(rng);
         let from = format!("<{}>;tag={local_tag}", config.from_uri);
         let branch = new_branch(rng);

@@ -468,6 +468,7 @@ fn caller_config() -> CallerConfig {
         },
         reliable: false,
         timers: Timers::default(),
+        call_id: None,
     }
 }
 
