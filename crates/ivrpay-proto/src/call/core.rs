@@ -348,8 +348,10 @@ impl Call {
                 self.inbound = None;
                 self.out.push_back(CallOutput::Ended(reason));
                 // A count only: digit values are never logged.
-                let rtp_rejected = self.rtp_rejected;
-                tracing::info!(reason = reason.as_str(), digits = self.digits, rtp_rejected, "call ended");
+                tracing::info!(reason = reason.as_str(), digits = self.digits, "call ended");
+                if self.rtp_rejected > 0 {
+                    tracing::warn!(rtp_rejected = self.rtp_rejected, "RTP from strangers was dropped during the call");
+                }
             }
         }
     }
