@@ -84,6 +84,8 @@ impl Server {
 
     /// As [`Server::start`], with the parts `with` names in place of the server's own.
     pub async fn start_with(config: Config, with: StartWith) -> Result<Server, ServerError> {
+        super::limits::no_core_dumps();
+        let max_calls = super::limits::fit_calls(config.sip.max_calls)?;
         let flows = load_flows(&config)?;
         let store = crate::store::Store::open(&config.storage.database).await?;
         let http = crate::extranet::bind(config.http.listen)
@@ -114,7 +116,7 @@ impl Server {
             digits_received: Default::default(),
             settings: call_settings(&config, local.port()),
         });
-        let admission = Arc::new(Admission::new(config.sip.max_calls, ports));
+        let admission = Arc::new(Admission::new(max_calls, ports));
         let router = Arc::new(Router::new(&config.services, flows.dialplans.clone())?);
         let dispatcher = Dispatcher::new(env.clone(), admission.clone(), router);
         let ctx = Arc::new(ServerCtx {

@@ -2,13 +2,15 @@
 //! flows, starts the pacer, the transports, the extranet and the payment jobs, and shuts
 //! down gracefully (new calls refused, calls in progress hung up with a BYE, then exit);
 //! `dispatch` routes each SIP message to its call or through admission; `routing` maps
-//! numbers to services; `gateway` builds the payment platform from the configuration.
+//! numbers to services; `gateway` builds the payment platform from the configuration;
+//! `limits` fits `max_calls` to the descriptor limit and forbids core dumps.
 //! The background jobs themselves are the payments' (`payments::jobs`). Calls are given
 //! their own narrow environment (`call::env`) and never see [`ServerCtx`].
 
 mod dispatch;
 mod gateway;
 mod lifecycle;
+pub mod limits;
 pub mod routing;
 
 use crate::call::admission::Admission;
@@ -48,6 +50,14 @@ pub enum ServerError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Not even one call fits in the process's file descriptor limit.
+    #[error("RLIMIT_NOFILE is {limit}; a server with one call needs {need} descriptors (raise ulimit -n)")]
+    Descriptors {
+        /// The soft limit in force, after trying to raise it.
+        limit: u64,
+        /// What one call and the server's own needs take.
+        need: u64,
+    },
     /// A configured source network is not understood.
     #[error("services.diagnostic_sources: {0}")]
     Network(#[from] crate::sip::network::NetworkError),

@@ -131,7 +131,16 @@ pub async fn run_tcp(
     loop {
         tokio::select! {
             r = listener.accept() => {
-                let Ok((stream, peer)) = r else { continue };
+                let (stream, peer) = match r {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of descriptors (EMFILE) or memory: accepting again at once
+                        // would spin. Pause, so calls in progress keep the CPU.
+                        tracing::warn!(error = %e, "TCP accept failed; pausing 100 ms");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
                 match limit.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let (out, handler, shutdown) = (out.clone(), handler.clone(), shutdown.clone());

@@ -3,6 +3,7 @@
 
 pub mod openapi;
 pub mod pcap;
+pub mod raw_sip;
 
 use ivrpay::config::Config;
 use ivrpay::server::Server;
