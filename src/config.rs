@@ -193,6 +193,56 @@ pub struct SipConfig {
     pub answer_delay_ms: u64,
     /// Transaction timer T1.
     pub t1_ms: u64,
+    /// The Server header: no version unless configured, so a scanner learns nothing.
+    pub server_header: String,
+    /// Per-source limits (Kamailio's pike, built in): messages a second from one source
+    /// before it is ignored for `flood_cooldown_s`...
+    pub messages_per_s: u32,
+    /// ...with bursts of this many...
+    pub message_burst: u32,
+    /// ...and new calls (INVITEs outside a dialog) a second...
+    pub invites_per_s: u32,
+    /// ...with bursts of this many.
+    pub invite_burst: u32,
+    /// How long a source over its limits (or a known scanner) is ignored.
+    pub flood_cooldown_s: u64,
+    /// Calls in progress from one source before its next INVITE gets 503.
+    pub max_calls_per_source: usize,
+    /// Sources with limits of their own (a proxy in front, a carrier trunk). Default:
+    /// this host's loopback addresses (local tests, a proxy on the same machine).
+    pub trusted_sources: Vec<TrustedSource>,
+}
+
+/// `[[sip.trusted_sources]]`: a network and its limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedSource {
+    /// CIDR, or one address.
+    pub network: String,
+    /// Messages a second (bursts of twice that).
+    #[serde(default = "TrustedSource::default_messages")]
+    pub messages_per_s: u32,
+    /// New calls a second (bursts of twice that).
+    #[serde(default = "TrustedSource::default_invites")]
+    pub invites_per_s: u32,
+    /// Calls in progress from it; 0: only `max_calls` applies.
+    #[serde(default)]
+    pub max_calls: usize,
+}
+
+impl TrustedSource {
+    fn default_messages() -> u32 {
+        100_000
+    }
+
+    fn default_invites() -> u32 {
+        10_000
+    }
+
+    fn loopback(network: &str) -> TrustedSource {
+        let (messages_per_s, invites_per_s) = (Self::default_messages(), Self::default_invites());
+        TrustedSource { network: network.to_string(), messages_per_s, invites_per_s, max_calls: 0 }
+    }
 }
 
 /// `[media]`
@@ -257,6 +307,14 @@ impl Default for SipConfig {
             max_tcp_connections: 1024,
             answer_delay_ms: 0,
             t1_ms: 500,
+            server_header: "ivrpay".to_string(),
+            messages_per_s: 100,
+            message_burst: 200,
+            invites_per_s: 5,
+            invite_burst: 10,
+            flood_cooldown_s: 60,
+            max_calls_per_source: 20,
+            trusted_sources: vec![TrustedSource::loopback("127.0.0.1/32"), TrustedSource::loopback("::1/128")],
         }
     }
 }
@@ -332,6 +390,14 @@ impl Config {
         }
         if self.media.inactivity_timeout_s == 0 || self.media.max_call_duration_s == 0 {
             return invalid("media.inactivity_timeout_s", "timeouts must be at least 1 second");
+        }
+        for t in &self.sip.trusted_sources {
+            if let Err(e) = t.network.parse::<Network>() {
+                return invalid("sip.trusted_sources.network", &e.to_string());
+            }
+        }
+        if self.sip.messages_per_s == 0 || self.sip.invites_per_s == 0 || self.sip.max_calls_per_source == 0 {
+            return invalid("sip.messages_per_s", "per-source limits must be at least 1");
         }
         if let Err(e) = self.services.diagnostic_networks() {
             return invalid("services.diagnostic_sources", &e.to_string());

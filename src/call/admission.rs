@@ -1,13 +1,44 @@
 //! The server's admission handle: one permit per call in progress (an owned semaphore
 //! permit the call gives back when it ends for the caller, or when its task stops for
-//! any other reason), the call's RTP ports, and the draining flag set by shutdown. It
-//! must not know SIP parsing (`sip::admission` decides on a request) nor the call's
+//! any other reason), a cap on the calls of one source (so one address cannot take
+//! every place), the call's RTP ports, and the draining flag set by shutdown. It must
+//! not know SIP parsing (`sip::admission` decides on a request) nor the call's
 //! internals.
 
 use crate::media::ports::{PortAllocator, PortError, PortPair};
+use crate::sip::network::Network;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Calls in progress per source address (an entry per source with at least one).
+type SourceCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// How many calls one source may have in progress.
+#[derive(Clone, Debug)]
+pub struct SourceCaps {
+    /// Any source not listed below.
+    pub default: usize,
+    /// Listed networks (trusted proxies, trunks) and their caps; 0: no cap of its own.
+    pub trusted: Vec<(Network, usize)>,
+}
+
+impl SourceCaps {
+    /// No cap below `max_calls` (for tests of other things).
+    pub fn none() -> SourceCaps {
+        SourceCaps { default: usize::MAX, trusted: Vec::new() }
+    }
+
+    fn of(&self, ip: IpAddr) -> usize {
+        match self.trusted.iter().find(|(n, _)| n.contains(ip)) {
+            Some((_, 0)) => usize::MAX,
+            Some((_, cap)) => *cap,
+            None => self.default,
+        }
+    }
+}
 
 /// Call permits, RTP ports and draining, shared by the dispatcher, call tasks and
 /// shutdown.
@@ -16,7 +47,31 @@ pub struct Admission {
     permits: Arc<Semaphore>,
     max: u32,
     ports: PortAllocator,
+    caps: SourceCaps,
+    per_source: SourceCounts,
     draining: AtomicBool,
+}
+
+/// One call's place among the calls in progress: given back exactly once, when
+/// dropped (with its source's count), so a failed call can never leave the server
+/// refusing calls with 503.
+#[derive(Debug)]
+pub struct CallPermit {
+    _place: OwnedSemaphorePermit,
+    source: IpAddr,
+    counts: SourceCounts,
+}
+
+impl Drop for CallPermit {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.source) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.source);
+            }
+        }
+    }
 }
 
 /// What an admitted call is given: its place and its RTP/RTCP sockets.
@@ -34,31 +89,40 @@ pub enum Refusal {
     /// Every place is taken (`max_calls`).
     #[error("call limit reached")]
     Full,
+    /// The source already has as many calls as it may (`max_calls_per_source`).
+    #[error("call limit reached for {0}")]
+    SourceFull(IpAddr),
     /// A place was free but no RTP port pair could be bound; the place is given back.
     #[error("no RTP port: {0}")]
     NoMediaPort(#[from] PortError),
 }
 
-/// One call's place among the calls in progress: given back exactly once, when
-/// dropped, so a failed call can never leave the server refusing calls with 503.
-pub type CallPermit = OwnedSemaphorePermit;
-
 impl Admission {
-    /// Room for `max_calls` calls at once, each given a port pair from `ports`.
-    pub fn new(max_calls: usize, ports: PortAllocator) -> Admission {
+    /// Room for `max_calls` calls at once (and `caps` from one source), each given a
+    /// port pair from `ports`.
+    pub fn new(max_calls: usize, caps: SourceCaps, ports: PortAllocator) -> Admission {
         let max = u32::try_from(max_calls).unwrap_or(u32::MAX).min(Semaphore::MAX_PERMITS as u32);
-        Admission { permits: Arc::new(Semaphore::new(max as usize)), max, ports, draining: AtomicBool::new(false) }
+        let permits = Arc::new(Semaphore::new(max as usize));
+        Admission { permits, max, ports, caps, per_source: Arc::default(), draining: AtomicBool::new(false) }
     }
 
-    /// A place and RTP ports for a new call, if there are both.
-    pub fn admit(&self) -> Result<Admitted, Refusal> {
-        let permit = self.try_admit().ok_or(Refusal::Full)?;
+    /// A place and RTP ports for a new call from `source`, if there are both and the
+    /// source is within its cap.
+    pub fn admit(&self, source: IpAddr) -> Result<Admitted, Refusal> {
+        let permit = self.try_admit(source)?;
         Ok(Admitted { permit, ports: self.ports.allocate()? })
     }
 
-    /// A place for a new call, if there is one.
-    fn try_admit(&self) -> Option<CallPermit> {
-        self.permits.clone().try_acquire_owned().ok()
+    /// A place for a new call from `source`, if there is one.
+    fn try_admit(&self, source: IpAddr) -> Result<CallPermit, Refusal> {
+        let mut counts = self.per_source.lock().unwrap_or_else(|e| e.into_inner());
+        let held = counts.get(&source).copied().unwrap_or(0);
+        if held >= self.caps.of(source) {
+            return Err(Refusal::SourceFull(source));
+        }
+        let place = self.permits.clone().try_acquire_owned().map_err(|_| Refusal::Full)?;
+        *counts.entry(source).or_insert(0) += 1;
+        Ok(CallPermit { _place: place, source, counts: self.per_source.clone() })
     }
 
     /// How many calls may hold a place at once.
@@ -92,7 +156,12 @@ mod tests {
     use super::*;
 
     fn admission(max_calls: usize) -> Admission {
-        Admission::new(max_calls, PortAllocator::new("127.0.0.1".parse().unwrap(), 42100, 42140).unwrap())
+        let ports = PortAllocator::new("127.0.0.1".parse().unwrap(), 42100, 42140).unwrap();
+        Admission::new(max_calls, SourceCaps::none(), ports)
+    }
+
+    fn me() -> IpAddr {
+        "127.0.0.1".parse().unwrap()
     }
 
     /// Stands for a call task that fails before its call ends (the `?` on a socket).
@@ -105,7 +174,7 @@ mod tests {
     #[test]
     fn a_call_that_fails_early_gives_its_place_back() {
         let a = admission(10);
-        let permit = a.try_admit().unwrap();
+        let permit = a.try_admit(me()).ok().unwrap();
         assert_eq!(a.active_calls(), 1);
         assert!(failing_call(permit).is_err());
         assert_eq!(a.active_calls(), 0, "no place leaked by the early return");
@@ -114,8 +183,8 @@ mod tests {
     #[test]
     fn a_place_is_given_back_once_when_the_call_ends_then_the_task_stops() {
         let a = admission(10);
-        let other = a.try_admit().unwrap();
-        let mut slot = a.try_admit();
+        let other = a.try_admit(me()).ok().unwrap();
+        let mut slot = a.try_admit(me()).ok();
         slot.take();
         assert_eq!(a.active_calls(), 1);
         slot.take();
@@ -128,8 +197,8 @@ mod tests {
     #[test]
     fn no_place_beyond_the_limit_and_idle_once_all_are_back() {
         let a = admission(1);
-        let p = a.try_admit().unwrap();
-        assert!(a.try_admit().is_none());
+        let p = a.try_admit(me()).ok().unwrap();
+        assert!(a.try_admit(me()).ok().is_none());
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(10);
         assert!(!rt.block_on(a.wait_idle(soon)), "a call still holds its place");
@@ -143,22 +212,51 @@ mod tests {
 mod admit_tests {
     use super::*;
 
+    fn me() -> IpAddr {
+        "127.0.0.1".parse().unwrap()
+    }
+
+    #[test]
+    fn one_source_holds_its_cap_while_another_is_admitted_and_trusted_ones_have_their_own() {
+        let ports = PortAllocator::new("127.0.0.1".parse().unwrap(), 42180, 42220).unwrap();
+        let caps = SourceCaps { default: 2, trusted: vec![("10.0.0.5".parse().unwrap(), 0)] };
+        let a = Admission::new(10, caps, ports);
+        let (greedy, other, proxy): (IpAddr, IpAddr, IpAddr) =
+            ("203.0.113.9".parse().unwrap(), "198.51.100.1".parse().unwrap(), "10.0.0.5".parse().unwrap());
+        let held: Vec<_> = (0..2).map(|_| a.admit(greedy).unwrap()).collect();
+        assert!(matches!(a.admit(greedy), Err(Refusal::SourceFull(ip)) if ip == greedy));
+        let _other = a.admit(other).unwrap();
+        let through_proxy: Vec<_> = (0..5).map(|_| a.admit(proxy).unwrap()).collect();
+        assert_eq!(a.active_calls(), 8);
+        drop(held);
+        assert!(a.admit(greedy).is_ok(), "its places came back with its calls");
+        drop(through_proxy);
+    }
+
     #[test]
     fn an_admitted_call_has_a_place_and_ports_and_no_ports_gives_the_place_back() {
         // One port pair only: the second call finds a place but no ports.
-        let a = Admission::new(5, PortAllocator::new("127.0.0.1".parse().unwrap(), 42150, 42151).unwrap());
-        let first = a.admit().unwrap();
+        let a = Admission::new(
+            5,
+            SourceCaps::none(),
+            PortAllocator::new("127.0.0.1".parse().unwrap(), 42150, 42151).unwrap(),
+        );
+        let first = a.admit(me()).unwrap();
         assert_eq!((a.active_calls(), first.ports.port()), (1, 42150));
-        assert!(matches!(a.admit(), Err(Refusal::NoMediaPort(_))));
+        assert!(matches!(a.admit(me()), Err(Refusal::NoMediaPort(_))));
         assert_eq!(a.active_calls(), 1, "the place taken for the refused call is back");
         drop(first);
-        assert!(a.admit().is_ok(), "the ports are free again");
+        assert!(a.admit(me()).is_ok(), "the ports are free again");
     }
 
     #[test]
     fn a_full_server_refuses_before_binding_ports() {
-        let a = Admission::new(1, PortAllocator::new("127.0.0.1".parse().unwrap(), 42160, 42170).unwrap());
-        let _held = a.admit().unwrap();
-        assert!(matches!(a.admit(), Err(Refusal::Full)));
+        let a = Admission::new(
+            1,
+            SourceCaps::none(),
+            PortAllocator::new("127.0.0.1".parse().unwrap(), 42160, 42170).unwrap(),
+        );
+        let _held = a.admit(me()).unwrap();
+        assert!(matches!(a.admit(me()), Err(Refusal::Full)));
     }
 }

@@ -1,6 +1,8 @@
 //! Routes each incoming message: to the call that owns its Call-ID, or through
 //! admission for new INVITEs and out-of-dialog requests. Malformed requests get a 400
-//! naming what was wrong, unknown methods a 501, and the server carries on.
+//! naming what was wrong, unknown methods a 501, and the server carries on. Before
+//! anything is parsed, the source must be within its rates (`sip::pike`): a flooding
+//! source, or a known scanner, is ignored for a cool-down, logged once per block.
 
 use super::routing::Router;
 use crate::call::admission::{Admission, Admitted, Refusal};
@@ -10,9 +12,12 @@ use crate::sip::admission::{self, Decision, Load};
 use crate::sip::framing::FramingError;
 use crate::sip::message::{self, Method, SipMessage};
 use crate::sip::normalise::Framing;
+use crate::sip::pike::{Kind, SourceGuard, Verdict};
 use crate::sip::transport::Inbound;
 use crate::sip::{Flow, Transport};
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// The [`Inbound`] handler of the server.
 pub struct Dispatcher {
@@ -20,13 +25,20 @@ pub struct Dispatcher {
     env: Arc<CallEnv>,
     admission: Arc<Admission>,
     router: Arc<Router>,
+    guard: Mutex<SourceGuard>,
 }
 
 impl Dispatcher {
     /// A dispatcher admitting calls with `admission` (a place and RTP ports each), giving
     /// each the service `router` names, and routing to calls through `env`'s registry.
-    pub fn new(env: Arc<CallEnv>, admission: Arc<Admission>, router: Arc<Router>) -> Self {
-        Dispatcher { env, admission, router }
+    pub fn new(env: Arc<CallEnv>, admission: Arc<Admission>, router: Arc<Router>, guard: SourceGuard) -> Self {
+        Dispatcher { env, admission, router, guard: Mutex::new(guard) }
+    }
+
+    /// Whether a message (or a new call) from `ip` is within its source's rates.
+    fn within_rates(&self, ip: IpAddr, kind: Kind) -> bool {
+        let verdict = self.guard.lock().unwrap_or_else(|e| e.into_inner()).check(ip, kind, Instant::now());
+        heard(ip, verdict)
     }
 
     fn server_header(&self) -> &str {
@@ -65,6 +77,15 @@ impl Dispatcher {
                 return;
             }
         }
+        let ip = flow.remote.ip();
+        if req.headers.get("User-Agent").is_some_and(super::edge::is_scanner) {
+            let verdict = self.guard.lock().unwrap_or_else(|e| e.into_inner()).block(ip, Instant::now());
+            heard(ip, verdict);
+            return;
+        }
+        if req.method == Method::Invite && !self.within_rates(ip, Kind::NewCall) {
+            return;
+        }
         let load = Load {
             active_calls: self.admission.active_calls(),
             max_calls: self.admission.max_calls(),
@@ -77,10 +98,13 @@ impl Dispatcher {
             Decision::Reply(bytes) => self.env.outbound.send(flow, bytes),
             Decision::Admit { offer } => {
                 // Two INVITEs racing for the last place: the second is refused as if full.
-                let Admitted { permit, ports } = match self.admission.admit() {
+                let Admitted { permit, ports } = match self.admission.admit(ip) {
                     Ok(admitted) => admitted,
                     Err(Refusal::Full) => {
                         return self.refuse_busy(&req, flow, "Service Unavailable (Call Limit Reached)")
+                    }
+                    Err(Refusal::SourceFull(_)) => {
+                        return self.refuse_busy(&req, flow, "Service Unavailable (Too Many Calls From Your Address)")
                     }
                     Err(e @ Refusal::NoMediaPort(_)) => {
                         tracing::warn!(error = %e, "refusing call: no RTP port");
@@ -96,6 +120,9 @@ impl Dispatcher {
 
 impl Inbound for Dispatcher {
     fn on_message(&self, raw: &[u8], flow: Flow) {
+        if !self.within_rates(flow.remote.ip(), Kind::Message) {
+            return;
+        }
         if tracing::enabled!(tracing::Level::TRACE) {
             tracing::trace!(peer = %flow.remote, transport = ?flow.transport, "SIP in:\n{}", crate::sip::redact::for_log(raw));
         }
@@ -120,6 +147,19 @@ impl Inbound for Dispatcher {
             admission::unparsable_reply(raw_head, 400, &format!("Bad Request ({error})"), self.server_header())
         {
             self.env.outbound.send(flow, bytes);
+        }
+    }
+}
+
+/// True for a message to handle; a source just blocked is logged once, with what its
+/// previous block dropped.
+fn heard(ip: IpAddr, verdict: Verdict) -> bool {
+    match verdict {
+        Verdict::Pass => true,
+        Verdict::Drop => false,
+        Verdict::Blocked { dropped } => {
+            tracing::warn!(source = %ip, previous_block_dropped = dropped, "source over its limits or a scanner: ignored");
+            false
         }
     }
 }

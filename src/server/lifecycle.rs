@@ -16,6 +16,7 @@ use crate::ivr::prompt_store::PromptStore;
 use crate::media::pacer_thread;
 use crate::media::ports::PortAllocator;
 use crate::payments::clock::Clock;
+use crate::sip::pike::SourceGuard;
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{self, Sockets};
 use std::net::SocketAddr;
@@ -71,7 +72,7 @@ fn call_settings(config: &Config, sip_port: u16) -> CallSettings {
         inband_dtmf: config.media.inband_dtmf,
         public_ip: config.public_ip(),
         sip_port,
-        server_header: format!("ivrpay/{}", env!("CARGO_PKG_VERSION")),
+        server_header: config.sip.server_header.clone(),
     }
 }
 
@@ -116,9 +117,10 @@ impl Server {
             digits_received: Default::default(),
             settings: call_settings(&config, local.port()),
         });
-        let admission = Arc::new(Admission::new(max_calls, ports));
+        let admission = Arc::new(Admission::new(max_calls, super::edge::source_caps(&config.sip)?, ports));
         let router = Arc::new(Router::new(&config.services, flows.dialplans.clone())?);
-        let dispatcher = Dispatcher::new(env.clone(), admission.clone(), router);
+        let guard = SourceGuard::new(super::edge::pike_config(&config.sip)?, std::time::Instant::now());
+        let dispatcher = Dispatcher::new(env.clone(), admission.clone(), router, guard);
         let ctx = Arc::new(ServerCtx {
             sip_addr: SocketAddr::new(
                 config.public_ip().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])),

@@ -3,11 +3,13 @@
 //! down gracefully (new calls refused, calls in progress hung up with a BYE, then exit);
 //! `dispatch` routes each SIP message to its call or through admission; `routing` maps
 //! numbers to services; `gateway` builds the payment platform from the configuration;
-//! `limits` fits `max_calls` to the descriptor limit and forbids core dumps.
+//! `limits` fits `max_calls` to the descriptor limit and forbids core dumps; `edge`
+//! builds the per-source protections (flood guard, call caps, scanners).
 //! The background jobs themselves are the payments' (`payments::jobs`). Calls are given
 //! their own narrow environment (`call::env`) and never see [`ServerCtx`].
 
 mod dispatch;
+pub mod edge;
 mod gateway;
 mod lifecycle;
 pub mod limits;

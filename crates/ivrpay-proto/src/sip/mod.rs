@@ -10,6 +10,7 @@ pub mod headers;
 pub mod message;
 pub mod network;
 pub mod normalise;
+pub mod pike;
 pub mod redact;
 pub mod sdp;
 pub mod transaction;
