@@ -12,6 +12,7 @@ pub mod invoices;
 pub mod operations;
 pub mod operator;
 pub mod pages;
+mod panic;
 pub mod query;
 pub mod transactions;
 
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .merge(pages::router(state.clone()))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(panic::catch_panic))
         .with_state(state)
 }
 

@@ -82,6 +82,10 @@ pub struct Invoice {
     pub updated_at: i64,
 }
 
+/// How far ahead an invoice's dates may be: beyond, a date is a typo (and the date
+/// arithmetic of a far date could overflow).
+pub const HORIZON_YEARS: u32 = 10;
+
 /// The end of the expiry day, in UTC milliseconds.
 pub fn expiry_instant(d: NaiveDate) -> i64 {
     (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()
@@ -198,7 +202,13 @@ impl InvoiceInput {
         let date = |field: &'static str, v: &Option<String>, errs: &mut Vec<FieldError>| -> Option<NaiveDate> {
             let s = v.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
             match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) => Some(d),
+                Ok(d) if today.checked_add_months(chrono::Months::new(12 * HORIZON_YEARS)).is_some_and(|h| d <= h) => {
+                    Some(d)
+                }
+                Ok(_) => {
+                    errs.push(FieldError::new(field, format!("must be within {HORIZON_YEARS} years from today")));
+                    None
+                }
                 Err(_) => {
                     errs.push(FieldError::new(field, "use the format YYYY-MM-DD"));
                     None
