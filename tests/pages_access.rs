@@ -139,6 +139,31 @@ async fn sign_in_is_throttled_per_account_and_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_or_forged_sign_in_is_refused_before_anything_is_stored_or_logged() {
+    let s = site(false).await;
+    let pool = s.server.ctx().store.pool().clone();
+    let rows = || async { sqlx::query("SELECT throttle_key FROM login_failures").fetch_all(&pool).await.unwrap() };
+    let huge = format!("{}@x.test", "a".repeat(100_000));
+    let forged = "someone@x.test\r\nINFO forged log line";
+    let long_password = "p".repeat(5000);
+    for (email, password) in [(huge.as_str(), "wrong"), (forged, "wrong"), ("merchant@a.test", long_password.as_str())]
+    {
+        let r = Web::new(s.addr()).sign_in(email, password).await;
+        assert_eq!(r.status, 400, "{}", &email[..email.len().min(40)]);
+        assert!(!r.body.contains("aaaaaaaaaa"), "the address is not echoed back");
+    }
+    assert!(rows().await.is_empty(), "nothing was counted, so nothing was stored");
+    // A plain failure is counted under hashed keys: no address in the table.
+    assert_eq!(Web::new(s.addr()).sign_in("nobody@x.test", "wrong password!").await.status, 401);
+    let keys: Vec<String> = rows().await.iter().map(|r| sqlx::Row::get(r, 0)).collect();
+    assert_eq!(keys.len(), 2, "account and address: {keys:?}");
+    assert!(keys.iter().all(|k| k.len() == 64 && k.chars().all(|c| c.is_ascii_hexdigit())), "{keys:?}");
+    // Forgotten rows are pruned.
+    let later = s.server.ctx().store.now_ms() + 2 * 3_600_000;
+    assert_eq!(s.server.ctx().store.prune_login_failures(later).await.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guesses_sent_at_once_are_throttled_like_guesses_in_a_row() {
     let s = site(false).await;
     let mut guesses = tokio::task::JoinSet::new();

@@ -6,8 +6,14 @@
 //!
 //! An attempt is counted before its password is checked (and taken back if it
 //! succeeds), so concurrent guesses cannot all slip in between a check and a count.
+//!
+//! Keys are stored hashed (SHA-256 of the kind and the value): every row has the same
+//! small size whatever was typed, and the table holds no e-mail address. Forgotten rows
+//! are deleted on about one attempt in a hundred, so the table holds the keys of the
+//! last hour and little more.
 
 use super::{get_i64, Store, StoreError};
+use sha2::{Digest, Sha256};
 
 /// Failures allowed on one account before it waits.
 pub const ACCOUNT_FREE_FAILURES: i64 = 5;
@@ -31,10 +37,11 @@ pub enum ThrottleKey {
 
 impl ThrottleKey {
     fn stored(&self) -> String {
-        match self {
+        let plain = match self {
             ThrottleKey::Account(e) => format!("account:{}", e.trim().to_lowercase()),
             ThrottleKey::Address(a) => format!("ip:{a}"),
-        }
+        };
+        hex::encode(Sha256::digest(plain.as_bytes()))
     }
 
     fn free_failures(&self) -> i64 {
@@ -99,6 +106,9 @@ impl Store {
     /// attempt back.
     pub async fn begin_login_attempt(&self, keys: &[ThrottleKey]) -> Result<Attempt, StoreError> {
         let now = self.now_ms();
+        if rand::random::<u8>() < 3 {
+            self.prune_login_failures(now).await?;
+        }
         let mut counted: Vec<(ThrottleKey, i64)> = Vec::with_capacity(keys.len());
         for k in keys {
             let free = k.free_failures();
@@ -182,6 +192,16 @@ impl Store {
             }
         }
         Ok(longest)
+    }
+
+    /// Deletes the rows of keys whose failures are forgotten and that are not locked.
+    pub async fn prune_login_failures(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_failures WHERE last_failure_at <= $1 AND locked_until <= $2")
+            .bind(now - FORGET_AFTER_MS)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Forgets the failures of a key (after a successful sign-in on that account).

@@ -58,6 +58,11 @@ pub async fn login_form(
     Ok(r)
 }
 
+/// Longest e-mail address a sign-in takes (RFC 5321's path limit).
+const MAX_EMAIL: usize = 254;
+/// Longest password a sign-in takes, in bytes (argon2 would hash more, slowly).
+const MAX_PASSWORD: usize = 1024;
+
 /// The sign-in form.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
@@ -81,6 +86,12 @@ pub async fn login(
         let page = LoginPage { l: anonymous_layout(lang, &token), email: f.email.clone(), error };
         html(status, &page)
     };
+    // Bounded before anything is stored or logged: an address is at most 254 characters
+    // (RFC 5321), a password 1,024 bytes, and neither carries control characters.
+    if f.email.len() > MAX_EMAIL || f.password.len() > MAX_PASSWORD || f.email.chars().any(char::is_control) {
+        let page = LoginPage { l: anonymous_layout(lang, &token), email: String::new(), error: t.login_failed.into() };
+        return html(StatusCode::BAD_REQUEST, &page);
+    }
     let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
     let keys = [ThrottleKey::Account(f.email.clone()), ThrottleKey::Address(address.clone())];
     // Counted before the password is checked: parallel guesses cannot all pass.
