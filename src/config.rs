@@ -189,6 +189,15 @@ pub struct SipConfig {
     pub max_calls: usize,
     /// Concurrent TCP connections.
     pub max_tcp_connections: usize,
+    /// Concurrent TCP connections from one address.
+    pub max_tcp_connections_per_source: usize,
+    /// A TCP connection with no complete message for this long is closed (keep-alive
+    /// CRLFs do not count).
+    pub tcp_idle_timeout_s: u64,
+    /// A SIP message begun on TCP must be complete within this.
+    pub tcp_message_timeout_s: u64,
+    /// A write the peer does not take within this closes the connection.
+    pub tcp_write_timeout_s: u64,
     /// Ring (180) this long before answering.
     pub answer_delay_ms: u64,
     /// Transaction timer T1.
@@ -305,6 +314,10 @@ impl Default for SipConfig {
             public_ip: None,
             max_calls: 2000,
             max_tcp_connections: 1024,
+            max_tcp_connections_per_source: 32,
+            tcp_idle_timeout_s: 600,
+            tcp_message_timeout_s: 10,
+            tcp_write_timeout_s: 10,
             answer_delay_ms: 0,
             t1_ms: 500,
             server_header: "ivrpay".to_string(),
@@ -395,6 +408,11 @@ impl Config {
             if let Err(e) = t.network.parse::<Network>() {
                 return invalid("sip.trusted_sources.network", &e.to_string());
             }
+        }
+        if [self.sip.tcp_idle_timeout_s, self.sip.tcp_message_timeout_s, self.sip.tcp_write_timeout_s].contains(&0)
+            || self.sip.max_tcp_connections_per_source == 0
+        {
+            return invalid("sip.tcp_idle_timeout_s", "TCP timeouts and caps must be at least 1");
         }
         if self.sip.messages_per_s == 0 || self.sip.invites_per_s == 0 || self.sip.max_calls_per_source == 0 {
             return invalid("sip.messages_per_s", "per-source limits must be at least 1");

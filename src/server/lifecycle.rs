@@ -200,8 +200,15 @@ fn spawn_tasks(
     let outbound = ctx.env.outbound.clone();
     let mut tasks = vec![tokio::spawn(transport::run_udp(sockets.udp.clone(), handler.clone(), rx.clone()))];
     if let Some(tcp) = sockets.tcp {
-        let max = ctx.config.sip.max_tcp_connections;
-        tasks.push(tokio::spawn(transport::run_tcp(tcp, outbound, handler, max, rx.clone())));
+        let sip = &ctx.config.sip;
+        let limits = transport::TcpLimits {
+            max_conns: sip.max_tcp_connections,
+            per_source: sip.max_tcp_connections_per_source,
+            idle: Duration::from_secs(sip.tcp_idle_timeout_s),
+            message: Duration::from_secs(sip.tcp_message_timeout_s),
+            write: Duration::from_secs(sip.tcp_write_timeout_s),
+        };
+        tasks.push(tokio::spawn(transport::run_tcp(tcp, outbound, handler, limits, rx.clone())));
     }
     let operator = crate::extranet::operator::Operator {
         dialplans: ctx.dialplans.clone(),

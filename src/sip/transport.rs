@@ -9,7 +9,7 @@
 use super::framing::{FramingError, StreamFramer};
 use super::{Flow, Transport};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,8 +19,6 @@ use tokio::sync::{mpsc, watch, Semaphore};
 
 /// Largest SIP message accepted (UDP datagram or TCP frame).
 pub const MAX_MESSAGE: usize = 65_535;
-/// A TCP connection with no traffic for this long is closed.
-pub const TCP_IDLE: Duration = Duration::from_secs(600);
 
 /// Receives every message the transports read.
 pub trait Inbound: Send + Sync + 'static {
@@ -119,15 +117,63 @@ pub async fn run_udp(udp: Arc<UdpSocket>, handler: Arc<dyn Inbound>, mut shutdow
     }
 }
 
-/// Accepts TCP connections (at most `max_conns` at once) until shutdown.
+/// Limits of SIP over TCP: how many connections, and how long a peer may take.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpLimits {
+    /// Connections at once, from everyone.
+    pub max_conns: usize,
+    /// Connections at once from one address.
+    pub per_source: usize,
+    /// A connection with no complete message for this long is closed (bytes alone,
+    /// such as CRLF keep-alives, do not count).
+    pub idle: Duration,
+    /// A message begun must be complete within this.
+    pub message: Duration,
+    /// A write the peer does not take within this closes the connection (a peer that
+    /// never reads must not pin its writer).
+    pub write: Duration,
+}
+
+/// Connections per source address, given back when a connection ends.
+struct SourceSlot {
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl SourceSlot {
+    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, cap: usize) -> Option<SourceSlot> {
+        let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = c.entry(ip).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(SourceSlot { counts: counts.clone(), ip })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = c.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts TCP connections (within `limits`) until shutdown.
 pub async fn run_tcp(
     listener: TcpListener,
     out: Outbound,
     handler: Arc<dyn Inbound>,
-    max_conns: usize,
+    limits: TcpLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(max_conns));
+    let limit = Arc::new(Semaphore::new(limits.max_conns));
+    let per_source = Arc::new(Mutex::new(HashMap::new()));
     loop {
         tokio::select! {
             r = listener.accept() => {
@@ -137,20 +183,24 @@ pub async fn run_tcp(
                         // Out of descriptors (EMFILE) or memory: accepting again at once
                         // would spin. Pause, so calls in progress keep the CPU.
                         tracing::warn!(error = %e, "TCP accept failed; pausing 100 ms");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
+                };
+                let Some(slot) = SourceSlot::take(&per_source, peer.ip(), limits.per_source) else {
+                    tracing::info!(%peer, cap = limits.per_source, "TCP connections from this address at their cap; closed");
+                    continue;
                 };
                 match limit.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let (out, handler, shutdown) = (out.clone(), handler.clone(), shutdown.clone());
                         tokio::spawn(async move {
-                            serve_connection(stream, peer, out, handler, shutdown).await;
-                            drop(permit);
+                            serve_connection(stream, peer, out, handler, limits, shutdown).await;
+                            drop((permit, slot));
                         });
                     }
                     Err(_) => {
-                        tracing::warn!(%peer, max_conns, "TCP connection limit reached; closing new connection");
+                        tracing::warn!(%peer, max_conns = limits.max_conns, "TCP connection limit reached; closing new connection");
                         drop(stream);
                     }
                 }
@@ -165,37 +215,46 @@ async fn serve_connection(
     peer: SocketAddr,
     out: Outbound,
     handler: Arc<dyn Inbound>,
+    limits: TcpLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let conn = out.next_conn.fetch_add(1, Ordering::Relaxed);
     let local = stream.local_addr().ok().map(|a| a.ip());
     let flow = Flow { transport: Transport::Tcp, remote: peer, conn, local };
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
     out.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(conn, tx);
-    let writer = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            if wr.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
+    let (writer_gone, mut writer_done) = tokio::sync::oneshot::channel::<()>();
+    let mut writer = tokio::spawn(write_loop(wr, rx, limits.write, peer, writer_gone));
     let mut framer = StreamFramer::new(MAX_MESSAGE);
     let mut buf = vec![0u8; 16 * 1024];
+    let mut last_message = tokio::time::Instant::now();
+    let mut partial_since: Option<tokio::time::Instant> = None;
     'read: loop {
+        let idle_end = last_message + limits.idle;
+        let deadline = partial_since.map_or(idle_end, |p| (p + limits.message).min(idle_end));
         let n = tokio::select! {
-            r = tokio::time::timeout(TCP_IDLE, rd.read(&mut buf)) => match r {
-                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            r = tokio::time::timeout_at(deadline, rd.read(&mut buf)) => match r {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::debug!(%peer, partial = partial_since.is_some(), "closing TCP connection: no complete message in time");
+                    break;
+                }
                 Ok(Ok(n)) => n,
             },
+            _ = &mut writer_done => break,
             _ = shutdown.changed() => break,
         };
         framer.push(&buf[..n]);
+        let now = tokio::time::Instant::now();
+        let mut completed = false;
         loop {
             match framer.next_message() {
-                Ok(Some(msg)) => handler.on_message(&msg, flow),
+                Ok(Some(msg)) => {
+                    (last_message, completed) = (now, true);
+                    handler.on_message(&msg, flow);
+                }
                 Ok(None) => break,
                 Err(e) => {
                     let head = framer.pending();
@@ -206,7 +265,38 @@ async fn serve_connection(
                 }
             }
         }
+        partial_since = match (framer.pending().is_empty(), completed) {
+            (true, _) => None,
+            (false, true) => Some(now),
+            (false, false) => partial_since.or(Some(now)),
+        };
     }
     out.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn);
-    let _ = writer.await;
+    // The writer ends with its reader: what is queued gets one write timeout to go.
+    if tokio::time::timeout(limits.write, &mut writer).await.is_err() {
+        writer.abort();
+    }
+}
+
+/// Sends what the connection is given, each write bounded by `timeout`; ends (telling
+/// the reader) when the queue closes or the peer stops taking bytes.
+async fn write_loop(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    timeout: Duration,
+    peer: SocketAddr,
+    gone: tokio::sync::oneshot::Sender<()>,
+) {
+    while let Some(bytes) = rx.recv().await {
+        match tokio::time::timeout(timeout, wr.write_all(&bytes)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                tracing::info!(%peer, "closing TCP connection: the peer does not read");
+                break;
+            }
+        }
+    }
+    let _ = tokio::time::timeout(timeout, wr.shutdown()).await;
+    drop(gone);
 }
