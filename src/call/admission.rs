@@ -7,14 +7,11 @@
 
 use crate::media::ports::{PortAllocator, PortError, PortPair};
 use crate::sip::network::Network;
-use std::collections::HashMap;
+use crate::sip::per_source::{PerSource, SourcePlace};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// Calls in progress per source address (an entry per source with at least one).
-type SourceCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
 /// How many calls one source may have in progress.
 #[derive(Clone, Debug)]
@@ -48,7 +45,7 @@ pub struct Admission {
     max: u32,
     ports: PortAllocator,
     caps: SourceCaps,
-    per_source: SourceCounts,
+    per_source: PerSource,
     draining: AtomicBool,
 }
 
@@ -58,20 +55,7 @@ pub struct Admission {
 #[derive(Debug)]
 pub struct CallPermit {
     _place: OwnedSemaphorePermit,
-    source: IpAddr,
-    counts: SourceCounts,
-}
-
-impl Drop for CallPermit {
-    fn drop(&mut self) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = counts.get_mut(&self.source) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.source);
-            }
-        }
-    }
+    _source: SourcePlace,
 }
 
 /// What an admitted call is given: its place and its RTP/RTCP sockets.
@@ -103,7 +87,7 @@ impl Admission {
     pub fn new(max_calls: usize, caps: SourceCaps, ports: PortAllocator) -> Admission {
         let max = u32::try_from(max_calls).unwrap_or(u32::MAX).min(Semaphore::MAX_PERMITS as u32);
         let permits = Arc::new(Semaphore::new(max as usize));
-        Admission { permits, max, ports, caps, per_source: Arc::default(), draining: AtomicBool::new(false) }
+        Admission { permits, max, ports, caps, per_source: PerSource::default(), draining: AtomicBool::new(false) }
     }
 
     /// A place and RTP ports for a new call from `source`, if there are both and the
@@ -115,14 +99,9 @@ impl Admission {
 
     /// A place for a new call from `source`, if there is one.
     fn try_admit(&self, source: IpAddr) -> Result<CallPermit, Refusal> {
-        let mut counts = self.per_source.lock().unwrap_or_else(|e| e.into_inner());
-        let held = counts.get(&source).copied().unwrap_or(0);
-        if held >= self.caps.of(source) {
-            return Err(Refusal::SourceFull(source));
-        }
+        let held = self.per_source.take(source, self.caps.of(source)).ok_or(Refusal::SourceFull(source))?;
         let place = self.permits.clone().try_acquire_owned().map_err(|_| Refusal::Full)?;
-        *counts.entry(source).or_insert(0) += 1;
-        Ok(CallPermit { _place: place, source, counts: self.per_source.clone() })
+        Ok(CallPermit { _place: place, _source: held })
     }
 
     /// How many calls may hold a place at once.

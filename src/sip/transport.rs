@@ -7,9 +7,10 @@
 //! idle period.
 
 use super::framing::{FramingError, StreamFramer};
+use super::per_source::PerSource;
 use super::{Flow, Transport};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -134,36 +135,6 @@ pub struct TcpLimits {
     pub write: Duration,
 }
 
-/// Connections per source address, given back when a connection ends.
-struct SourceSlot {
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
-}
-
-impl SourceSlot {
-    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, cap: usize) -> Option<SourceSlot> {
-        let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
-        let n = c.entry(ip).or_insert(0);
-        if *n >= cap {
-            return None;
-        }
-        *n += 1;
-        Some(SourceSlot { counts: counts.clone(), ip })
-    }
-}
-
-impl Drop for SourceSlot {
-    fn drop(&mut self) {
-        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = c.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                c.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// Accepts TCP connections (within `limits`) until shutdown.
 pub async fn run_tcp(
     listener: TcpListener,
@@ -173,7 +144,7 @@ pub async fn run_tcp(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let limit = Arc::new(Semaphore::new(limits.max_conns));
-    let per_source = Arc::new(Mutex::new(HashMap::new()));
+    let per_source = PerSource::default();
     loop {
         tokio::select! {
             r = listener.accept() => {
@@ -187,7 +158,7 @@ pub async fn run_tcp(
                         continue;
                     }
                 };
-                let Some(slot) = SourceSlot::take(&per_source, peer.ip(), limits.per_source) else {
+                let Some(slot) = per_source.take(peer.ip(), limits.per_source) else {
                     tracing::info!(%peer, cap = limits.per_source, "TCP connections from this address at their cap; closed");
                     continue;
                 };

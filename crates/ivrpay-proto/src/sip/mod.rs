@@ -10,6 +10,7 @@ pub mod headers;
 pub mod message;
 pub mod network;
 pub mod normalise;
+pub mod per_source;
 pub mod pike;
 pub mod redact;
 pub mod sdp;
