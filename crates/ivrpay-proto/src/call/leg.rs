@@ -347,7 +347,7 @@ impl SipLeg {
         }
     }
 
-    fn on_in_dialog(&mut self, req: Request, flow: Flow, now: Instant) {
+    fn on_in_dialog(&mut self, mut req: Request, flow: Flow, now: Instant) {
         if let Some((_, tx)) = self.nist.iter_mut().find(|(b, _)| *b == req.core.branch) {
             tx.on_retransmission(now);
             while let Some(NonInviteOutput::Send(b) | NonInviteOutput::Retransmit(b)) = tx.poll_output() {
@@ -369,14 +369,20 @@ impl SipLeg {
         let (status, reason) = match req.method {
             Method::Bye => (200, "OK"),
             Method::Options => (200, "OK"),
-            Method::Info => match info_digit(&req) {
-                Ok(Some(d)) => {
-                    self.out.push_back(LegOutput::Digit(d));
-                    (200, "OK")
+            Method::Info => {
+                let read = info_digit(&req);
+                // The body may carry a card digit: wiped once read, not left to the
+                // allocator.
+                zeroize::Zeroize::zeroize(&mut req.body);
+                match read {
+                    Ok(Some(d)) => {
+                        self.out.push_back(LegOutput::Digit(d));
+                        (200, "OK")
+                    }
+                    Ok(None) => (200, "OK"),
+                    Err(_) => (415, "Unsupported Media Type"),
                 }
-                Ok(None) => (200, "OK"),
-                Err(_) => (415, "Unsupported Media Type"),
-            },
+            }
             Method::Other(_) => (501, "Not Implemented"),
             _ => (405, "Method Not Allowed"),
         };

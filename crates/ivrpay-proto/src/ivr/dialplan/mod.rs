@@ -20,6 +20,10 @@ mod parse_tests;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Most digits one collect step takes (a card number has at most 19): the engine's key
+/// buffers are this size from the start, so they never reallocate card digits.
+pub const MAX_DIGITS: usize = 32;
+
 pub use parse::{parse, DialplanError};
 
 /// Index of a step in [`Dialplan::steps`].

@@ -449,9 +449,9 @@ fn collect(ctx: &Ctx, d: &StepDef, def: &Spanned<StepDef>) -> Result<Collect, Di
     };
     let min = d.min_digits.as_ref().map(|v| *v.get_ref() as usize).unwrap_or(default_min);
     let max = d.max_digits.as_ref().map(|v| *v.get_ref() as usize).unwrap_or(default_max);
-    if min == 0 || max < min || max > 32 {
+    if min == 0 || max < min || max > super::MAX_DIGITS {
         let span = d.min_digits.as_ref().or(d.max_digits.as_ref()).map(|s| s.span()).unwrap_or(def.span());
-        return Err(ctx.err(span, "digits: need 1 <= min_digits <= max_digits <= 32"));
+        return Err(ctx.err(span, format!("digits: need 1 <= min_digits <= max_digits <= {}", super::MAX_DIGITS)));
     }
     let terminator = match &d.terminator {
         None => None,

@@ -146,7 +146,7 @@ impl Engine {
         }
         let attempt = if per_call { self.failures[step] } else { 0 };
         let phase = Phase::Waiting { deadline: now };
-        self.state = State::Input(Input { attempt, hear_out, phase, digits: Zeroizing::new(String::new()) });
+        self.state = State::Input(Input { attempt, hear_out, phase, digits: card_buffer() });
         if attempt >= attempts {
             // The attempts of the call are used up (a code refused by the lookup).
             self.typeahead.clear();
@@ -394,4 +394,11 @@ impl Engine {
         }
         self.ask(now);
     }
+}
+
+/// A buffer for the keys of one input, at its final size from the start: a step takes
+/// at most 32 digits (the dialplan parser refuses more), so pushing never reallocates
+/// and leaves no copy of card digits in freed memory; it is wiped when dropped.
+pub(super) fn card_buffer() -> Zeroizing<String> {
+    Zeroizing::new(String::with_capacity(crate::ivr::dialplan::MAX_DIGITS))
 }

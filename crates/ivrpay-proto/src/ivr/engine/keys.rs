@@ -9,9 +9,16 @@ use zeroize::{Zeroize, Zeroizing};
 const CAPACITY: usize = 64;
 
 /// Keys waiting for an input step, oldest first.
-#[derive(Default)]
 pub struct KeyBuffer {
     keys: Zeroizing<Vec<u8>>,
+}
+
+impl Default for KeyBuffer {
+    /// At its full size from the start: pushing never reallocates, so no copy of the
+    /// keys (card digits typed ahead) is left in freed memory.
+    fn default() -> Self {
+        KeyBuffer { keys: Zeroizing::new(Vec::with_capacity(CAPACITY)) }
+    }
 }
 
 impl KeyBuffer {
@@ -72,5 +79,24 @@ mod tests {
             b.push('1');
         }
         assert_eq!(format!("{b:?}"), "KeyBuffer(64 keys)");
+    }
+}
+
+#[cfg(test)]
+mod capacity_tests {
+    use super::*;
+
+    #[test]
+    fn typed_keys_never_move_to_a_new_buffer() {
+        let mut b = KeyBuffer::default();
+        let at = b.keys.as_ptr();
+        for _ in 0..CAPACITY + 10 {
+            b.push('4');
+        }
+        assert_eq!((b.keys.as_ptr(), b.keys.len()), (at, CAPACITY), "no reallocation, extra keys dropped");
+        let mut digits = super::super::input::card_buffer();
+        let at = digits.as_ptr();
+        digits.push_str(&"4".repeat(crate::ivr::dialplan::MAX_DIGITS));
+        assert_eq!(digits.as_ptr(), at, "an input's longest answer fits its first buffer");
     }
 }
