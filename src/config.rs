@@ -165,11 +165,26 @@ pub struct HttpConfig {
     /// for loopback). Leave on in production, behind a TLS proxy; turn off only to use
     /// the pages over plain HTTP at a non-loopback address.
     pub secure_cookies: bool,
+    /// Connections at once, from everyone; more are closed at once.
+    pub max_connections: usize,
+    /// Connections at once from one address.
+    pub max_connections_per_source: usize,
+    /// A request's head must arrive within this (slowloris), idle keep-alive included.
+    pub header_timeout_s: u64,
+    /// A connection lasts at most this long, whatever it carries (a body trickled in).
+    pub connection_max_s: u64,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:8080".parse().expect("literal"), secure_cookies: true }
+        HttpConfig {
+            listen: "127.0.0.1:8080".parse().expect("literal"),
+            secure_cookies: true,
+            max_connections: 512,
+            max_connections_per_source: 64,
+            header_timeout_s: 10,
+            connection_max_s: 300,
+        }
     }
 }
 
@@ -413,6 +428,12 @@ impl Config {
             || self.sip.max_tcp_connections_per_source == 0
         {
             return invalid("sip.tcp_idle_timeout_s", "TCP timeouts and caps must be at least 1");
+        }
+        if [self.http.header_timeout_s, self.http.connection_max_s].contains(&0)
+            || self.http.max_connections == 0
+            || self.http.max_connections_per_source == 0
+        {
+            return invalid("http.header_timeout_s", "HTTP timeouts and caps must be at least 1");
         }
         if self.sip.messages_per_s == 0 || self.sip.invites_per_s == 0 || self.sip.max_calls_per_source == 0 {
             return invalid("sip.messages_per_s", "per-source limits must be at least 1");

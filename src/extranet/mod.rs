@@ -14,6 +14,7 @@ pub mod operator;
 pub mod pages;
 mod panic;
 pub mod query;
+pub mod serve;
 pub mod transactions;
 
 use crate::config::Config;
@@ -25,7 +26,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -114,17 +114,4 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// Binds the HTTP listener.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
-}
-
-/// Serves until `shutdown` turns true, then finishes requests in flight.
-pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let app = router(state);
-    let stop = async move {
-        let _ = shutdown.changed().await;
-    };
-    // The peer address feeds the per-address sign-in throttling.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-        tracing::error!(error = %e, "extranet HTTP server stopped");
-    }
 }

@@ -216,7 +216,8 @@ fn spawn_tasks(
         live: ctx.env.live.clone(),
     };
     let state = crate::extranet::AppState::new(ctx.store.clone(), &ctx.config, ctx.gateway.clone(), Some(operator));
-    tasks.push(tokio::spawn(crate::extranet::serve(http, state, rx.clone())));
+    let limits = crate::extranet::serve::HttpLimits::of(&ctx.config.http);
+    tasks.push(tokio::spawn(crate::extranet::serve::serve(http, state, limits, rx.clone())));
     tasks.push(tokio::spawn(crate::payments::jobs::capture_runs(
         ctx.store.clone(),
         ctx.gateway.clone(),
