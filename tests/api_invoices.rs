@@ -95,6 +95,10 @@ async fn invoices_through_the_api(config: Config) {
         assert_eq!(status, 422, "{err}");
         assert!(fields(&err).contains(&field), "{err}");
     }
+    // A body over the limit: 413, in JSON like every API error.
+    let huge = GOOD.replace("Jeanne Martin", &"J".repeat(3 << 20));
+    let (status, err) = call(api, "POST", "/invoices", "/invoices", k, Some(&huge)).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (413, Some("body")), "{err}");
     let (status, err) = call(api, "POST", "/invoices", "/invoices", k, Some("not json")).await;
     assert_eq!((status, err["error"]["code"].as_str()), (400, Some("bad_body")));
     let (status, err) = call(api, "POST", "/invoices", "/invoices", k, Some("[1]")).await;

@@ -9,10 +9,10 @@ mod auth;
 pub mod error;
 pub mod import;
 pub mod invoices;
+mod last_resort;
 pub mod operations;
 pub mod operator;
 pub mod pages;
-mod panic;
 pub mod query;
 pub mod serve;
 pub mod transactions;
@@ -90,7 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .merge(pages::router(state.clone()))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(panic::catch_panic))
+        .layer(axum::middleware::from_fn(last_resort::answer))
         .with_state(state)
 }
 

@@ -1,7 +1,10 @@
-//! A handler that panics is answered 500 (JSON under `/api/`, a page elsewhere) and the
-//! server keeps serving: without this layer hyper drops the connection and the client
-//! gets an empty reply, with nothing saying why. The panic's message is written by the
-//! panic hook to the log; no extranet handler takes card numbers, so it holds none.
+//! The answers of last resort, made in one layer around every route. A handler that
+//! panics is answered 500 (JSON under `/api/`, a page elsewhere) and the server keeps
+//! serving: without this layer hyper drops the connection and the client gets an empty
+//! reply, with nothing saying why. The panic's message is written by the panic hook to
+//! the log; no extranet handler takes card numbers, so it holds none. And a body over
+//! the size limit, which axum refuses with a plain-text 413, is answered in JSON under
+//! `/api/`, naming the body, like every other API error.
 
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -11,9 +14,14 @@ use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 
 /// The layer's function (see the module documentation).
-pub async fn catch_panic(req: Request, next: Next) -> Response {
+pub async fn answer(req: Request, next: Next) -> Response {
     let (api, path) = (req.uri().path().starts_with("/api/"), req.uri().path().to_string());
     match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(response) if api && response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let message = "the request body is larger than this endpoint accepts";
+            let body = serde_json::json!({"error": {"code": "too_large", "field": "body", "message": message}});
+            (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+        }
         Ok(response) => response,
         Err(_) => {
             tracing::error!(%path, "extranet handler panicked; answered 500");
@@ -48,7 +56,7 @@ mod tests {
             .route("/api/v1/boom", get(boom))
             .route("/boom", get(boom))
             .route("/fine", get(|| async { "fine" }))
-            .layer(axum::middleware::from_fn(catch_panic));
+            .layer(axum::middleware::from_fn(answer));
         for (path, kind) in [("/api/v1/boom", "application/json"), ("/boom", "text/html")] {
             let r = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
             assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
