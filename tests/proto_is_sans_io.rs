@@ -177,7 +177,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("payments", &["store", "call", "server", "sip", "extranet", "ivr", "media", "caller", "cli"]),
     ("store", &["call", "server", "sip", "extranet", "ivr", "media", "caller", "cli"]),
     ("call", &["server", "extranet", "caller", "cli"]),
-    ("extranet", &["server", "sip", "caller", "cli"]),
+    // The extranet shares sip::per_source for its connection caps.
+    ("extranet", &["server", "caller", "cli"]),
     ("ivr", &["call", "server", "extranet", "store", "caller", "cli"]),
     ("media", &["call", "server", "extranet", "store", "payments", "ivr", "sip", "caller", "cli"]),
     ("sip", &["call", "server", "extranet", "store", "payments", "ivr", "media", "caller", "cli"]),

@@ -86,7 +86,9 @@ async fn accounts(store: &Store, db: &str) {
 
     // Throttling counters: an attempt is counted before its password is checked.
     let keys = [ThrottleKey::Account("compta@dupont.fr".into()), ThrottleKey::Address("192.0.2.1".into())];
+    // Keys are stored as the SHA-256 of their plain form.
     let failures = |key: &'static str| async move {
+        let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes()));
         sqlx::query_as::<_, (i64,)>("SELECT failures FROM login_failures WHERE throttle_key = $1")
             .bind(key)
             .fetch_optional(store.pool())
