@@ -5,37 +5,13 @@
 
 mod common;
 
+use common::raw_tcp::{closed_while_sending, connect_from};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-
-async fn connect_from(ip: &str, to: SocketAddr) -> TcpStream {
-    let s = TcpSocket::new_v4().unwrap();
-    s.bind(format!("{ip}:0").parse().unwrap()).unwrap();
-    s.connect(to).await.unwrap()
-}
-
-/// True once the server closed the connection within `window` while `tick` is sent
-/// every 200 ms.
-async fn closed_while_trickling(s: &mut TcpStream, tick: &[u8], window: Duration) -> bool {
-    let end = tokio::time::Instant::now() + window;
-    let mut buf = [0u8; 4096];
-    while tokio::time::Instant::now() < end {
-        if s.write_all(tick).await.is_err() {
-            return true;
-        }
-        match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => return true, // an error answer (408) and the close
-            Err(_) => {}
-        }
-    }
-    false
-}
 
 async fn get_login(from: &str, to: SocketAddr) -> String {
-    let mut s = connect_from(from, to).await;
+    let mut s = connect_from(from, to, None).await;
     s.write_all(b"GET /login HTTP/1.1\r\nHost: ivrpay\r\nConnection: close\r\n\r\n").await.unwrap();
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
@@ -48,12 +24,12 @@ async fn a_trickled_head_and_an_idle_connection_are_closed_while_others_are_serv
     cfg.http.header_timeout_s = 1;
     let server = common::start(cfg).await;
     let to = server.http_addr();
-    let mut slow = connect_from("127.0.0.2", to).await;
+    let mut slow = connect_from("127.0.0.2", to, None).await;
     slow.write_all(b"GET /login HTTP/1.1\r\nHost: ivrpay\r\nX-Slow: ").await.unwrap();
     let served = get_login("127.0.0.3", to).await;
     assert_eq!(served, "HTTP/1.1 200 OK", "served while the slow client trickles");
-    assert!(closed_while_trickling(&mut slow, b"a", Duration::from_secs(8)).await, "slowloris held its connection");
-    let mut idle = connect_from("127.0.0.2", to).await;
+    assert!(closed_while_sending(&mut slow, b"a", Duration::from_secs(8)).await, "slowloris held its connection");
+    let mut idle = connect_from("127.0.0.2", to, None).await;
     let mut buf = [0u8; 64];
     let r = tokio::time::timeout(Duration::from_secs(8), idle.read(&mut buf)).await;
     assert!(matches!(r, Ok(Ok(_)) | Ok(Err(_))), "an idle connection is closed: {r:?}");
@@ -67,9 +43,9 @@ async fn one_address_holds_at_most_its_connections() {
     let to = server.http_addr();
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(connect_from("127.0.0.2", to).await);
+        held.push(connect_from("127.0.0.2", to, None).await);
     }
-    let mut extra = connect_from("127.0.0.2", to).await;
+    let mut extra = connect_from("127.0.0.2", to, None).await;
     let mut buf = [0u8; 64];
     let r = tokio::time::timeout(Duration::from_secs(3), extra.read(&mut buf)).await.expect("closed at once");
     assert!(matches!(r, Ok(0) | Err(_)), "the fourth connection from one address is closed: {r:?}");

@@ -130,3 +130,36 @@ async fn the_line_test_numbers_answer_only_the_diagnostic_networks() {
     ack(&caller, "echo").await;
     bye(&caller, "echo").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_left_on_hold_is_hung_up_at_the_hold_timeout() {
+    let mut cfg = common::config();
+    cfg.media.hold_timeout_s = 1;
+    let server = common::start(cfg).await;
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sip = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut caller =
+        common::raw_sip::Caller { sip, server: server.sip_addr(), call_id: "held@test".into(), to_tag: String::new() };
+    // Offered on hold from the start (a=inactive): silence is expected, not for ever.
+    let offer = common::raw_sip::sdp(rtp.local_addr().unwrap()).replace("a=sendrecv", "a=inactive");
+    let inv = common::raw_sip::request(&caller, "INVITE", "echo", 1, "", &offer);
+    caller.sip.send_to(inv.as_bytes(), caller.server).await.unwrap();
+    let answer = common::raw_sip::final_answer(&caller.sip).await.expect("answered");
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    caller.to_tag = common::raw_sip::header(&answer, "To:").split(";tag=").nth(1).unwrap().trim().to_string();
+    ack(&caller, "echo").await;
+    let mut buf = vec![0u8; 65535];
+    let bye = loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(10), caller.sip.recv_from(&mut buf))
+            .await
+            .expect("the server hangs up a held call")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if text.starts_with("BYE ") {
+            break text;
+        }
+    };
+    assert!(bye.contains("Call-ID: held@test"), "{bye}");
+    let calls = common::completed_calls(&server.ctx().store, 1).await;
+    assert_eq!(calls[0].end_reason.as_deref(), Some("hold_timeout"));
+}

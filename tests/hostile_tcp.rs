@@ -5,42 +5,16 @@
 
 mod common;
 
+use common::raw_tcp::{closed_while_sending, connect_from};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-
-async fn connect_from(ip: &str, to: SocketAddr, recv_buffer: Option<u32>) -> TcpStream {
-    let s = TcpSocket::new_v4().unwrap();
-    if let Some(n) = recv_buffer {
-        s.set_recv_buffer_size(n).unwrap();
-    }
-    s.bind(format!("{ip}:0").parse().unwrap()).unwrap();
-    s.connect(to).await.unwrap()
-}
 
 fn options(n: u32, from: SocketAddr) -> String {
     format!(
         "OPTIONS sip:echo@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP {from};branch=z9hG4bKopt{n}\r\nFrom: <sip:t@{from}>;tag=a\r\n\
          To: <sip:echo@127.0.0.1>\r\nCall-ID: tcp-opt-{n}@test\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     )
-}
-
-/// True once the server closed the connection (EOF or reset) within `window`, while
-/// `tick` keeps being sent every 200 ms.
-async fn closed_while_sending(s: &mut TcpStream, tick: &[u8], window: Duration) -> bool {
-    let end = tokio::time::Instant::now() + window;
-    let mut buf = [0u8; 4096];
-    while tokio::time::Instant::now() < end {
-        if s.write_all(tick).await.is_err() {
-            return true;
-        }
-        match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            _ => {}
-        }
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 pub mod openapi;
 pub mod pcap;
 pub mod raw_sip;
+pub mod raw_tcp;
 
 use ivrpay::config::Config;
 use ivrpay::server::Server;
