@@ -10,7 +10,7 @@ use crate::sip::dialog::{new_tag, Dialog};
 use crate::sip::message::{Method, Request, Response};
 use crate::sip::sdp::{self, Direction, Negotiated, SessionDescription};
 use crate::sip::transaction::{
-    ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteOutput, NonInviteServer,
+    ClientNonInvite, ClientOutput, InviteOutput, InviteServer, NonInviteOutput, NonInviteServer, ServerTable,
 };
 use crate::sip::Flow;
 use rand::rngs::StdRng;
@@ -41,7 +41,8 @@ pub struct SipLeg {
     phase: Phase,
     offer: Option<SessionDescription>,
     late_offer_sent: bool,
-    nist: Vec<(String, NonInviteServer)>,
+    /// In-dialog requests answered, by branch (bounded: a flood pushes out the oldest).
+    nist: ServerTable,
     bye: Option<(String, ClientNonInvite)>,
     /// The leg's own deadlines (answer, maximum duration, media inactivity).
     timers: LegTimers,
@@ -76,7 +77,7 @@ impl SipLeg {
             phase: Phase::Ringing,
             offer,
             late_offer_sent: false,
-            nist: Vec::new(),
+            nist: ServerTable::default(),
             bye: None,
             timers: LegTimers::default(),
             media_paused: false,
@@ -128,7 +129,7 @@ impl SipLeg {
             && self.tx.is_terminated(now)
             && self.reinvites.iter().all(|r| r.is_terminated(now))
             && self.bye.as_ref().is_none_or(|(_, b)| b.is_terminated(now))
-            && self.nist.iter().all(|(_, t)| t.is_terminated(now))
+            && self.nist.all_terminated(now)
     }
 
     /// True while the call is up (answered and not hung up).
@@ -348,7 +349,7 @@ impl SipLeg {
     }
 
     fn on_in_dialog(&mut self, mut req: Request, flow: Flow, now: Instant) {
-        if let Some((_, tx)) = self.nist.iter_mut().find(|(b, _)| *b == req.core.branch) {
+        if let Some(tx) = self.nist.get_mut(&req.core.branch) {
             tx.on_retransmission(now);
             while let Some(NonInviteOutput::Send(b) | NonInviteOutput::Retransmit(b)) = tx.poll_output() {
                 self.out.push_back(LegOutput::Send(flow, b));
@@ -356,8 +357,11 @@ impl SipLeg {
             return;
         }
         if !self.dialog.matches(&req) {
+            // Answered statelessly (the same bytes for a retransmission): a stranger
+            // guessing tags leaves nothing behind.
             let b = stateless_reply(&req, 481, "Call/Transaction Does Not Exist", &self.local.server).build();
-            return self.answer_nist(&req, flow, b, now);
+            self.out.push_back(LegOutput::Send(flow, b));
+            return;
         }
         if let Err(e) = self.dialog.accept_cseq(req.core.cseq) {
             let b = req.reply(500, &format!("Server Internal Error ({e})"), None).build();
@@ -408,7 +412,7 @@ impl SipLeg {
         while let Some(NonInviteOutput::Send(b) | NonInviteOutput::Retransmit(b)) = tx.poll_output() {
             self.out.push_back(LegOutput::Send(flow, b));
         }
-        self.nist.push((req.core.branch.clone(), tx));
+        self.nist.insert(req.core.branch.clone(), tx);
     }
 
     /// A response arrived with this Call-ID (to our BYE).
@@ -426,7 +430,7 @@ impl SipLeg {
         [self.timers.next(), self.tx.poll_timeout(), self.bye.as_ref().and_then(|(_, tx)| tx.poll_timeout())]
             .into_iter()
             .chain(self.reinvites.iter().map(|r| r.poll_timeout()))
-            .chain(self.nist.iter().map(|(_, tx)| tx.poll_timeout()))
+            .chain([self.nist.poll_timeout()])
             .flatten()
             .min()
     }
@@ -443,10 +447,7 @@ impl SipLeg {
             tx.handle_timeout(now);
             self.drain_bye();
         }
-        for (_, tx) in self.nist.iter_mut() {
-            tx.handle_timeout(now);
-        }
-        self.nist.retain(|(_, tx)| !tx.is_terminated(now));
+        self.nist.handle_timeout(now);
         if self.phase == Phase::Answered {
             if self.timers.is_due(LegTimer::MaxDuration, now) {
                 self.send_bye(EndReason::MaxDuration, now);
@@ -520,3 +521,7 @@ mod types;
 #[cfg(test)]
 #[path = "leg_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "leg_flood_tests.rs"]
+mod flood_tests;

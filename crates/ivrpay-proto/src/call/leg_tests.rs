@@ -14,7 +14,7 @@ fn rng() -> StdRng {
 
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
 
-fn flow() -> Flow {
+pub(super) fn flow() -> Flow {
     Flow { transport: Transport::Udp, remote: "127.0.0.1:5070".parse().unwrap(), conn: 0, local: None }
 }
 
@@ -43,7 +43,7 @@ fn limits(answer_delay_ms: u64) -> Limits {
     }
 }
 
-fn msg(method: &str, branch: &str, cseq: u32, to_tag: Option<&str>, extra: &str, body: &str) -> Request {
+pub(super) fn msg(method: &str, branch: &str, cseq: u32, to_tag: Option<&str>, extra: &str, body: &str) -> Request {
     let to = match to_tag {
         Some(t) => format!("<sip:echo@127.0.0.1>;tag={t}"),
         None => "<sip:echo@127.0.0.1>".to_string(),
@@ -74,7 +74,7 @@ fn offer_of(r: &Request) -> Option<SessionDescription> {
 }
 
 /// Drains outputs into a readable list: "send:200", "media", "digit:5", "ended:RemoteBye".
-fn drain(leg: &mut SipLeg) -> Vec<String> {
+pub(super) fn drain(leg: &mut SipLeg) -> Vec<String> {
     let mut out = Vec::new();
     while let Some(o) = leg.poll_output() {
         out.push(match o {
@@ -97,11 +97,11 @@ fn drain(leg: &mut SipLeg) -> Vec<String> {
     out
 }
 
-fn to_tag(leg: &SipLeg) -> String {
+pub(super) fn to_tag(leg: &SipLeg) -> String {
     leg.dialog.local_tag.clone()
 }
 
-fn answered(t0: Instant) -> SipLeg {
+pub(super) fn answered(t0: Instant) -> SipLeg {
     let inv = invite(OFFER);
     let mut leg = SipLeg::new(inv.clone(), offer_of(&inv), flow(), local(), limits(0), &mut rng(), t0);
     assert_eq!(drain(&mut leg), ["send:100", "send:200", "media:Pcmu"]);

@@ -10,6 +10,11 @@ use std::time::Instant;
 
 const GREETING_TOKEN: u64 = 1;
 
+/// Digits waiting to be said back at most: a caller (or a packet generator) typing
+/// faster than the prompts play gets the first ones said, and the rest dropped, rather
+/// than an ever longer queue of clips.
+pub const MAX_QUEUED_DIGITS: u32 = 16;
+
 /// Echo application state.
 pub struct EchoApp {
     prompts: Arc<PromptLibrary>,
@@ -70,6 +75,9 @@ impl CallApp for EchoApp {
                     // Barge-in: a key stops the greeting; the digit is still said.
                     self.greeting_playing = false;
                     self.actions.push_back(AppAction::StopPlayback);
+                }
+                if self.queued >= MAX_QUEUED_DIGITS {
+                    return;
                 }
                 if let Some(p) = digit_prompt_name(d).and_then(|n| self.prompts.get(&self.language, &n)) {
                     self.next_token += 1;
@@ -187,5 +195,26 @@ mod tests {
         feed(&mut app, AppInput::PlaybackDone(GREETING_TOKEN), now, &mut out);
         feed(&mut app, AppInput::Digit('1'), now, &mut out);
         assert_eq!(names(&out), ["echo_welcome", "digit_1"]);
+    }
+
+    #[test]
+    fn a_flood_of_digits_queues_at_most_the_cap_and_the_queue_frees_as_they_play() {
+        let mut app = EchoApp::new(library(), "");
+        let now = Instant::now();
+        let mut out = Vec::new();
+        feed(&mut app, AppInput::Started, now, &mut out);
+        feed(&mut app, AppInput::PlaybackDone(GREETING_TOKEN), now, &mut out);
+        out.clear();
+        for _ in 0..10_000 {
+            feed(&mut app, AppInput::Digit('1'), now, &mut out);
+        }
+        assert_eq!(out.len(), MAX_QUEUED_DIGITS as usize);
+        let first = match out[0] {
+            AppAction::Play { token, .. } => token,
+            _ => panic!(),
+        };
+        feed(&mut app, AppInput::PlaybackDone(first), now, &mut out);
+        feed(&mut app, AppInput::Digit('2'), now, &mut out);
+        assert_eq!(names(&out).last().map(String::as_str), Some("digit_2"), "room again once one was said");
     }
 }

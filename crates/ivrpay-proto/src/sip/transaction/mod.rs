@@ -11,10 +11,12 @@ mod client_invite;
 mod client_non_invite;
 mod server_invite;
 mod server_non_invite;
+mod server_table;
 mod timers;
 
 pub use client_invite::{ClientInvite, ClientInviteError, ClientInviteOutput, ClientInviteState, TIMER_D_UDP};
 pub use client_non_invite::{ClientNonInvite, ClientOutput};
 pub use server_invite::{InviteOutput, InviteServer, InviteState};
 pub use server_non_invite::{NonInviteOutput, NonInviteServer};
+pub use server_table::{ServerTable, MAX_DIALOG_TRANSACTIONS};
 pub use timers::{Backoff, Timers};
