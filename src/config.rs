@@ -147,11 +147,16 @@ pub struct StorageConfig {
     /// `sqlite://FILE` or a bare file path (embedded default) or `postgres://USER@HOST/DB`
     /// (shared by nodes).
     pub database: String,
+    /// Call records waiting for the records' writer, counting the room each call in
+    /// progress keeps for its end: when it is full new calls are refused (503) rather
+    /// than answered and not recorded. Below twice `max_calls` it lowers the calls that
+    /// can be in progress; at least 2.
+    pub record_queue: usize,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { database: "sqlite://ivrpay.db".to_string() }
+        StorageConfig { database: "sqlite://ivrpay.db".to_string(), record_queue: 8192 }
     }
 }
 
@@ -232,6 +237,10 @@ pub struct SipConfig {
     pub flood_cooldown_s: u64,
     /// Calls in progress from one source before its next INVITE gets 503.
     pub max_calls_per_source: usize,
+    /// Legs kept after their calls end, for their transactions' timers (64*T1 over
+    /// UDP, so retransmissions get the same answers); beyond this a leg stops as soon as
+    /// its call is recorded. Bounds what a churn of short calls can pile up.
+    pub max_lingering_calls: usize,
     /// Sources with limits of their own (a proxy in front, a carrier trunk). Default:
     /// this host's loopback addresses (local tests, a proxy on the same machine).
     pub trusted_sources: Vec<TrustedSource>,
@@ -342,6 +351,7 @@ impl Default for SipConfig {
             invite_burst: 10,
             flood_cooldown_s: 60,
             max_calls_per_source: 20,
+            max_lingering_calls: 8192,
             trusted_sources: vec![TrustedSource::loopback("127.0.0.1/32"), TrustedSource::loopback("::1/128")],
         }
     }
@@ -409,6 +419,9 @@ impl Config {
             && (self.payments.sips_merchant_id.is_empty() || self.payments.sips_secret_key.is_empty())
         {
             return invalid("payments.sips_merchant_id", "the sips gateway needs sips_merchant_id and sips_secret_key");
+        }
+        if self.storage.record_queue < 2 {
+            return invalid("storage.record_queue", "must be at least 2 (a call's start and end)");
         }
         if self.sip.max_calls == 0 {
             return invalid("sip.max_calls", "must be at least 1");

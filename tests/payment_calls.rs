@@ -288,7 +288,7 @@ async fn a_caller_reusing_a_call_id_is_charged_for_each_invoice_it_pays() {
         let (s, _) = call_as(&line, &script, DtmfMode::Rfc4733, Transport::Udp, true, Some("reused@caller")).await;
         assert_eq!(s.call_id, "reused@caller");
         for _ in 0..300 {
-            if line.server.ctx().env.calls.get("reused@caller").is_none() {
+            if !line.server.ctx().env.calls.contains("reused@caller") {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

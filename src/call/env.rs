@@ -4,6 +4,7 @@
 
 use super::leg::{Limits, LocalParty};
 use super::live::LiveCalls;
+use super::record_writer::RecordWriter;
 use super::registry::CallRegistry;
 use super::services::CallServices;
 use crate::ivr::prompt_store::PromptStore;
@@ -13,10 +14,10 @@ use crate::sip::advertise::advertised_ip;
 use crate::sip::sdp::LocalMedia;
 use crate::sip::transport::Outbound;
 use crate::sip::Flow;
-use crate::store::Store;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// What every call task is given.
 pub struct CallEnv {
@@ -26,8 +27,8 @@ pub struct CallEnv {
     pub pacer: PacerHandle,
     /// The operator's view of calls in progress, kept up to date by each call.
     pub live: Arc<LiveCalls>,
-    /// Where call records are written.
-    pub records: Store,
+    /// Where call records go (the records' writer and its queue).
+    pub records: RecordWriter,
     /// Invoice lookups and authorizations.
     pub services: Arc<dyn CallServices>,
     /// Call-ID to call task: a call adds itself and removes itself.
@@ -36,6 +37,11 @@ pub struct CallEnv {
     pub prompts: Arc<PromptStore>,
     /// DTMF digits received on all calls (a count only: values are never kept here).
     pub digits_received: AtomicU64,
+    /// Places for legs that linger after their calls end (64*T1 for the transactions
+    /// of a UDP call): bounded, so a churn of calls cannot pile up tasks without end.
+    pub lingering: Arc<Semaphore>,
+    /// Legs stopped at once because every lingering place was taken.
+    pub linger_cut: AtomicU64,
     /// How calls are set up and guarded.
     pub settings: CallSettings,
 }

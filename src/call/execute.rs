@@ -14,7 +14,7 @@ use crate::ivr::app::AppInput;
 use crate::media::pacer::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 /// The call's IO: its RTP sockets (until media starts, then in `media`), the socket the
 /// pacer sends from, and its record until written.
@@ -29,6 +29,11 @@ pub(super) struct Io {
     pub(super) recorder: Option<Recorder>,
     /// The call's place among the calls in progress, given back when it ends.
     pub(super) permit: Option<CallPermit>,
+    /// Its place among the legs lingering after their calls (for their transactions'
+    /// timers), taken when the call ends; None: not lingering (yet, or no place left).
+    pub(super) linger: Option<OwnedSemaphorePermit>,
+    /// The call has ended for the caller.
+    pub(super) ended: bool,
 }
 
 impl Io {
@@ -54,6 +59,8 @@ impl Io {
                 self.permit = None;
                 // The leg may linger for its transactions: free the RTP ports now.
                 self.media.close(env);
+                self.ended = true;
+                self.linger = env.lingering.clone().try_acquire_owned().ok();
             }
             CallOutput::DigitReceived => {
                 env.digits_received.fetch_add(1, Ordering::Relaxed);
@@ -79,6 +86,13 @@ impl Io {
                 // Ended for the caller and recorded: no longer "in progress" for the
                 // operator, although the SIP leg may linger for its transaction timers.
                 env.live.remove(&self.call_id);
+                if self.ended && self.linger.is_none() {
+                    // Every lingering place is taken (a churn of thousands of calls a
+                    // second): this leg stops now; a late retransmission of the
+                    // caller's BYE then gets a stateless 481.
+                    env.linger_cut.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
             }
             CallOutput::Finished(_) => return true,
         }

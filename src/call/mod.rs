@@ -16,6 +16,7 @@ mod execute;
 pub mod live;
 mod media_io;
 mod record;
+pub mod record_writer;
 pub mod registry;
 pub mod services;
 mod setup;

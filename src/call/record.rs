@@ -1,39 +1,51 @@
 //! Writing a call's record: the start when it is admitted, the end once the leg is
-//! over and any authorization in flight has answered. The writes run in their own
-//! tasks so a slow database never delays the caller, and a database that is down costs
-//! the record, never the call.
+//! over and any authorization in flight has answered. Both go to the records' writer
+//! (`call::record_writer`) through the room reserved for them at admission, so a slow
+//! database never delays the caller and an answered call always has room for its end.
 
+use super::record_writer::{RecordSlots, RecordWriter};
 use crate::ivr::app::{AppReport, CallOutcome};
-use crate::store::calls::CallEnd;
+use crate::store::calls::{CallEnd, CallRecordOp, CallStart};
 use crate::store::Store;
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc::OwnedPermit;
 
 /// The record of one call.
 pub struct Recorder {
     id: String,
-    start: Option<JoinHandle<()>>,
-    store: Store,
+    end: OwnedPermit<CallRecordOp>,
+    writer: RecordWriter,
+}
+
+/// Who called what, for the start of a record.
+pub struct Parties<'a> {
+    /// SIP Call-ID.
+    pub call_id: &'a str,
+    /// The caller's number.
+    pub caller: &'a str,
+    /// The service number called.
+    pub service: &'a str,
 }
 
 impl Recorder {
-    /// Writes the start of a call.
-    pub fn start(store: &Store, call_id: &str, caller: &str, service: &str) -> Recorder {
+    /// Queues the start of a call's record (at `started_at`, UTC ms), keeping the room
+    /// for its end.
+    pub fn start(writer: &RecordWriter, slots: RecordSlots, parties: Parties<'_>, started_at: i64) -> Recorder {
         let id = Store::new_call_id();
-        let (s, i, c, caller, service) =
-            (store.clone(), id.clone(), call_id.to_string(), caller.to_string(), service.to_string());
-        let start = tokio::spawn(async move {
-            if let Err(e) = s.call_started(&i, &c, &caller, &service, s.now_ms()).await {
-                tracing::error!(error = %e, "call record not written");
-            }
-        });
-        Recorder { id, start: Some(start), store: store.clone() }
+        slots.start.send(CallRecordOp::Start(CallStart {
+            id: id.clone(),
+            call_id: parties.call_id.to_string(),
+            caller: parties.caller.to_string(),
+            service: parties.service.to_string(),
+            started_at,
+        }));
+        Recorder { id, end: slots.end, writer: writer.clone() }
     }
 
-    /// Writes the end (after the start has been written).
-    pub fn finish(mut self, answered_at: Option<i64>, end_reason: &str, outcome: CallOutcome, report: AppReport) {
+    /// Queues the end of the record.
+    pub fn finish(self, answered_at: Option<i64>, end_reason: &str, outcome: CallOutcome, report: AppReport) {
         let end = CallEnd {
             answered_at,
-            ended_at: self.store.now_ms(),
+            ended_at: self.writer.now_ms(),
             end_reason: end_reason.to_string(),
             flow: report.flow,
             language: report.language,
@@ -42,15 +54,6 @@ impl Recorder {
             invoice_id: report.invoice_id,
             transaction_reference: report.transaction_reference,
         };
-        let start = self.start.take();
-        let (store, id) = (self.store.clone(), self.id.clone());
-        tokio::spawn(async move {
-            if let Some(s) = start {
-                let _ = s.await;
-            }
-            if let Err(e) = store.call_ended(&id, &end).await {
-                tracing::error!(error = %e, "call record not completed");
-            }
-        });
+        self.end.send(CallRecordOp::End { id: self.id, end });
     }
 }

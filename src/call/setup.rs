@@ -9,7 +9,8 @@ use super::core::{Call, WallEpoch};
 use super::env::CallEnv;
 use super::leg::SipLeg;
 use super::live::LiveCall;
-use super::record::Recorder;
+use super::record::{Parties, Recorder};
+use super::record_writer::RecordSlots;
 use crate::media::ports::PortPair;
 use crate::sip::message::Request;
 use crate::sip::sdp::SessionDescription;
@@ -38,6 +39,7 @@ pub(super) fn begin(
     flow: Flow,
     pair: &PortPair,
     service: Service,
+    slots: RecordSlots,
 ) -> Begun {
     let caller = invite
         .headers
@@ -49,8 +51,9 @@ pub(super) fn begin(
     let number = invite.uri_user.clone().unwrap_or_default();
     let call_id = invite.core.call_id.clone();
     tracing::info!(%caller, service = %number, peer = %flow.remote, transport = ?flow.transport, "incoming call");
-    let recorder = Recorder::start(&env.records, &call_id, &caller, &number);
     let started_at = env.records.now_ms();
+    let parties = Parties { call_id: &call_id, caller: &caller, service: &number };
+    let recorder = Recorder::start(&env.records, slots, parties, started_at);
     env.live.insert(LiveCall {
         call_id: call_id.clone(),
         caller: caller.clone(),

@@ -7,7 +7,8 @@
 use super::routing::Router;
 use crate::call::admission::{Admission, Admitted, Refusal};
 use crate::call::env::CallEnv;
-use crate::call::task::{self, CallInput};
+use crate::call::registry::Delivery;
+use crate::call::task::{self, CallInput, Place};
 use crate::sip::admission::{self, Decision, Load};
 use crate::sip::framing::FramingError;
 use crate::sip::message::{self, Method, SipMessage};
@@ -71,10 +72,11 @@ impl Dispatcher {
     }
 
     fn on_request(&self, req: message::Request, flow: Flow) {
-        let existing = self.env.calls.get(&req.core.call_id);
-        if let Some(call) = existing {
-            if call.send(CallInput::Sip(Box::new(SipMessage::Request(req.clone())), flow)).is_ok() {
-                return;
+        if self.env.calls.contains(&req.core.call_id) {
+            let input = CallInput::Sip(Box::new(SipMessage::Request(req.clone())), flow);
+            match self.env.calls.deliver(&req.core.call_id, input) {
+                Delivery::Delivered | Delivery::Overflow => return,
+                Delivery::NoCall => {} // it just ended: answered as outside any call
             }
         }
         let ip = flow.remote.ip();
@@ -97,6 +99,16 @@ impl Dispatcher {
             Decision::Ignore => {}
             Decision::Reply(bytes) => self.env.outbound.send(flow, bytes),
             Decision::Admit { offer } => {
+                // No room to record the call: refused at the door rather than answered
+                // and lost (counted by the writer).
+                let Some(records) = self.env.records.reserve() else {
+                    let shed = self.env.records.stats().shed.load(std::sync::atomic::Ordering::Relaxed);
+                    if shed.is_power_of_two() {
+                        // Logged at 1, 2, 4, 8... refusals: seen, without a line per INVITE.
+                        tracing::warn!(source = %ip, shed_total = shed, "refusing calls: call records queue full");
+                    }
+                    return self.refuse_busy(&req, flow, "Service Unavailable (Overloaded)");
+                };
                 // Two INVITEs racing for the last place: the second is refused as if full.
                 let Admitted { permit, ports } = match self.admission.admit(ip) {
                     Ok(admitted) => admitted,
@@ -112,7 +124,7 @@ impl Dispatcher {
                     }
                 };
                 let Some(service) = service else { return };
-                task::spawn(self.env.clone(), req, offer, flow, ports, service, permit);
+                task::spawn(self.env.clone(), req, offer, flow, service, Place { permit, ports, records });
             }
         }
     }
@@ -133,9 +145,8 @@ impl Inbound for Dispatcher {
         match message::parse(raw, framing) {
             Ok(SipMessage::Request(req)) => self.on_request(req, flow),
             Ok(SipMessage::Response(resp)) => {
-                if let Some(call) = self.env.calls.get(&resp.core.call_id) {
-                    let _ = call.send(CallInput::Sip(Box::new(SipMessage::Response(resp)), flow));
-                }
+                let call_id = resp.core.call_id.clone();
+                self.env.calls.deliver(&call_id, CallInput::Sip(Box::new(SipMessage::Response(resp)), flow));
             }
             Err(e) => self.reply_unparsable(raw, flow, &e),
         }

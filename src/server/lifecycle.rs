@@ -9,6 +9,7 @@ use crate::call::core::CallInput;
 use crate::call::env::{CallEnv, CallSettings};
 use crate::call::leg::Limits;
 use crate::call::live::LiveCalls;
+use crate::call::record_writer::RecordWriter;
 use crate::call::services::{CallServices, PaymentServices};
 use crate::config::Config;
 use crate::ivr::dialplan::registry::DialplanRegistry;
@@ -106,15 +107,20 @@ impl Server {
         let services = with.services.unwrap_or_else(|| {
             Arc::new(PaymentServices::new(store.clone(), gateway.clone(), &config.payments.order_channel))
         });
+        let (shutdown, rx) = watch::channel(false);
+        let records = store.sibling(1).await?;
+        let (records, record_task) = RecordWriter::spawn(records, config.storage.record_queue, rx.clone());
         let env = Arc::new(CallEnv {
             outbound: sockets.outbound(),
             pacer: pacer_thread::spawn(0),
             live: Arc::new(LiveCalls::default()),
-            records: store.clone(),
+            records,
             services,
             calls: Arc::default(),
             prompts: flows.prompts.clone(),
             digits_received: Default::default(),
+            lingering: Arc::new(tokio::sync::Semaphore::new(config.sip.max_lingering_calls)),
+            linger_cut: Default::default(),
             settings: call_settings(&config, local.port()),
         });
         let admission = Arc::new(Admission::new(max_calls, super::edge::source_caps(&config.sip)?, ports));
@@ -134,8 +140,8 @@ impl Server {
             gateway,
             config,
         });
-        let (shutdown, rx) = watch::channel(false);
-        let tasks = spawn_tasks(&ctx, sockets, Arc::new(dispatcher), http, min_age, rx);
+        let mut tasks = spawn_tasks(&ctx, sockets, Arc::new(dispatcher), http, min_age, rx);
+        tasks.push(record_task);
         log_listening(&ctx, local, http_addr);
         Ok(Server { ctx, shutdown, tasks, http_addr })
     }
@@ -163,7 +169,7 @@ impl Server {
         let calls = ctx.env.calls.all();
         tracing::info!(calls = calls.len(), "shutting down: hanging up calls in progress");
         for c in calls {
-            let _ = c.send(CallInput::Shutdown);
+            let _ = c.own.send(CallInput::Shutdown);
         }
         let deadline = tokio::time::Instant::now() + grace;
         // Every call gives its permit back when it ends for the caller.

@@ -67,6 +67,35 @@ pub struct CallEnd {
     pub transaction_reference: Option<String>,
 }
 
+/// The start of a call's record, as it is admitted.
+#[derive(Clone, Debug)]
+pub struct CallStart {
+    /// Record id ([`Store::new_call_id`]), so its end can be written separately.
+    pub id: String,
+    /// SIP Call-ID.
+    pub call_id: String,
+    /// The caller's number.
+    pub caller: String,
+    /// The service number called.
+    pub service: String,
+    /// UTC milliseconds.
+    pub started_at: i64,
+}
+
+/// One write of the call records' writer: a record begun or completed.
+#[derive(Clone, Debug)]
+pub enum CallRecordOp {
+    /// A call admitted.
+    Start(CallStart),
+    /// A call over.
+    End {
+        /// The record's id, as in its start.
+        id: String,
+        /// How it ended.
+        end: CallEnd,
+    },
+}
+
 /// Filters for listing calls.
 #[derive(Clone, Debug, Default)]
 pub struct CallFilter {
@@ -119,38 +148,41 @@ impl Store {
         service: &str,
         started_at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO calls (id, call_id, caller, service, started_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id)
-            .bind(call_id)
-            .bind(caller)
-            .bind(service)
-            .bind(started_at)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let start = CallStart {
+            id: id.to_string(),
+            call_id: call_id.to_string(),
+            caller: caller.to_string(),
+            service: service.to_string(),
+            started_at,
+        };
+        let mut conn = self.pool().acquire().await?;
+        insert_start(&mut conn, &start).await
     }
 
     /// Completes a call's record.
     pub async fn call_ended(&self, id: &str, end: &CallEnd) -> Result<(), StoreError> {
-        let (flow, version) = end.flow.clone().unzip();
-        sqlx::query(
-            "UPDATE calls SET answered_at = $1, ended_at = $2, end_reason = $3, flow = $4, flow_version = $5, \
-             language = $6, steps = $7, outcome = $8, invoice_id = $9, transaction_reference = $10 WHERE id = $11",
-        )
-        .bind(end.answered_at)
-        .bind(end.ended_at)
-        .bind(&end.end_reason)
-        .bind(flow)
-        .bind(version)
-        .bind(&end.language)
-        .bind(end.steps.join(","))
-        .bind(&end.outcome)
-        .bind(&end.invoice_id)
-        .bind(&end.transaction_reference)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        update_end(&mut conn, id, end).await.map(|_| ())
+    }
+
+    /// Writes `ops` in order in one database transaction (one commit, one fsync, for a
+    /// whole batch of records). Returns how many ends found no start to complete (a
+    /// start that was lost), which the writer counts.
+    pub async fn write_call_records(&self, ops: &[CallRecordOp]) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut orphans = 0;
+        for op in ops {
+            match op {
+                CallRecordOp::Start(start) => insert_start(&mut tx, start).await?,
+                CallRecordOp::End { id, end } => {
+                    if update_end(&mut tx, id, end).await? == 0 {
+                        orphans += 1;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(orphans)
     }
 
     /// Calls with this SIP Call-ID (normally one).
@@ -199,4 +231,39 @@ impl Store {
         let rows = q.fetch_all(self.pool()).await?;
         rows.iter().map(from_row).collect()
     }
+}
+
+async fn insert_start(conn: &mut sqlx::AnyConnection, start: &CallStart) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO calls (id, call_id, caller, service, started_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&start.id)
+        .bind(&start.call_id)
+        .bind(&start.caller)
+        .bind(&start.service)
+        .bind(start.started_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Completes record `id`; how many rows it changed (0: no such record).
+async fn update_end(conn: &mut sqlx::AnyConnection, id: &str, end: &CallEnd) -> Result<u64, StoreError> {
+    let (flow, version) = end.flow.clone().unzip();
+    let done = sqlx::query(
+        "UPDATE calls SET answered_at = $1, ended_at = $2, end_reason = $3, flow = $4, flow_version = $5, \
+         language = $6, steps = $7, outcome = $8, invoice_id = $9, transaction_reference = $10 WHERE id = $11",
+    )
+    .bind(end.answered_at)
+    .bind(end.ended_at)
+    .bind(&end.end_reason)
+    .bind(flow)
+    .bind(version)
+    .bind(&end.language)
+    .bind(end.steps.join(","))
+    .bind(&end.outcome)
+    .bind(&end.invoice_id)
+    .bind(&end.transaction_reference)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }

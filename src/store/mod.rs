@@ -142,6 +142,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The URL connected to, for [`Store::sibling`] pools.
+    url: Arc<str>,
     /// Every instant the store writes or compares is read from this clock, so a test
     /// (or a job judging a run against one instant) decides what "now" is.
     clock: Arc<dyn Clock>,
@@ -168,37 +170,19 @@ impl Store {
             }
             _ => url.to_string(),
         };
-        let opts = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { postgres_connections() })
-            .acquire_timeout(Duration::from_secs(10))
-            // sqlx pings every connection it hands out by default: on PostgreSQL a
-            // second round trip per query, which doubled the phone line's lookup time
-            // (p99 2.2-2.7 ms at 1M invoices, the query itself 0.1 ms). Only a connection
-            // that sat idle long enough to have been cut (database restart, firewall) is
-            // checked; a failed check drops it and another is used.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= IDLE_CHECK_AFTER {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        for pragma in SQLITE_PRAGMAS {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            });
-        let pool = opts.connect(&url).await?;
-        let store = Store { pool, backend, clock: Arc::new(SystemClock) };
+        let connections = if backend == Backend::Sqlite { 8 } else { postgres_connections() };
+        let pool = pool_options(backend, connections).connect(&url).await?;
+        let store = Store { pool, backend, url: url.into(), clock: Arc::new(SystemClock) };
         migrate::run(&store).await?;
         Ok(store)
+    }
+
+    /// The same database through a pool of its own of `connections` connections, on the
+    /// same clock: for a writer that must never take (or wait for) the connections of
+    /// the others, such as the call records' writer beside payments. Not migrated again.
+    pub async fn sibling(&self, connections: u32) -> Result<Store, StoreError> {
+        let pool = pool_options(self.backend, connections.max(1)).connect(&self.url).await?;
+        Ok(Store { pool, backend: self.backend, url: self.url.clone(), clock: self.clock.clone() })
     }
 
     /// The same database read and written against `clock` instead of the system's.
@@ -226,6 +210,38 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How every pool of the store is set up: `connections` at most, SQLite's pragmas on
+/// each new connection, and a check only of connections idle long enough to be cut.
+fn pool_options(backend: Backend, connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it hands out by default: on PostgreSQL a
+        // second round trip per query, which doubled the phone line's lookup time
+        // (p99 2.2-2.7 ms at 1M invoices, the query itself 0.1 ms). Only a connection
+        // that sat idle long enough to have been cut (database restart, firewall) is
+        // checked; a failed check drops it and another is used.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_CHECK_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    for pragma in SQLITE_PRAGMAS {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
 }
 
 /// A random identifier with a readable prefix (`inv_3f9a...`).
