@@ -62,3 +62,39 @@ async fn one_address_holds_at_most_its_connections() {
     }
     assert_eq!(again, "HTTP/1.1 200 OK");
 }
+
+/// Sends a request head announcing `length` bytes of body and none of them; the
+/// status line of the answer, if one comes within 5 s.
+async fn head_only(to: SocketAddr, path: &str, length: usize) -> String {
+    let mut s = connect_from("127.0.0.2", to, None).await;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: ivrpay\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+        Ok(Ok(n)) => String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string(),
+        _ => String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_refused_before_they_are_read_unless_the_route_and_the_session_allow_them() {
+    let server = common::start(common::config()).await;
+    let to = server.http_addr();
+    // No session: sent to sign in at once, the 10 MiB never read.
+    assert_eq!(head_only(to, "/invoices/new", 10 << 20).await, "HTTP/1.1 303 See Other");
+    // Sign-in without its pre-sign-in cookie: refused at once.
+    assert_eq!(head_only(to, "/login", 10 << 20).await, "HTTP/1.1 403 Forbidden");
+    // A JSON body over the API's small limit (64 KiB), with a valid key: a JSON 413.
+    let m = common::fixtures::merchant(ivrpay::payments::merchant::CaptureMode::AuthorCapture, 0, None);
+    let (_, key) = server.ctx().store.create_merchant(&m).await.unwrap();
+    let big = format!("{{\"reference\":\"{}\"}}", "x".repeat(1 << 20));
+    let (status, answer) = common::http(to, "POST", "/api/v1/invoices", Some(&key.secret), Some(&big)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (413, Some("too_large")), "{answer}");
+    // The import route takes a file of that size from the same key (refused as CSV
+    // once read, not for its size).
+    let body = format!("reference,amount,due_date,customer_name\n{}", "x".repeat(1 << 20));
+    let (status, answer) = common::http(to, "POST", "/api/v1/invoices/import", Some(&key.secret), Some(&body)).await;
+    assert_ne!(status, 413, "{answer}");
+}

@@ -61,12 +61,22 @@ pub struct ImportReport {
     pub valid_rows: u64,
 }
 
+/// Invoices written per database transaction: the write lock is never held for a
+/// whole file, so calls and payments get their turn between chunks.
+const CHUNK: usize = 500;
+
 /// Checks a whole file and stores its rows: all of them, or none if any is bad, unless
 /// `valid_rows` asks for the good ones. The one import both the API and the pages use.
-/// The rows are written in one database transaction, so a row that turns out bad only
-/// at insert (a reference taken meanwhile by another invoice) leaves nothing stored.
+/// The file is parsed on a blocking thread (never on an async worker), checked whole,
+/// then written in chunks of [`CHUNK`] rows. A reference taken by another invoice
+/// between the check and the write (a concurrent import) is reported for its row while
+/// the rest is stored; sending the file again is safe, since rows already stored with
+/// the same content count as existing.
 pub async fn run(store: &Store, merchant_id: &str, text: &str, valid_rows: bool) -> Result<ImportReport, StoreError> {
-    let mut parsed = import::parse(text, chrono::Utc::now().date_naive());
+    let (owned, today) = (text.to_string(), chrono::Utc::now().date_naive());
+    let mut parsed = tokio::task::spawn_blocking(move || import::parse(&owned, today))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     // A reference already used for a different invoice is a bad row too (the same
     // comparison the store makes at insert).
     for (line, inv) in &parsed.rows {
@@ -88,40 +98,34 @@ pub async fn run(store: &Store, merchant_id: &str, text: &str, valid_rows: bool)
         report.rejected = parsed.errors;
         return Ok(report);
     }
-    let rows: Vec<NewInvoice> = good.iter().map(|(_, inv)| inv.clone()).collect();
-    let batch = store.create_invoices(merchant_id, &rows, valid_rows).await?;
-    for ((line, _), outcome) in good.iter().zip(batch.rows) {
-        let row = |i: Invoice, new| ImportedRow {
-            line: *line,
-            id: i.id,
-            reference: i.reference,
-            payment_code: i.payment_code,
-            new,
-        };
-        match outcome {
-            RowOutcome::New(i) => {
-                report.imported += 1;
-                report.invoices.push(row(i, true));
-            }
-            RowOutcome::Existing(i) => {
-                report.existing += 1;
-                report.invoices.push(row(i, false));
-            }
-            RowOutcome::Conflict(reason) => {
-                parsed.errors.push(RowError { line: *line, field: "reference".into(), reason })
+    for chunk in good.chunks(CHUNK) {
+        let rows: Vec<NewInvoice> = chunk.iter().map(|(_, inv)| inv.clone()).collect();
+        let batch = store.create_invoices(merchant_id, &rows, true).await?;
+        for ((line, _), outcome) in chunk.iter().zip(batch.rows) {
+            let row = |i: Invoice, new| ImportedRow {
+                line: *line,
+                id: i.id,
+                reference: i.reference,
+                payment_code: i.payment_code,
+                new,
+            };
+            match outcome {
+                RowOutcome::New(i) => {
+                    report.imported += 1;
+                    report.invoices.push(row(i, true));
+                }
+                RowOutcome::Existing(i) => {
+                    report.existing += 1;
+                    report.invoices.push(row(i, false));
+                }
+                RowOutcome::Conflict(reason) => {
+                    report.valid_rows -= 1;
+                    parsed.errors.push(RowError { line: *line, field: "reference".into(), reason })
+                }
             }
         }
     }
     parsed.errors.sort_by_key(|e| e.line);
-    if !batch.committed {
-        // Nothing was stored: report the file as refused, every bad row named.
-        report.valid_rows -= parsed.errors.iter().filter(|e| !bad_lines.contains(&e.line)).count() as u64;
-        report.imported = 0;
-        report.existing = 0;
-        report.invoices.clear();
-        report.rejected = parsed.errors;
-        return Ok(report);
-    }
     report.applied = true;
     report.rejected = parsed.errors;
     Ok(report)

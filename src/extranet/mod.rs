@@ -20,6 +20,7 @@ pub mod transactions;
 use crate::config::Config;
 use crate::payments::gateway::Gateway;
 use crate::store::Store;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
@@ -75,7 +76,9 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/invoices", post(invoices::create).get(invoices::list))
-        .route("/api/v1/invoices/import", post(import::import))
+        // The one API route taking a file; its body is read after the key is checked
+        // (the key is the handler's first extractor).
+        .route("/api/v1/invoices/import", post(import::import).layer(DefaultBodyLimit::max(pages::MAX_UPLOAD_BYTES)))
         .route("/api/v1/invoices/{id}", get(invoices::get))
         .route("/api/v1/invoices/{id}/cancel", post(invoices::cancel))
         .route("/api/v1/transactions", get(transactions::list))
@@ -88,6 +91,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/operator/calls", get(operator::calls))
         .route("/api/v1/operator/calls/live", get(operator::live))
         .route("/api/v1/openapi.json", get(openapi))
+        // Any other API body is a small JSON document.
+        .layer(DefaultBodyLimit::max(pages::MAX_FORM_BYTES))
         .merge(pages::router(state.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(last_resort::answer))

@@ -13,6 +13,10 @@ use serde::Serialize;
 pub const COLUMNS: [&str; 8] =
     ["reference", "amount", "currency", "due_date", "expiry_date", "customer_name", "customer_contact", "description"];
 
+/// Rows one file may carry: a bigger batch is split by the merchant, so one upload
+/// never holds the server for long.
+pub const MAX_ROWS: usize = 10_000;
+
 /// A rejected row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RowError {
@@ -63,18 +67,26 @@ pub fn parse(text: &str, today: NaiveDate) -> Parsed {
         return out;
     }
     let mut seen = std::collections::HashMap::new();
+    let lines = LineIndex::new(text);
+    let mut rows = 0usize;
     for record in rdr.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| line_of(text, p.byte())).unwrap_or(0);
+                let line = e.position().map(|p| lines.line_of(p.byte())).unwrap_or(0);
                 out.errors.push(RowError { line, field: "row".into(), reason: e.to_string() });
                 continue;
             }
         };
-        let line = record.position().map(|p| line_of(text, p.byte())).unwrap_or(0);
+        let line = record.position().map(|p| lines.line_of(p.byte())).unwrap_or(0);
         if record.iter().all(str::is_empty) {
             continue;
+        }
+        rows += 1;
+        if rows > MAX_ROWS {
+            let reason = format!("more than {MAX_ROWS} rows in one file; split it");
+            out.errors.push(RowError { line, field: "file".into(), reason });
+            break;
         }
         if record.len() != header.len() {
             out.errors.push(RowError {
@@ -137,16 +149,29 @@ pub fn parse(text: &str, today: NaiveDate) -> Parsed {
     out
 }
 
-/// The 1-based line of a byte offset, counting blank lines too (the csv crate's own
-/// counter skips them, which would point a merchant at the wrong line).
-fn line_of(text: &str, byte: u64) -> u64 {
-    let bytes = text.as_bytes();
-    let mut end = (byte as usize).min(bytes.len());
-    // A record's position is where reading began, before any blank lines it skipped.
-    while end < bytes.len() && (bytes[end] == b'\n' || bytes[end] == b'\r') {
-        end += 1;
+/// Where each line of a file begins, found once, so a row's line is a binary search
+/// (counting from the start for every row made a big file quadratic).
+struct LineIndex<'a> {
+    bytes: &'a [u8],
+    newlines: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let bytes = text.as_bytes();
+        LineIndex { bytes, newlines: bytes.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i).collect() }
     }
-    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+
+    /// The 1-based line of a byte offset, counting blank lines too (the csv crate's own
+    /// counter skips them, which would point a merchant at the wrong line).
+    fn line_of(&self, byte: u64) -> u64 {
+        let mut end = (byte as usize).min(self.bytes.len());
+        // A record's position is where reading began, before any blank lines it skipped.
+        while end < self.bytes.len() && (self.bytes[end] == b'\n' || self.bytes[end] == b'\r') {
+            end += 1;
+        }
+        self.newlines.partition_point(|&n| n < end) as u64 + 1
+    }
 }
 
 #[cfg(test)]
@@ -182,5 +207,16 @@ mod tests {
         assert!(p.errors.iter().any(|e| e.field == "reference" && e.reason.contains("missing")));
         let p = parse("reference,amount,due_date,customer_name\nA,1,2026-12-31\n", today());
         assert_eq!((p.errors[0].line, p.errors[0].field.as_str()), (2, "row"));
+    }
+
+    #[test]
+    fn a_file_over_the_row_cap_is_refused_naming_the_first_row_too_many() {
+        let mut file = String::from("reference,amount,due_date,customer_name\n");
+        for i in 0..=MAX_ROWS {
+            file.push_str(&format!("F-{i},1,2026-12-31,C\n"));
+        }
+        let p = parse(&file, today());
+        let last = p.errors.last().expect("refused");
+        assert_eq!((last.line, last.field.as_str()), (MAX_ROWS as u64 + 2, "file"));
     }
 }

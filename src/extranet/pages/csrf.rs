@@ -1,11 +1,14 @@
 //! CSRF protection for every page form, enforced in one place so no handler can forget
 //! it: a POST to a page must carry a `csrf` field equal to its session's token (or, for
 //! the sign-in form, to the pre-sign-in cookie: double-submit). The body is read here,
-//! checked, and handed on unchanged. The JSON API is not concerned: it authenticates
+//! checked, and handed on unchanged, but only once the session (or the pre-sign-in
+//! cookie) is known, and only up to the route's size: a small form limit everywhere, the
+//! large upload limit on the two upload routes ([`body_limit`]). An unauthenticated
+//! client cannot make the server buffer megabytes. The JSON API is not concerned: it authenticates
 //! with a key in a header, which a browser never adds on its own.
 
 use super::session::{self, PRELOGIN_COOKIE};
-use super::{PageError, MAX_UPLOAD_BYTES};
+use super::{PageError, MAX_FORM_BYTES, MAX_LOGIN_BYTES, MAX_UPLOAD_BYTES};
 use crate::extranet::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -83,25 +86,39 @@ pub async fn check(State(st): State<AppState>, req: Request, next: Next) -> Resp
     }
 }
 
+/// The largest body a page POST to `path` may carry: the upload limit for a prompt
+/// recording or an import file, the sign-in limit for `/login`, the form limit else.
+pub fn body_limit(path: &str) -> usize {
+    if path == "/import" || path.starts_with("/operator/prompts/") {
+        MAX_UPLOAD_BYTES
+    } else if path == "/login" {
+        MAX_LOGIN_BYTES
+    } else {
+        MAX_FORM_BYTES
+    }
+}
+
 async fn checked(st: &AppState, req: Request) -> Result<Request, PageError> {
     let (mut parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_UPLOAD_BYTES)
-        .await
-        .map_err(|_| PageError::BadRequest(format!("body larger than {MAX_UPLOAD_BYTES} bytes")))?;
-    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let sent = token_in(&ct, &bytes).await.ok_or(PageError::Csrf)?;
-    if parts.uri.path() == "/login" {
-        let expected = session::cookie(&parts.headers, PRELOGIN_COOKIE).ok_or(PageError::Csrf)?;
-        if !same(&sent, &expected) {
-            return Err(PageError::Csrf);
-        }
+    let path = parts.uri.path().to_string();
+    // Who is asking, from the headers alone, before a byte of the body is read.
+    let expected = if path == "/login" {
+        session::cookie(&parts.headers, PRELOGIN_COOKIE).ok_or(PageError::Csrf)?
     } else {
         let cur = session::resolve(st, &parts.headers).await?.ok_or(PageError::SignIn)?;
-        if !same(&sent, &cur.session.csrf) {
-            tracing::warn!(user = %cur.session.user.email, path = %parts.uri.path(), "form refused: wrong CSRF token");
-            return Err(PageError::Csrf);
-        }
+        let token = cur.session.csrf.clone();
         parts.extensions.insert(cur);
+        token
+    };
+    let limit = body_limit(&path);
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| PageError::TooLarge(limit))?;
+    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let sent = token_in(&ct, &bytes).await.ok_or(PageError::Csrf)?;
+    if !same(&sent, &expected) {
+        if let Some(cur) = parts.extensions.get::<super::Current>() {
+            tracing::warn!(user = %cur.session.user.email, %path, "form refused: wrong CSRF token");
+        }
+        return Err(PageError::Csrf);
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }

@@ -41,8 +41,14 @@ pub use i18n::Lang;
 pub use session::Current;
 use texts::Texts;
 
-/// Largest request body a page accepts (a prompt recording or an import file).
+/// Largest request body of the upload pages (a prompt recording, an import file),
+/// read only once the session is checked.
 pub const MAX_UPLOAD_BYTES: usize = 12 * 1024 * 1024;
+/// Largest body of any other page form (a few fields).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Largest sign-in form (an e-mail of 254 characters, a password of 1,024 bytes, the
+/// token, URL-encoded), the one form anyone may send.
+pub const MAX_LOGIN_BYTES: usize = 8 * 1024;
 
 /// Every page route, behind the CSRF check and the security headers.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -204,6 +210,9 @@ pub enum PageError {
     /// The request itself is malformed (not a form the pages produce).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The body is over the route's limit (the limit, in bytes).
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
     /// The database failed; details go to the log only.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -290,6 +299,11 @@ impl IntoResponse for PageError {
             PageError::BadRequest(_) => {
                 (StatusCode::BAD_REQUEST, "La requête est incorrecte.", "The request is malformed.")
             }
+            PageError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Le formulaire envoyé est trop volumineux.",
+                "The form sent is too large.",
+            ),
             PageError::Store(_) | PageError::Ledger(_) | PageError::Render(_) => {
                 tracing::error!(error = %self, "extranet page failed");
                 (
