@@ -53,21 +53,12 @@ impl Dispatcher {
     }
 
     fn reply_unparsable(&self, raw: &[u8], flow: Flow, err: &message::ParseError) {
-        let Some(token) = message::request_method_token(raw) else {
-            tracing::debug!(peer = %flow.remote, error = %err, "dropping unparsable message");
-            return;
-        };
-        let (status_reason, status) = match Method::parse(token) {
-            // rsip only knows the standard methods: an unknown token is 501, not 400.
-            Method::Other(_) => ("Not Implemented".to_string(), 501),
-            _ => (err.reason_phrase(), 400),
-        };
-        tracing::info!(peer = %flow.remote, status, error = %err, "refusing malformed request");
-        if token == "ACK" {
-            return; // never answer an ACK
-        }
-        if let Some(bytes) = admission::unparsable_reply(raw, status, &status_reason, self.server_header()) {
-            self.env.outbound.send(flow, bytes);
+        match admission::answer_unparsable(raw, err, self.server_header()) {
+            Some((status, bytes)) => {
+                tracing::info!(peer = %flow.remote, status, error = %err, "refusing malformed request");
+                self.env.outbound.send(flow, bytes);
+            }
+            None => tracing::debug!(peer = %flow.remote, error = %err, "dropping unparsable message"),
         }
     }
 

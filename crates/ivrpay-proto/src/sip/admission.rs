@@ -6,8 +6,10 @@
 //! bytes again, because the To tag is derived from the branch rather than drawn at random.
 
 use super::headers;
-use super::message::{MessageBuilder, Method, Request};
+use super::message::{self, MessageBuilder, Method, ParseError, Request};
+use super::normalise::{self, Framing};
 use super::sdp;
+use super::via;
 
 /// Methods a call accepts; sent in Allow.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
@@ -46,13 +48,7 @@ pub fn decide(req: &Request, is_service: impl Fn(&str) -> bool, load: Load, serv
     let reply = |status: u16, reason: &str| stateless_reply(req, status, reason, server);
     match &req.method {
         Method::Ack => Decision::Ignore,
-        Method::Options => Decision::Reply(
-            stateless_reply(req, 200, "OK", server)
-                .header("Allow", ALLOW)
-                .header("Accept", "application/sdp")
-                .header("Accept-Language", "fr, en")
-                .build(),
-        ),
+        Method::Options => options_reply(req, &is_service, load, server),
         Method::Invite if req.core.to_tag.is_some() => {
             Decision::Reply(reply(481, "Call/Transaction Does Not Exist").build())
         }
@@ -65,11 +61,36 @@ pub fn decide(req: &Request, is_service: impl Fn(&str) -> bool, load: Load, serv
     }
 }
 
-fn admit_invite(req: &Request, is_service: &impl Fn(&str) -> bool, load: Load, server: &str) -> Decision {
+/// RFC 3261 11.2: an OPTIONS is answered with the status an INVITE to the same URI
+/// would get (404 for a number nobody answers, 420 for a Require we lack, 503 when
+/// full), and 200 with our capabilities otherwise. A Request-URI without a user
+/// addresses the server itself (a proxy's or a balancer's keep-alive): no 404 then.
+fn options_reply(req: &Request, is_service: &impl Fn(&str) -> bool, load: Load, server: &str) -> Decision {
+    if let Some(refusal) = refusal(req, is_service, load, server, req.uri_user.is_some()) {
+        return refusal;
+    }
+    Decision::Reply(
+        stateless_reply(req, 200, "OK", server)
+            .header("Allow", ALLOW)
+            .header("Accept", "application/sdp")
+            .header("Accept-Language", "fr, en")
+            .build(),
+    )
+}
+
+/// The refusals that depend on the Request-URI, Require and the load, in the order of
+/// RFC 3261 8.2.2 (URI, then extensions), shared by INVITE and OPTIONS.
+fn refusal(
+    req: &Request,
+    is_service: &impl Fn(&str) -> bool,
+    load: Load,
+    server: &str,
+    check_user: bool,
+) -> Option<Decision> {
     let reply = |status: u16, reason: &str| stateless_reply(req, status, reason, server);
     let user = req.uri_user.as_deref().unwrap_or("");
-    if !is_service(user) {
-        return Decision::Reply(reply(404, "Not Found (No Such Service Number)").build());
+    if check_user && !is_service(user) {
+        return Some(Decision::Reply(reply(404, "Not Found (No Such Service Number)").build()));
     }
     let unsupported: Vec<&str> = req
         .headers
@@ -78,15 +99,24 @@ fn admit_invite(req: &Request, is_service: &impl Fn(&str) -> bool, load: Load, s
         .filter(|opt| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(opt)))
         .collect();
     if !unsupported.is_empty() {
-        return Decision::Reply(reply(420, "Bad Extension").header("Unsupported", &unsupported.join(", ")).build());
+        let r = reply(420, "Bad Extension").header("Unsupported", &unsupported.join(", "));
+        return Some(Decision::Reply(r.build()));
     }
     if load.draining {
-        return Decision::Reply(reply(503, "Service Unavailable (Shutting Down)").header("Retry-After", "30").build());
+        let r = reply(503, "Service Unavailable (Shutting Down)").header("Retry-After", "30");
+        return Some(Decision::Reply(r.build()));
     }
     if load.active_calls >= load.max_calls {
-        return Decision::Reply(
-            reply(503, "Service Unavailable (Call Limit Reached)").header("Retry-After", "30").build(),
-        );
+        let r = reply(503, "Service Unavailable (Call Limit Reached)").header("Retry-After", "30");
+        return Some(Decision::Reply(r.build()));
+    }
+    None
+}
+
+fn admit_invite(req: &Request, is_service: &impl Fn(&str) -> bool, load: Load, server: &str) -> Decision {
+    let reply = |status: u16, reason: &str| stateless_reply(req, status, reason, server);
+    if let Some(refusal) = refusal(req, is_service, load, server, true) {
+        return refusal;
     }
     if req.body.is_empty() {
         return Decision::Admit { offer: None };
@@ -141,11 +171,32 @@ fn stateless_tag(branch: &str) -> String {
     format!("s{:012x}", h & 0xffff_ffff_ffff)
 }
 
+/// What goes back for a message that failed to parse, with its status: the status its
+/// error names (400, 416, 505), 501 for a method token rsip does not know, nothing for
+/// an ACK (never answered, RFC 3261 17.2.1), a response or text without a request line.
+pub fn answer_unparsable(raw: &[u8], err: &ParseError, server: &str) -> Option<(u16, Vec<u8>)> {
+    let token = message::request_method_token(raw)?;
+    if token == "ACK" {
+        return None;
+    }
+    let (status, reason) = match (Method::parse(token), err) {
+        // rsip only knows the standard methods: an unknown token it refused is 501, not
+        // 400; our own checks (version, Via, quotes...) keep their answer.
+        (Method::Other(_), ParseError::Syntax(_)) => (501, "Not Implemented".to_string()),
+        _ => (err.status(), err.reason_phrase()),
+    };
+    unparsable_reply(raw, status, &reason, server).map(|bytes| (status, bytes))
+}
+
 /// Answers a request that failed to parse (400) or whose method we do not know (501),
 /// from its raw text. Needs the minimum a peer must send for any answer to reach it
 /// (Via, From, To, Call-ID, CSeq); without them the message is dropped.
+///
+/// Vias are copied through [`via::sanitise`]: a malformed one is repaired, not echoed.
+/// When the head can be normalised, its unfolded form is read (a folded Via or From).
 pub fn unparsable_reply(raw: &[u8], status: u16, reason: &str, server: &str) -> Option<Vec<u8>> {
-    let text = String::from_utf8_lossy(raw);
+    let unfolded = normalise::normalise(raw, Framing::Datagram).ok();
+    let text = String::from_utf8_lossy(unfolded.as_deref().unwrap_or(raw));
     let head = text.split("\r\n\r\n").next().unwrap_or(&text);
     let mut vias = Vec::new();
     let (mut from, mut to, mut call_id, mut cseq) = (None, None, None, None);
@@ -153,7 +204,7 @@ pub fn unparsable_reply(raw: &[u8], status: u16, reason: &str, server: &str) -> 
         let Some((name, value)) = line.split_once(':') else { continue };
         let value = value.trim().to_string();
         match name.trim().to_ascii_lowercase().as_str() {
-            "via" | "v" => vias.push(value),
+            "via" | "v" => vias.extend(headers::split_list(&value).into_iter().filter_map(via::sanitise)),
             "from" | "f" => from = Some(value),
             "to" | "t" => to = Some(value),
             "call-id" | "i" => call_id = Some(value),

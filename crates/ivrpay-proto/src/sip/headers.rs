@@ -122,6 +122,32 @@ pub fn uri_user(uri: &str) -> Option<&str> {
     Some(user.split(';').next().unwrap_or(user))
 }
 
+/// Decodes `%HH` escapes (RFC 3261 19.1.2: `sip:%65cho@h` and `sip:echo@h` are the
+/// same URI), so a service is found whichever way its number was written. None for a
+/// `%` not followed by two hex digits; bytes that are not UTF-8 are replaced.
+pub fn unescape(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_string());
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Host and port of a SIP URI, for sending to a Contact or Route.
 pub fn uri_host_port(uri: &str) -> Option<(String, Option<u16>)> {
     let rest = uri.split_once(':')?.1;
@@ -176,5 +202,15 @@ mod tests {
         assert_eq!(uri_host_port("sip:[::1]:5080"), Some(("::1".into(), Some(5080))));
         assert_eq!(uri_host_port("sip:host.example"), Some(("host.example".into(), None)));
         assert!(uri_wants_tcp("sip:a@b;transport=TCP"));
+    }
+
+    #[test]
+    fn escapes_are_decoded_and_broken_ones_refused() {
+        assert_eq!(unescape("%65cho").as_deref(), Some("echo"));
+        assert_eq!(unescape("%45%63%68%6F").as_deref(), Some("Echo"));
+        assert_eq!(unescape("plain").as_deref(), Some("plain"));
+        assert_eq!(unescape("a%2"), None);
+        assert_eq!(unescape("a%zz"), None);
+        assert_eq!(unescape("null-%00-null").as_deref(), Some("null-\0-null"));
     }
 }

@@ -9,6 +9,7 @@
 
 use super::headers::{self, Headers};
 use super::normalise::{self, Framing, NormaliseError};
+use super::via::{self, ViaError};
 use std::fmt;
 
 /// SIP methods ivrpay knows; anything else is kept by name so it can be refused with 501.
@@ -96,7 +97,8 @@ impl fmt::Display for Method {
     }
 }
 
-/// Why a datagram or stream frame could not become a message; each maps to a 400 reason.
+/// Why a datagram or stream frame could not become a message; each maps to a status
+/// ([`ParseError::status`]: 400 mostly) and a reason phrase naming what was wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     /// The raw text could not be normalised (framing, Content-Length, header syntax).
@@ -108,15 +110,52 @@ pub enum ParseError {
     /// A header every request and response must carry is absent or unusable.
     #[error("missing or invalid {0} header")]
     MissingHeader(&'static str),
+    /// A header that must appear once appears twice, or holds a list (RFC 3261 7.3.1
+    /// allows repeats only for comma-list headers): which value counts cannot be told.
+    #[error("more than one {0} header")]
+    DuplicateHeader(&'static str),
+    /// The CSeq method is not the request's method (RFC 3261 8.1.1.5, 20.16).
+    #[error("CSeq method {cseq} does not match request method {method}")]
+    CSeqMismatch {
+        /// Method of the request line.
+        method: String,
+        /// Method in CSeq.
+        cseq: String,
+    },
+    /// A Request-URI scheme other than sip or sips (answered 416, RFC 3261 8.2.2.1).
+    #[error("unsupported Request-URI scheme {0}")]
+    UnsupportedScheme(String),
+    /// A Request-URI user with a broken `%` escape (RFC 3261 25.1 escaped).
+    #[error("malformed escape in the Request-URI user")]
+    BadEscape,
+    /// A Via that cannot be copied back faithfully (empty parameters, no host).
+    #[error("malformed Via: {0}")]
+    MalformedVia(#[from] ViaError),
 }
 
 impl ParseError {
-    /// A short reason phrase for the 400 answer, so the peer's logs say what was wrong.
+    /// The status to answer a request with: 505 for another SIP version, 416 for a
+    /// Request-URI scheme we do not serve, 400 for everything else.
+    pub fn status(&self) -> u16 {
+        match self {
+            ParseError::Normalise(e) => e.status(),
+            ParseError::UnsupportedScheme(_) => 416,
+            _ => 400,
+        }
+    }
+
+    /// A short reason phrase for the answer, so the peer's logs say what was wrong.
     pub fn reason_phrase(&self) -> String {
         match self {
+            ParseError::Normalise(NormaliseError::VersionNotSupported(_)) => "Version Not Supported".to_string(),
+            ParseError::UnsupportedScheme(_) => "Unsupported URI Scheme".to_string(),
             ParseError::Normalise(e) => format!("Bad Request ({})", e.reason()),
             ParseError::Syntax(_) => "Bad Request (Malformed Message)".to_string(),
             ParseError::MissingHeader(h) => format!("Bad Request (Missing or Invalid {h})"),
+            ParseError::DuplicateHeader(h) => format!("Bad Request (Multiple {h} Values)"),
+            ParseError::CSeqMismatch { .. } => "Bad Request (CSeq Method Does Not Match)".to_string(),
+            ParseError::BadEscape => "Bad Request (Malformed Escape in Request-URI)".to_string(),
+            ParseError::MalformedVia(_) => "Bad Request (Malformed Via)".to_string(),
         }
     }
 }
@@ -182,6 +221,7 @@ pub enum SipMessage {
 /// Normalises, parses with rsip and checks the mandatory headers.
 pub fn parse(raw: &[u8], framing: Framing) -> Result<SipMessage, ParseError> {
     let canonical = normalise::normalise(raw, framing)?;
+    check_request_uri_scheme(&canonical)?;
     let msg = rsip::SipMessage::try_from(canonical.as_slice())
         .map_err(|e| ParseError::Syntax(truncate(&e.to_string(), 120)))?;
     match msg {
@@ -189,45 +229,81 @@ pub fn parse(raw: &[u8], framing: Framing) -> Result<SipMessage, ParseError> {
             let headers = Headers::from_rsip(&r.headers);
             let method = Method::parse(&r.method.to_string());
             let core = extract_core(&headers)?;
-            let uri_user = r.uri.user().map(|u| u.to_string());
+            if core.cseq_method != method {
+                let (method, cseq) = (method.to_string(), core.cseq_method.to_string());
+                return Err(ParseError::CSeqMismatch { method, cseq });
+            }
+            let uri_user = match r.uri.user() {
+                Some(u) => Some(headers::unescape(u).ok_or(ParseError::BadEscape)?),
+                None => None,
+            };
             Ok(SipMessage::Request(Request { method, uri: r.uri.to_string(), uri_user, headers, body: r.body, core }))
         }
         rsip::SipMessage::Response(r) => {
             let headers = Headers::from_rsip(&r.headers);
             let core = extract_core(&headers)?;
             let status = u16::from(r.status_code.clone());
-            let reason = match &r.status_code {
-                rsip::StatusCode::Other(_, reason) => reason.clone(),
-                other => other.to_string().split_once(' ').map(|x| x.1.to_string()).unwrap_or_default(),
-            };
+            // The phrase as sent (rsip gives its own for the codes it knows).
+            let line = canonical.split(|&b| b == b'\r').next().unwrap_or_default();
+            let reason = String::from_utf8_lossy(line).splitn(3, ' ').nth(2).unwrap_or("").to_string();
             Ok(SipMessage::Response(Response { status, reason, headers, body: r.body, core }))
         }
     }
 }
 
+/// A request for a `tel:`, `mailto:` or unknown-scheme URI is refused with 416 before
+/// rsip sees it (which would refuse it as malformed): we only serve SIP URIs.
+fn check_request_uri_scheme(canonical: &[u8]) -> Result<(), ParseError> {
+    let line_end = canonical.iter().position(|&b| b == b'\r').unwrap_or(canonical.len());
+    let line = String::from_utf8_lossy(&canonical[..line_end]);
+    let mut parts = line.split(' ');
+    let (first, uri) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if first.contains('/') {
+        return Ok(()); // a status line
+    }
+    let scheme = uri.split_once(':').map(|x| x.0).unwrap_or(uri);
+    if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+        return Ok(());
+    }
+    Err(ParseError::UnsupportedScheme(truncate(scheme, 32)))
+}
+
 /// Tells apart "a method rsip does not know" from a truly malformed start line, so the
-/// former gets 501 rather than 400. Returns the method token of a request start line.
+/// former gets 501 rather than 400, and finds the method of a request line too broken to
+/// parse (doubled spaces, another SIP version) so it can still be answered. None for a
+/// status line or garbage.
 pub fn request_method_token(raw: &[u8]) -> Option<&str> {
     let start = raw.iter().position(|&b| b != b'\r' && b != b'\n')?;
     let line_end = raw[start..].iter().position(|&b| b == b'\r' || b == b'\n')? + start;
     let line = std::str::from_utf8(&raw[start..line_end]).ok()?;
-    let mut parts = line.split(' ');
-    let method = parts.next()?;
-    let _uri = parts.next()?;
-    let version = parts.next()?;
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    let (method, version) = (parts.first()?, parts.last()?);
     let is_token =
         !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
-    (is_token && version == "SIP/2.0").then_some(method)
+    let is_sip = version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/");
+    (is_token && is_sip && parts.len() >= 3).then_some(method)
 }
 
+/// Headers that must appear exactly once (RFC 3261 20: none of them is a list).
+const SINGLE: &[&str] = &["Call-ID", "From", "To", "CSeq", "Max-Forwards"];
+
 fn extract_core(headers: &Headers) -> Result<Core, ParseError> {
+    for name in SINGLE {
+        let values: Vec<&str> = headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|x| x.1).collect();
+        let listed = matches!(*name, "From" | "To") && values.first().is_some_and(|v| headers::split_list(v).len() > 1);
+        if values.len() > 1 || listed {
+            return Err(ParseError::DuplicateHeader(name));
+        }
+    }
     let call_id =
         headers.get("Call-ID").filter(|v| !v.is_empty()).ok_or(ParseError::MissingHeader("Call-ID"))?.to_string();
     let (cseq, cseq_method) =
         headers.get("CSeq").and_then(headers::parse_cseq).ok_or(ParseError::MissingHeader("CSeq"))?;
     let from = headers.get("From").ok_or(ParseError::MissingHeader("From"))?;
     let to = headers.get("To").ok_or(ParseError::MissingHeader("To"))?;
-    let via = headers.get("Via").ok_or(ParseError::MissingHeader("Via"))?;
+    // The top via-parm, also when the first Via line lists several.
+    let via = headers.get_all("Via").into_iter().next().ok_or(ParseError::MissingHeader("Via"))?;
+    check_vias(headers)?;
     // RFC 3261 branches start with the magic cookie; older (RFC 2543) peers omit the
     // branch, so fall back to a key built from what identifies the request.
     let branch = headers::param(via, "branch")
@@ -241,6 +317,20 @@ fn extract_core(headers: &Headers) -> Result<Core, ParseError> {
         cseq_method,
         branch,
     })
+}
+
+/// Every Via element must be well-formed, since a response copies them all.
+fn check_vias(headers: &Headers) -> Result<(), ParseError> {
+    for value in headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("Via")).map(|x| x.1) {
+        let elements = headers::split_list(value);
+        if elements.is_empty() || value.trim_end().ends_with(',') {
+            return Err(ViaError::Empty.into());
+        }
+        for element in elements {
+            via::parse(element)?;
+        }
+    }
+    Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> String {

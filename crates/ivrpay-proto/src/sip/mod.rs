@@ -15,6 +15,12 @@ pub mod pike;
 pub mod redact;
 pub mod sdp;
 pub mod transaction;
+pub mod via;
+
+#[cfg(test)]
+mod conformance_layers_tests;
+#[cfg(test)]
+mod conformance_tests;
 
 use std::net::{IpAddr, SocketAddr};
 
