@@ -227,7 +227,8 @@ fn extract_core(headers: &Headers) -> Result<Core, ParseError> {
         headers.get("CSeq").and_then(headers::parse_cseq).ok_or(ParseError::MissingHeader("CSeq"))?;
     let from = headers.get("From").ok_or(ParseError::MissingHeader("From"))?;
     let to = headers.get("To").ok_or(ParseError::MissingHeader("To"))?;
-    let via = headers.get("Via").ok_or(ParseError::MissingHeader("Via"))?;
+    // The top Via is the first element, also when several share one line.
+    let via = headers.get_all("Via").into_iter().next().ok_or(ParseError::MissingHeader("Via"))?;
     // RFC 3261 branches start with the magic cookie; older (RFC 2543) peers omit the
     // branch, so fall back to a key built from what identifies the request.
     let branch = headers::param(via, "branch")
@@ -255,12 +256,15 @@ impl Request {
     /// (Via, From, To, Call-ID, CSeq), adding our To tag when one is given.
     pub fn reply(&self, status: u16, reason: &str, to_tag: Option<&str>) -> MessageBuilder {
         let mut b = MessageBuilder::response(status, reason);
-        for via in self.headers.get_all("Via") {
+        // Copied line for line as they came (RFC 3261 8.2.6.2 wants the same values, in
+        // either form): split at their commas, one request line of a hundred Vias would
+        // become a response of a hundred lines, over the header limit (ours included).
+        for via in self.headers.lines("Via") {
             b = b.header("Via", via);
         }
         if status > 100 && status < 300 {
             // Record-Route is copied into dialog-forming responses (RFC 3261 12.1.1).
-            for rr in self.headers.get_all("Record-Route") {
+            for rr in self.headers.lines("Record-Route") {
                 b = b.header("Record-Route", rr);
             }
         }
