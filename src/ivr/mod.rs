@@ -13,3 +13,4 @@ pub mod prompt_store;
 pub mod prompts;
 #[cfg(test)]
 mod say_tests;
+pub mod wav;

@@ -3,8 +3,8 @@
 //! [`PromptLibrary`] of `ivrpay_proto::ivr::prompts` (re-exported here). A prompt missing
 //! in one language falls back to the default language (with a warning at load).
 
+use super::wav::WavError;
 pub use ivrpay_proto::ivr::prompts::{Prompt, PromptLibrary};
-use ivrpay_proto::media::codec::CLOCK_RATE;
 use std::path::{Path, PathBuf};
 
 /// Why a prompt or a prompt directory was refused; always names the file.
@@ -124,76 +124,15 @@ fn warn_missing(lib: &PromptLibrary, dir: &Path) {
     }
 }
 
-/// Reads any PCM or float WAV and returns 8 kHz mono 16-bit samples: channels are
-/// averaged and other rates resampled (linear interpolation after a moving-average
-/// low-pass when downsampling, adequate for speech prompts).
+/// Reads any PCM or float WAV file and returns 8 kHz mono 16-bit samples (see
+/// [`super::wav::read_wav`], which does the decoding), naming the file in the error.
 pub fn read_wav_8k_mono(path: &Path) -> Result<Vec<i16>, PromptError> {
-    let bad = |reason: String| PromptError::BadWav { path: path.to_path_buf(), reason };
-    let unsupported = |reason: String| PromptError::Unsupported { path: path.to_path_buf(), reason };
-    let reader = hound::WavReader::open(path).map_err(|e| bad(e.to_string()))?;
-    let spec = reader.spec();
-    if spec.channels == 0 || spec.channels > 8 {
-        return Err(unsupported(format!("{} channels", spec.channels)));
-    }
-    if !(4000..=192_000).contains(&spec.sample_rate) {
-        return Err(unsupported(format!("sample rate {} Hz (expected 8000)", spec.sample_rate)));
-    }
-    let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => {
-            reader.into_samples::<f32>().collect::<Result<_, _>>().map_err(|e| bad(e.to_string()))?
-        }
-        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            reader
-                .into_samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()
-                .map_err(|e| bad(e.to_string()))?
-        }
-        (fmt, bits) => return Err(unsupported(format!("{fmt:?} samples of {bits} bits"))),
-    };
-    let ch = spec.channels as usize;
-    let mono: Vec<f32> = samples.chunks_exact(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect();
-    if mono.is_empty() {
-        return Err(unsupported("no audio samples".to_string()));
-    }
-    let resampled = resample(&mono, spec.sample_rate, CLOCK_RATE);
-    Ok(resampled.into_iter().map(|v| (v * 32767.0).clamp(-32768.0, 32767.0) as i16).collect())
-}
-
-fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
-    if from == to {
-        return input.to_vec();
-    }
-    let filtered: Vec<f32> = if from > to {
-        // Box filter as wide as the decimation ratio: removes most energy above the new
-        // Nyquist frequency, which is what matters for intelligible speech.
-        let w = (from as f32 / to as f32).round().max(1.0) as usize;
-        let mut acc = 0.0f32;
-        let mut out = Vec::with_capacity(input.len());
-        for i in 0..input.len() {
-            acc += input[i];
-            if i >= w {
-                acc -= input[i - w];
-            }
-            out.push(acc / w.min(i + 1) as f32);
-        }
-        out
-    } else {
-        input.to_vec()
-    };
-    let out_len = (input.len() as u64 * to as u64 / from as u64) as usize;
-    let step = from as f64 / to as f64;
-    (0..out_len)
-        .map(|i| {
-            let pos = i as f64 * step;
-            let j = pos.floor() as usize;
-            let frac = (pos - j as f64) as f32;
-            let a = filtered[j.min(filtered.len() - 1)];
-            let b = filtered[(j + 1).min(filtered.len() - 1)];
-            a + (b - a) * frac
-        })
-        .collect()
+    let file = std::fs::File::open(path)
+        .map_err(|e| PromptError::BadWav { path: path.to_path_buf(), reason: e.to_string() })?;
+    super::wav::read_wav(std::io::BufReader::new(file)).map_err(|e| match e {
+        WavError::Bad(reason) => PromptError::BadWav { path: path.to_path_buf(), reason },
+        WavError::Unsupported(reason) => PromptError::Unsupported { path: path.to_path_buf(), reason },
+    })
 }
 
 #[cfg(test)]

@@ -59,13 +59,15 @@ impl StreamFramer {
             Ok(None) => return self.fail(FramingError::MissingContentLength),
             Err(e) => return self.fail(e),
         };
-        if body_start + len > self.max {
+        // Checked: a Content-Length near usize::MAX wrapped around to a short message,
+        // cutting the stream in the wrong place (found by fuzzing).
+        let Some(total) = body_start.checked_add(len).filter(|&n| n <= self.max) else {
             return self.fail(FramingError::TooLarge);
-        }
-        if self.buf.len() < body_start + len {
+        };
+        if self.buf.len() < total {
             return Ok(None);
         }
-        let msg: Vec<u8> = self.buf.drain(..body_start + len).collect();
+        let msg: Vec<u8> = self.buf.drain(..total).collect();
         Ok(Some(msg))
     }
 
@@ -141,6 +143,25 @@ mod tests {
         assert_eq!(f.next_message(), Err(FramingError::TooLarge));
         let mut f = StreamFramer::new(100);
         f.push(&[b'x'; 200]);
+        assert_eq!(f.next_message(), Err(FramingError::TooLarge));
+    }
+
+    /// Found by the tcp_framing fuzz target (fuzz/corpus/tcp_framing/crash-19eae318...):
+    /// `body_start + Content-Length` overflowed (a panic in debug builds, a wrapped,
+    /// short message in release ones).
+    #[test]
+    fn a_content_length_near_the_integer_limit_is_too_large() {
+        for len in [usize::MAX, usize::MAX - 10] {
+            let mut f = StreamFramer::new(65535);
+            f.push(format!("INFO sip:a@h SIP/2.0\r\nl:{len}\r\n\r\nvvt").as_bytes());
+            assert_eq!(f.next_message(), Err(FramingError::TooLarge), "{len}");
+        }
+        // The fuzzer's stream: a first message of length 0, then one of 2^64 - 1.
+        let first: &[u8] = b"@a\x00lp\r\nl:00000000000000000000000000000\x0c\r\x0c\x0c\x0c\x0c\n\r\n";
+        let second: &[u8] = b"lp\r\nl:00000000018446744073709551615\x0c\r\x0c\x0c\x0c\x0c\n\r\nvvt";
+        let mut f = StreamFramer::new(65535);
+        f.push(&[first, second].concat());
+        assert_eq!(f.next_message(), Ok(Some(first.to_vec())));
         assert_eq!(f.next_message(), Err(FramingError::TooLarge));
     }
 

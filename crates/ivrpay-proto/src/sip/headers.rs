@@ -37,13 +37,20 @@ impl Headers {
         self.0.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).flat_map(|(_, v)| split_list(v)).collect()
     }
 
+    /// Every value of a header as it was sent, one per header line (a comma-joined
+    /// list stays one value), for copying headers verbatim.
+    pub fn lines<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
     /// Iterates over all (name, value) pairs.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 }
 
-/// Splits a header value at commas that are outside quotes and angle brackets.
+/// Splits a header value at commas that are outside quotes and angle brackets, dropping
+/// empty elements.
 pub fn split_list(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
@@ -56,7 +63,12 @@ pub fn split_list(value: &str) -> Vec<&str> {
             b'<' if !quoted => depth += 1,
             b'>' if !quoted => depth -= 1,
             b',' if !quoted && depth == 0 => {
-                out.push(value[start..i].trim());
+                // Empty elements (`a,,b`) are no values (RFC 3261 7.3.1 lists have
+                // none); keeping them would copy empty Via lines into our responses.
+                let item = value[start..i].trim();
+                if !item.is_empty() {
+                    out.push(item);
+                }
                 start = i + 1;
             }
             _ => {}
@@ -189,6 +201,8 @@ mod tests {
     fn lists_split_outside_quotes_and_brackets() {
         assert_eq!(split_list("a, b ,c"), vec!["a", "b", "c"]);
         assert_eq!(split_list("\"x, y\" <sip:a@b>, <sip:c,d@e>"), vec!["\"x, y\" <sip:a@b>", "<sip:c,d@e>"]);
+        assert_eq!(split_list(",a,, ,b,"), vec!["a", "b"]);
+        assert!(split_list(" , ,").is_empty());
     }
 
     #[test]

@@ -345,12 +345,15 @@ impl Request {
     /// (Via, From, To, Call-ID, CSeq), adding our To tag when one is given.
     pub fn reply(&self, status: u16, reason: &str, to_tag: Option<&str>) -> MessageBuilder {
         let mut b = MessageBuilder::response(status, reason);
-        for via in self.headers.get_all("Via") {
+        // Copied line for line as they came (RFC 3261 8.2.6.2 wants the same values, in
+        // either form): split at their commas, one request line of a hundred Vias would
+        // become a response of a hundred lines, over the header limit (ours included).
+        for via in self.headers.lines("Via") {
             b = b.header("Via", via);
         }
         if status > 100 && status < 300 {
             // Record-Route is copied into dialog-forming responses (RFC 3261 12.1.1).
-            for rr in self.headers.get_all("Record-Route") {
+            for rr in self.headers.lines("Record-Route") {
                 b = b.header("Record-Route", rr);
             }
         }

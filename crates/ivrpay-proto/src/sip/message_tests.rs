@@ -89,3 +89,34 @@ fn custom_reason_phrases_survive_printing() {
     assert!(text.starts_with("SIP/2.0 404 Not Found (No Such Service Number)\r\n"));
     assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
 }
+
+/// Found by the sip_message fuzz target (fuzz/corpus/sip_message/crash-b91164c0...):
+/// one Via line of commas, each comma once copied as an empty Via of its own, made a
+/// reply over the 100-header limit that our own parser refused.
+#[test]
+fn a_via_list_is_copied_as_sent_and_the_reply_parses_back() {
+    // The fuzzer's find: a Via line of commas made a reply of 150 empty Vias. Such a
+    // line is now refused as malformed before any reply is built.
+    let commas = format!(
+        "INVITE sip:echo@127.0.0.1 SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1, {}\r\n\
+         f: <sip:alice@127.0.0.1>;tag=abc\r\nt: <sip:echo@127.0.0.1>\r\ni: call-1\r\nCSeq: 1 INVITE\r\n\r\n",
+        ",".repeat(150)
+    );
+    assert!(matches!(parse(commas.as_bytes(), Framing::Datagram), Err(ParseError::MalformedVia(_))));
+    {
+        let vias = vec!["SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK-9"; 150].join(", ");
+        let raw = format!(
+            "INVITE sip:echo@127.0.0.1 SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1, {vias}\r\n\
+             f: <sip:alice@127.0.0.1>;tag=abc\r\nt: <sip:echo@127.0.0.1>\r\ni: call-1\r\nCSeq: 1 INVITE\r\n\r\n"
+        );
+        let r = request(&raw);
+        assert_eq!(r.core.branch, "z9hG4bK-1", "the top Via's branch, not the line's");
+        let bytes = r.reply(200, "OK", Some("srv")).body("application/sdp", b"v=0\r\n".to_vec()).build();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert_eq!(text.matches("\r\nVia: ").count(), 1, "{text}");
+        match parse(&bytes, Framing::Stream).unwrap() {
+            SipMessage::Response(resp) => assert_eq!(resp.core.branch, "z9hG4bK-1"),
+            _ => panic!("expected a response"),
+        }
+    }
+}
