@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
     let parsed = import::parse(text, today);
-    let lines = text.split('\n').count() as u64;
+    // Lines end as the csv reader ends records: CR LF, LF or a lone CR.
+    let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count() as u64;
     for e in &parsed.errors {
         assert!(e.line <= lines, "error on line {} of {lines}: {e:?}", e.line);
     }

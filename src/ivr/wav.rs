@@ -44,6 +44,10 @@ pub fn read_wav<R: Read>(reader: R) -> Result<Vec<i16>, WavError> {
         return Err(WavError::Unsupported("no audio samples".to_string()));
     }
     let resampled = resample(&mono, spec.sample_rate, CLOCK_RATE);
+    if resampled.is_empty() {
+        // A few samples at a high rate resample to none (found by fuzzing).
+        return Err(WavError::Unsupported("shorter than one sample at 8000 Hz".to_string()));
+    }
     Ok(resampled.into_iter().map(|v| (v * 32767.0).clamp(-32768.0, 32767.0) as i16).collect())
 }
 
@@ -109,5 +113,14 @@ mod tests {
         assert_eq!(read_wav(Cursor::new(wav_bytes(16000, 2, 1600))).unwrap().len(), 800);
         assert!(matches!(read_wav(Cursor::new(wav_bytes(2000, 1, 10))), Err(WavError::Unsupported(_))));
         assert!(matches!(read_wav(Cursor::new(b"RIFF....not a wav".to_vec())), Err(WavError::Bad(_))));
+    }
+
+    #[test]
+    fn a_recording_too_short_to_leave_one_sample_at_8000_hz_is_refused() {
+        // From the fuzzer: one float sample at 44.1 kHz resampled to nothing and was
+        // accepted as an empty prompt.
+        let found = include_bytes!("../../fuzz/corpus/wav/crash-ebdf0e98");
+        assert!(matches!(read_wav(Cursor::new(found.to_vec())), Err(WavError::Unsupported(_))));
+        assert!(matches!(read_wav(Cursor::new(wav_bytes(44100, 1, 2))), Err(WavError::Unsupported(_))));
     }
 }

@@ -149,8 +149,10 @@ pub fn parse(text: &str, today: NaiveDate) -> Parsed {
     out
 }
 
-/// Where each line of a file begins, found once, so a row's line is a binary search
-/// (counting from the start for every row made a big file quadratic).
+/// Where each line of a file ends, found once, so a row's line is a binary search
+/// (counting from the start for every row made a big file quadratic). A line ends as
+/// the csv reader ends a record: at CR LF, LF, or a CR alone (counted once for CR LF),
+/// so two records never share a line number (found by fuzzing).
 struct LineIndex<'a> {
     bytes: &'a [u8],
     newlines: Vec<usize>,
@@ -159,7 +161,8 @@ struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     fn new(text: &'a str) -> Self {
         let bytes = text.as_bytes();
-        LineIndex { bytes, newlines: bytes.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i).collect() }
+        let ends = |i: &usize| bytes[*i] == b'\n' || (bytes[*i] == b'\r' && bytes.get(*i + 1) != Some(&b'\n'));
+        LineIndex { bytes, newlines: (0..bytes.len()).filter(ends).collect() }
     }
 
     /// The 1-based line of a byte offset, counting blank lines too (the csv crate's own
@@ -218,5 +221,17 @@ mod tests {
         let p = parse(&file, today());
         let last = p.errors.last().expect("refused");
         assert_eq!((last.line, last.field.as_str()), (MAX_ROWS as u64 + 2, "file"));
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line_as_it_ends_a_record() {
+        // From the fuzzer: a CR inside an unquoted field split one LF line in two
+        // records, one accepted and one refused under the same line number.
+        let file = "reference,amount,due_date,customer_name\r\nF-1,1,2026-12-31,Jna\rveir\nF-2,1,2026-12-31,Paul\n";
+        let p = parse(file, today());
+        for (line, _) in &p.rows {
+            assert!(!p.errors.iter().any(|e| e.line == *line), "line {line} both accepted and refused: {p:?}");
+        }
+        assert_eq!(p.rows.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [2, 4]);
     }
 }
