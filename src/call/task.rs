@@ -101,6 +101,8 @@ async fn run(
             r = io.media.recv(&mut buf) => {
                 if let Ok((n, from)) = r {
                     call.handle_rtp(&buf[..n], from, Instant::now());
+                    // An RFC 4733 event (or in-band audio) is a key typed: not kept.
+                    zeroize::Zeroize::zeroize(&mut buf[..n]);
                 }
             },
             _ = io.media.recv_rtcp(&mut rtcp_buf) => {},

@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch, Semaphore};
+use zeroize::Zeroize;
 
 /// Largest SIP message accepted (UDP datagram or TCP frame).
 pub const MAX_MESSAGE: usize = 65_535;
@@ -109,6 +110,8 @@ pub async fn run_udp(udp: Arc<UdpSocket>, handler: Arc<dyn Inbound>, mut shutdow
                         continue; // keep-alive
                     }
                     handler.on_message(&buf[..n], Flow { transport: Transport::Udp, remote: from, conn: 0, local: None });
+                    // A datagram may carry a card digit (SIP INFO): not left for the next.
+                    buf[..n].zeroize();
                 }
                 // ICMP port unreachable from an earlier send surfaces here on Linux.
                 Err(e) => tracing::trace!(error = %e, "UDP receive error"),
@@ -218,13 +221,15 @@ async fn serve_connection(
             _ = shutdown.changed() => break,
         };
         framer.push(&buf[..n]);
+        buf[..n].zeroize();
         let now = tokio::time::Instant::now();
         let mut completed = false;
         loop {
             match framer.next_message() {
-                Ok(Some(msg)) => {
+                Ok(Some(mut msg)) => {
                     (last_message, completed) = (now, true);
                     handler.on_message(&msg, flow);
+                    msg.zeroize();
                 }
                 Ok(None) => break,
                 Err(e) => {

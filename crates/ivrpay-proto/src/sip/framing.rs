@@ -5,8 +5,14 @@
 //! A stream message without Content-Length cannot be framed: the caller answers 400 and
 //! must close the connection, because where the next message starts is unknown. After
 //! any error the framer is poisoned and returns that error again.
+//!
+//! A message may carry a card digit (a SIP INFO body), so no copy is left behind in
+//! freed or spare memory: the buffer grows by moving into a new allocation and wiping
+//! the old one, what a message leaves behind when it is cut out is wiped, and the
+//! buffer is wiped when the framer is dropped.
 
 use super::normalise::{expand_compact, split_head};
+use zeroize::Zeroize;
 
 /// Why the stream cannot be framed.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -38,7 +44,32 @@ impl StreamFramer {
 
     /// Appends bytes read from the connection.
     pub fn push(&mut self, data: &[u8]) {
+        if self.buf.capacity() - self.buf.len() < data.len() {
+            let mut bigger = Vec::with_capacity((self.buf.len() + data.len()).next_power_of_two());
+            bigger.extend_from_slice(&self.buf);
+            // Wipes the whole old allocation before it is freed.
+            self.buf.zeroize();
+            self.buf = bigger;
+        }
         self.buf.extend_from_slice(data);
+    }
+
+    /// Cuts the first `n` bytes out, leaving no copy of them (nor of the bytes moved
+    /// down over them) in the buffer's spare room.
+    fn take_front(&mut self, n: usize) -> Vec<u8> {
+        let msg = self.buf[..n].to_vec();
+        self.drop_front(n);
+        msg
+    }
+
+    /// Drops the first `n` bytes, wiping them and the `n` bytes the shift leaves stale
+    /// past the new end (the rest of the spare room holds nothing of ours).
+    fn drop_front(&mut self, n: usize) {
+        self.buf[..n].zeroize();
+        self.buf.drain(..n);
+        for b in self.buf.spare_capacity_mut().iter_mut().take(n) {
+            b.write(0);
+        }
     }
 
     /// The next complete message, if one has fully arrived.
@@ -47,7 +78,7 @@ impl StreamFramer {
             return Err(e.clone());
         }
         let skip = self.buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
-        self.buf.drain(..skip);
+        self.drop_front(skip);
         let Some((head_end, body_start)) = split_head(&self.buf) else {
             if self.buf.len() > self.max {
                 return self.fail(FramingError::TooLarge);
@@ -67,8 +98,7 @@ impl StreamFramer {
         if self.buf.len() < total {
             return Ok(None);
         }
-        let msg: Vec<u8> = self.buf.drain(..total).collect();
-        Ok(Some(msg))
+        Ok(Some(self.take_front(total)))
     }
 
     /// The bytes received but not yet yielded: after an error, the offending message
@@ -95,6 +125,12 @@ fn content_length(head: &[u8]) -> Result<Option<usize>, FramingError> {
         }
     }
     Ok(None)
+}
+
+impl Drop for StreamFramer {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +206,24 @@ mod tests {
         let mut f = StreamFramer::new(65535);
         f.push(b"INFO sip:a@h SIP/2.0\r\nContent-Length  :  2\r\n\r\nhi");
         assert!(f.next_message().unwrap().unwrap().ends_with(b"\r\n\r\nhi"));
+    }
+
+    #[test]
+    fn no_copy_of_a_message_is_left_in_the_buffer_once_it_is_cut_out() {
+        let info = "INFO sip:a@b SIP/2.0\r\nContent-Length: 24\r\n\r\nSignal=4\r\nDuration=160\r\n";
+        let mut f = StreamFramer::new(65_535);
+        // Several reads, so the buffer grows (and moves) while the message arrives.
+        for chunk in info.as_bytes().chunks(7) {
+            f.push(chunk);
+        }
+        f.push(b"OPTIONS sip:a@b SIP/2.0\r\n");
+        assert_eq!(f.next_message().unwrap().unwrap(), info.as_bytes());
+        let len = f.buf.len();
+        let spare = f.buf.spare_capacity_mut();
+        // SAFETY: the bytes just past the end held the message's tail before the shift
+        // and were written (wiped) by drop_front.
+        let stale: Vec<u8> = spare[..info.len()].iter().map(|b| unsafe { b.assume_init() }).collect();
+        assert!(stale.iter().all(|&b| b == 0), "stale room wiped after {len} pending bytes");
+        assert!(!String::from_utf8_lossy(&f.buf).contains("Signal=4"));
     }
 }

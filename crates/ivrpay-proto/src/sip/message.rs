@@ -220,7 +220,8 @@ pub enum SipMessage {
 
 /// Normalises, parses with rsip and checks the mandatory headers.
 pub fn parse(raw: &[u8], framing: Framing) -> Result<SipMessage, ParseError> {
-    let canonical = normalise::normalise(raw, framing)?;
+    // The rewritten text may hold an INFO body's digit: wiped when parsing is done.
+    let canonical = zeroize::Zeroizing::new(normalise::normalise(raw, framing)?);
     check_request_uri_scheme(&canonical)?;
     let msg = rsip::SipMessage::try_from(canonical.as_slice())
         .map_err(|e| ParseError::Syntax(truncate(&e.to_string(), 120)))?;
