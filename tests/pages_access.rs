@@ -149,7 +149,10 @@ async fn an_oversized_or_forged_sign_in_is_refused_before_anything_is_stored_or_
     for (email, password) in [(huge.as_str(), "wrong"), (forged, "wrong"), ("merchant@a.test", long_password.as_str())]
     {
         let r = Web::new(s.addr()).sign_in(email, password).await;
-        assert_eq!(r.status, 400, "{}", &email[..email.len().min(40)]);
+        // Over the sign-in form's 8 KiB the body is not even read (413); within it, the
+        // fields are checked (400).
+        let expected = if email.len() > 8 * 1024 { 413 } else { 400 };
+        assert_eq!(r.status, expected, "{}", &email[..email.len().min(40)]);
         assert!(!r.body.contains("aaaaaaaaaa"), "the address is not echoed back");
     }
     assert!(rows().await.is_empty(), "nothing was counted, so nothing was stored");
@@ -272,7 +275,8 @@ async fn a_dialplan_reload_from_the_pages_needs_an_operator_and_its_csrf_token()
     std::fs::write(&file, text.replace("\"3900\"", "\"3900\", \"3901\"")).unwrap();
 
     let mut anon = Web::new(s.addr());
-    assert_eq!(anon.post("/operator/dialplans/reload", &[]).await.status, 403, "anonymous, no token");
+    // No session: sent to sign in before the body (and its token) is read.
+    assert_eq!(anon.post("/operator/dialplans/reload", &[]).await.status, 303, "anonymous");
     let mut op = Web::new(s.addr());
     op.sign_in("operator@x.test", PASSWORD).await;
     // A link cannot put its own words into the prompts page's notice.
