@@ -186,6 +186,11 @@ impl Server {
             late_ticks = stats.late_ticks,
             "pacer statistics"
         );
+        tracing::info!(
+            sip_queue_overflow = ctx.env.calls.overflow(),
+            linger_cut = ctx.env.linger_cut.load(std::sync::atomic::Ordering::Relaxed),
+            "call queue statistics"
+        );
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
