@@ -86,11 +86,27 @@ pub struct Sockets {
 
 impl Sockets {
     /// Binds UDP (and TCP on the same port when `tcp` is true).
+    ///
+    /// With port 0 the system picks a free UDP port, and that port may be taken for
+    /// TCP (a client's ephemeral port, say): another pair is then tried, a bounded
+    /// number of times. A port named in the configuration is tried once.
     pub async fn bind(addr: SocketAddr, tcp: bool) -> std::io::Result<Sockets> {
-        let udp = UdpSocket::bind(addr).await?;
-        let port = udp.local_addr()?.port();
-        let tcp = if tcp { Some(TcpListener::bind(SocketAddr::new(addr.ip(), port)).await?) } else { None };
-        Ok(Sockets { udp: Arc::new(udp), tcp })
+        const PAIR_TRIES: usize = 32;
+        let mut tries = 0;
+        loop {
+            let udp = UdpSocket::bind(addr).await?;
+            let port = udp.local_addr()?.port();
+            if !tcp {
+                return Ok(Sockets { udp: Arc::new(udp), tcp: None });
+            }
+            match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+                Ok(listener) => return Ok(Sockets { udp: Arc::new(udp), tcp: Some(listener) }),
+                Err(e) if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse && tries < PAIR_TRIES => {
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The handle used to send.
