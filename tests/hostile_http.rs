@@ -98,3 +98,35 @@ async fn bodies_are_refused_before_they_are_read_unless_the_route_and_the_sessio
     let (status, answer) = common::http(to, "POST", "/api/v1/invoices/import", Some(&key.secret), Some(&body)).await;
     assert_ne!(status, 413, "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_import_is_capped_in_rows_and_a_large_one_is_stored_whole_across_its_chunks() {
+    let server = common::start(common::config()).await;
+    let to = server.http_addr();
+    let m = common::fixtures::merchant(ivrpay::payments::merchant::CaptureMode::AuthorCapture, 0, None);
+    let (_, key) = server.ctx().store.create_merchant(&m).await.unwrap();
+    let file = |rows: usize| {
+        let mut f = String::from("reference,amount,currency,due_date,customer_name\n");
+        for i in 0..rows {
+            f.push_str(&format!("L-{i},{}.00,EUR,2030-01-31,Client {i}\n", 1 + i % 90));
+        }
+        f
+    };
+    let import = "/api/v1/invoices/import";
+    // One row over the cap: refused whole, the file named with the line it reached.
+    let (status, answer) = common::http(to, "POST", import, Some(&key.secret), Some(&file(10_001))).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (422, Some("invalid_rows")), "{answer}");
+    let row = &answer["error"]["rows"][0];
+    assert_eq!((row["field"].as_str(), row["line"].as_i64()), (Some("file"), Some(10_002)), "{answer}");
+    assert!(row["reason"].as_str().unwrap().contains("10000 rows"), "{answer}");
+    let (_, list) = common::http(to, "GET", "/api/v1/invoices?limit=5", Some(&key.secret), None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "nothing stored: {list}");
+    // 1,201 rows: more than two chunks of 500, every row stored once.
+    let (status, answer) = common::http(to, "POST", import, Some(&key.secret), Some(&file(1_201))).await;
+    assert_eq!((status, answer["imported"].as_i64()), (200, Some(1_201)), "{}", answer["error"]);
+    let codes: std::collections::HashSet<&str> =
+        answer["invoices"].as_array().unwrap().iter().map(|i| i["payment_code"].as_str().unwrap()).collect();
+    assert_eq!(codes.len(), 1_201, "a code each");
+    let (_, again) = common::http(to, "POST", import, Some(&key.secret), Some(&file(1_201))).await;
+    assert_eq!((again["imported"].as_i64(), again["existing"].as_i64()), (Some(0), Some(1_201)));
+}
