@@ -103,6 +103,10 @@ pub struct PaymentsConfig {
     pub capture_interval_s: u64,
     /// How often due merchant notifications are sent.
     pub notify_interval_ms: u64,
+    /// Each notification POST's time-out, connection included.
+    pub notify_timeout_ms: u64,
+    /// Merchants whose notifications are sent at once (each merchant's in order).
+    pub notify_concurrency: usize,
 }
 
 impl std::fmt::Debug for PaymentsConfig {
@@ -118,6 +122,8 @@ impl std::fmt::Debug for PaymentsConfig {
             .field("timeout_ms", &self.timeout_ms)
             .field("capture_interval_s", &self.capture_interval_s)
             .field("notify_interval_ms", &self.notify_interval_ms)
+            .field("notify_timeout_ms", &self.notify_timeout_ms)
+            .field("notify_concurrency", &self.notify_concurrency)
             .finish()
     }
 }
@@ -136,6 +142,8 @@ impl Default for PaymentsConfig {
             timeout_ms: 10_000,
             capture_interval_s: 60,
             notify_interval_ms: 1000,
+            notify_timeout_ms: 10_000,
+            notify_concurrency: 16,
         }
     }
 }
@@ -419,6 +427,12 @@ impl Config {
             && (self.payments.sips_merchant_id.is_empty() || self.payments.sips_secret_key.is_empty())
         {
             return invalid("payments.sips_merchant_id", "the sips gateway needs sips_merchant_id and sips_secret_key");
+        }
+        if self.payments.notify_interval_ms == 0 || self.payments.notify_timeout_ms == 0 {
+            return invalid("payments.notify_interval_ms", "the interval and notify_timeout_ms must be above 0");
+        }
+        if self.payments.notify_concurrency == 0 {
+            return invalid("payments.notify_concurrency", "must be at least 1");
         }
         if self.storage.record_queue < 2 {
             return invalid("storage.record_queue", "must be at least 2 (a call's start and end)");

@@ -10,6 +10,7 @@ pub mod error;
 pub mod import;
 pub mod invoices;
 mod last_resort;
+pub mod notifications;
 pub mod operations;
 pub mod operator;
 pub mod pages;
@@ -84,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/transactions", get(transactions::list))
         .route("/api/v1/transactions/{reference}", get(transactions::get))
         .route("/api/v1/transactions/{reference}/duplicate", post(operations::duplicate))
+        .route("/api/v1/transactions/{reference}/notifications", get(notifications::list))
+        .route("/api/v1/transactions/{reference}/notifications/{id}/send-again", post(notifications::send_again))
         .route("/api/v1/transactions/{reference}/{operation}", post(operations::operate))
         .route("/api/v1/journal.csv", get(transactions::journal))
         .route("/api/v1/operator/dialplans", get(operator::dialplans))

@@ -57,13 +57,28 @@ impl AsRef<[u8]> for WipedBody {
     }
 }
 
+/// The most of an answer [`post`] reads: a platform's JSON is a few KiB.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
 /// POSTs `body` and returns the status and the response body. `timeout` bounds the
-/// whole exchange, connection included.
+/// whole exchange, connection included; an answer over [`MAX_RESPONSE_BYTES`] is lost.
 pub async fn post(
     url: &str,
     headers: &[(&str, &str)],
     body: &[u8],
     timeout: Duration,
+) -> Result<(u16, Vec<u8>), PostError> {
+    post_limited(url, headers, body, timeout, MAX_RESPONSE_BYTES).await
+}
+
+/// [`post`], reading at most `max_response` bytes of the answer's body (beyond that the
+/// answer is lost: [`PostError::Lost`]).
+pub async fn post_limited(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+    max_response: usize,
 ) -> Result<(u16, Vec<u8>), PostError> {
     let uri: hyper::Uri = url.parse().map_err(|e| PostError::BadUrl(format!("{e}")))?;
     let tls = match uri.scheme_str() {
@@ -108,7 +123,8 @@ pub async fn post(
     let exchange = async {
         let resp = sender.send_request(req).await.map_err(|e| PostError::Lost(e.to_string()))?;
         let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.map_err(|e| PostError::Lost(e.to_string()))?.to_bytes();
+        let limited = http_body_util::Limited::new(resp.into_body(), max_response);
+        let bytes = limited.collect().await.map_err(|e| PostError::Lost(e.to_string()))?.to_bytes();
         Ok((status, bytes.to_vec()))
     };
     tokio::time::timeout_at(deadline, exchange).await.map_err(|_| PostError::Timeout)?

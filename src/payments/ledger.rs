@@ -130,13 +130,22 @@ pub trait Ledger: Send + Sync {
     /// Expires invoices whose expiry has passed at `now`; returns how many.
     fn expire_due(&self, now: i64) -> impl Future<Output = Result<u64, LedgerError>> + Send;
 
-    /// Claims up to `limit` notices due at `now`, held until `lease_until`.
+    /// Claims up to `limit` notices due at `now` (only `merchant`'s, if given), held
+    /// until `lease_until`.
     fn claim_due_notifications(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
+        merchant: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Notice>, LedgerError>> + Send;
+
+    /// Up to `limit` merchants with notices due at `now`, the longest waiting first.
+    fn due_notification_merchants(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<String>, LedgerError>> + Send;
 
     /// Records an attempt at a claimed notice; false when the claim was lost.
     fn notification_attempted(

@@ -229,6 +229,13 @@ fn spawn_tasks(
     let state = crate::extranet::AppState::new(ctx.store.clone(), &ctx.config, ctx.gateway.clone(), Some(operator));
     let limits = crate::extranet::serve::HttpLimits::of(&ctx.config.http);
     tasks.push(tokio::spawn(crate::extranet::serve::serve(http, state, limits, rx.clone())));
+    let p = &ctx.config.payments;
+    let delivery = crate::payments::notify::Delivery {
+        every: Duration::from_millis(p.notify_interval_ms),
+        timeout: Duration::from_millis(p.notify_timeout_ms),
+        concurrency: p.notify_concurrency,
+    };
+    tasks.push(tokio::spawn(crate::payments::notify::run(ctx.store.clone(), delivery, rx.clone())));
     tasks.push(tokio::spawn(crate::payments::jobs::capture_runs(
         ctx.store.clone(),
         ctx.gateway.clone(),

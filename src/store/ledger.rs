@@ -114,8 +114,13 @@ impl Ledger for Store {
         now: i64,
         lease_until: i64,
         limit: i64,
+        merchant: Option<&str>,
     ) -> Result<Vec<Notice>, LedgerError> {
-        Ok(Store::claim_due_notifications(self, now, lease_until, limit).await?)
+        Ok(Store::claim_due_notifications(self, now, lease_until, limit, merchant).await?)
+    }
+
+    async fn due_notification_merchants(&self, now: i64, limit: i64) -> Result<Vec<String>, LedgerError> {
+        Ok(Store::due_notification_merchants(self, now, limit).await?)
     }
 
     async fn notification_attempted(

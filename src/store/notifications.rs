@@ -9,8 +9,8 @@
 //! once, and every notice carries its id (in the body and the `Ivrpay-Notification-Id`
 //! header) so a merchant can discard a repeat.
 
-use super::{get_i64, get_str, new_id, Store, StoreError};
-use crate::payments::notify::Notice;
+use super::{get_i64, get_opt_str, get_str, new_id, Store, StoreError};
+use crate::payments::notify::{DeliveryLog, Notice};
 use crate::payments::transaction::Transaction;
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -78,19 +78,21 @@ pub(crate) async fn enqueue(
 
 impl Store {
     /// Claims up to `limit` notices due at `now` (UTC ms) for this node until
-    /// `lease_until`, oldest first: each is taken by a conditional update, so two nodes
-    /// never hold the same notice at once.
+    /// `lease_until`, oldest first, only `merchant`'s if given: each is taken by a
+    /// conditional update, so two nodes never hold the same notice at once.
     pub async fn claim_due_notifications(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
+        merchant: Option<&str>,
     ) -> Result<Vec<Notice>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, merchant_id, url, payload, attempts, next_attempt_at FROM notifications WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY created_at, id LIMIT $2",
+            "SELECT id, merchant_id, url, payload, attempts, next_attempt_at FROM notifications WHERE delivered_at IS NULL AND next_attempt_at <= $1 AND ($3 IS NULL OR merchant_id = $3) ORDER BY created_at, id LIMIT $2",
         )
         .bind(now)
         .bind(limit)
+        .bind(merchant)
         .fetch_all(self.pool())
         .await?;
         let mut claimed = Vec::new();
@@ -118,6 +120,19 @@ impl Store {
             }
         }
         Ok(claimed)
+    }
+
+    /// Up to `limit` merchants with notices due at `now` (UTC ms), the one whose notice
+    /// has waited longest first.
+    pub async fn due_notification_merchants(&self, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT merchant_id, MIN(next_attempt_at) AS due FROM notifications WHERE delivered_at IS NULL AND next_attempt_at <= $1 GROUP BY merchant_id ORDER BY due, merchant_id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| get_str(r, "merchant_id")).collect()
     }
 
     /// Records a delivery attempt of a claimed notice: delivered, or the next attempt's
@@ -163,5 +178,60 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         get_i64(&r, "n")
+    }
+
+    /// The delivery log of a merchant's transaction: each notice, oldest first (a
+    /// transaction has a handful: created, then each status change).
+    pub async fn notification_log(&self, merchant_id: &str, reference: &str) -> Result<Vec<DeliveryLog>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, url, payload, attempts, next_attempt_at, delivered_at, last_error, created_at FROM notifications WHERE merchant_id = $1 AND transaction_reference = $2 ORDER BY created_at, id LIMIT 200",
+        )
+        .bind(merchant_id)
+        .bind(reference)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let payload = get_str(r, "payload")?;
+                let event = serde_json::from_str::<serde_json::Value>(&payload)
+                    .ok()
+                    .and_then(|v| v["event"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                Ok(DeliveryLog {
+                    id: get_str(r, "id")?,
+                    event,
+                    url: get_str(r, "url")?,
+                    created_at: get_i64(r, "created_at")?,
+                    attempts: get_i64(r, "attempts")?,
+                    delivered_at: sqlx::Row::try_get::<Option<i64>, _>(r, "delivered_at")?,
+                    next_attempt_at: get_i64(r, "next_attempt_at")?,
+                    last_error: get_opt_str(r, "last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// "Send again": the merchant's notice is due at `now` (UTC ms), delivered or not,
+    /// with the same id and body (the merchant asked for it; its own repeat check sees
+    /// the id). Attempts and the last error stay, as the log's history. Returns false
+    /// when the merchant's transaction has no such notice. A notice being sent right now
+    /// may reach the merchant twice; both carry the same id.
+    pub async fn send_notification_again(
+        &self,
+        merchant_id: &str,
+        reference: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE notifications SET delivered_at = NULL, next_attempt_at = $1 WHERE id = $2 AND merchant_id = $3 AND transaction_reference = $4",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(merchant_id)
+        .bind(reference)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 }

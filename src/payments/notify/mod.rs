@@ -10,12 +10,15 @@
 //! `store::notifications`), but a node can die after the merchant acknowledged and
 //! before it recorded it. Each notice carries its id in the body (`id`) and in the
 //! [`NOTIFICATION_ID_HEADER`] header: the merchant discards an id it already processed.
+//!
+//! Merchants are served independently: the running server's [`run`] gives each merchant
+//! with notices due a worker of its own (a bounded number at once), which claims only
+//! that merchant's notices. A slow or dead endpoint holds back its own notices and no
+//! one else's; after a failure to connect or a time-out, the rest of that merchant's
+//! batch waits the same back-off instead of each costing a time-out.
 
-use super::ledger::{Ledger, LedgerError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::time::Duration;
-use tokio::sync::watch;
 
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "Ivrpay-Signature";
@@ -23,7 +26,7 @@ pub const SIGNATURE_HEADER: &str = "Ivrpay-Signature";
 pub const NOTIFICATION_ID_HEADER: &str = "Ivrpay-Notification-Id";
 /// How long a node holds the notices it claimed, beyond its POST time-out: another
 /// node may retry them only after that.
-const LEASE_MARGIN_MS: i64 = 30_000;
+pub(crate) const LEASE_MARGIN_MS: i64 = 30_000;
 /// Longest wait between attempts.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
 
@@ -77,54 +80,13 @@ pub struct Notice {
     pub lease_until: i64,
 }
 
-/// How many notices one pass claims: all of them are sent within the lease.
-const BATCH: i64 = 20;
+pub use deliver::{deliver_due, deliver_merchant};
+pub use log::{DeliveryLog, DeliveryState};
+pub use worker::{run, Delivery};
 
-/// One pass over the notices due at `now` (UTC ms), claimed for this node; returns
-/// (delivered, failed).
-pub async fn deliver_due<L: Ledger>(ledger: &L, now: i64, timeout: Duration) -> Result<(u32, u32), LedgerError> {
-    let mut counts = (0, 0);
-    let lease_until = now + BATCH * timeout.as_millis() as i64 + LEASE_MARGIN_MS;
-    for n in ledger.claim_due_notifications(now, lease_until, BATCH).await? {
-        let secret = ledger.notification_secret(&n.merchant_id).await?.unwrap_or_default();
-        let signature = sign(&secret, now / 1000, &n.payload);
-        let headers = [(SIGNATURE_HEADER, signature.as_str()), (NOTIFICATION_ID_HEADER, n.id.as_str())];
-        match super::http::post(&n.url, &headers, n.payload.as_bytes(), timeout).await {
-            Ok((s, _)) if (200..300).contains(&s) => {
-                if !ledger.notification_attempted(&n, true, now, None).await? {
-                    tracing::warn!(notification = %n.id, "notification delivered after its claim lapsed");
-                }
-                counts.0 += 1;
-            }
-            result => {
-                let error = match result {
-                    Ok((s, _)) => format!("HTTP {s}"),
-                    Err(e) => e.to_string(),
-                };
-                let next = now + backoff_ms(n.attempts);
-                tracing::info!(notification = %n.id, attempts = n.attempts + 1, %error, "notification not acknowledged; will retry");
-                ledger.notification_attempted(&n, false, next, Some(&error)).await?;
-                counts.1 += 1;
-            }
-        }
-    }
-    Ok(counts)
-}
-
-/// The delivery worker: a pass every `every` until shutdown.
-pub async fn run<L: Ledger>(ledger: L, every: Duration, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = deliver_due(&ledger, ledger.now_ms(), Duration::from_secs(10)).await {
-                    tracing::error!(error = %e, "notification delivery failed");
-                }
-            }
-            _ = shutdown.changed() => return,
-        }
-    }
-}
+mod deliver;
+mod log;
+mod worker;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,216 @@
+//! Notifications sent by the running server (`Server::start`, as `ivrpay serve` runs
+//! it): a merchant paid by a real phone call gets its signed notice at a live HTTP
+//! endpoint while another merchant's endpoint hangs without answering and a third's is
+//! down (retried with back-off, its delivery log showing attempts and the error);
+//! "send again" through the API delivers a notice once more. On SQLite and PostgreSQL.
+
+mod common;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use common::{fixtures, openapi};
+use ivrpay::caller::{self, CallOptions, DtmfMode, EndedBy};
+use ivrpay::config::Config;
+use ivrpay::payments::merchant::{CaptureMode, Merchant};
+use ivrpay::payments::notify::{self, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER};
+use ivrpay::server::Server;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+on_both_backends!(a_phone_payment_is_notified_while_other_merchants_hang_or_are_down);
+
+const ACCEPTED: &str = "4100000000000100";
+
+/// (signature header, notification id header, body) of each request received.
+type Received = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// A merchant endpoint answering 200 to every notice.
+async fn live_endpoint() -> (String, Received) {
+    let got: Received = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| async move {
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            g.lock().unwrap().push((header(SIGNATURE_HEADER), header(NOTIFICATION_ID_HEADER), body));
+            StatusCode::OK
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, got)
+}
+
+/// An endpoint that accepts connections and never answers; counts them.
+async fn hanging_endpoint() -> (String, Arc<AtomicUsize>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let a = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            a.fetch_add(1, Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    (url, accepted)
+}
+
+/// A URL nobody listens on.
+fn dead_url() -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}/hook", closed.local_addr().unwrap())
+}
+
+async fn merchant(server: &Server, name: &str, url: &str) -> (Merchant, String) {
+    let mut m = fixtures::merchant(CaptureMode::AuthorCapture, 0, Some(url));
+    m.name = name.into();
+    let (m, key) = server.ctx().store.create_merchant(&m).await.expect("merchant");
+    (m, key.secret)
+}
+
+/// Waits up to `secs` seconds for `cond`.
+async fn until<F: AsyncFnMut() -> bool>(secs: u64, what: &str, mut cond: F) {
+    for _ in 0..secs * 10 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("after {secs} s: {what}");
+}
+
+/// A merchant's transactions through the API.
+async fn transactions(server: &Server, key: &str) -> Vec<serde_json::Value> {
+    let (status, list) = common::http(server.http_addr(), "GET", "/api/v1/transactions", Some(key), None).await;
+    assert_eq!(status, 200, "{list}");
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The delivery log of a transaction through the API, checked against the OpenAPI.
+async fn log(server: &Server, key: &str, reference: &str) -> Vec<serde_json::Value> {
+    let path = format!("/transactions/{reference}/notifications");
+    let (status, v) =
+        openapi::call(server.http_addr(), "GET", "/transactions/{reference}/notifications", &path, Some(key), None)
+            .await;
+    assert_eq!(status, 200, "{v}");
+    v["items"].as_array().cloned().unwrap()
+}
+
+/// Pays an invoice of merchant `key` by phone; returns the transaction reference.
+async fn pay_by_phone(server: &Server, key: &str) -> String {
+    let due = (chrono::Utc::now().date_naive() + chrono::Months::new(12)).format("%Y-%m-%d");
+    let body = format!(
+        r#"{{"reference":"FAC-N-1","amount":12345,"currency":"EUR","due_date":"{due}","customer_name":"Jeanne Martin"}}"#
+    );
+    let (status, inv) = common::http(server.http_addr(), "POST", "/api/v1/invoices", Some(key), Some(&body)).await;
+    assert_eq!(status, 201, "{inv}");
+    let code = inv["payment_code"].as_str().unwrap();
+    let expiry = (chrono::Utc::now().date_naive() + chrono::Months::new(36)).format("%m%y");
+    let opts = CallOptions {
+        target: format!("sip:pay@{}", server.sip_addr()),
+        dtmf: format!("1{code};1{ACCEPTED}#{expiry}737;1"),
+        mode: DtmfMode::Rfc4733,
+        wait: Duration::from_millis(800),
+        digit: Duration::from_millis(100),
+        gap: Duration::from_millis(120),
+        hangup_after: Duration::from_millis(1000),
+        wait_for_bye: true,
+        max_duration: Duration::from_secs(150),
+        ..CallOptions::default()
+    };
+    let summary = caller::run(&opts).await.expect("call completes");
+    assert_eq!((summary.status, summary.ended_by), (200, EndedBy::Server), "{summary}");
+    let txs = transactions(server, key).await;
+    assert_eq!(txs.len(), 1, "{txs:?}");
+    assert_eq!(txs[0]["status"], "TO_CAPTURE");
+    txs[0]["reference"].as_str().unwrap().to_string()
+}
+
+async fn a_phone_payment_is_notified_while_other_merchants_hang_or_are_down(mut config: Config) {
+    common::init_tracing();
+    config.payments.notify_interval_ms = 200;
+    // Longer than the whole test: the hanging merchant's first POST never ends in it.
+    config.payments.notify_timeout_ms = 600_000;
+    let server = common::start(config).await;
+    let store = server.ctx().store.clone();
+    let (hang_url, hang_accepted) = hanging_endpoint().await;
+    let (hanging, hanging_key) = merchant(&server, "Toujours Occupé", &hang_url).await;
+    let (down, down_key) = merchant(&server, "Hors Ligne", &dead_url()).await;
+    let (live_url, got) = live_endpoint().await;
+    let (live, live_key) = merchant(&server, "Plomberie Dupont", &live_url).await;
+
+    // The hanging merchant is paid first: its notice is sent and never answered.
+    let (gw, _) = fixtures::simulator();
+    let inv = fixtures::stored_invoice(&store, &hanging, "H-1", 4200).await;
+    fixtures::pay(&store, &gw, &hanging, &inv, ACCEPTED, "H-1").await.unwrap();
+    until(10, "the hanging endpoint is called", async || hang_accepted.load(Ordering::SeqCst) >= 1).await;
+    let inv = fixtures::stored_invoice(&store, &down, "D-1", 4200).await;
+    fixtures::pay(&store, &gw, &down, &inv, ACCEPTED, "D-1").await.unwrap();
+
+    // The live merchant is paid by phone and notified, signed, while the first hangs.
+    let reference = pay_by_phone(&server, &live_key).await;
+    until(10, "the live merchant is notified", async || !got.lock().unwrap().is_empty()).await;
+    let (sig, id, body) = got.lock().unwrap()[0].clone();
+    let secret = store.notification_secret(&live.id).await.unwrap().unwrap();
+    assert!(notify::verify(&secret, &sig, &body, chrono::Utc::now().timestamp()), "signed: {sig}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["id"].as_str(), Some(id.as_str()));
+    assert_eq!(v["event"], "transaction.created");
+    assert_eq!(v["transaction"]["reference"].as_str(), Some(reference.as_str()));
+    assert_eq!(v["transaction"]["status"], "TO_CAPTURE");
+    assert_eq!(v["transaction"]["masked_pan"], "410000######0100");
+    assert_eq!(v["transaction"]["amount"], 12345);
+    assert!(!body.contains(ACCEPTED), "never the card number");
+    let entries = log(&server, &live_key, &reference).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!((entries[0]["state"].as_str(), entries[0]["attempts"].as_i64()), (Some("delivered"), Some(1)));
+
+    // The dead endpoint is retried with back-off (5 s after the first attempt).
+    let down_ref = transactions(&server, &down_key).await[0]["reference"].as_str().unwrap().to_string();
+    until(20, "the dead endpoint is tried twice", async || {
+        log(&server, &down_key, &down_ref).await[0]["attempts"].as_i64() >= Some(2)
+    })
+    .await;
+    let d = &log(&server, &down_key, &down_ref).await[0];
+    assert_eq!(d["state"], "retrying", "{d}");
+    assert!(d["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{d}");
+    assert!(d["next_attempt_at"].is_string(), "{d}");
+    // All that time the hanging merchant's one POST is still open, and held back no one.
+    let hanging_ref = transactions(&server, &hanging_key).await[0]["reference"].as_str().unwrap().to_string();
+    let h = &log(&server, &hanging_key, &hanging_ref).await[0];
+    assert_eq!((h["state"].as_str(), h["attempts"].as_i64()), (Some("queued"), Some(0)), "{h}");
+    assert_eq!(hang_accepted.load(Ordering::SeqCst), 1, "its notice is claimed while it is being sent");
+
+    // "Send again" delivers the live merchant's notice once more, same id and body.
+    let path = format!("/transactions/{reference}/notifications/{id}/send-again");
+    let template = "/transactions/{reference}/notifications/{id}/send-again";
+    let (status, again) = openapi::call(server.http_addr(), "POST", template, &path, Some(&live_key), None).await;
+    assert_eq!(status, 202, "{again}");
+    until(10, "sent again", async || got.lock().unwrap().len() >= 2).await;
+    let (_, id2, body2) = got.lock().unwrap()[1].clone();
+    assert_eq!((id2.as_str(), body2.as_str()), (id.as_str(), body.as_str()));
+    until(5, "recorded as delivered again", async || {
+        let e = log(&server, &live_key, &reference).await;
+        e[0]["state"] == "delivered" && e[0]["attempts"] == 2
+    })
+    .await;
+    // Another merchant's notice, or an unknown one, is not found.
+    let other = format!("/transactions/{down_ref}/notifications/{id}/send-again");
+    let (status, _) = openapi::call(server.http_addr(), "POST", template, &other, Some(&down_key), None).await;
+    assert_eq!(status, 404);
+    let (status, _) = openapi::call(
+        server.http_addr(),
+        "GET",
+        "/transactions/{reference}/notifications",
+        &format!("/transactions/{reference}/notifications"),
+        Some(&down_key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "another merchant's transaction");
+    server.shutdown(Duration::from_secs(2)).await;
+}
