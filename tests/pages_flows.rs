@@ -336,3 +336,59 @@ async fn the_language_follows_the_browser_then_the_user_choice() {
         assert_eq!(r.header("location"), Some("/"), "{evil:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invoice_page_shows_each_notice_delivery_and_sends_one_again() {
+    let s = site(false).await;
+    let store = &s.server.ctx().store;
+    // The merchant's endpoint is down: the running server tries and records the error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    sqlx::query("UPDATE merchants SET notification_url = $1 WHERE id = $2")
+        .bind(&url)
+        .bind(&s.merchant.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let inv = fixtures::stored_invoice(store, &s.merchant, "N-1", 10_000).await;
+    let gw = s.server.ctx().gateway.clone();
+    let tx = match fixtures::pay(store, &gw, &s.merchant, &inv, fixtures::ACCEPTED_CARD, "N-1").await.unwrap() {
+        PaymentOutcome::Accepted(t) => t.reference,
+        other => panic!("{other:?}"),
+    };
+    let mut tried = false;
+    for _ in 0..100 {
+        let log = store.notification_log(&s.merchant.id, &tx).await.unwrap();
+        if log.first().is_some_and(|n| n.attempts >= 1) {
+            tried = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(tried, "the delivery loop tried the dead endpoint");
+    let id = store.notification_log(&s.merchant.id, &tx).await.unwrap()[0].id.clone();
+    let mut w = Web::new(s.addr());
+    w.sign_in("merchant@a.test", PASSWORD).await;
+    let page = w.get(&format!("/invoices/{}", inv.id)).await;
+    let body = &page.body;
+    assert!(body.contains("Notifications envoyées au commerçant"), "{body}");
+    assert!(body.contains(&format!("<tr id=\"ntf-{id}\">")) && body.contains("transaction.created"), "{body}");
+    assert!(body.contains("<span class=\"status s-retrying\">nouvel essai prévu</span>"), "{body}");
+    assert!(body.contains("prochain essai") && body.contains("connect"), "the error is shown: {body}");
+    let action = format!("/transactions/{tx}/notifications/{id}/send-again");
+    assert!(body.contains(&format!("action=\"{action}\"")), "{body}");
+    // Without the form's token nothing happens; with it the notice is due now.
+    let r = w.post(&action, &[("csrf", "forged")]).await;
+    assert_eq!(r.status, 403);
+    let r = w.post(&action, &[("csrf", &page.csrf())]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some(format!("/invoices/{}?done=send-again#tx-{tx}", inv.id).as_str()));
+    let due = store.notification_log(&s.merchant.id, &tx).await.unwrap()[0].next_attempt_at;
+    assert!(due <= store.now_ms(), "due now");
+    let page = w.get(&format!("/invoices/{}?done=send-again", inv.id)).await;
+    assert!(page.body.contains("La notification sera renvoyée dans quelques secondes."), "{}", page.body);
+    // An unknown notice is not found.
+    let unknown = format!("/transactions/{tx}/notifications/ntf-unknown/send-again");
+    assert_eq!(w.post(&unknown, &[("csrf", &page.csrf())]).await.status, 404);
+}

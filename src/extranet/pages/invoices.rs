@@ -4,13 +4,16 @@
 //! non-guaranteed mark and every status change. Validation and storage are the same
 //! calls the JSON API makes.
 
+use super::deliveries::{self, DeliveryRow};
 use super::forms::FieldErrors;
+use super::i18n::Lang;
 use super::{format, ok, Current, Layout, PageError};
 use crate::extranet::AppState;
 use crate::payments::cash::{self, Operation};
 use crate::payments::invoice::Invoice;
 use crate::payments::invoice::{InvoiceInput, InvoiceStatus};
 use crate::payments::money::{parse_decimal, Currency};
+use crate::payments::transaction::Transaction;
 use crate::store::invoices::{Created, InvoiceFilter};
 use crate::store::StoreError;
 use askama::Template;
@@ -364,6 +367,8 @@ pub struct TxView {
     pub ops: Vec<(&'static str, &'static str)>,
     /// Every status change, oldest first.
     pub history: Vec<HistoryRow>,
+    /// Each notice sent to the merchant about it, with its delivery.
+    pub notifications: Vec<DeliveryRow>,
 }
 
 #[derive(Template)]
@@ -392,6 +397,65 @@ pub struct Done {
     done: String,
 }
 
+/// One payment attempt of the invoice page: its facts, operations, history and
+/// notification delivery log.
+async fn tx_view(st: &AppState, lang: Lang, tx: Transaction) -> Result<TxView, PageError> {
+    let t = lang.texts();
+    let notifications = deliveries::rows(st, lang, &tx.merchant_id, &tx.reference).await?;
+    let money = |a: i64| format::money(lang, a, tx.currency);
+    let ops =
+        [(Operation::Validate, t.op_validate), (Operation::Cancel, t.op_cancel), (Operation::Refund, t.op_refund)]
+            .into_iter()
+            .filter(|(op, _)| cash::allowed(tx.status, *op))
+            .map(|(op, label)| (op.as_str(), label))
+            .collect();
+    let history = st
+        .store
+        .history(&tx.reference)
+        .await?
+        .into_iter()
+        .map(|h| HistoryRow {
+            at: format::datetime(h.at),
+            change: match &h.from_status {
+                Some(f) => {
+                    format!("{} → {}", format::status(lang, f.as_str()), format::status(lang, h.to_status.as_str()))
+                }
+                None => format::status(lang, h.to_status.as_str()).to_string(),
+            },
+            amount: h.amount.map(money).unwrap_or_default(),
+            by: h.actor,
+            detail: h.detail,
+        })
+        .collect();
+    let expiry = match tx.expiry_month.len() {
+        6 => format!("{}/{}", &tx.expiry_month[4..], &tx.expiry_month[2..4]),
+        _ => tx.expiry_month.clone(),
+    };
+    Ok(TxView {
+        status: format::status(lang, tx.status.as_str()),
+        status_code: tx.status.as_str().to_ascii_lowercase(),
+        created: format::datetime(tx.created_at),
+        card: tx.masked_pan.clone(),
+        brand: tx.brand.as_sips().to_string(),
+        expiry,
+        guaranteed: tx.guarantee_indicator == "Y",
+        guarantee: tx.guarantee_indicator.clone(),
+        response: tx.response_code.clone().unwrap_or_else(|| "—".into()),
+        acquirer: tx.acquirer_response_code.clone().unwrap_or_else(|| "—".into()),
+        authorisation: tx.authorisation_id.clone().unwrap_or_else(|| "—".into()),
+        amount: money(tx.amount),
+        current: money(tx.current_amount),
+        refunded: money(tx.refunded_amount),
+        capture_mode: tx.capture_mode.as_str().to_string(),
+        capture_at: format::date(tx.capture_at),
+        channel: format!("{} ({})", tx.channel, tx.order_channel),
+        reference: tx.reference,
+        ops,
+        history,
+        notifications,
+    })
+}
+
 /// GET /invoices/{id}
 pub async fn show(
     State(st): State<AppState>,
@@ -403,57 +467,7 @@ pub async fn show(
     let (lang, t) = (cur.lang, cur.lang.texts());
     let mut txs = Vec::new();
     for tx in st.store.invoice_transactions(&i.merchant_id, &i.id).await? {
-        let money = |a: i64| format::money(lang, a, tx.currency);
-        let ops =
-            [(Operation::Validate, t.op_validate), (Operation::Cancel, t.op_cancel), (Operation::Refund, t.op_refund)]
-                .into_iter()
-                .filter(|(op, _)| cash::allowed(tx.status, *op))
-                .map(|(op, label)| (op.as_str(), label))
-                .collect();
-        let history = st
-            .store
-            .history(&tx.reference)
-            .await?
-            .into_iter()
-            .map(|h| HistoryRow {
-                at: format::datetime(h.at),
-                change: match &h.from_status {
-                    Some(f) => {
-                        format!("{} → {}", format::status(lang, f.as_str()), format::status(lang, h.to_status.as_str()))
-                    }
-                    None => format::status(lang, h.to_status.as_str()).to_string(),
-                },
-                amount: h.amount.map(money).unwrap_or_default(),
-                by: h.actor,
-                detail: h.detail,
-            })
-            .collect();
-        let expiry = match tx.expiry_month.len() {
-            6 => format!("{}/{}", &tx.expiry_month[4..], &tx.expiry_month[2..4]),
-            _ => tx.expiry_month.clone(),
-        };
-        txs.push(TxView {
-            status: format::status(lang, tx.status.as_str()),
-            status_code: tx.status.as_str().to_ascii_lowercase(),
-            created: format::datetime(tx.created_at),
-            card: tx.masked_pan.clone(),
-            brand: tx.brand.as_sips().to_string(),
-            expiry,
-            guaranteed: tx.guarantee_indicator == "Y",
-            guarantee: tx.guarantee_indicator.clone(),
-            response: tx.response_code.clone().unwrap_or_else(|| "—".into()),
-            acquirer: tx.acquirer_response_code.clone().unwrap_or_else(|| "—".into()),
-            authorisation: tx.authorisation_id.clone().unwrap_or_else(|| "—".into()),
-            amount: money(tx.amount),
-            current: money(tx.current_amount),
-            refunded: money(tx.refunded_amount),
-            capture_mode: tx.capture_mode.as_str().to_string(),
-            capture_at: format::date(tx.capture_at),
-            channel: format!("{} ({})", tx.channel, tx.order_channel),
-            reference: tx.reference,
-            ops,
-            history,
-        });
+        txs.push(tx_view(&st, lang, tx).await?);
     }
     let refused_calls = st
         .store
@@ -467,6 +481,7 @@ pub async fn show(
         "cancel" => t.op_done_cancel,
         "refund" => t.op_done_refund,
         "cancel-invoice" => t.invoice_cancelled,
+        "send-again" => t.notification_sent_again,
         _ => "",
     };
     let page = InvoicePage {

@@ -16,6 +16,7 @@ mod calls;
 mod cash;
 mod csrf;
 mod dashboard;
+mod deliveries;
 mod dialplans;
 mod format;
 mod forms;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/invoices/{id}/created", get(invoices::created))
         .route("/invoices/{id}/cancel", get(invoices::cancel_form).post(invoices::cancel))
         .route("/transactions/{reference}/{operation}", get(cash::confirm).post(cash::apply))
+        .route("/transactions/{reference}/notifications/{id}/send-again", post(deliveries::send_again))
         .route("/import", get(import::form).post(import::upload))
         .route("/import/valid-rows", post(import::valid_rows))
         .route("/journal", get(journal::show))

@@ -142,6 +142,18 @@ texts! {
     op_done_validate: "Transaction validée.", "Transaction validated.";
     op_done_cancel: "Transaction annulée.", "Transaction cancelled.";
     op_done_refund: "Remboursement enregistré.", "Refund recorded.";
+    notifications: "Notifications envoyées au commerçant", "Notifications sent to the merchant";
+    col_event: "Événement", "Event";
+    col_state: "État", "State";
+    col_attempts: "Essais", "Attempts";
+    col_delivered_or_next: "Remise / prochain essai", "Delivered / next attempt";
+    col_last_error: "Dernière erreur", "Last error";
+    notification_queued: "en attente", "queued";
+    notification_retrying: "nouvel essai prévu", "retrying";
+    notification_delivered: "remise", "delivered";
+    notification_next: "prochain essai {at}", "next attempt {at}";
+    send_again: "Renvoyer", "Send again";
+    notification_sent_again: "La notification sera renvoyée dans quelques secondes.", "The notification will be sent again within seconds.";
     go_back: "Retour", "Go back";
     t_cancel_invoice: "Annuler la facture {ref}", "Cancel invoice {ref}";
     q_cancel_invoice: "Annuler cette facture ? Le client ne pourra plus la payer par téléphone.", "Cancel this invoice? The customer will no longer be able to pay it by phone.";
