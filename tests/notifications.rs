@@ -13,12 +13,17 @@ use ivrpay::config::Config;
 use ivrpay::payments::authorize::PaymentOutcome;
 use ivrpay::payments::merchant::{CaptureMode, Merchant};
 use ivrpay::payments::notify::{self, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER};
+use ivrpay::store::notification_log::Subject;
 use ivrpay::store::Store;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-on_both_backends!(notices_are_signed_and_retried_until_acknowledged, a_notice_survives_a_restart);
+on_both_backends!(
+    notices_are_signed_and_retried_until_acknowledged,
+    a_notice_survives_a_restart,
+    a_version_7_outbox_is_kept_by_the_upgrade
+);
 
 type Received = Arc<Mutex<Vec<(String, String)>>>;
 
@@ -71,20 +76,20 @@ async fn notices_are_signed_and_retried_until_acknowledged(config: Config) {
     let (url, got) = receiver(1).await;
     let (m, _) = store.create_merchant(&merchant(&url)).await.unwrap();
     pay_one(&store, &m, "N-1").await;
-    assert_eq!(store.undelivered_notifications().await.unwrap(), 1);
+    assert_eq!(store.undelivered_notifications().await.unwrap(), 2, "the payment's and the invoice's");
 
     let t0 = store.now_ms();
     assert_eq!(
         notify::deliver_due(&store, t0, Duration::from_secs(5)).await.unwrap(),
-        (0, 1),
-        "first attempt answered 500"
+        (1, 1),
+        "the first POST answered 500, the next one 200"
     );
     assert_eq!(
         notify::deliver_due(&store, t0 + 1_000, Duration::from_secs(5)).await.unwrap(),
         (0, 0),
         "back-off: not yet"
     );
-    assert_eq!(notify::deliver_due(&store, t0 + 6_000, Duration::from_secs(5)).await.unwrap(), (1, 0));
+    assert_eq!(notify::deliver_due(&store, t0 + 6_000, Duration::from_secs(5)).await.unwrap(), (1, 0), "the retry");
     assert_eq!(store.undelivered_notifications().await.unwrap(), 0);
     assert_eq!(
         notify::deliver_due(&store, t0 + 60_000, Duration::from_secs(5)).await.unwrap(),
@@ -94,18 +99,22 @@ async fn notices_are_signed_and_retried_until_acknowledged(config: Config) {
 
     let secret = store.notification_secret(&m.id).await.unwrap().unwrap();
     let received = got.lock().unwrap().clone();
-    assert_eq!(received.len(), 2);
-    let (sig, body) = &received[1];
+    assert_eq!(received.len(), 3);
+    let (sig, body) = &received[2];
     assert!(notify::verify(&secret, sig, body, (t0 + 6_000) / 1000), "the merchant's recipe accepts it");
-    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(received[0].1, received[2].1, "a retry sends the same notice, same id");
+    let bodies: Vec<serde_json::Value> = received.iter().map(|(_, b)| serde_json::from_str(b).unwrap()).collect();
+    let v = bodies.iter().find(|v| v["event"] == "transaction.created").expect("the payment's notice");
+    assert_eq!(v["transaction"]["status"], "TO_CAPTURE");
+    let paid = bodies.iter().find(|v| v["event"] == "invoice.paid").expect("the invoice's notice");
     assert_eq!(
-        (v["event"].as_str(), v["transaction"]["status"].as_str()),
-        (Some("transaction.created"), Some("TO_CAPTURE"))
+        (paid["invoice"]["status"].as_str(), paid["invoice"]["reference"].as_str()),
+        (Some("PAID"), Some("N-1"))
     );
+    assert_eq!(paid["invoice"]["transaction_reference"], v["transaction"]["reference"]);
     assert_eq!(v["transaction"]["masked_pan"], "410000######0100");
     assert!(v["id"].as_str().is_some_and(|id| id.starts_with("ntf")), "{v}");
-    assert_eq!(received[0].1, received[1].1, "a retry sends the same notice, same id");
-    assert!(!body.contains("4100000000000100"), "never the card number");
+    assert!(received.iter().all(|(_, b)| !b.contains("4100000000000100")), "never the card number");
     store.close().await;
 }
 
@@ -118,7 +127,7 @@ async fn a_notice_survives_a_restart(config: Config) {
     let store = Store::open(&url_db).await.unwrap();
     let (m, _) = store.create_merchant(&merchant(&dead_url)).await.unwrap();
     pay_one(&store, &m, "R-1").await;
-    assert_eq!(notify::deliver_due(&store, store.now_ms(), Duration::from_secs(2)).await.unwrap(), (0, 1));
+    assert_eq!(notify::deliver_due(&store, store.now_ms(), Duration::from_secs(2)).await.unwrap(), (0, 2));
     store.close().await;
 
     // "Restart": a new process opens the same database; the endpoint is back.
@@ -131,8 +140,8 @@ async fn a_notice_survives_a_restart(config: Config) {
         .await
         .unwrap();
     sqlx::query("UPDATE notifications SET url = $1").bind(&url).execute(store.pool()).await.unwrap();
-    assert_eq!(notify::deliver_due(&store, store.now_ms() + 10_000, Duration::from_secs(5)).await.unwrap(), (1, 0));
-    assert_eq!(got.lock().unwrap().len(), 1);
+    assert_eq!(notify::deliver_due(&store, store.now_ms() + 10_000, Duration::from_secs(5)).await.unwrap(), (2, 0));
+    assert_eq!(got.lock().unwrap().len(), 2);
     store.close().await;
 }
 
@@ -151,10 +160,12 @@ async fn two_nodes_share_one_database(config: Config) {
     let node_b = Store::open(&pg).await.unwrap();
     let (m, _) = node_a.create_merchant(&merchant(&url)).await.unwrap();
     const N: usize = 12;
+    // Each payment is told twice: the transaction's notice and the invoice's.
+    const NOTICES: usize = 2 * N;
     for i in 0..N {
         pay_one(&node_a, &m, &format!("P-{i}")).await;
     }
-    assert_eq!(node_a.undelivered_notifications().await.unwrap(), N as i64);
+    assert_eq!(node_a.undelivered_notifications().await.unwrap(), NOTICES as i64);
     let deliver = |store: Store| async move {
         let mut delivered = 0;
         for _ in 0..200 {
@@ -166,18 +177,62 @@ async fn two_nodes_share_one_database(config: Config) {
         delivered
     };
     let (a, b) = tokio::join!(tokio::spawn(deliver(node_a.clone())), tokio::spawn(deliver(node_b.clone())));
-    assert_eq!(a.unwrap() + b.unwrap(), N as u32, "each delivered by one node");
+    assert_eq!(a.unwrap() + b.unwrap(), NOTICES as u32, "each delivered by one node");
     let received = got.lock().unwrap().clone();
     let ids = ids.lock().unwrap().clone();
-    assert_eq!(received.len(), N, "the merchant got each notice once");
+    assert_eq!(received.len(), NOTICES, "the merchant got each notice once");
     let mut distinct = ids.clone();
     distinct.sort();
     distinct.dedup();
-    assert_eq!(distinct.len(), N, "{ids:?}");
+    assert_eq!(distinct.len(), NOTICES, "{ids:?}");
     for ((_, body), id) in received.iter().zip(&ids) {
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(v["id"].as_str(), Some(id.as_str()), "the header names the body's notice");
     }
     node_a.close().await;
     node_b.close().await;
+}
+
+/// A database of schema version 7 (notices about transactions only, the event in the
+/// body) is upgraded with its undelivered notices whole: each gets its event and its
+/// invoice, and is still delivered.
+async fn a_version_7_outbox_is_kept_by_the_upgrade(config: Config) {
+    let url_db = config.storage.database;
+    let (url, got) = receiver(0).await;
+    let store = Store::open(&url_db).await.unwrap();
+    let (m, _) = store.create_merchant(&merchant(&url)).await.unwrap();
+    let inv = fixtures::stored_invoice(&store, &m, "U-1", 4200).await;
+    let (gw, _) = fixtures::simulator();
+    let t = match fixtures::pay(&store, &gw, &m, &inv, fixtures::ACCEPTED_CARD, "U-1").await.unwrap() {
+        PaymentOutcome::Accepted(t) => t,
+        other => panic!("{other:?}"),
+    };
+    // Back to version 7: the table as migration 3 made it, with the payment's notice.
+    let body: String = sqlx::query_scalar("SELECT payload FROM notifications WHERE event = 'transaction.created'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+    sqlx::raw_sql("DROP TABLE notifications").execute(store.pool()).await.unwrap();
+    sqlx::raw_sql(include_str!("../migrations/0003_notifications.sql")).execute(store.pool()).await.unwrap();
+    sqlx::query("INSERT INTO notifications (id, merchant_id, transaction_reference, url, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 0, 0, 0)")
+        .bind(&id)
+        .bind(&m.id)
+        .bind(&t.reference)
+        .bind(&url)
+        .bind(&body)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM schema_migrations WHERE version = 8").execute(store.pool()).await.unwrap();
+    store.close().await;
+
+    let store = Store::open(&url_db).await.unwrap();
+    let log = store.notification_log(&m.id, Subject::Invoice(&inv.id)).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!((log[0].id.as_str(), log[0].event.as_str()), (id.as_str(), "transaction.created"));
+    assert_eq!(store.notification_log(&m.id, Subject::Transaction(&t.reference)).await.unwrap(), log);
+    assert_eq!(notify::deliver_due(&store, store.now_ms(), Duration::from_secs(5)).await.unwrap(), (1, 0));
+    assert_eq!(got.lock().unwrap()[0].1, body, "the same body");
+    store.close().await;
 }

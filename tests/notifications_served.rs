@@ -2,7 +2,8 @@
 //! it): a merchant paid by a real phone call gets its signed notice at a live HTTP
 //! endpoint while another merchant's endpoint hangs without answering and a third's is
 //! down (retried with back-off, its delivery log showing attempts and the error);
-//! "send again" through the API delivers a notice once more. On SQLite and PostgreSQL.
+//! "send again" through the API delivers a notice once more. Invoices paid, cancelled
+//! and expired are notified too. On SQLite and PostgreSQL.
 
 mod common;
 
@@ -18,7 +19,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-on_both_backends!(a_phone_payment_is_notified_while_other_merchants_hang_or_are_down);
+on_both_backends!(
+    a_phone_payment_is_notified_while_other_merchants_hang_or_are_down,
+    invoices_cancelled_or_expired_are_notified
+);
 
 const ACCEPTED: &str = "4100000000000100";
 
@@ -151,23 +155,33 @@ async fn a_phone_payment_is_notified_while_other_merchants_hang_or_are_down(mut 
     let inv = fixtures::stored_invoice(&store, &down, "D-1", 4200).await;
     fixtures::pay(&store, &gw, &down, &inv, ACCEPTED, "D-1").await.unwrap();
 
-    // The live merchant is paid by phone and notified, signed, while the first hangs.
+    // The live merchant is paid by phone and told, signed, of the payment and of its
+    // invoice being paid, while the first merchant's endpoint hangs.
     let reference = pay_by_phone(&server, &live_key).await;
-    until(10, "the live merchant is notified", async || !got.lock().unwrap().is_empty()).await;
-    let (sig, id, body) = got.lock().unwrap()[0].clone();
+    until(10, "the live merchant is notified", async || got.lock().unwrap().len() >= 2).await;
     let secret = store.notification_secret(&live.id).await.unwrap().unwrap();
-    assert!(notify::verify(&secret, &sig, &body, chrono::Utc::now().timestamp()), "signed: {sig}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["id"].as_str(), Some(id.as_str()));
-    assert_eq!(v["event"], "transaction.created");
-    assert_eq!(v["transaction"]["reference"].as_str(), Some(reference.as_str()));
-    assert_eq!(v["transaction"]["status"], "TO_CAPTURE");
-    assert_eq!(v["transaction"]["masked_pan"], "410000######0100");
-    assert_eq!(v["transaction"]["amount"], 12345);
-    assert!(!body.contains(ACCEPTED), "never the card number");
+    let received = got.lock().unwrap().clone();
+    let mut events = Vec::new();
+    for (sig, id, body) in &received {
+        assert!(notify::verify(&secret, sig, body, chrono::Utc::now().timestamp()), "signed: {sig}");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["id"].as_str(), Some(id.as_str()));
+        assert!(!body.contains(ACCEPTED), "never the card number");
+        events.push(v);
+    }
+    let created = events.iter().find(|v| v["event"] == "transaction.created").expect("transaction.created");
+    assert_eq!(created["transaction"]["reference"].as_str(), Some(reference.as_str()));
+    assert_eq!(created["transaction"]["status"], "TO_CAPTURE");
+    assert_eq!(created["transaction"]["masked_pan"], "410000######0100");
+    assert_eq!(created["transaction"]["amount"], 12345);
+    let paid = events.iter().find(|v| v["event"] == "invoice.paid").expect("invoice.paid");
+    assert_eq!(paid["invoice"]["reference"], "FAC-N-1");
+    assert_eq!(paid["invoice"]["status"], "PAID");
+    assert_eq!(paid["invoice"]["transaction_reference"].as_str(), Some(reference.as_str()));
+    let (id, body) = (created["id"].as_str().unwrap().to_string(), serde_json::to_string(created).unwrap());
     let entries = log(&server, &live_key, &reference).await;
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    assert_eq!((entries[0]["state"].as_str(), entries[0]["attempts"].as_i64()), (Some("delivered"), Some(1)));
+    assert_eq!(entries.len(), 2, "the payment's and the invoice's: {entries:?}");
+    assert!(entries.iter().all(|e| e["state"] == "delivered" && e["attempts"] == 1), "{entries:?}");
 
     // The dead endpoint is retried with back-off (5 s after the first attempt).
     let down_ref = transactions(&server, &down_key).await[0]["reference"].as_str().unwrap().to_string();
@@ -190,12 +204,16 @@ async fn a_phone_payment_is_notified_while_other_merchants_hang_or_are_down(mut 
     let template = "/transactions/{reference}/notifications/{id}/send-again";
     let (status, again) = openapi::call(server.http_addr(), "POST", template, &path, Some(&live_key), None).await;
     assert_eq!(status, 202, "{again}");
-    until(10, "sent again", async || got.lock().unwrap().len() >= 2).await;
-    let (_, id2, body2) = got.lock().unwrap()[1].clone();
-    assert_eq!((id2.as_str(), body2.as_str()), (id.as_str(), body.as_str()));
+    until(10, "sent again", async || got.lock().unwrap().len() >= 3).await;
+    let (_, id2, body2) = got.lock().unwrap()[2].clone();
+    assert_eq!(id2, id);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body2).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    );
     until(5, "recorded as delivered again", async || {
         let e = log(&server, &live_key, &reference).await;
-        e[0]["state"] == "delivered" && e[0]["attempts"] == 2
+        e.iter().any(|e| e["id"] == id.as_str() && e["state"] == "delivered" && e["attempts"] == 2)
     })
     .await;
     // Another merchant's notice, or an unknown one, is not found.
@@ -212,5 +230,85 @@ async fn a_phone_payment_is_notified_while_other_merchants_hang_or_are_down(mut 
     )
     .await;
     assert_eq!(status, 404, "another merchant's transaction");
+    server.shutdown(Duration::from_secs(2)).await;
+}
+
+/// An invoice's delivery log through the API, checked against the OpenAPI.
+async fn invoice_log(server: &Server, key: &str, id: &str) -> Vec<serde_json::Value> {
+    let path = format!("/invoices/{id}/notifications");
+    let (status, v) =
+        openapi::call(server.http_addr(), "GET", "/invoices/{id}/notifications", &path, Some(key), None).await;
+    assert_eq!(status, 200, "{v}");
+    v["items"].as_array().cloned().unwrap()
+}
+
+/// Creates an invoice through the API; returns its id.
+async fn api_invoice(server: &Server, key: &str, reference: &str) -> String {
+    let due = (chrono::Utc::now().date_naive() + chrono::Months::new(12)).format("%Y-%m-%d");
+    let body = format!(
+        r#"{{"reference":"{reference}","amount":500,"currency":"EUR","due_date":"{due}","customer_name":"Jeanne Martin"}}"#
+    );
+    let (status, inv) = common::http(server.http_addr(), "POST", "/api/v1/invoices", Some(key), Some(&body)).await;
+    assert_eq!(status, 201, "{inv}");
+    inv["id"].as_str().unwrap().to_string()
+}
+
+async fn invoices_cancelled_or_expired_are_notified(mut config: Config) {
+    common::init_tracing();
+    config.payments.notify_interval_ms = 200;
+    config.payments.capture_interval_s = 1;
+    let server = common::start(config).await;
+    let (url, got) = live_endpoint().await;
+    let (m, key) = merchant(&server, "Plomberie Dupont", &url).await;
+    let secret = server.ctx().store.notification_secret(&m.id).await.unwrap().unwrap();
+    let cancelled = api_invoice(&server, &key, "C-1").await;
+    let expiring = api_invoice(&server, &key, "E-1").await;
+    let (status, v) =
+        common::http(server.http_addr(), "POST", &format!("/api/v1/invoices/{cancelled}/cancel"), Some(&key), None)
+            .await;
+    assert_eq!(status, 200, "{v}");
+    // The invoice reaches its last day: the server's periodic run expires it.
+    sqlx::query("UPDATE invoices SET expires_at = $1 WHERE id = $2")
+        .bind(server.ctx().store.now_ms() - 1)
+        .bind(&expiring)
+        .execute(server.ctx().store.pool())
+        .await
+        .unwrap();
+    until(15, "both invoices notified", async || got.lock().unwrap().len() >= 2).await;
+    let received = got.lock().unwrap().clone();
+    let mut by_event = std::collections::HashMap::new();
+    for (sig, _, body) in &received {
+        assert!(notify::verify(&secret, sig, body, chrono::Utc::now().timestamp()), "signed");
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        by_event.insert(v["event"].as_str().unwrap().to_string(), v);
+    }
+    let c = &by_event["invoice.cancelled"];
+    assert_eq!(
+        (c["invoice"]["id"].as_str(), c["invoice"]["status"].as_str()),
+        (Some(cancelled.as_str()), Some("CANCELLED"))
+    );
+    assert_eq!((c["invoice"]["reference"].as_str(), c["invoice"]["amount"].as_i64()), (Some("C-1"), Some(500)));
+    assert!(c["invoice"]["transaction_reference"].is_null());
+    let e = &by_event["invoice.expired"];
+    assert_eq!(
+        (e["invoice"]["id"].as_str(), e["invoice"]["status"].as_str()),
+        (Some(expiring.as_str()), Some("EXPIRED"))
+    );
+    // Each invoice's log shows its notice delivered; one is sent again.
+    until(5, "recorded as delivered", async || {
+        let l = invoice_log(&server, &key, &cancelled).await;
+        l.len() == 1 && l[0]["state"] == "delivered" && l[0]["event"] == "invoice.cancelled"
+    })
+    .await;
+    let notice = invoice_log(&server, &key, &cancelled).await[0]["id"].as_str().unwrap().to_string();
+    let template = "/invoices/{id}/notifications/{notice}/send-again";
+    let path = format!("/invoices/{cancelled}/notifications/{notice}/send-again");
+    let (status, v) = openapi::call(server.http_addr(), "POST", template, &path, Some(&key), None).await;
+    assert_eq!(status, 202, "{v}");
+    until(10, "sent again", async || got.lock().unwrap().len() >= 3).await;
+    assert_eq!(got.lock().unwrap()[2].1, notice);
+    // Not through another invoice.
+    let path = format!("/invoices/{expiring}/notifications/{notice}/send-again");
+    assert_eq!(openapi::call(server.http_addr(), "POST", template, &path, Some(&key), None).await.0, 404);
     server.shutdown(Duration::from_secs(2)).await;
 }

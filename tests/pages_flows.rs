@@ -8,6 +8,7 @@ mod pages_support;
 use common::fixtures;
 use ivrpay::payments::authorize::PaymentOutcome;
 use ivrpay::payments::merchant::CaptureMode;
+use ivrpay::store::notification_log::Subject;
 use pages_support::{site, Web, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,7 +360,7 @@ async fn the_invoice_page_shows_each_notice_delivery_and_sends_one_again() {
     };
     let mut tried = false;
     for _ in 0..100 {
-        let log = store.notification_log(&s.merchant.id, &tx).await.unwrap();
+        let log = store.notification_log(&s.merchant.id, Subject::Transaction(&tx)).await.unwrap();
         if log.first().is_some_and(|n| n.attempts >= 1) {
             tried = true;
             break;
@@ -367,7 +368,7 @@ async fn the_invoice_page_shows_each_notice_delivery_and_sends_one_again() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(tried, "the delivery loop tried the dead endpoint");
-    let id = store.notification_log(&s.merchant.id, &tx).await.unwrap()[0].id.clone();
+    let id = store.notification_log(&s.merchant.id, Subject::Transaction(&tx)).await.unwrap()[0].id.clone();
     let mut w = Web::new(s.addr());
     w.sign_in("merchant@a.test", PASSWORD).await;
     let page = w.get(&format!("/invoices/{}", inv.id)).await;
@@ -384,11 +385,28 @@ async fn the_invoice_page_shows_each_notice_delivery_and_sends_one_again() {
     let r = w.post(&action, &[("csrf", &page.csrf())]).await;
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some(format!("/invoices/{}?done=send-again#tx-{tx}", inv.id).as_str()));
-    let due = store.notification_log(&s.merchant.id, &tx).await.unwrap()[0].next_attempt_at;
+    let due = store.notification_log(&s.merchant.id, Subject::Transaction(&tx)).await.unwrap()[0].next_attempt_at;
     assert!(due <= store.now_ms(), "due now");
     let page = w.get(&format!("/invoices/{}?done=send-again", inv.id)).await;
     assert!(page.body.contains("La notification sera renvoyée dans quelques secondes."), "{}", page.body);
     // An unknown notice is not found.
     let unknown = format!("/transactions/{tx}/notifications/ntf-unknown/send-again");
     assert_eq!(w.post(&unknown, &[("csrf", &page.csrf())]).await.status, 404);
+
+    // A cancelled invoice's own notice is on its page, and can be sent again too.
+    let other = fixtures::stored_invoice(store, &s.merchant, "N-2", 10_000).await;
+    store.cancel_invoice(&s.merchant.id, &other.id).await.unwrap();
+    let log = store.notification_log(&s.merchant.id, Subject::Invoice(&other.id)).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].event, "invoice.cancelled");
+    let page = w.get(&format!("/invoices/{}", other.id)).await;
+    assert!(page.body.contains("id=\"invoice-notifications\"><h2>Notifications de la facture</h2>"), "{}", page.body);
+    let action = format!("/invoices/{}/notifications/{}/send-again", other.id, log[0].id);
+    assert!(page.body.contains(&format!("action=\"{action}\"")), "{}", page.body);
+    let r = w.post(&action, &[("csrf", &page.csrf())]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/invoices/{}?done=send-again#invoice-notifications", other.id).as_str())
+    );
 }

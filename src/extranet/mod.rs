@@ -82,6 +82,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/invoices/import", post(import::import).layer(DefaultBodyLimit::max(pages::MAX_UPLOAD_BYTES)))
         .route("/api/v1/invoices/{id}", get(invoices::get))
         .route("/api/v1/invoices/{id}/cancel", post(invoices::cancel))
+        .route("/api/v1/invoices/{id}/notifications", get(notifications::list_invoice))
+        .route("/api/v1/invoices/{id}/notifications/{notice}/send-again", post(notifications::send_again_invoice))
         .route("/api/v1/transactions", get(transactions::list))
         .route("/api/v1/transactions/{reference}", get(transactions::get))
         .route("/api/v1/transactions/{reference}/duplicate", post(operations::duplicate))

@@ -1,6 +1,7 @@
 //! Invoice queries: create with a unique payment code, read and list within one
 //! merchant, cancel, look up by payment code for the phone line, and expire.
 
+use super::notifications::InvoiceEvent;
 use super::{get_i64, get_opt_str, get_str, new_id, Store, StoreError};
 use crate::payments::invoice::{expiry_instant, same_content, Invoice, InvoiceStatus, NewInvoice};
 use crate::payments::money::Currency;
@@ -408,17 +409,23 @@ impl Store {
         Ok(Page { items, next })
     }
 
-    /// Cancels a payable invoice (not one past its expiry, which reads as EXPIRED).
-    /// Returns the invoice as it now is, or None if unknown.
+    /// Cancels a payable invoice (not one past its expiry, which reads as EXPIRED), and
+    /// queues its merchant's notice in the same database transaction. Returns the
+    /// invoice as it now is, or None if unknown.
     pub async fn cancel_invoice(&self, merchant_id: &str, id: &str) -> Result<Option<Invoice>, StoreError> {
         let now = self.now_ms();
-        sqlx::query("UPDATE invoices SET status = 'CANCELLED', updated_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'PAYABLE' AND expires_at > $4")
+        let mut tx = self.pool().begin().await?;
+        let r = sqlx::query("UPDATE invoices SET status = 'CANCELLED', updated_at = $1 WHERE id = $2 AND merchant_id = $3 AND status = 'PAYABLE' AND expires_at > $4")
             .bind(now)
             .bind(id)
             .bind(merchant_id)
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        if r.rows_affected() == 1 {
+            super::notifications::enqueue_invoice(&mut tx, now, id, InvoiceEvent::Cancelled, None).await?;
+        }
+        tx.commit().await?;
         self.invoice(merchant_id, id).await
     }
 
@@ -428,15 +435,31 @@ impl Store {
     }
 
     /// [`Store::expire_due`] as of `now` (UTC ms), for a periodic run that uses one
-    /// instant throughout.
+    /// instant throughout. Invoices are expired a batch at a time, each batch with its
+    /// merchants' notices in one database transaction, so a backlog never makes one
+    /// huge transaction.
     pub async fn expire_due_at(&self, now: i64) -> Result<u64, StoreError> {
-        let r = sqlx::query(
-            "UPDATE invoices SET status = 'EXPIRED', updated_at = $1 WHERE status = 'PAYABLE' AND expires_at <= $2",
-        )
-        .bind(now)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(r.rows_affected())
+        const BATCH: i64 = 500;
+        let mut total = 0;
+        loop {
+            let mut tx = self.pool().begin().await?;
+            let rows = sqlx::query(
+                "UPDATE invoices SET status = 'EXPIRED', updated_at = $1 WHERE id IN (SELECT id FROM invoices WHERE status = 'PAYABLE' AND expires_at <= $2 LIMIT $3) RETURNING id",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in &rows {
+                let id = get_str(r, "id")?;
+                super::notifications::enqueue_invoice(&mut tx, now, &id, InvoiceEvent::Expired, None).await?;
+            }
+            tx.commit().await?;
+            total += rows.len() as u64;
+            if (rows.len() as i64) < BATCH {
+                return Ok(total);
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "calls_operator_keys", include_str!("../../migrations/0005_calls_operator_keys.sql")),
     (6, "cash_operations_duplicates", include_str!("../../migrations/0006_cash_operations_duplicates.sql")),
     (7, "users_sessions", include_str!("../../migrations/0007_users_sessions.sql")),
+    (8, "invoice_notifications", include_str!("../../migrations/0008_invoice_notifications.sql")),
 ];
 
 /// Applies what is missing.

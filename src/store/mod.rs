@@ -17,6 +17,7 @@ mod ledger;
 pub mod login_throttle;
 pub mod merchants;
 mod migrate;
+pub mod notification_log;
 pub mod notifications;
 pub mod operator_keys;
 pub mod reports;

@@ -9,8 +9,8 @@
 //! once, and every notice carries its id (in the body and the `Ivrpay-Notification-Id`
 //! header) so a merchant can discard a repeat.
 
-use super::{get_i64, get_opt_str, get_str, new_id, Store, StoreError};
-use crate::payments::notify::{DeliveryLog, Notice};
+use super::{get_i64, get_str, new_id, Store, StoreError};
+use crate::payments::notify::Notice;
 use crate::payments::transaction::Transaction;
 use serde_json::json;
 use sqlx::AnyConnection;
@@ -53,27 +53,130 @@ pub(crate) async fn enqueue(
 ) -> Result<(), sqlx::Error> {
     let t = super::transactions::read_in(conn, reference).await?;
     let Some(t) = t else { return Ok(()) };
-    let url = sqlx::query("SELECT notification_url FROM merchants WHERE id = $1")
-        .bind(&t.merchant_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let Some(url) = sqlx::Row::try_get::<Option<String>, _>(&url, "notification_url")?.filter(|u| !u.is_empty()) else {
-        return Ok(());
-    };
+    let Some(url) = merchant_url(conn, &t.merchant_id).await? else { return Ok(()) };
     let id = new_id("ntf");
+    let row = Row {
+        id: &id,
+        merchant_id: &t.merchant_id,
+        event,
+        invoice_id: Some(&t.invoice_id),
+        reference: Some(reference),
+    };
+    insert(conn, &row, &url, &payload(&id, &t, event, now), now).await
+}
+
+/// What a notice is about.
+struct Row<'a> {
+    id: &'a str,
+    merchant_id: &'a str,
+    event: &'a str,
+    invoice_id: Option<&'a str>,
+    reference: Option<&'a str>,
+}
+
+async fn insert(conn: &mut AnyConnection, row: &Row<'_>, url: &str, body: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO notifications (id, merchant_id, transaction_reference, url, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+        "INSERT INTO notifications (id, merchant_id, event, invoice_id, transaction_reference, url, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
     )
-    .bind(&id)
-    .bind(&t.merchant_id)
-    .bind(reference)
+    .bind(row.id)
+    .bind(row.merchant_id)
+    .bind(row.event)
+    .bind(row.invoice_id)
+    .bind(row.reference)
     .bind(url)
-    .bind(payload(&id, &t, event, now))
+    .bind(body)
     .bind(now)
     .bind(now)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The merchant's notification URL, if it has one.
+async fn merchant_url(conn: &mut AnyConnection, merchant_id: &str) -> Result<Option<String>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT notification_url FROM merchants WHERE id = $1").bind(merchant_id).fetch_one(conn).await?;
+    Ok(sqlx::Row::try_get::<Option<String>, _>(&row, "notification_url")?.filter(|u| !u.is_empty()))
+}
+
+/// An invoice's change a merchant is told of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvoiceEvent {
+    /// Paid by phone (the notice names the payment).
+    Paid,
+    /// Cancelled by the merchant, or by a duplicate charged in its place.
+    Cancelled,
+    /// Past its last day unpaid.
+    Expired,
+}
+
+impl InvoiceEvent {
+    /// The `event` of the notice.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceEvent::Paid => "invoice.paid",
+            InvoiceEvent::Cancelled => "invoice.cancelled",
+            InvoiceEvent::Expired => "invoice.expired",
+        }
+    }
+}
+
+/// [`enqueue_invoice`] for the invoice of the payment `reference`, which caused it.
+pub(crate) async fn enqueue_invoice_of(
+    conn: &mut AnyConnection,
+    now: i64,
+    reference: &str,
+    event: InvoiceEvent,
+) -> Result<(), sqlx::Error> {
+    let row = sqlx::query("SELECT invoice_id FROM transactions WHERE reference = $1")
+        .bind(reference)
+        .fetch_one(&mut *conn)
+        .await?;
+    let invoice_id: String = sqlx::Row::try_get(&row, "invoice_id")?;
+    enqueue_invoice(conn, now, &invoice_id, event, Some(reference)).await
+}
+
+/// Queues a notice of an invoice's change for its merchant, if it has a notification
+/// URL; `reference` is the payment that caused it, if any. Called inside the database
+/// transaction that changed the invoice.
+pub(crate) async fn enqueue_invoice(
+    conn: &mut AnyConnection,
+    now: i64,
+    invoice_id: &str,
+    event: InvoiceEvent,
+    reference: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let Some(inv) = sqlx::query(
+        "SELECT id, merchant_id, reference, status, amount, currency, due_date FROM invoices WHERE id = $1",
+    )
+    .bind(invoice_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(());
+    };
+    let text = |c: &str| sqlx::Row::try_get::<String, _>(&inv, c);
+    let merchant_id = text("merchant_id")?;
+    let Some(url) = merchant_url(conn, &merchant_id).await? else { return Ok(()) };
+    let id = new_id("ntf");
+    let body = json!({
+        "id": id,
+        "event": event.as_str(),
+        "at": chrono::DateTime::from_timestamp_millis(now).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "invoice": {
+            "id": invoice_id,
+            "reference": text("reference")?,
+            "status": text("status")?,
+            "amount": sqlx::Row::try_get::<i64, _>(&inv, "amount")?,
+            "currency": text("currency")?,
+            "due_date": text("due_date")?,
+            "transaction_reference": reference,
+        }
+    })
+    .to_string();
+    let row =
+        Row { id: &id, merchant_id: &merchant_id, event: event.as_str(), invoice_id: Some(invoice_id), reference };
+    insert(conn, &row, &url, &body, now).await
 }
 
 impl Store {
@@ -178,60 +281,5 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         get_i64(&r, "n")
-    }
-
-    /// The delivery log of a merchant's transaction: each notice, oldest first (a
-    /// transaction has a handful: created, then each status change).
-    pub async fn notification_log(&self, merchant_id: &str, reference: &str) -> Result<Vec<DeliveryLog>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, url, payload, attempts, next_attempt_at, delivered_at, last_error, created_at FROM notifications WHERE merchant_id = $1 AND transaction_reference = $2 ORDER BY created_at, id LIMIT 200",
-        )
-        .bind(merchant_id)
-        .bind(reference)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let payload = get_str(r, "payload")?;
-                let event = serde_json::from_str::<serde_json::Value>(&payload)
-                    .ok()
-                    .and_then(|v| v["event"].as_str().map(str::to_string))
-                    .unwrap_or_default();
-                Ok(DeliveryLog {
-                    id: get_str(r, "id")?,
-                    event,
-                    url: get_str(r, "url")?,
-                    created_at: get_i64(r, "created_at")?,
-                    attempts: get_i64(r, "attempts")?,
-                    delivered_at: sqlx::Row::try_get::<Option<i64>, _>(r, "delivered_at")?,
-                    next_attempt_at: get_i64(r, "next_attempt_at")?,
-                    last_error: get_opt_str(r, "last_error")?,
-                })
-            })
-            .collect()
-    }
-
-    /// "Send again": the merchant's notice is due at `now` (UTC ms), delivered or not,
-    /// with the same id and body (the merchant asked for it; its own repeat check sees
-    /// the id). Attempts and the last error stay, as the log's history. Returns false
-    /// when the merchant's transaction has no such notice. A notice being sent right now
-    /// may reach the merchant twice; both carry the same id.
-    pub async fn send_notification_again(
-        &self,
-        merchant_id: &str,
-        reference: &str,
-        id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let r = sqlx::query(
-            "UPDATE notifications SET delivered_at = NULL, next_attempt_at = $1 WHERE id = $2 AND merchant_id = $3 AND transaction_reference = $4",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(merchant_id)
-        .bind(reference)
-        .execute(self.pool())
-        .await?;
-        Ok(r.rows_affected() == 1)
     }
 }

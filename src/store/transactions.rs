@@ -2,6 +2,7 @@
 //! payment happen exactly once: PENDING with an idempotency key before the platform is
 //! called, completed together with the invoice in one database transaction.
 
+use super::notifications::InvoiceEvent;
 use super::{get_i64, get_opt_str, get_str, opt_parsed, parsed, Store, StoreError};
 use crate::payments::card::Brand;
 use crate::payments::cash::capture_instant;
@@ -222,16 +223,28 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(Completion::InvoiceNotPayable { invoice_status });
             }
+        }
+        let cancelled = if answer.authorized() {
+            0
         } else {
             sqlx::query(&format!("UPDATE invoices SET status = 'CANCELLED', updated_at = $1 WHERE id = {invoice} AND status = 'PAYABLE' AND EXISTS (SELECT 1 FROM transactions WHERE reference = $2 AND duplicated_from IS NOT NULL)"))
                 .bind(now)
                 .bind(reference)
                 .execute(&mut *tx)
-                .await?;
-        }
+                .await?
+                .rows_affected()
+        };
         let change = (Some(TransactionStatus::Pending), answer.status);
         history_row(&mut tx, now, reference, change, None, actor, detail).await?;
         super::notifications::enqueue(&mut tx, now, reference, "transaction.created").await?;
+        let event = match (answer.authorized(), cancelled) {
+            (true, _) => Some(InvoiceEvent::Paid),
+            (false, 1) => Some(InvoiceEvent::Cancelled),
+            _ => None,
+        };
+        if let Some(event) = event {
+            super::notifications::enqueue_invoice_of(&mut tx, now, reference, event).await?;
+        }
         tx.commit().await?;
         Ok(Completion::Recorded)
     }

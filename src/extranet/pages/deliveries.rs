@@ -1,5 +1,5 @@
-//! A transaction's notification delivery log on the invoice page, and its "send again"
-//! button: what the merchant's support needs to answer "we were never told".
+//! The notification delivery logs on the invoice page (the invoice's own notices and
+//! each transaction's), and their "send again" buttons: what the merchant's support needs to answer "we were never told".
 
 use super::format;
 use super::i18n::Lang;
@@ -7,6 +7,7 @@ use super::session::Current;
 use super::PageError;
 use crate::extranet::AppState;
 use crate::payments::notify::{DeliveryLog, DeliveryState};
+use crate::store::notification_log::Subject;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -53,14 +54,14 @@ fn row(lang: Lang, n: &DeliveryLog) -> DeliveryRow {
     }
 }
 
-/// The delivery log of a merchant's transaction, oldest first.
+/// The delivery log of a merchant's transaction or invoice, oldest first.
 pub async fn rows(
     st: &AppState,
     lang: Lang,
     merchant_id: &str,
-    reference: &str,
+    of: Subject<'_>,
 ) -> Result<Vec<DeliveryRow>, PageError> {
-    Ok(st.store.notification_log(merchant_id, reference).await?.iter().map(|n| row(lang, n)).collect())
+    Ok(st.store.notification_log(merchant_id, of).await?.iter().map(|n| row(lang, n)).collect())
 }
 
 /// POST /transactions/{reference}/notifications/{id}/send-again (CSRF-checked like every
@@ -72,9 +73,24 @@ pub async fn send_again(
 ) -> Result<Response, PageError> {
     let merchant = cur.merchant_id()?;
     let t = st.store.transaction(&reference).await?.filter(|t| t.merchant_id == merchant).ok_or(PageError::NotFound)?;
-    if !st.store.send_notification_again(merchant, &reference, &id, st.store.now_ms()).await? {
+    if !st.store.send_notification_again(merchant, Subject::Transaction(&reference), &id, st.store.now_ms()).await? {
         return Err(PageError::NotFound);
     }
     tracing::info!(user = %cur.session.user.email, %reference, notification = %id, "notification to be sent again (page)");
     Ok(Redirect::to(&format!("/invoices/{}?done=send-again#tx-{reference}", t.invoice_id)).into_response())
+}
+
+/// POST /invoices/{id}/notifications/{notice}/send-again: the same for a notice of the
+/// invoice itself (paid, cancelled, expired).
+pub async fn send_again_invoice(
+    State(st): State<AppState>,
+    cur: Current,
+    Path((invoice, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let merchant = cur.merchant_id()?;
+    if !st.store.send_notification_again(merchant, Subject::Invoice(&invoice), &id, st.store.now_ms()).await? {
+        return Err(PageError::NotFound);
+    }
+    tracing::info!(user = %cur.session.user.email, %invoice, notification = %id, "notification to be sent again (page)");
+    Ok(Redirect::to(&format!("/invoices/{invoice}?done=send-again#invoice-notifications")).into_response())
 }

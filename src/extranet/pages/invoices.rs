@@ -15,6 +15,7 @@ use crate::payments::invoice::{InvoiceInput, InvoiceStatus};
 use crate::payments::money::{parse_decimal, Currency};
 use crate::payments::transaction::Transaction;
 use crate::store::invoices::{Created, InvoiceFilter};
+use crate::store::notification_log::Subject;
 use crate::store::StoreError;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -386,6 +387,8 @@ struct InvoicePage {
     created: String,
     cancellable: bool,
     txs: Vec<TxView>,
+    /// The invoice's own notices (paid, cancelled, expired).
+    notifications: Vec<DeliveryRow>,
     /// Attempts whose card our checks refused (no transaction): when they happened.
     refused_calls: Vec<String>,
 }
@@ -401,7 +404,7 @@ pub struct Done {
 /// notification delivery log.
 async fn tx_view(st: &AppState, lang: Lang, tx: Transaction) -> Result<TxView, PageError> {
     let t = lang.texts();
-    let notifications = deliveries::rows(st, lang, &tx.merchant_id, &tx.reference).await?;
+    let notifications = deliveries::rows(st, lang, &tx.merchant_id, Subject::Transaction(&tx.reference)).await?;
     let money = |a: i64| format::money(lang, a, tx.currency);
     let ops =
         [(Operation::Validate, t.op_validate), (Operation::Cancel, t.op_cancel), (Operation::Refund, t.op_refund)]
@@ -476,6 +479,8 @@ pub async fn show(
         .into_iter()
         .map(|c| t.refused_call_at.replace("{at}", &format::datetime(c.started_at)))
         .collect();
+    let mut notifications = deliveries::rows(&st, lang, &i.merchant_id, Subject::Invoice(&i.id)).await?;
+    notifications.retain(|n| n.event.starts_with("invoice."));
     let notice = match d.done.as_str() {
         "validate" => t.op_done_validate,
         "cancel" => t.op_done_cancel,
@@ -497,6 +502,7 @@ pub async fn show(
         cancellable: i.status == InvoiceStatus::Payable,
         txs,
         refused_calls,
+        notifications,
         i,
     };
     ok(&page)

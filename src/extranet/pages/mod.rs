@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/invoices/{id}", get(invoices::show))
         .route("/invoices/{id}/created", get(invoices::created))
         .route("/invoices/{id}/cancel", get(invoices::cancel_form).post(invoices::cancel))
+        .route("/invoices/{id}/notifications/{notice}/send-again", post(deliveries::send_again_invoice))
         .route("/transactions/{reference}/{operation}", get(cash::confirm).post(cash::apply))
         .route("/transactions/{reference}/notifications/{id}/send-again", post(deliveries::send_again))
         .route("/import", get(import::form).post(import::upload))

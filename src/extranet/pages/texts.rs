@@ -143,6 +143,7 @@ texts! {
     op_done_cancel: "Transaction annulée.", "Transaction cancelled.";
     op_done_refund: "Remboursement enregistré.", "Refund recorded.";
     notifications: "Notifications envoyées au commerçant", "Notifications sent to the merchant";
+    invoice_notifications: "Notifications de la facture", "Invoice notifications";
     col_event: "Événement", "Event";
     col_state: "État", "State";
     col_attempts: "Essais", "Attempts";
