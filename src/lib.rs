@@ -16,6 +16,7 @@ pub mod config;
 pub mod extranet;
 pub mod ivr;
 pub mod media;
+pub mod panics;
 pub mod payments;
 pub mod secret_input;
 pub mod server;

@@ -1,8 +1,8 @@
 //! The SIP edge against one bad source, through the real server on loopback
 //! (127.0.0.2 and 127.0.0.3 stand for other hosts; 127.0.0.1 is a trusted local
 //! source by default): a source holding its call cap while another is still answered,
-//! a flood of INVITEs ignored while a real call completes, and a sipvicious scan
-//! answered with silence.
+//! a flood of INVITEs ignored while a real call completes, a sipvicious scan
+//! answered with silence, and the fuzzers' crash inputs sent over UDP and TCP.
 
 mod common;
 
@@ -110,4 +110,32 @@ async fn a_sipvicious_scan_finds_nothing_while_a_call_completes() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!text.contains(&format!("127.0.0.1:{}", server.sip_addr().port())), "svmap found the server:\n{text}");
     assert!(text.to_lowercase().contains("found nothing"), "svmap ran and found nothing:\n{text}");
+}
+
+/// Every input a fuzz target once crashed on (`fuzz/corpus/sip_message/crash-*`), sent
+/// as a datagram and on a TCP connection from another host: the server answers or stays
+/// silent, and goes on serving calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fuzzers_crash_inputs_leave_the_server_serving() {
+    use tokio::io::AsyncWriteExt;
+    let server = common::start(common::config()).await;
+    let dir = common::root().join("fuzz/corpus/sip_message");
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("crash-"))
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 2, "{inputs:?}");
+    let udp = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    for path in &inputs {
+        let raw = std::fs::read(path).unwrap();
+        udp.send_to(&raw, server.sip_addr()).await.unwrap();
+        let mut tcp = tokio::net::TcpStream::connect(server.sip_addr()).await.unwrap();
+        tcp.write_all(&raw).await.unwrap();
+        tcp.write_all(b"\r\n\r\n").await.unwrap();
+        drop(tcp);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    echo_call_completes(&server).await;
 }

@@ -126,6 +126,28 @@ impl Inbound for Dispatcher {
         if !self.within_rates(flow.remote.ip(), Kind::Message) {
             return;
         }
+        // Defence in depth: a bug on some input (as the fuzzers once found) loses that
+        // message, not the receive loop every caller shares. The panic hook has logged
+        // where, without the message's bytes.
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(raw, flow)));
+        if handled.is_err() {
+            tracing::error!(peer = %flow.remote, transport = ?flow.transport, bytes = raw.len(), "SIP message dropped: its handling panicked");
+        }
+    }
+
+    fn on_framing_error(&self, raw_head: &[u8], flow: Flow, error: &FramingError) {
+        tracing::info!(peer = %flow.remote, %error, "closing TCP connection after framing error");
+        if let Some(bytes) =
+            admission::unparsable_reply(raw_head, 400, &format!("Bad Request ({error})"), self.server_header())
+        {
+            self.env.outbound.send(flow, bytes);
+        }
+    }
+}
+
+impl Dispatcher {
+    /// One message within its source's rates: parsed and routed.
+    fn handle(&self, raw: &[u8], flow: Flow) {
         if tracing::enabled!(tracing::Level::TRACE) {
             tracing::trace!(peer = %flow.remote, transport = ?flow.transport, "SIP in:\n{}", crate::sip::redact::for_log(raw));
         }
@@ -140,15 +162,6 @@ impl Inbound for Dispatcher {
                 self.env.calls.deliver(&call_id, CallInput::Sip(Box::new(SipMessage::Response(resp)), flow));
             }
             Err(e) => self.reply_unparsable(raw, flow, &e),
-        }
-    }
-
-    fn on_framing_error(&self, raw_head: &[u8], flow: Flow, error: &FramingError) {
-        tracing::info!(peer = %flow.remote, %error, "closing TCP connection after framing error");
-        if let Some(bytes) =
-            admission::unparsable_reply(raw_head, 400, &format!("Bad Request ({error})"), self.server_header())
-        {
-            self.env.outbound.send(flow, bytes);
         }
     }
 }

@@ -281,7 +281,9 @@ pub fn request_method_token(raw: &[u8]) -> Option<&str> {
     let (method, version) = (parts.first()?, parts.last()?);
     let is_token =
         !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
-    let is_sip = version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/");
+    // Bytes, not a str slice: a multi-byte character across byte 4 ("SIPÆ.0") must not
+    // panic (found by the sip_message fuzz target).
+    let is_sip = version.len() > 4 && version.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/");
     (is_token && is_sip && parts.len() >= 3).then_some(method)
 }
 

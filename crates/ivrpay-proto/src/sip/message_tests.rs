@@ -55,6 +55,9 @@ fn unknown_method_token_is_told_apart_from_garbage() {
     assert_eq!(request_method_token(b"\r\nINVITE sip:a@b SIP/2.0\r\n"), Some("INVITE"));
     assert_eq!(request_method_token(b"garbage"), None);
     assert_eq!(request_method_token(b"SIP/2.0 200 OK\r\n"), None);
+    // A multi-byte character across the version's fourth byte (once a panic).
+    assert_eq!(request_method_token("OPTIONS sip:a@b SIP\u{c6}.0\r\n".as_bytes()), None);
+    assert_eq!(request_method_token("OPTIONS sip:a@b S\u{c6}\u{c6}\r\n".as_bytes()), None);
 }
 
 #[test]
