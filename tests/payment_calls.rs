@@ -304,3 +304,47 @@ async fn a_caller_reusing_a_call_id_is_charged_for_each_invoice_it_pays() {
     assert_eq!(paid, expected, "one authorization per invoice: {txs:?}");
     assert!(txs.iter().all(|t| t["status"] == "TO_CAPTURE"), "{txs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_whose_invoice_payment_is_being_resolved_hears_it_is_being_processed() {
+    use ivrpay::payments::card::Brand;
+    use ivrpay::payments::money::Currency;
+    use ivrpay::payments::transaction::{NewPending, Pending};
+    let line = line(common::config()).await;
+    let (id, code) = invoice(&line, "FAC-PEND-1").await;
+    let store = &line.server.ctx().store;
+    let inv = store.invoice_by_payment_code(&code).await.unwrap().unwrap();
+    // Another call's payment was sent and its answer is not recorded yet.
+    let pending = NewPending {
+        reference: "IVRPENDING0000001".into(),
+        merchant_id: inv.merchant_id.clone(),
+        invoice_id: id.clone(),
+        idempotency_key: "other-call#1".into(),
+        amount: inv.amount,
+        currency: Currency::Eur,
+        masked_pan: "410000######0100".into(),
+        brand: Brand::Visa,
+        expiry_month: "203012".into(),
+        order_channel: "MOTO".into(),
+        capture_mode: CaptureMode::AuthorCapture,
+        capture_day: 0,
+        caller: Some("+33600000000".into()),
+        call_id: Some("other@test".into()),
+    };
+    assert_eq!(store.record_pending(&pending).await.unwrap(), Pending::Recorded);
+    let ivrpay::payments::gateway::Gateway::Simulator(sim) = &line.server.ctx().gateway else {
+        panic!("the simulator")
+    };
+    let sent = sim.calls();
+    let (summary, recording) = call(&line, &format!("1{code}"), DtmfMode::Rfc4733, Transport::Udp, true).await;
+    let codec = summary.codec.unwrap();
+    assert!(heard(&recording, "fr", "payment_in_progress", codec), "told it is being processed");
+    assert!(!heard(&recording, "fr", "code_paid", codec), "never that it is paid");
+    assert!(!heard(&recording, "fr", "invoice_amount_is", codec), "not offered to pay it again");
+    assert_eq!(summary.ended_by, EndedBy::Server, "{summary}");
+    let rec = record(&line, &summary.call_id).await;
+    assert_eq!(rec.outcome.as_deref(), Some("invalid_invoice"));
+    assert!(rec.steps.iter().any(|s| s == "in_progress"), "{:?}", rec.steps);
+    assert_eq!(sim.calls(), sent, "nothing sent to the platform");
+    assert_eq!(invoice_status(&line, &id).await, "PAYABLE");
+}

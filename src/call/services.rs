@@ -8,6 +8,7 @@
 use crate::ivr::app::{AuthorizeOrder, AuthorizeResult, LookupResult};
 use crate::payments::authorize::{self, PayError, PaymentOutcome, PaymentRequest};
 use crate::payments::gateway::Gateway;
+use crate::payments::invoice::InvoiceStatus;
 use crate::store::Store;
 use std::future::Future;
 use std::pin::Pin;
@@ -69,7 +70,18 @@ impl CallServices for PaymentServices {
 async fn lookup(store: &Store, code: &str) -> LookupResult {
     match store.invoice_by_payment_code(code).await {
         Ok(Some(invoice)) => match store.merchant(&invoice.merchant_id).await {
-            Ok(Some(merchant)) => LookupResult::Found(Box::new((invoice, merchant))),
+            Ok(Some(merchant)) => {
+                // If this check fails, the payment's own record refuses a second one.
+                let in_progress = invoice.status == InvoiceStatus::Payable
+                    && store.payment_in_progress(&invoice.id).await.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "pending payment check failed");
+                        false
+                    });
+                match in_progress {
+                    true => LookupResult::InProgress(Box::new((invoice, merchant))),
+                    false => LookupResult::Found(Box::new((invoice, merchant))),
+                }
+            }
             Ok(None) => {
                 tracing::error!(invoice = %invoice.id, "invoice without its merchant");
                 LookupResult::Error
@@ -137,6 +149,7 @@ fn result_of(outcome: Result<PaymentOutcome, PayError>) -> AuthorizeResult {
             AuthorizeResult::CardError
         }
         Err(PayError::InvoiceNotPayable) => AuthorizeResult::NotPayable,
+        Err(PayError::PaymentInProgress) => AuthorizeResult::InProgress,
         Err(e @ PayError::KeyReused { .. }) => {
             // Nothing was sent (the key names another payment): the caller is told the
             // invoice cannot be paid now, never that it was.

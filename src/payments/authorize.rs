@@ -50,6 +50,9 @@ pub enum PayError {
     /// The invoice cannot be paid now.
     #[error("invoice is not payable")]
     InvoiceNotPayable,
+    /// Another payment of the invoice is still being resolved: nothing was sent.
+    #[error("another payment of the invoice is being resolved")]
+    PaymentInProgress,
     /// The idempotency key already names a payment of another invoice, merchant or
     /// amount: nothing was sent, and that payment is not this one's outcome.
     #[error("idempotency key already used by transaction {reference} for another payment")]
@@ -159,6 +162,7 @@ pub async fn pay<L: Ledger>(
         Pending::Duplicate(t) if same_payment(&t, &pending) => return Ok(outcome_of(*t)),
         Pending::Duplicate(t) => return Err(PayError::KeyReused { reference: t.reference }),
         Pending::InvoiceNotPayable => return Err(PayError::InvoiceNotPayable),
+        Pending::InProgress => return Err(PayError::PaymentInProgress),
     }
     let request = AuthorizationRequest {
         transaction_reference: &reference,

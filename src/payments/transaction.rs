@@ -130,8 +130,11 @@ pub enum Pending {
     Recorded,
     /// This idempotency key was already used: do not send again.
     Duplicate(Box<Transaction>),
-    /// The invoice is not payable (paid, cancelled, expired, or a payment is live).
+    /// The invoice is not payable (paid, cancelled, expired).
     InvoiceNotPayable,
+    /// Another payment of the invoice is PENDING (sent from another call, its answer
+    /// not recorded yet): nothing may be sent.
+    InProgress,
 }
 
 /// The platform's answer to record on a PENDING transaction.

@@ -164,9 +164,10 @@ impl Store {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 drop(tx);
+                // The invoice was PAYABLE: the live payment the index refused is PENDING.
                 return match self.transaction_by_key(&p.idempotency_key).await? {
                     Some(t) => Ok(Pending::Duplicate(Box::new(t))),
-                    None => Ok(Pending::InvoiceNotPayable),
+                    None => Ok(Pending::InProgress),
                 };
             }
             Err(e) => return Err(e),
@@ -247,6 +248,16 @@ impl Store {
         }
         tx.commit().await?;
         Ok(Completion::Recorded)
+    }
+
+    /// Whether a payment of the invoice is PENDING: sent (or about to be), its answer
+    /// not recorded yet.
+    pub async fn payment_in_progress(&self, invoice_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM transactions WHERE invoice_id = $1 AND status = 'PENDING'")
+            .bind(invoice_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(get_i64(&row, "n")? > 0)
     }
 
     /// Records a PENDING authorization that was reversed at the platform because its

@@ -46,6 +46,10 @@ impl fmt::Debug for AppInput {
 pub enum LookupResult {
     /// The invoice with that code (in whatever status) and its merchant.
     Found(Box<(Invoice, Merchant)>),
+    /// The invoice is payable but a payment of it is still being resolved (sent, no
+    /// answer yet): the caller must hear it is being processed, neither "paid" nor
+    /// asked to pay again.
+    InProgress(Box<(Invoice, Merchant)>),
     /// No invoice has that code.
     Unknown,
     /// The database could not answer.
@@ -84,6 +88,9 @@ pub enum AuthorizeResult {
     CardError,
     /// The invoice could not be paid any more (paid or cancelled meanwhile).
     NotPayable,
+    /// Another payment of the invoice is still being resolved (from another call):
+    /// nothing was sent.
+    InProgress,
 }
 
 /// Everything needed to send one authorization: the looked-up invoice and merchant,

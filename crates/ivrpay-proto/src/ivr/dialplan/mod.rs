@@ -335,6 +335,8 @@ pub struct LookupTargets {
     pub cancelled: StepId,
     /// Past its expiry.
     pub expired: StepId,
+    /// A payment of it is still being resolved.
+    pub in_progress: StepId,
     /// The database could not answer.
     pub error: StepId,
 }
@@ -354,6 +356,8 @@ pub struct AuthorizeTargets {
     pub card_error: StepId,
     /// The invoice was paid or cancelled meanwhile.
     pub not_payable: StepId,
+    /// Another payment of the invoice is still being resolved.
+    pub in_progress: StepId,
 }
 
 /// Every prompt a flow names directly (not the fragments used to say values).

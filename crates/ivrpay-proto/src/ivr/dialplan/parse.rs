@@ -332,23 +332,31 @@ fn step(ctx: &Ctx, name: &str, def: &Spanned<StepDef>) -> Result<Step, DialplanE
             if !ctx.vars.contains(code.get_ref()) {
                 return Err(ctx.err(code.span(), format!("no variable '{}' (collect into it first)", code.get_ref())));
             }
-            let [payable, unknown, paid, cancelled, expired, error] = ctx.targets(
+            let [payable, unknown, paid, cancelled, expired, in_progress, error] = ctx.targets(
                 ctx.required(&d.on, "on", def)?,
-                ["payable", "unknown", "paid", "cancelled", "expired", "error"],
+                ["payable", "unknown", "paid", "cancelled", "expired", "in_progress", "error"],
             )?;
             StepKind::Lookup {
                 var: code.get_ref().clone(),
-                on: LookupTargets { payable, unknown, paid, cancelled, expired, error },
+                on: LookupTargets { payable, unknown, paid, cancelled, expired, in_progress, error },
             }
         }
         "authorize" => {
-            let [accepted, refused, unavailable, unresolved, card_error, not_payable] = ctx.targets(
+            let [accepted, refused, unavailable, unresolved, card_error, not_payable, in_progress] = ctx.targets(
                 ctx.required(&d.on, "on", def)?,
-                ["accepted", "refused", "unavailable", "unresolved", "card_error", "not_payable"],
+                ["accepted", "refused", "unavailable", "unresolved", "card_error", "not_payable", "in_progress"],
             )?;
             StepKind::Authorize {
                 items: ctx.items(d.prompts.as_ref())?,
-                on: AuthorizeTargets { accepted, refused, unavailable, unresolved, card_error, not_payable },
+                on: AuthorizeTargets {
+                    accepted,
+                    refused,
+                    unavailable,
+                    unresolved,
+                    card_error,
+                    not_payable,
+                    in_progress,
+                },
             }
         }
         "branch" => {

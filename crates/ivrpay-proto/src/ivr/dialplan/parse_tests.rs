@@ -76,7 +76,7 @@ fn lookups_and_authorizations_must_route_every_result() {
     refused(&lookup, 17, "'on' must say where 'paid' leads");
     let pay = GOOD.replace(
         "[steps.bye]",
-        "[steps.pay]\nkind = \"authorize\"\non = { accepted = \"bye\", refused = \"bye\", unavailable = \"bye\", unresolved = \"bye\", card_error = \"bye\", not_payable = \"bye\" }\n\n[steps.bye]",
+        "[steps.pay]\nkind = \"authorize\"\non = { accepted = \"bye\", refused = \"bye\", unavailable = \"bye\", unresolved = \"bye\", card_error = \"bye\", not_payable = \"bye\", in_progress = \"bye\" }\n\n[steps.bye]",
     );
     refused(&pay, 14, "needs a lookup_invoice step and collect steps into card.number");
 }

@@ -273,6 +273,8 @@ impl Engine {
         self.history.clear();
         let failed_code = match &result {
             LookupResult::Found(found) => found.0.status != InvoiceStatus::Payable,
+            // The code is right: a payment of it is under way.
+            LookupResult::InProgress(_) => false,
             LookupResult::Unknown => true,
             LookupResult::Error => false,
         };
@@ -296,6 +298,11 @@ impl Engine {
                 }
                 self.invoice = Some(found);
                 target
+            }
+            LookupResult::InProgress(found) => {
+                self.vars.insert("invoice.reference".into(), found.0.reference.clone());
+                self.results.invalid_invoice = true;
+                on.in_progress
             }
             LookupResult::Unknown => {
                 self.results.invalid_invoice = true;
@@ -347,6 +354,7 @@ impl Engine {
                 (on.unresolved, Some(AuthKind::PlatformError))
             }
             AuthorizeResult::NotPayable => (on.not_payable, Some(AuthKind::NotPayable)),
+            AuthorizeResult::InProgress => (on.in_progress, Some(AuthKind::NotPayable)),
         };
         if !self.results.paid {
             self.results.last_auth = kind;

@@ -9,6 +9,7 @@ use crate::ivr::app::{AppInput, AuthorizeResult, CallApp, CallOutcome, LookupRes
 use crate::ivr::dialplan::plan_prompt_names;
 use crate::ivr::dialplan::{parse, Dialplan};
 use crate::ivr::say::{self, Language};
+use crate::payments::fixtures;
 use crate::payments::invoice::InvoiceStatus;
 use crate::payments::money::Currency;
 use chrono::NaiveDate;
@@ -94,6 +95,27 @@ fn an_invoice_paid_meanwhile_is_not_charged_and_a_code_is_asked_again() {
     assert_eq!(h.take(), ["play code_paid", "play enter_code"]);
     assert_eq!(h.engine.outcome(), CallOutcome::InvalidInvoice);
     assert_eq!(h.orders.len(), 1);
+}
+
+#[test]
+fn an_invoice_whose_payment_is_being_resolved_is_neither_paid_nor_paid_again() {
+    // Found so at the lookup: the caller hears it is being processed, then goodbye.
+    let mut h = shipped();
+    to_lookup(&mut h);
+    let (invoice, merchant) = (fixtures::invoice(InvoiceStatus::Payable), fixtures::merchant(&["CB"]));
+    h.input(AppInput::Invoice(LookupResult::InProgress(Box::new((invoice, merchant)))));
+    assert_eq!(h.take(), ["play payment_in_progress"]);
+    h.played();
+    assert_eq!(h.take(), ["play goodbye"]);
+    assert_eq!(h.engine.outcome(), CallOutcome::InvalidInvoice);
+    assert!(h.orders.is_empty(), "nothing sent");
+    // Or when another call's payment began after this caller's lookup.
+    let mut h = shipped();
+    to_authorize(&mut h);
+    h.input(AppInput::Authorized(AuthorizeResult::InProgress));
+    h.played();
+    assert_eq!(h.take(), ["play payment_in_progress", "play goodbye"]);
+    assert_eq!(h.orders.len(), 1, "the one refused by the record, never sent");
 }
 
 #[test]
