@@ -218,7 +218,8 @@ fn start_line(line: &str) -> Result<String, NormaliseError> {
 /// `SIP/2.0` in any case is fine (RFC 3261 7.1); another `SIP/x` is a version we do not
 /// speak (505); anything else is not a SIP start line.
 fn check_version(version: &str) -> Result<(), NormaliseError> {
-    let is_sip = version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/");
+    // Bytes, not a str slice: "SIPÆ/2.0" must not panic (found by the fuzzer).
+    let is_sip = version.len() > 4 && version.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/");
     match version {
         v if v.eq_ignore_ascii_case("SIP/2.0") => Ok(()),
         v if is_sip => Err(NormaliseError::VersionNotSupported(v.chars().take(16).collect())),

@@ -91,3 +91,14 @@ fn header_value_reads_normalised_text() {
     assert_eq!(header_value(&out, "Via"), Some("SIP/2.0/UDP h;branch=z9hG4bK1"));
     assert_eq!(header_value(&out, "Missing"), None);
 }
+
+#[test]
+fn a_version_with_a_multi_byte_character_is_refused_not_a_panic() {
+    for line in ["INVITE sip:a@b SIP\u{c6}/2.0", "INVITE sip:a@b SI\u{c6}2.0", "INVITE sip:a@b \u{c6}\u{c6}\u{c6}"] {
+        assert!(
+            matches!(check_version(line.rsplit(' ').next().unwrap()), Err(NormaliseError::BadRequestLine)),
+            "{line}"
+        );
+    }
+    assert!(matches!(check_version("SIP/3.\u{c6}"), Err(NormaliseError::VersionNotSupported(_))));
+}
