@@ -3,7 +3,8 @@
 //! endpoint while another merchant's endpoint hangs without answering and a third's is
 //! down (retried with back-off, its delivery log showing attempts and the error);
 //! "send again" through the API delivers a notice once more. Invoices paid, cancelled
-//! and expired are notified too. On SQLite and PostgreSQL.
+//! and expired are notified too. On SQLite and PostgreSQL; and two servers sharing one
+//! PostgreSQL database deliver each notice once.
 
 mod common;
 
@@ -311,4 +312,43 @@ async fn invoices_cancelled_or_expired_are_notified(mut config: Config) {
     let path = format!("/invoices/{expiring}/notifications/{notice}/send-again");
     assert_eq!(openapi::call(server.http_addr(), "POST", template, &path, Some(&key), None).await.0, 404);
     server.shutdown(Duration::from_secs(2)).await;
+}
+
+/// Two running servers on one PostgreSQL database, both delivering: every notice of
+/// payments taken on either reaches the merchant once (the leases keep the other node
+/// off a notice being sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_database_deliver_each_notice_once() {
+    common::on_backend(common::Backend::Postgres, two_servers_deliver).await;
+}
+
+async fn two_servers_deliver(mut config: Config) {
+    common::init_tracing();
+    config.payments.notify_interval_ms = 50;
+    let mut other = common::config();
+    other.storage.database = config.storage.database.clone();
+    other.payments.notify_interval_ms = 50;
+    let a = common::start(config).await;
+    let b = common::start(other).await;
+    let (url, got) = live_endpoint().await;
+    let (m, _) = merchant(&a, "Plomberie Dupont", &url).await;
+    let (gw, _) = fixtures::simulator();
+    const PAYMENTS: usize = 10;
+    for i in 0..PAYMENTS {
+        // Alternately on each node's store: they are one database.
+        let store = if i % 2 == 0 { &a.ctx().store } else { &b.ctx().store };
+        let inv = fixtures::stored_invoice(store, &m, &format!("T-{i}"), 4200).await;
+        fixtures::pay(store, &gw, &m, &inv, ACCEPTED, &format!("T-{i}")).await.unwrap();
+    }
+    // Each payment is told twice: the transaction's notice and the invoice's.
+    let notices = 2 * PAYMENTS;
+    until(20, "every notice delivered", async || a.ctx().store.undelivered_notifications().await.unwrap() == 0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ids: Vec<String> = got.lock().unwrap().iter().map(|(_, id, _)| id.clone()).collect();
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((ids.len(), distinct.len()), (notices, notices), "each once: {ids:?}");
+    a.shutdown(Duration::from_secs(2)).await;
+    b.shutdown(Duration::from_secs(2)).await;
 }
