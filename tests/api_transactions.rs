@@ -215,6 +215,14 @@ async fn cash_operations_go_through_the_platform_and_follow_the_sips_table(confi
     assert_eq!(lines.len(), 2, "{csv}");
     assert!(lines[1].contains("410000######0100") && lines[1].contains(",CREDITED,NO,IVR,T-1"), "{csv}");
     assert!(!csv.contains(PAN));
+    // The variant a French spreadsheet opens as is: `;`, UTF-8 with a byte order mark.
+    let sheet_path = format!("/api/v1/journal.csv?from={today}&to={today}&format=csv-semicolon");
+    let (status, sheet) = http_text(api, "GET", &sheet_path, k, None).await;
+    assert_eq!(status, 200);
+    assert!(sheet.starts_with("\u{feff}TRANSACTION_ID;MERCHANT_ID;PAYMENT_MEANS"), "{sheet}");
+    assert_eq!(sheet.trim_start_matches('\u{feff}').replace(';', ","), csv, "the same fields");
+    let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?format=xlsx", k, None).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (400, Some("format")));
     let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?from=2026-13-01", k, None).await;
     assert_eq!((status, e["error"]["field"].as_str()), (422, Some("from")));
     let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?to=2030-01-01&format=xls", k, None).await;

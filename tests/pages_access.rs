@@ -54,6 +54,12 @@ async fn a_merchant_sees_only_its_own_invoices_and_transactions() {
     let csv = a.get("/journal.csv").await;
     assert_eq!(csv.status, 200);
     assert!(csv.body.starts_with("TRANSACTION_ID,") && !csv.body.contains(&paid), "{}", csv.body);
+    let page = a.get("/journal").await.body;
+    assert!(page.contains("href=\"/journal.csv?format=csv-semicolon\""), "{page}");
+    let sheet = a.get("/journal.csv?format=csv-semicolon").await;
+    assert_eq!(sheet.status, 200);
+    assert!(sheet.body.starts_with("\u{feff}TRANSACTION_ID;") && !sheet.body.contains(&paid), "{}", sheet.body);
+    assert_eq!(a.get("/journal.csv?format=xls").await.status, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

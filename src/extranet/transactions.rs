@@ -84,6 +84,18 @@ pub struct RangeQuery {
     pub to: Option<String>,
 }
 
+/// The journal's query: a date range and the file's [`CsvDialect`] (`format`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalQuery {
+    /// First day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day (inclusive), `YYYY-MM-DD`.
+    pub to: Option<String>,
+    /// `csv` (default) or `csv-semicolon`.
+    pub format: Option<String>,
+}
+
 impl From<RangeQuery> for Range {
     fn from(q: RangeQuery) -> Range {
         Range { from: q.from, to: q.to }
@@ -230,19 +242,74 @@ pub const JOURNAL_COLUMNS: [&str; 19] = [
     "INVOICE_ID",
 ];
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// How a journal file is written: the Sips-like comma file for programs, or the variant
+/// a French spreadsheet opens as is (`;` between fields, where `,` is the decimal
+/// separator, and a UTF-8 byte order mark so accents are read as UTF-8).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CsvDialect {
+    /// `,`, no byte order mark (`format=csv`, the default).
+    #[default]
+    Comma,
+    /// `;` and a UTF-8 byte order mark (`format=csv-semicolon`).
+    Spreadsheet,
+}
+
+impl CsvDialect {
+    /// The `format` parameter's value; `None` for one this server does not write.
+    pub fn parse(v: Option<&str>) -> Option<CsvDialect> {
+        match v.unwrap_or("") {
+            "" | "csv" => Some(CsvDialect::Comma),
+            "csv-semicolon" => Some(CsvDialect::Spreadsheet),
+            _ => None,
+        }
     }
+
+    fn separator(self) -> char {
+        match self {
+            CsvDialect::Comma => ',',
+            CsvDialect::Spreadsheet => ';',
+        }
+    }
+
+    /// A field, quoted when it holds the separator, a quote or a line break.
+    fn field(self, s: &str) -> String {
+        if s.contains([self.separator(), '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+
+    /// One line of fields, CRLF-terminated.
+    fn line(self, fields: &[String]) -> String {
+        let sep = self.separator().to_string();
+        let mut out = fields.iter().map(|f| self.field(f)).collect::<Vec<_>>().join(&sep);
+        out.push_str("\r\n");
+        out
+    }
+}
+
+/// The `format` parameter as a dialect, or the API's 400 naming it.
+pub fn dialect(v: Option<&str>) -> Result<CsvDialect, ApiError> {
+    CsvDialect::parse(v).ok_or_else(|| ApiError::BadQuery {
+        field: "format".into(),
+        message: "format: use csv or csv-semicolon".into(),
+    })
 }
 
 /// The transaction journal of a merchant for `[from, to)` (UTC ms) as CSV, the same for
 /// the API and the extranet pages: Sips column names, masked card numbers only.
-pub async fn journal_csv(store: &Store, m: &Merchant, from: i64, to: i64) -> Result<String, StoreError> {
-    let mut out = JOURNAL_COLUMNS.join(",");
-    out.push_str("\r\n");
+pub async fn journal_csv(
+    store: &Store,
+    m: &Merchant,
+    (from, to): (i64, i64),
+    dialect: CsvDialect,
+) -> Result<String, StoreError> {
+    let mut out = String::new();
+    if dialect == CsvDialect::Spreadsheet {
+        out.push('\u{feff}');
+    }
+    out.push_str(&dialect.line(&JOURNAL_COLUMNS.map(String::from)));
     let references = store.invoice_references_paid_between(&m.id, from, to).await?;
     for t in store.list_transactions(&m.id, from, to).await? {
         let created = chrono::DateTime::from_timestamp_millis(t.created_at).unwrap_or_default();
@@ -271,8 +338,7 @@ pub async fn journal_csv(store: &Store, m: &Merchant, from: i64, to: i64) -> Res
             t.channel.clone(),
             invoice_ref,
         ];
-        out.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
+        out.push_str(&dialect.line(&row));
     }
     Ok(out)
 }
@@ -288,8 +354,9 @@ pub fn journal_response(csv: String) -> Response {
 pub async fn journal(
     State(st): State<AppState>,
     ApiMerchant(m): ApiMerchant,
-    ApiQuery(r): ApiQuery<RangeQuery>,
+    ApiQuery(q): ApiQuery<JournalQuery>,
 ) -> Result<Response, ApiError> {
-    let (from, to) = range(&r.into())?;
-    Ok(journal_response(journal_csv(&st.store, &m, from, to).await?))
+    let dialect = dialect(q.format.as_deref())?;
+    let r = range(&Range { from: q.from, to: q.to })?;
+    Ok(journal_response(journal_csv(&st.store, &m, r, dialect).await?))
 }

@@ -4,7 +4,7 @@
 use super::forms::FieldErrors;
 use super::{format, Current, Layout, PageError};
 use crate::extranet::error::ApiError;
-use crate::extranet::transactions::{journal_csv, journal_response, range, Range};
+use crate::extranet::transactions::{journal_csv, journal_response, range, CsvDialect, JournalQuery, Range};
 use crate::extranet::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -38,6 +38,8 @@ struct JournalPage {
     from: String,
     to: String,
     query: String,
+    /// The same range, for the spreadsheet variant of the file.
+    query_spreadsheet: String,
     errors: FieldErrors,
     rows: Vec<Row>,
 }
@@ -80,6 +82,7 @@ pub async fn show(State(st): State<AppState>, cur: Current, Query(r): Query<Rang
     let page = JournalPage {
         l: Layout::new(&cur, cur.lang.texts().t_journal, "/journal"),
         query: format::query(&[("from", &from), ("to", &to)]),
+        query_spreadsheet: format::query(&[("from", &from), ("to", &to), ("format", "csv-semicolon")]),
         from,
         to,
         errors,
@@ -89,12 +92,18 @@ pub async fn show(State(st): State<AppState>, cur: Current, Query(r): Query<Rang
     super::html(status, &page)
 }
 
-/// GET /journal.csv?from=&to=
-pub async fn download(State(st): State<AppState>, cur: Current, Query(r): Query<Range>) -> Result<Response, PageError> {
+/// GET /journal.csv?from=&to=&format=
+pub async fn download(
+    State(st): State<AppState>,
+    cur: Current,
+    Query(q): Query<JournalQuery>,
+) -> Result<Response, PageError> {
     let merchant_id = cur.merchant_id()?;
     let m = st.store.merchant(merchant_id).await?.ok_or(PageError::NotFound)?;
-    match checked(&cur, &r) {
-        Ok((from, to)) => Ok(journal_response(journal_csv(&st.store, &m, from, to).await?)),
+    let dialect = CsvDialect::parse(q.format.as_deref())
+        .ok_or_else(|| PageError::BadRequest("format: csv or csv-semicolon".into()))?;
+    match checked(&cur, &Range { from: q.from, to: q.to }) {
+        Ok(r) => Ok(journal_response(journal_csv(&st.store, &m, r, dialect).await?)),
         Err(errs) => Err(PageError::BadRequest(errs.get("from").to_string() + errs.get("to"))),
     }
 }
