@@ -293,7 +293,11 @@ const SINGLE: &[&str] = &["Call-ID", "From", "To", "CSeq", "Max-Forwards"];
 fn extract_core(headers: &Headers) -> Result<Core, ParseError> {
     for name in SINGLE {
         let values: Vec<&str> = headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|x| x.1).collect();
-        let listed = matches!(*name, "From" | "To") && values.first().is_some_and(|v| headers::split_list(v).len() > 1);
+        // From and To are one address: a list, or a stray comma outside the address
+        // ("<sip:a@b>,"), is refused; kept, it would turn our reply's To (with its tag
+        // after the comma) into two values (found by the sip_message fuzz target).
+        let listed = matches!(*name, "From" | "To")
+            && values.first().is_some_and(|v| headers::split_list(v).len() > 1 || headers::split_list(v) != [v.trim()]);
         if values.len() > 1 || listed {
             return Err(ParseError::DuplicateHeader(name));
         }

@@ -123,3 +123,16 @@ fn a_via_list_is_copied_as_sent_and_the_reply_parses_back() {
         }
     }
 }
+
+#[test]
+fn a_to_with_a_stray_comma_is_refused_so_our_reply_never_carries_two() {
+    for to in ["<sip:b@h>,", ",<sip:b@h>", "<sip:b@h>, ,"] {
+        let raw = format!(
+            "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h:5060;branch=z9hG4bK-1\r\nFrom: <sip:a@h>;tag=1\r\nTo: {to}\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        assert!(matches!(parse(raw.as_bytes(), Framing::Datagram), Err(ParseError::DuplicateHeader("To"))), "{to}");
+    }
+    // A comma inside the quoted name or the brackets is no list.
+    let raw = "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h:5060;branch=z9hG4bK-1\r\nFrom: <sip:a@h>;tag=1\r\nTo: \"Martin, Jeanne\" <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    assert!(parse(raw.as_bytes(), Framing::Datagram).is_ok());
+}
