@@ -221,6 +221,30 @@ async fn cash_operations_go_through_the_platform_and_follow_the_sips_table(confi
     assert_eq!(status, 200);
     assert!(sheet.starts_with("\u{feff}TRANSACTION_ID;MERCHANT_ID;PAYMENT_MEANS"), "{sheet}");
     assert_eq!(sheet.trim_start_matches('\u{feff}').replace(';', ","), csv, "the same fields");
+    // The operations journal: each operation the platform was asked, with its answer.
+    let (status, ops) =
+        http_text(api, "GET", &format!("/api/v1/operations.csv?from={today}&to={today}"), k, None).await;
+    common::openapi::check_media("/operations.csv", "get", status, "text/csv");
+    assert_eq!(status, 200);
+    let lines: Vec<Vec<&str>> = ops.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        lines[0][..8],
+        ["DATE", "TRANSACTION_ID", "OPERATION", "AMOUNT", "CURRENCY", "ACTOR", "OUTCOME", "RESPONSE_CODE"]
+    );
+    let seen: Vec<(&str, &str, &str, &str)> = lines[1..].iter().map(|l| (l[2], l[3], l[6], l[7])).collect();
+    assert_eq!(
+        seen[..4],
+        [
+            ("cancel", "2500", "applied", "00"),
+            ("cancel", "100", "refused", "24"),
+            ("refund", "5000", "unavailable", ""),
+            ("refund", "5000", "applied", "00")
+        ],
+        "{ops}"
+    );
+    let actor = format!("api:{}", m.id);
+    assert!(lines[1..].iter().all(|l| l[1] == r && l[4] == "EUR" && l[5] == actor), "{ops}");
+    assert!(!ops.contains(PAN));
     let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?format=xlsx", k, None).await;
     assert_eq!((status, e["error"]["field"].as_str()), (400, Some("format")));
     let (status, e) = call(api, "GET", "/journal.csv", "/journal.csv?from=2026-13-01", k, None).await;

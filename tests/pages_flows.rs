@@ -123,6 +123,13 @@ async fn cash_operations_only_where_the_status_allows_them() {
     let t = store.transaction(&tx).await.unwrap().unwrap();
     assert_eq!((t.status.as_str(), t.current_amount), ("TO_CAPTURE", 7500));
     assert_eq!(store.history(&tx).await.unwrap().last().unwrap().actor, "extranet:merchant@a.test");
+    // The operations journal names who did it and what the platform answered.
+    let journal = w.get("/journal").await.body;
+    assert!(journal.contains("href=\"/operations.csv\""), "{journal}");
+    let ops = w.get("/operations.csv?format=csv-semicolon").await;
+    assert_eq!(ops.status, 200);
+    let line = ops.body.lines().nth(1).unwrap_or_default().to_string();
+    assert!(line.contains(&format!(";{tx};cancel;2500;EUR;extranet:merchant@a.test;applied;00;")), "{}", ops.body);
     assert_eq!(w.get(&format!("/transactions/{tx}/duplicate")).await.status, 404);
 
     // Validation mode: validate, nothing else.

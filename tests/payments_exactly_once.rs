@@ -150,7 +150,8 @@ async fn exercise(store: &Store, backend: &str) {
         panic!("{backend}")
     };
     assert_eq!(n.status, "PENDING");
-    assert!(matches!(pay(store, &gw, &m, &inv5, ACCEPTED, "k-7b").await, Err(PayError::InvoiceNotPayable)));
+    // Another payment of it is refused as one in progress (the caller hears so).
+    assert!(matches!(pay(store, &gw, &m, &inv5, ACCEPTED, "k-7b").await, Err(PayError::PaymentInProgress)));
     let h = store.history(&n.reference).await.unwrap();
     assert!(h.last().unwrap().detail.contains("may still be processing"), "{h:?}");
     let settled = recovery::recover_pending(store, &gw, Duration::ZERO).await.unwrap();
@@ -232,7 +233,12 @@ async fn exercise(store: &Store, backend: &str) {
         .await,
         Err(operations::OperationError::Concurrent)
     ));
-    store.release_cash_operation(&claim).await.unwrap();
+    let answer = ivrpay::payments::operations_log::OpAnswer {
+        outcome: ivrpay::payments::operations_log::OpOutcome::Unavailable,
+        response_code: None,
+        detail: "released by the test".into(),
+    };
+    store.release_cash_operation(&claim, "api:test", &answer).await.unwrap();
     assert_eq!(sim.operations(), ops + 1, "{backend}");
 
     // A duplicate: its own invoice and transaction, idempotent per invoice reference.

@@ -179,7 +179,7 @@ async fn a_late_authorization_is_not_taken_for_nothing(store: &Store, backend: &
     assert_eq!(platform_status(&sim, &t.reference), "unknown", "the platform is still processing it");
     // The invoice is held: nobody pays it twice meanwhile.
     let other = fixtures::pay(store, &gw, &m, &inv, fixtures::ACCEPTED_CARD, "k-late-2").await;
-    assert!(matches!(other, Err(authorize::PayError::InvoiceNotPayable)), "{backend}: {other:?}");
+    assert!(matches!(other, Err(authorize::PayError::PaymentInProgress)), "{backend}: {other:?}");
     assert_eq!(store.invoice(&m.id, &inv.id).await.unwrap().unwrap().status, InvoiceStatus::Payable);
     // Within the grace period recovery leaves it alone.
     assert!(recover_pending(store, &gw, Duration::from_secs(3600)).await.unwrap().is_empty(), "{backend}");

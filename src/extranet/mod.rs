@@ -12,6 +12,7 @@ pub mod invoices;
 mod last_resort;
 pub mod notifications;
 pub mod operations;
+pub mod operations_journal;
 pub mod operator;
 pub mod pages;
 pub mod query;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/transactions/{reference}/notifications/{id}/send-again", post(notifications::send_again))
         .route("/api/v1/transactions/{reference}/{operation}", post(operations::operate))
         .route("/api/v1/journal.csv", get(transactions::journal))
+        .route("/api/v1/operations.csv", get(operations_journal::download))
         .route("/api/v1/operator/dialplans", get(operator::dialplans))
         .route("/api/v1/operator/dialplans/reload", post(operator::reload))
         .route("/api/v1/operator/calls", get(operator::calls))

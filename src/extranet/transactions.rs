@@ -281,7 +281,7 @@ impl CsvDialect {
     }
 
     /// One line of fields, CRLF-terminated.
-    fn line(self, fields: &[String]) -> String {
+    pub(crate) fn line(self, fields: &[String]) -> String {
         let sep = self.separator().to_string();
         let mut out = fields.iter().map(|f| self.field(f)).collect::<Vec<_>>().join(&sep);
         out.push_str("\r\n");

@@ -15,6 +15,7 @@ use super::duplicate::{DuplicateRecorded, NewDuplicate};
 use super::invoice::Invoice;
 use super::notify::Notice;
 use super::operations::{CashOpError, Claim};
+use super::operations_log::OpAnswer;
 use super::transaction::{Answer, Completion, NewPending, Pending, Transaction};
 use std::future::Future;
 
@@ -112,16 +113,29 @@ pub trait Ledger: Send + Sync {
         expected: Option<&Amounts>,
     ) -> impl Future<Output = Result<Claim, CashOpError>> + Send;
 
-    /// Applies a claimed operation the platform accepted.
+    /// Applies a claimed operation the platform accepted, and journals it.
     fn finish_cash_operation(
         &self,
         claim: &Claim,
         actor: &str,
-        detail: &str,
+        answer: &OpAnswer,
     ) -> impl Future<Output = Result<Transaction, CashOpError>> + Send;
 
-    /// Gives a claim back, the operation not applied.
-    fn release_cash_operation(&self, claim: &Claim) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// Gives a claim back, the operation not applied, and journals the answer.
+    fn release_cash_operation(
+        &self,
+        claim: &Claim,
+        actor: &str,
+        answer: &OpAnswer,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Journals an operation whose outcome is unknown (its claim is kept).
+    fn log_cash_operation(
+        &self,
+        claim: &Claim,
+        actor: &str,
+        answer: &OpAnswer,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 
     /// The capture run at `now`: captures what is due, expires what was never
     /// validated. Returns (captured, expired).

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod merchant;
 pub mod notify;
 pub mod operations;
+pub mod operations_log;
 pub mod recovery;
 pub mod seal;
 pub mod sim_ledger;

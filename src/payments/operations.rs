@@ -15,6 +15,7 @@
 use super::cash::{Amounts, CashError, Operation};
 use super::gateway::{response_code_meaning, CashRequest, CashResponse, Gateway, GatewayError, Lookup};
 use super::ledger::{Ledger, LedgerError};
+use super::operations_log::{OpAnswer, OpOutcome};
 use crate::payments::transaction::Transaction;
 
 /// Why a cash operation was not applied.
@@ -148,16 +149,19 @@ pub async fn cash_operation<L: Ledger>(
     let req = CashRequest { transaction_reference: reference, operation: op, amount: claim.moved, currency };
     match gateway.cash(&req).await {
         Ok(r) if r.accepted() => {
-            let detail = applied_detail(&claim, &r);
-            Ok(ledger.finish_cash_operation(&claim, actor, &detail).await?)
+            let answer = answered(OpOutcome::Applied, Some(&r.response_code), applied_detail(&claim, &r));
+            Ok(ledger.finish_cash_operation(&claim, actor, &answer).await?)
         }
         Ok(r) => {
-            ledger.release_cash_operation(&claim).await?;
+            let detail = format!("refused by the platform: responseCode {}", r.response_code);
+            let answer = answered(OpOutcome::Refused, Some(&r.response_code), detail);
+            ledger.release_cash_operation(&claim, actor, &answer).await?;
             tracing::info!(%reference, op = op.as_str(), code = %r.response_code, "cash operation refused by the platform");
             Err(OperationError::Refused { op: op.as_str(), response_code: r.response_code })
         }
         Err(GatewayError::Unavailable) => {
-            ledger.release_cash_operation(&claim).await?;
+            let answer = answered(OpOutcome::Unavailable, None, "the platform could not be reached".into());
+            ledger.release_cash_operation(&claim, actor, &answer).await?;
             Err(OperationError::Unavailable {
                 op: op.as_str(),
                 reason: GatewayError::Unavailable,
@@ -166,6 +170,10 @@ pub async fn cash_operation<L: Ledger>(
         }
         Err(lost) => settle_lost_answer(ledger, gateway, &claim, lost, actor).await,
     }
+}
+
+fn answered(outcome: OpOutcome, code: Option<&str>, detail: String) -> OpAnswer {
+    OpAnswer { outcome, response_code: code.map(str::to_string), detail }
 }
 
 fn applied_detail(claim: &Claim, r: &CashResponse) -> String {
@@ -202,10 +210,11 @@ async fn settle_lost_answer<L: Ledger>(
                 "{op} of {} applied by the platform (answer lost: {lost}; confirmed by getTransactionData, transactionStatus {})",
                 claim.moved, d.status
             );
-            return Ok(ledger.finish_cash_operation(claim, actor, &detail).await?);
+            return Ok(ledger.finish_cash_operation(claim, actor, &answered(OpOutcome::Applied, None, detail)).await?);
         }
         if d.status == claim.before.status.as_str() && d.current_amount == Some(stands_for(&claim.before)) {
-            ledger.release_cash_operation(claim).await?;
+            let detail = format!("not applied (answer lost: {lost}; getTransactionData shows it was not)");
+            ledger.release_cash_operation(claim, actor, &answered(OpOutcome::Unavailable, None, detail)).await?;
             return Err(OperationError::Unavailable {
                 op,
                 reason: lost,
@@ -215,6 +224,8 @@ async fn settle_lost_answer<L: Ledger>(
     }
     // Unknown: keep the claim so nobody repeats it before it lapses.
     tracing::error!(reference = %claim.transaction.reference, op, error = %lost, "cash operation outcome unknown");
+    let detail = format!("outcome unknown (answer lost: {lost}); check the transaction at the platform");
+    ledger.log_cash_operation(claim, actor, &answered(OpOutcome::Unknown, None, detail)).await?;
     Err(OperationError::Unavailable {
         op,
         reason: lost,

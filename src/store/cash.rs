@@ -19,6 +19,7 @@ use super::{Store, StoreError};
 use crate::payments::cash::{self, Amounts, Operation};
 use crate::payments::invoice::InvoiceStatus;
 use crate::payments::operations::{CashOpError, Claim};
+use crate::payments::operations_log::OpAnswer;
 use crate::payments::status::TransactionStatus;
 use crate::payments::transaction::Transaction;
 
@@ -187,8 +188,9 @@ impl Store {
         &self,
         claim: &Claim,
         actor: &str,
-        detail: &str,
+        answer: &OpAnswer,
     ) -> Result<Transaction, CashOpError> {
+        let detail = answer.detail.as_str();
         let reference = &claim.transaction.reference;
         let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
@@ -216,18 +218,27 @@ impl Store {
             reopen_invoice(&mut tx, now, reference, status, (actor, "cancelled in full")).await?;
         }
         super::notifications::enqueue(&mut tx, now, reference, "transaction.updated").await?;
+        super::operations_log::insert(&mut tx, now, claim, actor, answer).await?;
         tx.commit().await?;
         self.transaction(reference).await?.ok_or(CashOpError::NotFound)
     }
 
     /// Clears a claim without changing anything (the platform refused or could not be
-    /// reached).
-    pub async fn release_cash_operation(&self, claim: &Claim) -> Result<(), StoreError> {
+    /// reached), journaling the answer in the same database transaction.
+    pub async fn release_cash_operation(
+        &self,
+        claim: &Claim,
+        actor: &str,
+        answer: &OpAnswer,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE transactions SET operation_claim = NULL, operation_claimed_at = NULL WHERE reference = $1 AND operation_claim = $2")
             .bind(&claim.transaction.reference)
             .bind(&claim.token)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        super::operations_log::insert(&mut tx, self.now_ms(), claim, actor, answer).await?;
+        tx.commit().await?;
         Ok(())
     }
 

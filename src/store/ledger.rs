@@ -11,6 +11,7 @@ use crate::payments::invoice::Invoice;
 use crate::payments::ledger::{Ledger, LedgerError};
 use crate::payments::notify::Notice;
 use crate::payments::operations::{CashOpError, Claim};
+use crate::payments::operations_log::OpAnswer;
 use crate::payments::transaction::{Answer, Completion, NewPending, Pending, Transaction};
 
 impl From<StoreError> for LedgerError {
@@ -92,13 +93,17 @@ impl Ledger for Store {
         &self,
         claim: &Claim,
         actor: &str,
-        detail: &str,
+        answer: &OpAnswer,
     ) -> Result<Transaction, CashOpError> {
-        Store::finish_cash_operation(self, claim, actor, detail).await
+        Store::finish_cash_operation(self, claim, actor, answer).await
     }
 
-    async fn release_cash_operation(&self, claim: &Claim) -> Result<(), LedgerError> {
-        Ok(Store::release_cash_operation(self, claim).await?)
+    async fn release_cash_operation(&self, claim: &Claim, actor: &str, answer: &OpAnswer) -> Result<(), LedgerError> {
+        Ok(Store::release_cash_operation(self, claim, actor, answer).await?)
+    }
+
+    async fn log_cash_operation(&self, claim: &Claim, actor: &str, answer: &OpAnswer) -> Result<(), LedgerError> {
+        Ok(Store::log_cash_operation(self, claim, actor, answer).await?)
     }
 
     async fn run_capture(&self, now: i64) -> Result<(u64, u64), LedgerError> {

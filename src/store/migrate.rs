@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "cash_operations_duplicates", include_str!("../../migrations/0006_cash_operations_duplicates.sql")),
     (7, "users_sessions", include_str!("../../migrations/0007_users_sessions.sql")),
     (8, "invoice_notifications", include_str!("../../migrations/0008_invoice_notifications.sql")),
+    (9, "cash_operation_log", include_str!("../../migrations/0009_cash_operation_log.sql")),
 ];
 
 /// Applies what is missing.

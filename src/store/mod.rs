@@ -19,6 +19,7 @@ pub mod merchants;
 mod migrate;
 pub mod notification_log;
 pub mod notifications;
+pub mod operations_log;
 pub mod operator_keys;
 pub mod reports;
 pub mod sessions;

@@ -4,6 +4,7 @@
 use super::forms::FieldErrors;
 use super::{format, Current, Layout, PageError};
 use crate::extranet::error::ApiError;
+use crate::extranet::operations_journal::{operations_csv, operations_response};
 use crate::extranet::transactions::{journal_csv, journal_response, range, CsvDialect, JournalQuery, Range};
 use crate::extranet::AppState;
 use askama::Template;
@@ -90,6 +91,21 @@ pub async fn show(State(st): State<AppState>, cur: Current, Query(r): Query<Rang
     };
     let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     super::html(status, &page)
+}
+
+/// GET /operations.csv?from=&to=&format=: the operations journal of the same range.
+pub async fn download_operations(
+    State(st): State<AppState>,
+    cur: Current,
+    Query(q): Query<JournalQuery>,
+) -> Result<Response, PageError> {
+    let merchant_id = cur.merchant_id()?;
+    let dialect = CsvDialect::parse(q.format.as_deref())
+        .ok_or_else(|| PageError::BadRequest("format: csv or csv-semicolon".into()))?;
+    match checked(&cur, &Range { from: q.from, to: q.to }) {
+        Ok(r) => Ok(operations_response(operations_csv(&st.store, merchant_id, r, dialect).await?)),
+        Err(errs) => Err(PageError::BadRequest(errs.get("from").to_string() + errs.get("to"))),
+    }
 }
 
 /// GET /journal.csv?from=&to=&format=

@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/import/valid-rows", post(import::valid_rows))
         .route("/journal", get(journal::show))
         .route("/journal.csv", get(journal::download))
+        .route("/operations.csv", get(journal::download_operations))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/{action}", post(admin::user_action))
         .route("/admin/merchants", get(admin::merchants).post(admin::create_merchant))

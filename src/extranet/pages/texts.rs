@@ -186,6 +186,7 @@ texts! {
     show: "Afficher", "Show";
     download_csv: "Télécharger le CSV", "Download CSV";
     download_csv_spreadsheet: "CSV pour tableur (;)", "CSV for spreadsheets (;)";
+    download_operations: "Journal des opérations (CSV)", "Operations journal (CSV)";
     journal_hint: "Dates en UTC ; 30 derniers jours par défaut. Le CSV reprend les colonnes du journal Sips ; les numéros de carte y sont masqués.", "Dates in UTC; the last 30 days by default. The CSV has the Sips journal columns; card numbers are masked.";
     journal_none: "Aucune transaction sur cette période.", "No transaction in this period.";
     t_users: "Utilisateurs", "Users";
