@@ -5,12 +5,11 @@
 use super::auth::ApiMerchant;
 use super::error::ApiError;
 use super::query::ApiQuery;
-use super::transactions::{dialect, range, CsvDialect, JournalQuery, Range};
+use super::transactions::{csv_download, dialect, range, CsvDialect, JournalQuery, Range};
 use super::AppState;
 use crate::store::{Store, StoreError};
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 /// The file's columns.
 pub const COLUMNS: [&str; 9] =
@@ -24,11 +23,7 @@ pub async fn operations_csv(
     (from, to): (i64, i64),
     dialect: CsvDialect,
 ) -> Result<String, StoreError> {
-    let mut out = String::new();
-    if dialect == CsvDialect::Spreadsheet {
-        out.push('\u{feff}');
-    }
-    out.push_str(&dialect.line(&COLUMNS.map(String::from)));
+    let mut out = dialect.start(&COLUMNS);
     for e in store.cash_operation_log(merchant_id, from, to).await? {
         let at = chrono::DateTime::from_timestamp_millis(e.at).unwrap_or_default();
         let row = [
@@ -49,9 +44,7 @@ pub async fn operations_csv(
 
 /// The download headers of an operations journal.
 pub fn operations_response(csv: String) -> Response {
-    let name = format!("attachment; filename=\"operations-{}.csv\"", chrono::Utc::now().format("%Y%m%d"));
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], csv)
-        .into_response()
+    csv_download("operations", csv)
 }
 
 /// GET /api/v1/operations.csv?from=&to=&format=

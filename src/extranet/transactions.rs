@@ -280,6 +280,16 @@ impl CsvDialect {
         }
     }
 
+    /// A file's start: the byte order mark if the dialect has one, then the header line.
+    pub(crate) fn start(self, columns: &[&str]) -> String {
+        let mut out = String::new();
+        if self == CsvDialect::Spreadsheet {
+            out.push('\u{feff}');
+        }
+        out.push_str(&self.line(&columns.iter().map(|c| c.to_string()).collect::<Vec<_>>()));
+        out
+    }
+
     /// One line of fields, CRLF-terminated.
     pub(crate) fn line(self, fields: &[String]) -> String {
         let sep = self.separator().to_string();
@@ -305,11 +315,7 @@ pub async fn journal_csv(
     (from, to): (i64, i64),
     dialect: CsvDialect,
 ) -> Result<String, StoreError> {
-    let mut out = String::new();
-    if dialect == CsvDialect::Spreadsheet {
-        out.push('\u{feff}');
-    }
-    out.push_str(&dialect.line(&JOURNAL_COLUMNS.map(String::from)));
+    let mut out = dialect.start(&JOURNAL_COLUMNS);
     let references = store.invoice_references_paid_between(&m.id, from, to).await?;
     for t in store.list_transactions(&m.id, from, to).await? {
         let created = chrono::DateTime::from_timestamp_millis(t.created_at).unwrap_or_default();
@@ -343,11 +349,16 @@ pub async fn journal_csv(
     Ok(out)
 }
 
-/// The download headers of a journal file.
-pub fn journal_response(csv: String) -> Response {
-    let name = format!("attachment; filename=\"journal-{}.csv\"", chrono::Utc::now().format("%Y%m%d"));
+/// A CSV file to download as `<name>-<today>.csv`.
+pub fn csv_download(name: &str, csv: String) -> Response {
+    let name = format!("attachment; filename=\"{name}-{}.csv\"", chrono::Utc::now().format("%Y%m%d"));
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], csv)
         .into_response()
+}
+
+/// The download headers of a journal file.
+pub fn journal_response(csv: String) -> Response {
+    csv_download("journal", csv)
 }
 
 /// GET /api/v1/journal.csv?from=&to=

@@ -100,10 +100,16 @@ pub async fn download_operations(
     Query(q): Query<JournalQuery>,
 ) -> Result<Response, PageError> {
     let merchant_id = cur.merchant_id()?;
+    let (r, dialect) = file_query(&cur, q)?;
+    Ok(operations_response(operations_csv(&st.store, merchant_id, r, dialect).await?))
+}
+
+/// A download's range and dialect, or the 400 saying what is wrong.
+fn file_query(cur: &Current, q: JournalQuery) -> Result<((i64, i64), CsvDialect), PageError> {
     let dialect = CsvDialect::parse(q.format.as_deref())
         .ok_or_else(|| PageError::BadRequest("format: csv or csv-semicolon".into()))?;
-    match checked(&cur, &Range { from: q.from, to: q.to }) {
-        Ok(r) => Ok(operations_response(operations_csv(&st.store, merchant_id, r, dialect).await?)),
+    match checked(cur, &Range { from: q.from, to: q.to }) {
+        Ok(r) => Ok((r, dialect)),
         Err(errs) => Err(PageError::BadRequest(errs.get("from").to_string() + errs.get("to"))),
     }
 }
@@ -116,10 +122,6 @@ pub async fn download(
 ) -> Result<Response, PageError> {
     let merchant_id = cur.merchant_id()?;
     let m = st.store.merchant(merchant_id).await?.ok_or(PageError::NotFound)?;
-    let dialect = CsvDialect::parse(q.format.as_deref())
-        .ok_or_else(|| PageError::BadRequest("format: csv or csv-semicolon".into()))?;
-    match checked(&cur, &Range { from: q.from, to: q.to }) {
-        Ok(r) => Ok(journal_response(journal_csv(&st.store, &m, r, dialect).await?)),
-        Err(errs) => Err(PageError::BadRequest(errs.get("from").to_string() + errs.get("to"))),
-    }
+    let (r, dialect) = file_query(&cur, q)?;
+    Ok(journal_response(journal_csv(&st.store, &m, r, dialect).await?))
 }
