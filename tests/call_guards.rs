@@ -16,6 +16,14 @@ async fn call_until_server_hangs_up(send_audio: bool, cfg: ivrpay::config::Confi
         ..CallOptions::default()
     };
     let s = caller::run(&opts).await.expect("call runs");
+    // The caller returns once it has answered the server's BYE; the server's call task
+    // ends when that answer reaches it, a moment later (bounded here).
+    for _ in 0..50 {
+        if server.ctx().active_calls() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
     assert_eq!(server.ctx().active_calls(), 0, "the call is over on the server too");
     s
 }
