@@ -8,7 +8,7 @@ use std::time::Duration;
 /// Notices one merchant's worker claims at a time: all of them are sent within the lease.
 const PER_MERCHANT: i64 = 10;
 /// Merchants with notices due looked at in one pass.
-const MERCHANTS_PER_PASS: i64 = 256;
+pub(crate) const MERCHANTS_PER_PASS: i64 = 256;
 /// The most of a merchant's answer read: only its status matters, and a huge or endless
 /// body must not cost memory.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024;

@@ -1,7 +1,7 @@
 //! The delivery loop the running server starts: each merchant with notices due gets a
 //! worker of its own, so one slow or dead endpoint never delays another merchant's.
 
-use super::deliver::deliver_merchant;
+use super::deliver::{deliver_merchant, MERCHANTS_PER_PASS};
 use crate::payments::ledger::Ledger;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -58,7 +58,7 @@ where
         return;
     }
     let now = ledger.now_ms();
-    let due = match ledger.due_notification_merchants(now, 256).await {
+    let due = match ledger.due_notification_merchants(now, MERCHANTS_PER_PASS).await {
         Ok(due) => due,
         Err(e) => return tracing::error!(error = %e, "notification delivery failed"),
     };

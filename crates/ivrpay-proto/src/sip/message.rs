@@ -281,10 +281,7 @@ pub fn request_method_token(raw: &[u8]) -> Option<&str> {
     let (method, version) = (parts.first()?, parts.last()?);
     let is_token =
         !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
-    // Bytes, not a str slice: a multi-byte character across byte 4 ("SIPÆ.0") must not
-    // panic (found by the sip_message fuzz target).
-    let is_sip = version.len() > 4 && version.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/");
-    (is_token && is_sip && parts.len() >= 3).then_some(method)
+    (is_token && normalise::is_sip_version(version) && parts.len() >= 3).then_some(method)
 }
 
 /// Headers that must appear exactly once (RFC 3261 20: none of them is a list).
