@@ -5,7 +5,7 @@
 use super::auth::ApiMerchant;
 use super::error::ApiError;
 use super::query::ApiQuery;
-use super::transactions::{csv_download, dialect, range, CsvDialect, JournalQuery, Range};
+use super::transactions::{csv_download, CsvDialect, JournalQuery};
 use super::AppState;
 use crate::store::{Store, StoreError};
 use axum::extract::State;
@@ -53,7 +53,6 @@ pub async fn download(
     ApiMerchant(m): ApiMerchant,
     ApiQuery(q): ApiQuery<JournalQuery>,
 ) -> Result<Response, ApiError> {
-    let dialect = dialect(q.format.as_deref())?;
-    let r = range(&Range { from: q.from, to: q.to })?;
+    let (r, dialect) = q.checked()?;
     Ok(operations_response(operations_csv(&st.store, &m.id, r, dialect).await?))
 }

@@ -96,6 +96,14 @@ pub struct JournalQuery {
     pub format: Option<String>,
 }
 
+impl JournalQuery {
+    /// The `[from, to)` instants and the dialect, or the API's error naming the field.
+    pub fn checked(self) -> Result<((i64, i64), CsvDialect), ApiError> {
+        let dialect = dialect(self.format.as_deref())?;
+        Ok((range(&Range { from: self.from, to: self.to })?, dialect))
+    }
+}
+
 impl From<RangeQuery> for Range {
     fn from(q: RangeQuery) -> Range {
         Range { from: q.from, to: q.to }
@@ -367,7 +375,6 @@ pub async fn journal(
     ApiMerchant(m): ApiMerchant,
     ApiQuery(q): ApiQuery<JournalQuery>,
 ) -> Result<Response, ApiError> {
-    let dialect = dialect(q.format.as_deref())?;
-    let r = range(&Range { from: q.from, to: q.to })?;
+    let (r, dialect) = q.checked()?;
     Ok(journal_response(journal_csv(&st.store, &m, r, dialect).await?))
 }
